@@ -1,0 +1,169 @@
+"""Our canonical fields per table kind, and suggesting a mapping from a user's column names.
+
+A mapping is a plain ``dict`` from canonical field name to the user's column
+name (or ``None`` when the field is not in the file).  Suggestions come from
+normalised synonyms first, then from word overlap; the user confirms or edits
+the result on the Data page or on the CLI.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+KINDS = ("customers", "orders", "reviews")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One canonical column: its name, value type, whether it is required, and synonyms."""
+
+    name: str
+    label: str
+    vtype: str  # id | str | text | ts | num
+    required: bool = False
+    synonyms: tuple[str, ...] = ()
+    help: str = ""
+
+
+_CUSTOMER_ID = ("customerid", "customer", "custid", "clientid", "client", "userid", "user",
+                "reviewerid", "memberid", "accountid", "buyerid", "shopperid", "customerno",
+                "customernumber", "cid", "uid")
+
+FIELDS: dict[str, tuple[FieldSpec, ...]] = {
+    "customers": (
+        FieldSpec("customer_id", "Customer id", "id", True, _CUSTOMER_ID + ("id",)),
+        FieldSpec("name", "Name", "str", False, ("name", "fullname", "customername", "clientname",
+                                                  "contactname", "username", "reviewername")),
+        FieldSpec("email", "Email", "str", False, ("email", "emailaddress", "mail", "email1")),
+        FieldSpec("phone", "Phone", "str", False, ("phone", "phonenumber", "telephone", "tel",
+                                                    "mobile", "mobilephone", "cell")),
+        FieldSpec("country", "Country", "str", False, ("country", "countrycode", "nation")),
+        FieldSpec("city", "City", "str", False, ("city", "town")),
+        FieldSpec("signup_ts", "Signup date", "ts", False, ("signupdate", "signup", "created",
+                                                             "createdat", "registered",
+                                                             "registrationdate", "joindate",
+                                                             "firstseen", "customersince")),
+        FieldSpec("age", "Age", "num", False, ("age",)),
+        FieldSpec("gender", "Gender", "str", False, ("gender", "sex")),
+    ),
+    "orders": (
+        FieldSpec("order_id", "Order id", "id", False, ("orderid", "invoiceno", "invoice",
+                                                        "invoiceid", "invoicenumber", "orderno",
+                                                        "ordernumber", "transactionid", "txnid",
+                                                        "receiptid", "basketid"),
+                  "optional: one order per customer and timestamp when absent"),
+        FieldSpec("customer_id", "Customer id", "id", True, _CUSTOMER_ID),
+        FieldSpec("ts", "Order date", "ts", True, ("invoicedate", "orderdate", "date", "datetime",
+                                                   "timestamp", "ts", "time", "purchasedate",
+                                                   "transactiondate", "createdat", "orderedat")),
+        FieldSpec("amount", "Amount", "num", False, ("amount", "dollarvalue", "revenue", "sales",
+                                                     "total", "totalprice", "linetotal", "value",
+                                                     "spend", "ordervalue", "netamount"),
+                  "line or order value; computed as quantity × unit price when absent"),
+        FieldSpec("quantity", "Quantity", "num", False, ("quantity", "qty", "numberofcds", "units",
+                                                         "count", "items")),
+        FieldSpec("unit_price", "Unit price", "num", False, ("unitprice", "price", "priceeach",
+                                                             "itemprice", "priceperunit", "unitcost")),
+        FieldSpec("item", "Item id", "id", False, ("stockcode", "sku", "productid", "itemid",
+                                                   "asin", "productcode", "articleid", "clothingid")),
+        FieldSpec("item_name", "Item name", "str", False, ("description", "product", "productname",
+                                                           "itemname", "title", "article")),
+        FieldSpec("country", "Country", "str", False, ("country", "countrycode", "region")),
+    ),
+    "reviews": (
+        FieldSpec("review_id", "Review id", "id", False, ("reviewid", "feedbackid", "commentid",
+                                                          "responseid", "ticketid")),
+        FieldSpec("customer_id", "Customer id", "id", False, _CUSTOMER_ID),
+        FieldSpec("ts", "Review date", "ts", False, ("unixreviewtime", "reviewdate", "date",
+                                                     "reviewtime", "datetime", "timestamp", "ts",
+                                                     "createdat", "submittedat", "time")),
+        FieldSpec("title", "Title", "str", False, ("title", "summary", "headline", "subject",
+                                                   "reviewtitle")),
+        FieldSpec("text", "Review text", "text", True, ("reviewtext", "text", "review", "body",
+                                                        "comment", "comments", "feedback",
+                                                        "content", "reviewbody", "message",
+                                                        "verbatim", "sentence", "response")),
+        FieldSpec("rating", "Rating", "num", False, ("rating", "overall", "stars", "score",
+                                                     "starrating", "reviewrating", "nps", "csat")),
+        FieldSpec("item", "Item id", "id", False, ("asin", "productid", "itemid", "sku",
+                                                   "clothingid", "stockcode", "product")),
+        FieldSpec("category", "Category", "str", False, ("category", "classname",
+                                                         "departmentname", "department",
+                                                         "productcategory", "divisionname")),
+    ),
+}
+
+
+def fields_for(kind: str) -> tuple[FieldSpec, ...]:
+    """The canonical fields of a table kind (``customers``, ``orders`` or ``reviews``)."""
+    if kind not in FIELDS:
+        raise ValueError(f"unknown table kind {kind!r}; expected one of {', '.join(KINDS)}")
+    return FIELDS[kind]
+
+
+def normalise(name: str) -> str:
+    """Lower-case a column name and drop everything but letters and digits."""
+    return re.sub(r"[^0-9a-z]", "", str(name).lower())
+
+
+def _words(name: str) -> set[str]:
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name))
+    return {w for w in re.split(r"[^0-9a-z]+", spaced.lower()) if w}
+
+
+def suggest_mapping(kind: str, columns: Iterable[str]) -> dict[str, str | None]:
+    """Suggest a source column for each canonical field (exact synonyms first, then word overlap).
+
+    Each source column is used at most once; fields are filled in declaration order.
+    """
+    cols = [c for c in columns]
+    taken: set[str] = set()
+    result: dict[str, str | None] = {}
+    specs = fields_for(kind)
+    # pass 1: exact normalised synonym, in synonym priority order
+    for spec in specs:
+        result[spec.name] = None
+        for syn in spec.synonyms:
+            hit = next((c for c in cols if c not in taken and normalise(c) == syn), None)
+            if hit is not None:
+                result[spec.name] = hit
+                taken.add(hit)
+                break
+    # pass 2: a column whose words contain a synonym word (e.g. "Customer Ref No" -> customer_id)
+    for spec in specs:
+        if result[spec.name] is not None or spec.vtype == "num" and spec.name != "rating":
+            continue
+        for c in cols:
+            if c in taken:
+                continue
+            words = _words(c)
+            if any(syn in words for syn in spec.synonyms if len(syn) > 3):
+                result[spec.name] = c
+                taken.add(c)
+                break
+    return result
+
+
+def mapping_problems(kind: str, mapping: Mapping[str, str | None], columns: Iterable[str]) -> list[str]:
+    """Plain-language problems that stop a load: required fields unmapped, unknown or reused columns."""
+    cols = set(columns)
+    problems: list[str] = []
+    specs = {s.name: s for s in fields_for(kind)}
+    for name in mapping:
+        if name not in specs:
+            problems.append(f"'{name}' is not a field of {kind}")
+    for spec in specs.values():
+        src = mapping.get(spec.name)
+        if spec.required and not src:
+            problems.append(f"Required field '{spec.label}' is not mapped to a column.")
+        if src and src not in cols:
+            problems.append(f"Column '{src}' mapped to '{spec.label}' is not in the file.")
+    used = [v for v in mapping.values() if v]
+    for dup in sorted({v for v in used if used.count(v) > 1}):
+        problems.append(f"Column '{dup}' is mapped to more than one field.")
+    if kind == "orders" and not mapping.get("amount") and not (
+            mapping.get("quantity") and mapping.get("unit_price")):
+        problems.append("Map 'Amount', or both 'Quantity' and 'Unit price' so the amount can be computed.")
+    return problems

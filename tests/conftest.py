@@ -1,0 +1,38 @@
+"""Shared pytest fixtures: a fresh workspace per test, paths to the shared real data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from cx_core.config import Config, load_config
+from cx_core.db import Workspace
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("CX_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def shared(rel: str) -> Path:
+    """Path of a file in ../shared/data, skipping the test when it is absent."""
+    p = SHARED_DATA / rel
+    if not p.exists():
+        pytest.skip(f"shared data not found: {p}")
+    return p
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Config:
+    """A config whose workspace, uploads and demo folder live in tmp_path."""
+    return load_config(env={}, db__path=str(tmp_path / "ws.duckdb"),
+                       ingest__upload_dir=str(tmp_path / "uploads"),
+                       demo__dir=str(tmp_path / "demo"))
+
+
+@pytest.fixture
+def ws(cfg: Config) -> Workspace:
+    """An open, empty workspace with the schema created."""
+    w = Workspace.open(cfg.db)
+    yield w
+    w.close()
