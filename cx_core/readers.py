@@ -115,10 +115,12 @@ def reader_sql(src: SourceFile, rejects_suffix: str | None = None) -> tuple[str,
         return "read_parquet(?)", [src.path]
     if src.fmt == "json":
         return "read_json(?, format='auto', maximum_object_size=67108864)", [src.path]
-    opts = "all_varchar=true, encoding=?, strict_mode=false, max_line_size=33554432"
+    opts = "all_varchar=true, header=true, encoding=?, max_line_size=33554432"
     if rejects_suffix:
         if not rejects_suffix.isalnum():
             raise ValueError("rejects suffix must be alphanumeric")
         opts += (f", store_rejects=true, rejects_table='cx_rej_{rejects_suffix}',"
                  f" rejects_scan='cx_scan_{rejects_suffix}'")
+    else:  # same dialect detection as with store_rejects, without creating tables
+        opts += ", ignore_errors=true"
     return f"read_csv(?, {opts})", [src.path, src.encoding]
