@@ -36,3 +36,9 @@ def ws(cfg: Config) -> Workspace:
     w = Workspace.open(cfg.db)
     yield w
     w.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the project's markers."""
+    config.addinivalue_line("markers", "e2e: real-browser end-to-end test (Debian chromium)")
+    config.addinivalue_line("markers", "slow: takes more than a few seconds on 2 cores")

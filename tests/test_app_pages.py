@@ -1,0 +1,95 @@
+"""Every page runs under streamlit.testing.v1.AppTest against a fresh workspace."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch):
+    """Point the app at a fresh workspace in tmp_path (demo data lands there too)."""
+    monkeypatch.setenv("CX_DB_PATH", str(tmp_path / "ws.duckdb"))
+    monkeypatch.setenv("CX_DEMO_DIR", str(tmp_path / "demo"))
+    monkeypatch.setenv("CX_INGEST_UPLOAD_DIR", str(tmp_path / "uploads"))
+    monkeypatch.setenv("CX_DEMO_CUSTOMERS", "600")
+    return tmp_path
+
+
+def new_app() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_overview_shows_demo_kpis(app_env):
+    at = new_app()
+    labels = {m.label: m.value for m in at.metric}
+    assert int(labels["Customers"].replace(",", "")) == 600
+    assert int(labels["Reviews"].replace(",", "")) > 0
+    assert at.title[0].value == "Overview"
+
+
+def test_data_page_browse_and_mask(app_env):
+    at = new_app()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    assert {m.label for m in at.metric} >= {"Customers", "Orders", "Reviews"}
+    customers = at.dataframe[-3].value
+    assert customers["email"].str.contains("•••").all()
+    at.toggle(key="data_mask").set_value(True).run()
+    assert not at.dataframe[-3].value["email"].str.contains("•••").any()
+
+
+def _load_by_path(at: AppTest, path: str, kind: str) -> AppTest:
+    at.selectbox[0].set_value(kind).run()
+    at.radio[0].set_value("Path on the server").run()
+    at.text_input[0].set_value(path).run()
+    assert not at.exception, at.exception
+    at.button[0].click().run()  # the form's Validate button
+    assert not at.exception, at.exception
+    return at
+
+
+def test_data_page_validate_and_load_hostile_file(app_env):
+    f = app_env / "hostile.csv"
+    f.write_text(f'review_text,"{XSS}",rating\n"{XSS} and ""; DROP TABLE orders; --",x,5\n'
+                 "fine product,y,4\n")
+    at = new_app()
+    at.switch_page("pages/data.py").run()
+    at = _load_by_path(at, str(f), "reviews")
+    report = " ".join(s.value for s in at.success) + " ".join(w.value for w in at.warning)
+    assert "2 rows would be loaded" in report
+    load = next(b for b in at.button if b.label.startswith("Load 2 rows"))
+    load.click().run()
+    assert not at.exception, at.exception
+    assert any("Loaded 2 rows" in s.value for s in at.success)
+    # user strings never reach Markdown unescaped (so never become HTML)
+    for el in [*at.markdown, *at.caption, *at.success, *at.warning, *at.error, *at.info]:
+        assert "<img" not in el.value, el.value
+
+
+def test_data_page_bad_file_shows_message(app_env):
+    f = app_env / "empty.csv"
+    f.write_text("")
+    at = new_app()
+    at.switch_page("pages/data.py").run()
+    at.selectbox[0].set_value("orders").run()
+    at.radio[0].set_value("Path on the server").run()
+    at.text_input[0].set_value(str(f)).run()
+    assert not at.exception
+    assert any("empty" in e.value for e in at.error)
+
+
+def test_data_page_unmapped_required_field(app_env):
+    f = app_env / "x.csv"
+    f.write_text("foo,bar\n1,2\n")
+    at = new_app()
+    at.switch_page("pages/data.py").run()
+    at = _load_by_path(at, str(f), "orders")
+    assert any("Customer id" in e.value for e in at.error)
