@@ -22,7 +22,7 @@ class DbConfig:
     """Where the DuckDB workspace lives and how much memory it may use."""
 
     path: str = str(PROJECT_ROOT / "data" / "workspace.duckdb")
-    memory_limit: str = "2GB"
+    memory_limit: str = "1GB"
     threads: int = 2
     busy_timeout_s: float = 2.0
 

@@ -91,13 +91,13 @@ class _DryRun(Exception):
     """Raised inside the write transaction to roll a dry run back."""
 
 
-def read_columns(ws: Workspace, src: SourceFile) -> tuple[SourceFile, list[str]]:
-    """The file's column names; retries a CSV as Latin-1 when UTF-8 decoding fails."""
+def read_sample(ws: Workspace, src: SourceFile, n: int = 20_000) -> tuple[SourceFile, pd.DataFrame]:
+    """The first ``n`` rows of the file (as DuckDB reads them); retries a CSV as Latin-1 when
+    UTF-8 decoding fails.  The column names are the sample's columns."""
     for attempt in range(2):
         reader, params = reader_sql(src)
         try:
-            rows = ws.execute(f"DESCRIBE SELECT * FROM {reader}", params)
-            return src, [r[0] for r in rows]
+            return src, ws.query_df(f"SELECT * FROM {reader} LIMIT ?", [*params, int(n)])
         except duckdb.Error as exc:
             msg = str(exc)
             if attempt == 0 and src.fmt == "csv" and src.encoding == "utf-8" and "unicode" in msg.lower():
@@ -105,6 +105,12 @@ def read_columns(ws: Workspace, src: SourceFile) -> tuple[SourceFile, list[str]]
                 continue
             raise InputFileError(_reader_message(src, msg)) from exc
     raise AssertionError("unreachable")
+
+
+def read_columns(ws: Workspace, src: SourceFile) -> tuple[SourceFile, list[str]]:
+    """The file's column names (see :func:`read_sample`)."""
+    src, df = read_sample(ws, src, 1)
+    return src, [str(c) for c in df.columns]
 
 
 def _reader_message(src: SourceFile, msg: str) -> str:
@@ -154,7 +160,7 @@ def _stage_sql(kind: str, mapping: Mapping[str, str | None], ts_fmt: dict[str, s
     if attrs:
         struct = ", ".join(f"{_sql_str(a)}: CAST({quote_ident(a)} AS VARCHAR)" for a in attrs)
         cols.append(f"to_json({{{struct}}})::VARCHAR AS attrs_json")
-    return f"SELECT row_number() OVER () AS _row, {', '.join(cols)} FROM {reader}"
+    return f"SELECT {', '.join(cols)} FROM {reader}"
 
 
 def _sql_str(s: str) -> str:
@@ -168,8 +174,8 @@ def _finish_expr(kind: str, mapping: Mapping[str, str | None]) -> str:
         amount = "amount" if mapping.get("amount") else "quantity * unit_price"
         order = ("order_id" if mapping.get("order_id")
                  else "coalesce(customer_id, '?') || '@' || strftime(ts, '%Y%m%d%H%M%S')")
-        return (f"SELECT * REPLACE ({amount} AS amount, {order} AS order_id) FROM _cx_stage0")
-    return "SELECT * FROM _cx_stage0"
+        return f"SELECT * REPLACE ({amount} AS amount, {order} AS order_id) FROM ({{stage}})"
+    return "SELECT * FROM ({stage})"
 
 
 def _reason_case(kind: str) -> str:
@@ -180,7 +186,7 @@ def _reason_case(kind: str) -> str:
 def load_file(ws: Workspace, path: str | Path, kind: str,
               mapping: Mapping[str, str | None] | None = None, *, name: str | None = None,
               dry_run: bool = False, replace_dataset: str | None = None,
-              progress: Progress | None = None) -> LoadReport:
+              progress: Progress | None = None, sample_rows: int = 20_000) -> LoadReport:
     """Validate a file and (unless ``dry_run``) load it as a new dataset, all in one transaction.
 
     Raises :class:`InputFileError` for unreadable files and :class:`MappingError`
@@ -188,7 +194,8 @@ def load_file(ws: Workspace, path: str | Path, kind: str,
     """
     step = progress or (lambda f, m: None)
     step(0.02, "Checking the file")
-    src, columns = read_columns(ws, inspect_file(path, name))
+    src, sample = read_sample(ws, inspect_file(path, name), sample_rows)
+    columns = [str(c) for c in sample.columns]
     mapping = dict(mapping) if mapping is not None else suggest_mapping(kind, columns)
     problems = mapping_problems(kind, mapping, columns)
     if problems:
@@ -198,8 +205,7 @@ def load_file(ws: Workspace, path: str | Path, kind: str,
     used = {v for v in mapping.values() if v}
     report.ignored_columns = [c for c in columns if c not in used]
     step(0.1, "Detecting date formats")
-    reader, params = reader_sql(src)
-    ts_fmt = _detect_formats(ws, kind, mapping, reader, params, report)
+    ts_fmt = _detect_formats(ws, kind, mapping, sample, report)
     suffix = uuid.uuid4().hex[:12]
     reader, params = reader_sql(src, rejects_suffix=suffix if src.fmt == "csv" else None)
     attrs = report.ignored_columns if kind == "customers" else []
@@ -217,14 +223,16 @@ def load_file(ws: Workspace, path: str | Path, kind: str,
     return report
 
 
-def _detect_formats(ws: Workspace, kind: str, mapping: Mapping[str, str | None], reader: str,
-                    params: list, report: LoadReport) -> dict[str, str]:
+def _detect_formats(ws: Workspace, kind: str, mapping: Mapping[str, str | None],
+                    sample: pd.DataFrame, report: LoadReport) -> dict[str, str]:
     fmts: dict[str, str] = {}
     for spec in fields_for(kind):
         src_col = mapping.get(spec.name)
         if spec.vtype != "ts" or not src_col:
             continue
-        fmt, share = detect_ts_format(ws, reader, params, src_col)
+        with ws.cursor() as cur:
+            cur.register("_cx_sample", sample[[src_col]].astype(str).replace({"nan": None, "None": None, "NaT": None}))
+            fmt, share = detect_ts_format(cur, "_cx_sample", src_col)
         fmts[spec.name] = fmt
         report.ts_format = report.ts_format or fmt
         if share < 0.5:
@@ -238,16 +246,20 @@ def _load_in_transaction(cur, src: SourceFile, kind: str, mapping, ts_fmt, reade
         "SELECT dataset_id FROM datasets WHERE sha256 = ? AND kind = ? AND dataset_id <> ?",
         [src.sha256, kind, replace_dataset or ""]).fetchone()
     step(0.15, "Reading the file")
-    cur.execute(f"CREATE TEMP TABLE _cx_stage0 AS {_stage_sql(kind, mapping, ts_fmt, reader, attrs)}",
-                params)
-    cur.execute(f"CREATE TEMP TABLE _cx_stage AS SELECT *, {_reason_case(kind)} AS _reject "
-                f"FROM ({_finish_expr(kind, mapping)})")
-    cur.execute("DROP TABLE _cx_stage0")
+    stage = _finish_expr(kind, mapping).format(stage=_stage_sql(kind, mapping, ts_fmt, reader, attrs))
+    cur.execute("SET preserve_insertion_order = true")  # rowid = line order, for row numbers
+    try:
+        cur.execute(f"CREATE TEMP TABLE _cx_stage AS SELECT *, {_reason_case(kind)} AS _reject "
+                    f"FROM ({stage})", params)
+    finally:
+        cur.execute("SET preserve_insertion_order = false")
+    base = cur.execute("SELECT coalesce(min(rowid), 0) FROM _cx_stage").fetchone()[0]
+    row_no = f"(rowid - {int(base)} + 1)"  # the data row's number in the file
     step(0.55, "Validating rows")
     if src.fmt == "csv":
         report.malformed_lines = cur.execute(f"SELECT count(*) FROM cx_rej_{suffix}").fetchone()[0]
         _malformed_examples(cur, suffix, report)
-    _fill_report(cur, kind, mapping, report)
+    _fill_report(cur, kind, mapping, report, row_no)
     if existing:
         report.already_loaded = existing[0]
         report.rows_loaded = 0
@@ -257,21 +269,30 @@ def _load_in_transaction(cur, src: SourceFile, kind: str, mapping, ts_fmt, reade
         _delete_rows(cur, replace_dataset)
     dataset_id = "ds_" + uuid.uuid4().hex[:10]
     step(0.7, "Writing rows")
-    report.rows_loaded = _insert_rows(cur, kind, mapping, dataset_id, bool(attrs))
+    report.rows_loaded, had_rows = _insert_rows(cur, kind, mapping, dataset_id, bool(attrs), row_no)
+    _count_skipped(cur, kind, mapping, had_rows, report)
     if report.rows_loaded == 0:
         report.warnings.append("Nothing new to load: no row passed validation or every row "
                                "is already in the workspace. Nothing changed.")
         _drop_temps(cur, src, suffix)
         return
-    dups = sum(n for what, n in report.notes.items() if what.startswith(("exact duplicate", "duplicate")))
-    report.notes["rows already in the workspace (skipped)"] = (
-        report.rows_read - sum(report.rejected.values()) - dups - report.rows_loaded)
     report.dataset_id = None if report.dry_run else dataset_id
     cur.execute("INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [dataset_id, kind, src.name, src.sha256, datetime.now(), report.rows_loaded,
                  sum(report.rejected.values()) + report.malformed_lines,
                  json.dumps(mapping), report.to_json()])
     _drop_temps(cur, src, suffix)
+
+
+def _count_skipped(cur, kind: str, mapping, had_rows: bool, report: LoadReport) -> None:
+    """Split accepted-but-not-inserted rows into in-file duplicates and rows already loaded."""
+    key = _dedupe_key(kind, mapping)
+    not_inserted = report.rows_read - sum(report.rejected.values()) - report.rows_loaded
+    if key is None:
+        return
+    dups = _dup_count(cur, key) if had_rows else not_inserted
+    report.notes[DUPLICATE_NOTES[kind]] = dups
+    report.notes["rows already in the workspace (skipped)"] = not_inserted - dups
 
 
 def _drop_temps(cur, src: SourceFile, suffix: str) -> None:
@@ -289,10 +310,10 @@ def _malformed_examples(cur, suffix: str, report: LoadReport) -> None:
             f"line {line}: {etype.lower()}: {str(text)[:200]}" for line, etype, text in rows]
 
 
-def _fill_report(cur, kind: str, mapping, report: LoadReport) -> None:
+def _fill_report(cur, kind: str, mapping, report: LoadReport, row_no: str) -> None:
     report.rows_read = cur.execute("SELECT count(*) FROM _cx_stage").fetchone()[0]
     for why, n, ex in cur.execute(
-            "SELECT _reject, count(*), list(_row ORDER BY _row)[1:10] FROM _cx_stage "
+            f"SELECT _reject, count(*), list({row_no} ORDER BY rowid)[1:10] FROM _cx_stage "
             "WHERE _reject IS NOT NULL GROUP BY _reject ORDER BY 2 DESC").fetchall():
         report.rejected[why] = n
         report.reject_examples[why] = [f"row {r}" for r in ex]
@@ -317,17 +338,16 @@ def _kind_notes(cur, kind: str, mapping, report: LoadReport) -> None:
             f"count(*) FILTER (WHERE amount < 0 OR quantity < 0) FROM _cx_stage WHERE {ok}").fetchone()
         report.notes["rows without a customer id (kept; left out of customer analytics)"] = miss
         report.notes["cancellation or return lines (negative quantity or amount)"] = ret
-        report.notes["exact duplicate rows dropped"] = _dup_count(cur, _ORDER_KEY)
-    elif kind == "customers":
-        report.notes["duplicate customer ids (first kept)"] = _dup_count(cur, ("customer_id",))
     elif kind == "reviews":
         n = cur.execute(f"SELECT count(*) FROM _cx_stage WHERE {ok} AND length(text) < 3").fetchone()[0]
         report.notes["very short texts (under 3 characters)"] = n
-        if mapping.get("review_id"):
-            report.notes["duplicate review ids (first kept)"] = _dup_count(cur, ("review_id",))
         if not mapping.get("customer_id"):
             report.warnings.append("No customer id: each review is analysed on its own.")
 
+
+DUPLICATE_NOTES = {"orders": "exact duplicate rows dropped",
+                   "customers": "duplicate customer ids (first kept)",
+                   "reviews": "duplicate review ids (first kept)"}
 
 _ORDER_KEY = ("order_id", "customer_id", "ts", "amount", "quantity", "unit_price", "item",
               "item_name", "country")
@@ -349,33 +369,39 @@ def _dedupe_key(kind: str, mapping) -> tuple[str, ...] | None:
     return None
 
 
-def _insert_rows(cur, kind: str, mapping, dataset_id: str, has_attrs: bool) -> int:
-    """Insert accepted rows, dropping in-file duplicates and rows already in the workspace."""
+def _insert_rows(cur, kind: str, mapping, dataset_id: str, has_attrs: bool,
+                 row_no: str) -> tuple[int, bool]:
+    """Insert accepted rows, dropping in-file duplicates and rows already in the workspace.
+
+    Returns the number of rows inserted and whether the table held rows before."""
     names = [s.name for s in fields_for(kind)]
     extra = {"orders": "(amount < 0 OR quantity < 0) IS TRUE AS is_return",
              "reviews": "sha256(text) AS text_hash",
              "customers": ("attrs_json" if has_attrs else "NULL AS attrs_json")}[kind]
     if kind == "reviews":
         names = [n if mapping.get("review_id") or n != "review_id"
-                 else "? || '-' || CAST(_row AS VARCHAR) AS review_id" for n in names]
+                 else f"? || '-' || CAST({row_no} AS VARCHAR) AS review_id" for n in names]
     key = _dedupe_key(kind, mapping)
     where = "_reject IS NULL"
     qualify = ""
-    if key:
+    table_has_rows = cur.execute(f"SELECT count(*) > 0 FROM (SELECT 1 FROM {quote_ident(kind)} LIMIT 1)"
+                                 ).fetchone()[0]
+    if key and table_has_rows:
         on = " AND ".join(f"t.{k} IS NOT DISTINCT FROM s.{k}" for k in key)
         where += f" AND NOT EXISTS (SELECT 1 FROM {quote_ident(kind)} t WHERE {on})"
-        qualify = f"QUALIFY row_number() OVER (PARTITION BY {', '.join(key)} ORDER BY _row) = 1"
+    if key:
+        qualify = f"QUALIFY row_number() OVER (PARTITION BY {', '.join(key)} ORDER BY rowid) = 1"
     cols = ", ".join(names)
     target_cols = ", ".join(["dataset_id", *(["line_no"] if kind == "orders" else []),
                              *[s.name for s in fields_for(kind)],
                              {"orders": "is_return", "reviews": "text_hash",
                               "customers": "attrs_json"}[kind]])
-    line = "_row, " if kind == "orders" else ""
+    line = f"{row_no}, " if kind == "orders" else ""
     params = [dataset_id] + ([dataset_id] if kind == "reviews" and not mapping.get("review_id") else [])
     before = cur.execute(f"SELECT count(*) FROM {quote_ident(kind)}").fetchone()[0]
     cur.execute(f"INSERT INTO {quote_ident(kind)} ({target_cols}) SELECT ?, {line}{cols}, {extra} "
                 f"FROM _cx_stage s WHERE {where} {qualify}", params)
-    return cur.execute(f"SELECT count(*) FROM {quote_ident(kind)}").fetchone()[0] - before
+    return cur.execute(f"SELECT count(*) FROM {quote_ident(kind)}").fetchone()[0] - before, table_has_rows
 
 
 def _delete_rows(cur, dataset_id: str) -> None:

@@ -115,7 +115,7 @@ def reader_sql(src: SourceFile, rejects_suffix: str | None = None) -> tuple[str,
         return "read_parquet(?)", [src.path]
     if src.fmt == "json":
         return "read_json(?, format='auto', maximum_object_size=67108864)", [src.path]
-    opts = "all_varchar=true, header=true, encoding=?, max_line_size=33554432"
+    opts = "all_varchar=true, header=true, encoding=?, max_line_size=4194304"
     if rejects_suffix:
         if not rejects_suffix.isalnum():
             raise ValueError("rejects suffix must be alphanumeric")

@@ -7,9 +7,7 @@ through :func:`cx_core.db.quote_ident`; date formats come from a fixed list.
 
 from __future__ import annotations
 
-from typing import Sequence
-
-from .db import Workspace, quote_ident
+from .db import quote_ident
 
 # Candidate timestamp formats, tried on a sample; the one parsing the most values wins.
 TS_FORMATS: tuple[str, ...] = (
@@ -40,7 +38,9 @@ def raw(col: str) -> str:
 
 def id_expr(col: str) -> str:
     """An identifier: trimmed text, with a float artefact such as '17850.0' turned into '17850'."""
-    return f"NULLIF(regexp_replace({raw(col)}, '^(-?[0-9]+)\\.0+$', '\\1'), '')"
+    r = raw(col)
+    return (f"CASE WHEN ends_with({r}, '.0') THEN regexp_replace({r}, '^(-?[0-9]+)\\.0+$', '\\1') "
+            f"ELSE {r} END")
 
 
 def text_expr(col: str) -> str:
@@ -50,8 +50,10 @@ def text_expr(col: str) -> str:
 
 def num_expr(col: str) -> str:
     """A number; a leading currency sign and thousands separators are accepted."""
-    cleaned = f"regexp_replace({raw(col)}, '^[$€£¥]|,|\\s', '', 'g')"
-    return f"TRY_CAST({cleaned} AS DOUBLE)"
+    r = raw(col)
+    cleaned = f"regexp_replace({r}, '^[$€£¥]|,|\\s', '', 'g')"
+    return (f"CASE WHEN TRY_CAST({r} AS DOUBLE) IS NOT NULL THEN TRY_CAST({r} AS DOUBLE) "
+            f"ELSE TRY_CAST({cleaned} AS DOUBLE) END")
 
 
 def ts_expr(col: str, fmt: str) -> str:
@@ -75,16 +77,14 @@ def _plausible(expr: str) -> str:
     return f"({expr}) BETWEEN TIMESTAMP '1970-01-02' AND TIMESTAMP '2100-01-01'"
 
 
-def detect_ts_format(ws: Workspace, reader: str, params: Sequence, col: str,
-                     sample_rows: int = 20_000) -> tuple[str, float]:
-    """Pick the timestamp format that parses most non-blank values of a sample.
+def detect_ts_format(cur, table: str, col: str) -> tuple[str, float]:
+    """Pick the timestamp format that parses most non-blank values of a sample table.
 
-    Returns ``(format, share_parsed)``; ``share_parsed`` is 0.0 when nothing parses.
+    ``cur`` is a DuckDB cursor on which ``table`` (e.g. a registered sample
+    frame) exists.  Returns ``(format, share_parsed)``; 0.0 when nothing parses.
     """
     counts = ", ".join(f"count(*) FILTER (WHERE {_plausible(ts_expr(col, f))})" for f in TS_FORMATS)
-    sql = (f"WITH s AS (SELECT {quote_ident(col)} FROM {reader} LIMIT {int(sample_rows)}) "
-           f"SELECT count({raw(col)}), {counts} FROM s")
-    row = ws.query_one(sql, list(params))
+    row = cur.execute(f"SELECT count({raw(col)}), {counts} FROM {quote_ident(table)}").fetchone()
     total, hits = row[0], row[1:]
     if not total:
         return "iso", 0.0

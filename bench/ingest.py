@@ -1,0 +1,104 @@
+"""Ingest benchmark: our DuckDB path vs pandas.read_csv + insert, same files, same run.
+
+Prints one JSON object: rows/s, wall seconds and peak RSS of each side per
+file size, and the speed ratio.  Each measurement runs in its own process so
+peak RSS is that load's alone.  Bigger files are Online Retail repeated with
+distinct invoice numbers (so nothing is deduplicated away).
+
+    python bench/ingest.py [--scales 1,4] [--src ../shared/data/online_retail/online_retail.csv.gz]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SRC = ROOT.parent / "shared" / "data" / "online_retail" / "online_retail.csv.gz"
+
+
+def make_file(src: Path, scale: int, folder: Path) -> Path:
+    """Online Retail repeated ``scale`` times as a gzip CSV with distinct invoice numbers."""
+    import duckdb
+
+    if scale == 1:
+        return src
+    out = folder / f"online_retail_x{scale}.csv.gz"
+    duckdb.sql(
+        "COPY (SELECT * REPLACE (InvoiceNo || '-' || CAST(k AS VARCHAR) AS InvoiceNo) "
+        "FROM read_csv(?, all_varchar=true), range(?) t(k)) TO '" + str(out).replace("'", "''")
+        + "' (HEADER, COMPRESSION gzip)", params=[str(src), scale])
+    return out
+
+
+def worker(method: str, path: str, db: str) -> dict:
+    """Load one file by one method in this process; return seconds, rows and peak RSS."""
+    t0 = time.perf_counter()
+    if method == "ours":
+        sys.path.insert(0, str(ROOT))
+        from cx_core.config import load_config
+        from cx_core.db import Workspace
+        from cx_core.ingest import load_file
+
+        ws = Workspace.open(load_config(env={}, db__path=db).db)
+        rows = load_file(ws, path, "orders").rows_read
+        ws.close()
+    else:
+        import duckdb
+        import pandas as pd
+
+        df = pd.read_csv(path, encoding="latin-1" if "latin" in path else "utf-8")
+        con = duckdb.connect(db)
+        con.register("df", df)
+        con.execute("CREATE TABLE orders AS SELECT * FROM df")
+        rows = len(df)
+        con.close()
+    secs = time.perf_counter() - t0
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"method": method, "seconds": round(secs, 3), "rows": rows,
+            "rows_per_s": round(rows / secs), "peak_rss_mb": round(rss_mb)}
+
+
+def run_worker(method: str, path: Path, folder: Path) -> dict:
+    db = folder / f"{method}-{path.stem}-{time.time_ns()}.duckdb"
+    out = subprocess.run([sys.executable, __file__, "--worker", method, str(path), str(db)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    """Run both sides at each scale and print the JSON report."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scales", default="1,4")
+    ap.add_argument("--src", default=str(DEFAULT_SRC))
+    ap.add_argument("--worker", nargs=3, metavar=("METHOD", "PATH", "DB"))
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(*args.worker)))
+        return
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for scale in [int(s) for s in args.scales.split(",")]:
+            path = make_file(Path(args.src), scale, folder)
+            ours = run_worker("ours", path, folder)
+            base = run_worker("pandas", path, folder)
+            results.append({"scale": scale, "file_mb": round(path.stat().st_size / 1e6, 1),
+                            "ours": ours, "pandas_read_csv_insert": base,
+                            "speed_ratio": round(base["seconds"] / ours["seconds"], 2)})
+    print(json.dumps({"benchmark": "ingest", "date": date.today().isoformat(),
+                      "device": f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+                      "load_avg": os.getloadavg()[0], "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
