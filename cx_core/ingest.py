@@ -231,7 +231,8 @@ def _detect_formats(ws: Workspace, kind: str, mapping: Mapping[str, str | None],
         if spec.vtype != "ts" or not src_col:
             continue
         with ws.cursor() as cur:
-            cur.register("_cx_sample", sample[[src_col]].astype(str).replace({"nan": None, "None": None, "NaT": None}))
+            values = sample[[src_col]].dropna().head(2_000).astype(str)
+            cur.register("_cx_sample", values)
             fmt, share = detect_ts_format(cur, "_cx_sample", src_col)
         fmts[spec.name] = fmt
         report.ts_format = report.ts_format or fmt
