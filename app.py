@@ -9,6 +9,7 @@ st.set_page_config(page_title="CX Insight", page_icon="📊", layout="wide")
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon="🏠", default=True),
     st.Page("pages/data.py", title="Data", icon="📂"),
+    st.Page("pages/customers.py", title="Customers", icon="👥"),
 ]
 
 st.navigation(PAGES).run()

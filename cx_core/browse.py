@@ -55,8 +55,9 @@ def sample_rows(ws: Workspace, kind: str, n: int = 50, dataset_id: str | None = 
     """The first ``n`` rows of a table (optionally of one dataset), personal data masked by default."""
     if kind not in KINDS:
         raise ValueError(f"unknown table kind {kind!r}")
-    where, params = ("WHERE dataset_id = ?", [dataset_id]) if dataset_id else ("", [])
-    df = ws.query_df(f"SELECT * FROM {quote_ident(kind)} {where} LIMIT ?", [*params, int(n)])
+    where, params = ("WHERE t.dataset_id = ?", [dataset_id]) if dataset_id else ("", [])
+    df = ws.query_df(f"SELECT t.* FROM {quote_ident(kind)} t JOIN datasets d USING (dataset_id) "
+                     f"{where} ORDER BY d.loaded_at DESC LIMIT ?", [*params, int(n)])
     df = df.drop(columns=[c for c in ("text_hash",) if c in df.columns])
     if not mask:
         return df

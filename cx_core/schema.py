@@ -64,6 +64,15 @@ TABLES: dict[str, str] = {
         model_id VARCHAR NOT NULL,
         vec FLOAT[] NOT NULL,
         PRIMARY KEY (text_hash, model_id)""",
+    "customer_profiles": """
+        run_id VARCHAR NOT NULL,
+        customer_id VARCHAR NOT NULL,
+        frequency DOUBLE, recency DOUBLE, "T" DOUBLE, monetary_value DOUBLE,
+        recency_days DOUBLE, n_orders BIGINT, revenue DOUBLE, aov DOUBLE, tenure_days DOUBLE,
+        mean_interpurchase_days DOUBLE, return_rate DOUBLE,
+        first_purchase TIMESTAMP, last_purchase TIMESTAMP,
+        "R" INTEGER, "F" INTEGER, "M" INTEGER, rfm VARCHAR, rfm_segment VARCHAR,
+        p_alive DOUBLE, expected_purchases DOUBLE, expected_spend DOUBLE, clv DOUBLE""",
     "runs": """
         run_id VARCHAR PRIMARY KEY,
         stage VARCHAR NOT NULL,

@@ -74,6 +74,8 @@ def _show_report(report) -> None:
 
 def _load_section() -> None:
     st.subheader("Load a file")
+    if "_cx_loaded" in st.session_state:
+        st.success(st.session_state.pop("_cx_loaded"))
     kind = st.selectbox("What does the file hold?", KINDS, format_func=str.capitalize)
     path, name = _choose_source()
     if not path:
@@ -82,7 +84,7 @@ def _load_section() -> None:
         src, columns, head = peek_file(ws, path, name)
         st.caption(f"{md(src.name)} · {src.fmt.upper()} · {src.encoding} · {src.size / 1e6:,.1f} MB · "
                    f"{len(columns)} columns")
-        st.dataframe(mask_frame(head, detect_pii(head)), hide_index=True, height=220)
+        st.dataframe(mask_frame(head, detect_pii(head)), hide_index=True)
         mapping = _mapping_form(kind, columns)
         if mapping is not None:
             bar, progress = _progress_bar()
@@ -112,7 +114,8 @@ def _confirm_load(path: str, name: str, kind: str, mapping: dict, report) -> Non
                              replace_dataset=None if replace.startswith("No") else replace)
             bar.empty()
             st.session_state.pop("_cx_pending", None)
-            st.success(f"Loaded {done.rows_loaded:,} rows as dataset {done.dataset_id}.")
+            st.session_state["_cx_loaded"] = f"Loaded {done.rows_loaded:,} rows as dataset {done.dataset_id}."
+            st.rerun()
 
 
 def _browse_section() -> None:
@@ -121,7 +124,7 @@ def _browse_section() -> None:
     cols = st.columns(3)
     for col, kind in zip(cols, KINDS):
         s = summary[kind]
-        col.metric(kind.capitalize(), f"{s.rows:,}")
+        col.metric({"orders": "Order lines"}.get(kind, kind.capitalize()), f"{s.rows:,}")
         if s.date_min:
             col.caption(f"{s.date_min} → {s.date_max}")
     datasets = list_datasets(ws)

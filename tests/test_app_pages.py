@@ -39,7 +39,7 @@ def test_data_page_browse_and_mask(app_env):
     at = new_app()
     at.switch_page("pages/data.py").run()
     assert not at.exception, at.exception
-    assert {m.label for m in at.metric} >= {"Customers", "Orders", "Reviews"}
+    assert {m.label for m in at.metric} >= {"Customers", "Order lines", "Reviews"}
     customers = at.dataframe[-3].value
     assert customers["email"].str.contains("•••").all()
     at.toggle(key="data_mask").set_value(True).run()
@@ -93,3 +93,18 @@ def test_data_page_unmapped_required_field(app_env):
     at.switch_page("pages/data.py").run()
     at = _load_by_path(at, str(f), "orders")
     assert any("Customer id" in e.value for e in at.error)
+
+
+def test_customers_page_compute_and_show_profiles(app_env):
+    at = new_app()
+    at.switch_page("pages/customers.py").run()
+    assert not at.exception, at.exception
+    assert any("No profiles yet" in i.value for i in at.info)
+    at.button[0].click().run()  # the form's "Compute profiles"
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["Customers profiled"].replace(",", "")) > 300
+    assert float(metrics["Predicted CLV (total)"].replace(",", "")) > 0
+    table = at.dataframe[0].value
+    assert table["email"].dropna().str.contains("•••").all()
+    assert "Method:" in at.caption[0].value

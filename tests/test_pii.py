@@ -30,3 +30,10 @@ def test_mask_text_and_frame():
 def test_mask_attrs_json():
     out = mask_attrs_json('{"Home Address": "1 Main St", "tier": "gold", "alt": "z@q.com"}')
     assert "Main St" not in out and "gold" in out and "z@q.com" not in out
+
+
+def test_dates_and_times_are_not_phone_numbers():
+    assert detect_pii(pd.DataFrame({"d": ["2025-01-05", "2025-02-01"]})) == {}
+    assert detect_pii(pd.DataFrame({"d": ["12/01/2010 08:26", "1/2/2011 10:00"]})) == {}
+    assert mask_text("Ordered on 2025-01-05 10:00, order 123") == "Ordered on 2025-01-05 10:00, order 123"
+    assert "900123" not in mask_text("call +44 7700 900123")
