@@ -81,6 +81,20 @@ def cmd_delete(ws: Workspace, args, cfg) -> int:
     return 2
 
 
+def cmd_profile(ws: Workspace, args, cfg) -> int:
+    from .profiles import ProfileSettings, build_profiles
+
+    res = build_profiles(ws, ProfileSettings(args.horizon_weeks, args.discount_rate, args.cutoff),
+                         _progress)
+    p = res.profiles
+    print(f"run_id: {res.run_id}\ncustomers: {len(p):,}\ntotal predicted CLV: {p['clv'].sum():,.2f}\n"
+          f"BG/NBD: {res.metrics['bgnbd'].get('params')}\n"
+          f"Gamma-Gamma: {res.metrics['gamma_gamma'].get('params', res.metrics['gamma_gamma'])}")
+    for w in res.metrics["bgnbd"].get("warnings", []):
+        print(f"warning: {w}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (one sub-command per feature)."""
     p = argparse.ArgumentParser(prog="python -m cx_core", description=__doc__.splitlines()[0])
@@ -97,10 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("datasets", help="list loaded datasets")
     d = sub.add_parser("delete", help="delete a dataset and its rows")
     d.add_argument("dataset_id")
+    pr = sub.add_parser("profile", help="customer profiles: RFM, BG/NBD, Gamma-Gamma CLV")
+    pr.add_argument("--horizon-weeks", type=int, default=52)
+    pr.add_argument("--discount-rate", type=float, default=0.10, help="yearly")
+    pr.add_argument("--cutoff", help="last day to use (default: last order day)")
     return p
 
 
-COMMANDS = {"demo": cmd_demo, "load": cmd_load, "datasets": cmd_datasets, "delete": cmd_delete}
+COMMANDS = {"demo": cmd_demo, "load": cmd_load, "datasets": cmd_datasets, "delete": cmd_delete,
+            "profile": cmd_profile}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,3 +36,13 @@ def test_module_entry_point(tmp_path):
     r = subprocess.run([sys.executable, "-m", "cx_core", "--db", str(tmp_path / "w.duckdb"), "datasets"],
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "No datasets" in r.stdout
+
+
+def test_demo_then_profile(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CX_DEMO_DIR", str(tmp_path / "demo"))
+    monkeypatch.setenv("CX_DEMO_CUSTOMERS", "500")
+    db = str(tmp_path / "w.duckdb")
+    assert main(["--db", db, "demo"]) == 0
+    assert main(["--db", db, "profile", "--horizon-weeks", "26"]) == 0
+    out = capsys.readouterr().out
+    assert "run_id: run_" in out and "customers:" in out
