@@ -89,6 +89,7 @@ class Workspace:
         conn.execute(f"SET memory_limit = '{_safe_setting(self.memory_limit)}'")
         conn.execute(f"SET threads = {int(self.threads)}")
         conn.execute("SET preserve_insertion_order = false")
+        conn.execute("SET enable_progress_bar = false")
         return conn
 
     # -- reads ---------------------------------------------------------------
