@@ -95,6 +95,20 @@ def cmd_profile(ws: Workspace, args, cfg) -> int:
     return 0
 
 
+def cmd_embed(ws: Workspace, args, cfg) -> int:
+    from .embed_store import embed_reviews
+    from .encoder import TextEncoder
+
+    encoder = TextEncoder.from_config(cfg.model)
+
+    def progress(done: int, total: int) -> None:
+        _progress(done / total if total else 1.0, f"Embedding {done:,}/{total:,} texts")
+
+    stats = embed_reviews(ws, encoder, progress)
+    print("\n".join(f"{k}: {v}" for k, v in stats.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (one sub-command per feature)."""
     p = argparse.ArgumentParser(prog="python -m cx_core", description=__doc__.splitlines()[0])
@@ -115,11 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--horizon-weeks", type=int, default=52)
     pr.add_argument("--discount-rate", type=float, default=0.10, help="yearly")
     pr.add_argument("--cutoff", help="last day to use (default: last order day)")
+    sub.add_parser("embed", help="embed every review text not yet cached (MiniLM, CPU or GPU)")
     return p
 
 
 COMMANDS = {"demo": cmd_demo, "load": cmd_load, "datasets": cmd_datasets, "delete": cmd_delete,
-            "profile": cmd_profile}
+            "profile": cmd_profile, "embed": cmd_embed}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -44,7 +44,7 @@ class ModelConfig:
     device: str = "auto"  # auto | cpu | cuda
     dtype: str = "auto"  # auto | float32 | bfloat16 | float16
     max_length: int = 256
-    batch_tokens: int = 16_384
+    batch_tokens: int = 0  # 0: auto (2,048 on CPU, 16,384 on CUDA)
     threads: int = 0  # 0: let torch decide
 
 
@@ -88,7 +88,7 @@ SETTINGS_DOC: dict[str, str] = {
     "model.device": "auto, cpu or cuda",
     "model.dtype": "auto, float32, bfloat16 or float16",
     "model.max_length": "max tokens per text",
-    "model.batch_tokens": "token budget per encoder batch",
+    "model.batch_tokens": "token budget per encoder batch (0 = auto: 2048 on CPU, 16384 on CUDA)",
     "model.threads": "torch CPU threads (0 = torch default)",
     "demo.dir": "where the demo store's CSV files are written",
     "demo.seed": "seed of the demo generator",
