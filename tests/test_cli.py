@@ -46,3 +46,16 @@ def test_demo_then_profile(tmp_path, capsys, monkeypatch):
     assert main(["--db", db, "profile", "--horizon-weeks", "26"]) == 0
     out = capsys.readouterr().out
     assert "run_id: run_" in out and "customers:" in out
+
+
+def test_embed_command_embeds_only_new_texts(tmp_path, capsys):
+    db = str(tmp_path / "w.duckdb")
+    f = tmp_path / "r.csv"
+    f.write_text("review_text,rating\nlove the fit,5\nlate delivery,1\nlove the fit,4\n")
+    assert main(["--db", db, "load", str(f), "--kind", "reviews"]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "embed"]) == 0
+    first = capsys.readouterr().out
+    assert "newly_encoded: 2" in first
+    assert main(["--db", db, "embed"]) == 0
+    assert "newly_encoded: 0" in capsys.readouterr().out
