@@ -12,6 +12,8 @@ run, it times
 
 and reports texts/s of both, their ratio and the cosine agreement of the two
 embeddings. Both are warmed up on a few texts first; model loading is not timed.
+The texts are timed in ``--rounds`` slices, alternating which encoder goes first,
+and both wall and process CPU time are reported (the machine may be shared).
 
 Prints one JSON object. Usage:
 ``python bench/embed.py [--n 20000] [--threads 0] [--device auto] [--dtype auto]``.
@@ -76,15 +78,32 @@ def padded_tokens(texts: list[str], lengths: np.ndarray, batch_size: int, budget
     return {"ours": round(ours / real, 4), "baseline": round(base / real, 4)}
 
 
-def timed(fn: Callable[[], Any], device: torch.device) -> tuple[Any, float]:
-    """Result of ``fn`` and its wall seconds (synchronising CUDA before and after)."""
+def timed(fn: Callable[[], Any], device: torch.device) -> tuple[Any, float, float]:
+    """Result of ``fn``, its wall seconds and the process CPU seconds (all threads)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     out = fn()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return out, time.perf_counter() - start
+    return out, time.perf_counter() - start, time.process_time() - cpu
+
+
+def run_rounds(texts: list[str], rounds: int, base_fn: Callable[[list[str]], np.ndarray],
+               ours_fn: Callable[[list[str]], np.ndarray], device: torch.device
+               ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """Both encoders on ``rounds`` equal slices, alternating which goes first (ABBA), so
+    a change in the machine's load during the run hits both alike."""
+    base_parts, ours_parts = [], []
+    t = {"base_s": 0.0, "base_cpu_s": 0.0, "ours_s": 0.0, "ours_cpu_s": 0.0}
+    for r, idx in enumerate(np.array_split(np.arange(len(texts)), rounds)):
+        part = [texts[i] for i in idx]
+        for who in (("base", "ours") if r % 2 == 0 else ("ours", "base")):
+            out, wall, cpu = timed(lambda: (base_fn if who == "base" else ours_fn)(part), device)
+            (base_parts if who == "base" else ours_parts).append(np.asarray(out, np.float32))
+            t[f"{who}_s"] += wall
+            t[f"{who}_cpu_s"] += cpu
+    return np.concatenate(base_parts), np.concatenate(ours_parts), t
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -98,6 +117,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--baseline-batch-size", type=int, default=32,
                     help="sentence-transformers batch_size (its default is 32)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rounds", type=int, default=4,
+                    help="slices timed alternately (ABBA) to spread load changes over both")
     args = ap.parse_args(argv)
 
     if args.threads > 0:
@@ -116,12 +137,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     st.encode(warm, batch_size=args.baseline_batch_size, normalize_embeddings=True)
     ours.encode(warm)
 
-    base, base_s = timed(lambda: st.encode(texts, batch_size=args.baseline_batch_size,
-                                           normalize_embeddings=True), device)
     batches = []
-    mine, ours_s = timed(lambda: ours.encode(texts, progress=lambda d, n: batches.append(d)),
-                         device)
-    cos = (np.asarray(base, np.float32) * mine).sum(1)
+    base, mine, t = run_rounds(
+        texts, args.rounds,
+        lambda part: st.encode(part, batch_size=args.baseline_batch_size,
+                               normalize_embeddings=True),
+        lambda part: ours.encode(part, progress=lambda d, n: batches.append(d)), device)
+    base_s, ours_s = t["base_s"], t["ours_s"]
+    cos = (base * mine).sum(1)
     lengths = np.fromiter((len(e.ids) for e in ours._fast_.encode_batch_fast(texts)), np.int64)
     padding = padded_tokens(texts, lengths, args.baseline_batch_size, ours.batch_tokens_)
 
@@ -134,8 +157,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ours_texts_per_s": round(len(texts) / ours_s, 1),
         "baseline_texts_per_s": round(len(texts) / base_s, 1),
         "speedup": round(base_s / ours_s, 3),
+        "speedup_cpu_time": round(t["base_cpu_s"] / t["ours_cpu_s"], 3),
         "ours_s": round(ours_s, 2),
         "baseline_s": round(base_s, 2),
+        "ours_cpu_s": round(t["ours_cpu_s"], 2),
+        "baseline_cpu_s": round(t["base_cpu_s"], 2),
+        "rounds": args.rounds,
         "cosine_min": round(float(cos.min()), 7),
         "cosine_mean": round(float(cos.mean()), 8),
         "ours_padded_over_real_tokens": padding["ours"],

@@ -121,6 +121,20 @@ def test_outlier_assignment_keeps_labels_and_leaves_no_outliers():
     assert auto.outlier_share_ == 0.0 and auto.noise_share_ == pytest.approx(clu.outlier_share_)
 
 
+def test_hdbscan_on_a_sample_extends_labels_to_all_rows():
+    rng = np.random.default_rng(3)
+    centres = np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]])
+    y = np.repeat([0, 1, 2], [500, 300, 200])
+    X = centres[y] + rng.normal(0, 0.5, size=(y.size, 2))
+    full = HdbscanClusterer(min_cluster_size=40).fit(X)
+    sampled = HdbscanClusterer(min_cluster_size=40, max_fit_rows=300, random_state=0).fit(X)
+    assert sampled.labels_.shape == y.shape and sampled.probabilities_.shape == y.shape
+    assert adjusted_rand_score(y, sampled.labels_) >= 0.95
+    assert adjusted_rand_score(full.labels_, sampled.labels_) >= 0.95
+    again = HdbscanClusterer(min_cluster_size=40, max_fit_rows=300, random_state=0).fit(X)
+    np.testing.assert_array_equal(again.labels_, sampled.labels_)
+
+
 def test_kmeans_clusterer_is_canonical():
     X, y = blobs(sizes=(90, 60, 30), dim=8, noise=0.2, seed=4)
     km = KMeansClusterer(n_clusters=3).fit(X)
@@ -150,7 +164,8 @@ def test_ctfidf_picks_planted_words():
 
 
 def test_readable_name_skips_covered_words():
-    assert readable_name(["late delivery", "late", "refund", "slow"]) == "late delivery, refund & slow"
+    name = readable_name(["late delivery", "late", "refund", "slow"])
+    assert name == "late delivery, refund & slow"
     assert readable_name(["refund"]) == "refund"
     assert readable_name([]) == ""
 

@@ -95,6 +95,27 @@ def assign_to_nearest(X: np.ndarray, labels: np.ndarray, method: str = "centroid
     return labels
 
 
+def extend_labels(E_fit: np.ndarray, labels_fit: np.ndarray, probs_fit: np.ndarray,
+                  E_new: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Labels for new rows: majority label of their ``k`` nearest fitted rows.
+
+    Outlier (-1) votes count like any label; ties go to the label of the
+    nearest of the tied neighbours.  The probability is the mean probability of
+    the neighbours that carry the chosen label.
+    """
+    from sklearn.neighbors import KDTree
+
+    k = min(k, E_fit.shape[0])
+    ind = KDTree(E_fit).query(E_new, k=k, return_distance=False)
+    nl = labels_fit[ind]
+    votes = (nl[:, :, None] == nl[:, None, :]).sum(axis=2)
+    pick = np.argmax(votes, axis=1)
+    lab = nl[np.arange(nl.shape[0]), pick]
+    same = nl == lab[:, None]
+    prob = (probs_fit[ind] * same).sum(axis=1) / same.sum(axis=1)
+    return lab, prob
+
+
 class HdbscanClusterer(ClusterMixin, BaseEstimator):
     """HDBSCAN on the reduced vectors, with canonical ids.
 
@@ -104,18 +125,29 @@ class HdbscanClusterer(ClusterMixin, BaseEstimator):
     ``noise_share_`` (share HDBSCAN left as outliers), ``outlier_share_``
     (share of -1 in ``labels_``) and ``n_segments_``.
     ``min_samples=None`` means HDBSCAN's default (= ``min_cluster_size``).
+
+    ``max_fit_rows``: above this many rows, HDBSCAN runs on a seeded random
+    sample of that size (``min_cluster_size`` scaled by the sampling rate) and
+    the other rows take the majority label of their 5 nearest sampled rows
+    (:func:`extend_labels`).  At 100k rows in 5-D: 2.6 s instead of 15 s,
+    same partition on the benchmark data.  ``None`` always fits on all rows.
+    ``core_dist_n_jobs=1``: hdbscan's joblib-parallel core distances spent
+    ~10 s waiting on workers at 100k rows on 2 busy cores.
     """
 
     def __init__(self, min_cluster_size: int = 15, min_samples: int | None = None,
                  cluster_selection_method: str = "eom",
                  cluster_selection_epsilon: float = 0.0, assign_outliers: bool = False,
-                 outlier_method: str = "centroid", core_dist_n_jobs: int = 2) -> None:
+                 outlier_method: str = "centroid", max_fit_rows: int | None = None,
+                 random_state: int | None = 42, core_dist_n_jobs: int = 1) -> None:
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
         self.cluster_selection_method = cluster_selection_method
         self.cluster_selection_epsilon = cluster_selection_epsilon
         self.assign_outliers = assign_outliers
         self.outlier_method = outlier_method
+        self.max_fit_rows = max_fit_rows
+        self.random_state = random_state
         self.core_dist_n_jobs = core_dist_n_jobs
 
     def fit(self, X: np.ndarray, y: Any = None) -> "HdbscanClusterer":
@@ -128,15 +160,21 @@ class HdbscanClusterer(ClusterMixin, BaseEstimator):
         if self.cluster_selection_method not in ("eom", "leaf"):
             raise ValueError("cluster_selection_method must be 'eom' or 'leaf'")
         self.n_features_in_ = X.shape[1]
-        mcs = min(self.min_cluster_size, X.shape[0])
-        ms = None if self.min_samples is None else min(self.min_samples, X.shape[0] - 1)
+        fit_rows = self._fit_rows(X.shape[0])
+        rate = fit_rows.size / X.shape[0]
+        mcs = max(2, min(int(round(self.min_cluster_size * rate)), fit_rows.size))
+        ms = None if self.min_samples is None else min(self.min_samples, fit_rows.size - 1)
         model = hdbscan.HDBSCAN(min_cluster_size=mcs, min_samples=ms,
                                 cluster_selection_method=self.cluster_selection_method,
                                 cluster_selection_epsilon=self.cluster_selection_epsilon,
                                 core_dist_n_jobs=self.core_dist_n_jobs)
-        model.fit(X.astype(np.float64))
-        self.raw_labels_ = canonical_labels(model.labels_)
-        self.probabilities_ = np.asarray(model.probabilities_, dtype=np.float64)
+        model.fit(X[fit_rows].astype(np.float64))
+        labels = np.asarray(model.labels_, dtype=np.int64)
+        probs = np.asarray(model.probabilities_, dtype=np.float64)
+        if fit_rows.size < X.shape[0]:
+            labels, probs = self._extend(X, fit_rows, labels, probs)
+        self.raw_labels_ = canonical_labels(labels)
+        self.probabilities_ = probs
         self.noise_share_ = float(np.mean(self.raw_labels_ == OUTLIER))
         self._fit_X = X
         self.labels_ = (self.assign_outliers_to_nearest(X) if self.assign_outliers
@@ -144,6 +182,26 @@ class HdbscanClusterer(ClusterMixin, BaseEstimator):
         self.outlier_share_ = float(np.mean(self.labels_ == OUTLIER))
         self.n_segments_ = int(self.labels_.max() + 1) if self.labels_.size else 0
         return self
+
+    def _fit_rows(self, n: int) -> np.ndarray:
+        """Indices HDBSCAN is fit on: all rows, or a seeded sample of ``max_fit_rows``."""
+        if self.max_fit_rows is None or n <= self.max_fit_rows:
+            return np.arange(n)
+        if self.max_fit_rows < 2:
+            raise ValueError("max_fit_rows must be >= 2")
+        rng = np.random.default_rng(self.random_state)
+        return np.sort(rng.choice(n, self.max_fit_rows, replace=False))
+
+    @staticmethod
+    def _extend(X: np.ndarray, fit_rows: np.ndarray, labels: np.ndarray,
+                probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Full-length labels/probabilities from the sampled fit."""
+        rest = np.setdiff1d(np.arange(X.shape[0]), fit_rows, assume_unique=True)
+        all_l = np.empty(X.shape[0], dtype=np.int64)
+        all_p = np.empty(X.shape[0], dtype=np.float64)
+        all_l[fit_rows], all_p[fit_rows] = labels, probs
+        all_l[rest], all_p[rest] = extend_labels(X[fit_rows], labels, probs, X[rest])
+        return all_l, all_p
 
     def assign_outliers_to_nearest(self, X: np.ndarray | None = None) -> np.ndarray:
         """New labels with every HDBSCAN outlier moved to its nearest segment.

@@ -229,7 +229,8 @@ class CustomerFeatureBuilder(BaseEstimator):
 
 
 def build_customer_vectors(text: Any = None, behaviour: Any = None, text_weight: float = 1.0,
-                           behaviour_weight: float = 1.0) -> tuple[np.ndarray, CustomerFeatureBuilder]:
+                           behaviour_weight: float = 1.0
+                           ) -> tuple[np.ndarray, CustomerFeatureBuilder]:
     """One-call helper: ``(vectors, fitted builder)``."""
     builder = CustomerFeatureBuilder(text_weight=text_weight, behaviour_weight=behaviour_weight)
     return builder.fit_transform(text, behaviour), builder

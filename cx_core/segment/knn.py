@@ -9,10 +9,10 @@ rows is unavailable, which the pipeline never needs).
 Back-ends (``method``):
 
 * ``"exact"`` -- scikit-learn brute force; the default for n <= 5000.
-* ``"ivf"`` -- an inverted-file index in numpy/BLAS: k-means cells on a sample,
-  then every cell's members are compared with the members of its ``n_probe``
-  nearest cells.  No numba, so no JIT start-up; deterministic for a seed.  The
-  default above 5000 rows.
+* ``"ivf"`` -- an inverted-file index on scikit-learn/BLAS: k-means cells fit on
+  a sample, then every cell's members are searched exactly among the members of
+  its ``n_probe`` nearest cells.  No numba, so no JIT start-up; deterministic
+  for a seed; 4-5 s at 100k x 50 on 2 busy cores.  The default above 5000 rows.
 * ``"nndescent"`` -- ``pynndescent.NNDescent``.  Its main loop takes the
   distance function as an argument and calls ``numba.get_num_threads()`` from
   jitted code; numba cannot cache either on disk (both lower to process-specific
@@ -22,14 +22,11 @@ Back-ends (``method``):
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 METRICS = ("euclidean", "cosine")
 METHODS = ("auto", "exact", "ivf", "nndescent")
@@ -127,7 +124,7 @@ def compute_knn(X: np.ndarray, n_neighbors: int = 15, metric: str = "euclidean",
     ``method``: ``"auto"`` (exact for n <= ``exact_max_n``, else IVF),
     ``"exact"``, ``"ivf"`` or ``"nndescent"``.  ``n_neighbors`` counts the point itself.
     Cosine is computed as euclidean on unit rows (same neighbour order).
-    ``n_jobs`` bounds pynndescent's threads (``None``: numba's default).
+    ``n_jobs``: threads for the IVF search and pynndescent (``None``: all cores).
     """
     _check_metric(metric)
     X = np.asarray(X)
@@ -139,12 +136,12 @@ def compute_knn(X: np.ndarray, n_neighbors: int = 15, metric: str = "euclidean",
     if k < 2:
         raise ValueError("n_neighbors must be >= 2")
     if method == "auto":
-        method = "exact" if X.shape[0] <= exact_max_n else "nndescent"
+        method = "exact" if X.shape[0] <= exact_max_n else "ivf"
     Xp = _prepare(X, metric)
     if method == "exact":
         ind, dist = _exact_knn(Xp, k)
     elif method == "ivf":
-        ind, dist = _ivf_knn(Xp, k, random_state)
+        ind, dist = _ivf_knn(Xp, k, random_state, n_jobs=n_jobs)
     elif method == "nndescent":
         ind, dist = _nndescent_knn(Xp, k, random_state, n_jobs)
     else:
@@ -180,9 +177,14 @@ def _self_first(ind: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def _ivf_params(n: int) -> tuple[int, int]:
-    """Cells and probes: about sqrt(n) cells, 8 probed (recall ~0.95 at 100k)."""
+    """About sqrt(n) k-means cells, 24 probed per cell.
+
+    On the benchmark data (10k / 100k rows, PCA-50) 8 probes gave 10-NN recall
+    0.92 and a segmentation ARI of 0.95-0.96 vs the planted truth, 16 probes
+    0.97-0.98, 24 probes 0.985-0.99 (exact graph: 0.994) for +1.5 s at 100k.
+    """
     n_cells = int(np.clip(np.sqrt(n), 8, 2048))
-    return n_cells, min(8, n_cells)
+    return n_cells, min(24, n_cells)
 
 
 def _ivf_cells(X: np.ndarray, n_cells: int, random_state: int) -> tuple[np.ndarray, np.ndarray]:
@@ -212,29 +214,47 @@ def _nearest_rows(Q: np.ndarray, C: np.ndarray, k: int) -> tuple[np.ndarray, np.
     return ind, dist.astype(np.float32)
 
 
-def _ivf_knn(X: np.ndarray, k: int, random_state: int,
-             n_cells: int | None = None, n_probe: int | None = None
+def _ivf_knn(X: np.ndarray, k: int, random_state: int, n_cells: int | None = None,
+             n_probe: int | None = None, n_jobs: int | None = None
              ) -> tuple[np.ndarray, np.ndarray]:
-    """Approximate euclidean kNN through an inverted file of k-means cells."""
+    """Approximate euclidean kNN through an inverted file of k-means cells.
+
+    Each cell is one small exact search; cells run on ``n_jobs`` Python threads
+    (scikit-learn's search releases the GIL) with BLAS/OpenMP pinned to one
+    thread each -- on busy cores, multi-threaded BLAS on small blocks is 3-5x
+    slower than single-threaded.  Results do not depend on the thread count.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
     n = X.shape[0]
     auto_cells, auto_probe = _ivf_params(n)
     n_cells = n_cells or auto_cells
     n_probe = min(n_probe or auto_probe, n_cells)
+    workers = max(1, n_jobs or os.cpu_count() or 1)
     centres, cell = _ivf_cells(X, n_cells, random_state)
     probes = _nearest_rows(centres, centres, n_probe)[0]
-    members = [np.flatnonzero(cell == c) for c in range(n_cells)]
+    order = np.argsort(cell, kind="stable")
+    bounds = np.searchsorted(cell[order], np.arange(n_cells + 1))
+    members = [order[bounds[c]:bounds[c + 1]] for c in range(n_cells)]
     ind = np.empty((n, k), dtype=np.int32)
     dist = np.empty((n, k), dtype=np.float32)
-    for c in range(n_cells):
+
+    def search(c: int) -> None:
         rows = members[c]
         if rows.size == 0:
-            continue
+            return
         cand = np.concatenate([members[p] for p in probes[c]])
         kk = min(k, cand.size)
         ci, cd = _nearest_rows(X[rows], X[cand], kk)
         ind[rows, :kk], dist[rows, :kk] = cand[ci], cd
-        if kk < k:  # tiny probe set: pad with the row itself, never happens for n >> k
+        if kk < k:  # tiny probe set (only for n close to k): pad with the row itself
             ind[rows, kk:], dist[rows, kk:] = rows[:, None], 0.0
+
+    with threadpool_limits(1):
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(search, range(n_cells)))
     return _self_first(ind, dist)
 
 

@@ -62,7 +62,8 @@ def enable_umap_jit_cache() -> bool:
             mod = importlib.import_module(mod_name)
             for name in names:
                 disp = getattr(mod, name, None)
-                if not isinstance(disp, Dispatcher) or disp._cache.__class__.__name__ != "NullCache":
+                cached = type(getattr(disp, "_cache", None)).__name__ != "NullCache"
+                if not isinstance(disp, Dispatcher) or cached:
                     continue
                 opts = {k: v for k, v in disp.targetoptions.items()
                         if k not in ("nopython", "boundscheck", "cache")}

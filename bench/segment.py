@@ -1,0 +1,215 @@
+"""Benchmark: our segmentation pipeline vs umap + hdbscan with library defaults.
+
+For each size, synthetic customers are built (384-D text embeddings around
+hierarchical planted topics + 8 RFM-like behaviour columns, planted segments of
+unequal size), turned into vectors with ``CustomerFeatureBuilder`` and saved;
+then each side runs in its own subprocess (no shared memory or JIT state):
+
+* ours      -- ``make_pipeline(preset, n).fit(X)``  (default preset: "fast")
+* defaults  -- ``umap.UMAP().fit_transform(X)`` + ``hdbscan.HDBSCAN().fit(emb)``
+
+Wall seconds include interpreter start-up, imports, JIT and loading the
+vectors; peak RSS comes from ``os.wait4`` on the child.  Before timing, "ours"
+runs once on 2,000 rows so numba's on-disk cache (``--cache-dir``) is warm;
+that first process is reported as ``warmup_s``.  Agreement: ARI of each side
+vs the planted truth and between the two labelings; because HDBSCAN's default
+``min_cluster_size=5`` shatters 100k rows into hundreds of micro-clusters, the
+defaults' 2-D embedding is also clustered with our HDBSCAN settings
+(``defaults_matched``) to compare partitions at the same granularity.
+
+Usage: python bench/segment.py [--sizes 10000,100000] [--preset fast] [--skip-defaults]
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BEHAVIOUR = ["recency_days", "orders", "revenue", "avg_order_value", "returns",
+             "tenure_days", "reviews", "avg_rating"]
+SCALE = np.array([30, 3, 120, 40, 0.5, 400, 2, 1.0])
+
+
+# ---------------------------------------------------------------- data
+
+def make_customers(n: int, seed: int = 0, n_parents: int = 4, per_parent: int = 3,
+                   dim: int = 384, noise: float = 1.6, missing_text: float = 0.0
+                   ) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+    """(text embeddings with NaN rows for missing, behaviour frame, planted labels)."""
+    rng = np.random.default_rng(seed)
+    k = n_parents * per_parent
+    w = 0.82 ** np.arange(k)
+    y = rng.choice(k, size=n, p=w / w.sum())
+    parents = _unit(rng.normal(size=(n_parents, dim)))
+    kids = _unit(rng.normal(size=(k, dim)))
+    centres = _unit(parents[np.arange(k) // per_parent] + 0.8 * kids)
+    text = _unit(centres[y] + noise * rng.normal(size=(n, dim)) / np.sqrt(dim))
+    text = text.astype(np.float32)
+    text[rng.random(n) < missing_text] = np.nan
+    shift = rng.normal(0.0, 0.5, size=(k, len(BEHAVIOUR)))
+    raw = np.exp(shift[y] + 0.6 * rng.normal(size=(n, len(BEHAVIOUR)))) * SCALE
+    raw[:, 7] = 1 + 4 / (1 + np.exp(-(shift[y, 7] * 2 + 0.5 * rng.normal(size=n))))
+    return text, pd.DataFrame(raw, columns=BEHAVIOUR), y
+
+
+def _unit(a: np.ndarray) -> np.ndarray:
+    return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+
+# ---------------------------------------------------------------- children
+
+def child_ours(data: str, out: str, preset: str, seed: int) -> dict:
+    """Runs inside the 'ours' subprocess."""
+    from cx_core.segment import make_pipeline
+
+    X = np.load(data)
+    pipe = make_pipeline(preset, X.shape[0], seed=seed).fit(X)
+    np.save(out, pipe.labels_)
+    cfg = pipe.config_()
+    return {"timings_s": pipe.timings_, "n_segments": cfg["n_segments"],
+            "outlier_share": round(pipe.outlier_share_, 4), "knn_method": cfg["knn_method"]}
+
+
+def child_defaults(data: str, out: str) -> dict:
+    """Runs inside the 'defaults' subprocess: library defaults, nothing tuned."""
+    import hdbscan
+    import umap
+
+    X = np.load(data)
+    t0 = time.perf_counter()
+    emb = umap.UMAP().fit_transform(X)
+    t1 = time.perf_counter()
+    labels = hdbscan.HDBSCAN().fit(emb).labels_
+    t2 = time.perf_counter()
+    np.save(out, labels)
+    np.save(out.replace(".npy", "_emb.npy"), emb)
+    return {"timings_s": {"umap": round(t1 - t0, 3), "hdbscan": round(t2 - t1, 3)},
+            "n_segments": int(labels.max() + 1),
+            "outlier_share": round(float(np.mean(labels < 0)), 4)}
+
+
+def run_child(args: list[str], env: dict[str, str], tmp: Path) -> dict:
+    """Run this script as a child: wall seconds, peak RSS (MB, ``os.wait4``) and its JSON."""
+    out_f, err_f = tmp / "child.out", tmp / "child.err"
+    with open(out_f, "wb") as so, open(err_f, "wb") as se:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, __file__, *args], stdout=so, stderr=se,
+                                env=env, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"child {args[:1]} failed:\n{err_f.read_text()[-3000:]}")
+    report = json.loads(out_f.read_text().strip().splitlines()[-1])
+    report.update(wall_s=round(wall, 2), peak_rss_mb=round(usage.ru_maxrss / 1024, 1))
+    return report
+
+
+def child_main(argv: list[str]) -> None:
+    """Entry point of a child: run one side, print its JSON."""
+    side, data, out = argv[0], argv[1], argv[2]
+    rep = child_ours(data, out, argv[3], int(argv[4])) if side == "ours" else \
+        child_defaults(data, out)
+    print(json.dumps(rep))
+
+
+# ---------------------------------------------------------------- parent
+
+def ari(a: np.ndarray, b: np.ndarray) -> float:
+    from sklearn.metrics import adjusted_rand_score
+
+    return round(float(adjusted_rand_score(a, b)), 4)
+
+
+def matched_defaults(emb_path: str, n: int) -> np.ndarray:
+    """The defaults' 2-D embedding clustered with our HDBSCAN settings."""
+    import hdbscan
+
+    from cx_core.segment.pipeline import default_min_cluster_size, default_min_samples
+
+    emb = np.load(emb_path)
+    return hdbscan.HDBSCAN(min_cluster_size=default_min_cluster_size(n),
+                           min_samples=default_min_samples(n)).fit(emb).labels_
+
+
+def bench_size(n: int, args: argparse.Namespace, tmp: Path, env_ours: dict[str, str]) -> dict:
+    """Both sides on the same vectors for one size."""
+    from cx_core.segment import CustomerFeatureBuilder
+
+    text, beh, y = make_customers(n, seed=args.seed, missing_text=args.missing_text)
+    t0 = time.perf_counter()
+    X = CustomerFeatureBuilder().fit_transform(text, beh)
+    build_s = time.perf_counter() - t0
+    data = str(tmp / f"X_{n}.npy")
+    np.save(data, X)
+    res: dict = {"n": n, "dim": int(X.shape[1]), "planted_segments": int(len(np.unique(y))),
+                 "feature_build_s": round(build_s, 2), "load_before": os.getloadavg()[0]}
+    ours_out = str(tmp / f"ours_{n}.npy")
+    res["ours"] = run_child(["ours", data, ours_out, args.preset, str(args.seed)], env_ours, tmp)
+    lab_ours = np.load(ours_out)
+    res["ours"]["ari_vs_truth"] = ari(y, lab_ours)
+    if not args.skip_defaults:
+        d_out = str(tmp / f"defaults_{n}.npy")
+        res["defaults"] = run_child(["defaults", data, d_out], dict(os.environ), tmp)
+        lab_def = np.load(d_out)
+        res["defaults"]["ari_vs_truth"] = ari(y, lab_def)
+        matched = matched_defaults(d_out.replace(".npy", "_emb.npy"), n)
+        res["defaults_matched"] = {"ari_vs_truth": ari(y, matched),
+                                   "n_segments": int(matched.max() + 1)}
+        res["agreement_ari"] = {"ours_vs_defaults": ari(lab_ours, lab_def),
+                                "ours_vs_defaults_matched": ari(lab_ours, matched)}
+        res["speedup"] = round(res["defaults"]["wall_s"] / res["ours"]["wall_s"], 2)
+    res["load_after"] = os.getloadavg()[0]
+    return res
+
+
+def main() -> None:
+    """Parse options, warm the cache, run every size, print one JSON object."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", default="10000,100000")
+    p.add_argument("--preset", default="fast", choices=["fast", "default"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--missing-text", type=float, default=0.0)
+    p.add_argument("--cache-dir", default=str(ROOT / "data" / ".numba_cache"),
+                   help="NUMBA_CACHE_DIR for our side ('' = numba's default location)")
+    p.add_argument("--skip-defaults", action="store_true")
+    args = p.parse_args()
+    env_ours = dict(os.environ)
+    if args.cache_dir:
+        Path(args.cache_dir).mkdir(parents=True, exist_ok=True)
+        env_ours["NUMBA_CACHE_DIR"] = args.cache_dir
+    out: dict = {"machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()},
+                 "preset": args.preset, "cache_dir": args.cache_dir or None, "sizes": []}
+    with tempfile.TemporaryDirectory(prefix="segbench_") as td:
+        tmp = Path(td)
+        text, beh, _ = make_customers(2000, seed=args.seed + 1)
+        from cx_core.segment import CustomerFeatureBuilder
+
+        np.save(tmp / "warm.npy", CustomerFeatureBuilder().fit_transform(text, beh))
+        warm = run_child(["ours", str(tmp / "warm.npy"), str(tmp / "warm_out.npy"),
+                          args.preset, str(args.seed)], env_ours, tmp)
+        out["warmup_s"] = warm["wall_s"]
+        for n in [int(s) for s in args.sizes.split(",") if s.strip()]:
+            out["sizes"].append(bench_size(n, args, tmp, env_ours))
+    out["machine"]["loadavg_end"] = os.getloadavg()
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] in ("ours", "defaults"):
+        child_main(sys.argv[1:])
+    else:
+        main()
