@@ -45,9 +45,8 @@ def cmd_demo(ws: Workspace, args, cfg) -> int:
 
 
 def cmd_load(ws: Workspace, args, cfg) -> int:
-    from .ingest import load_file
+    from .ingest import load_file, read_columns
     from .mapping import suggest_mapping
-    from .ingest import read_columns
     from .readers import inspect_file
 
     mapping = None

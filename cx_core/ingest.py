@@ -158,14 +158,9 @@ def _stage_sql(kind: str, mapping: Mapping[str, str | None], ts_fmt: dict[str, s
                reader: str, attrs: list[str]) -> str:
     cols = _select_list(kind, mapping, ts_fmt)
     if attrs:
-        struct = ", ".join(f"{_sql_str(a)}: CAST({quote_ident(a)} AS VARCHAR)" for a in attrs)
+        struct = ", ".join(f"{quote_ident(a)}: CAST({quote_ident(a)} AS VARCHAR)" for a in attrs)
         cols.append(f"to_json({{{struct}}})::VARCHAR AS attrs_json")
     return f"SELECT {', '.join(cols)} FROM {reader}"
-
-
-def _sql_str(s: str) -> str:
-    """A struct key literal; keys are column names, so quote them as identifiers."""
-    return quote_ident(s)
 
 
 def _finish_expr(kind: str, mapping: Mapping[str, str | None]) -> str:

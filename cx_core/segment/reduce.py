@@ -86,6 +86,15 @@ def _check_X(X: Any, min_rows: int = 2) -> np.ndarray:
     return X
 
 
+def _check_new_rows(stage: Any, X: Any) -> np.ndarray:
+    """Validate rows passed to ``transform`` of a fitted stage (same number of columns as fit)."""
+    check_is_fitted(stage, "embedding_")
+    X = _check_X(X, min_rows=1)
+    if X.shape[1] != stage.n_features_in_:
+        raise ValueError(f"expected {stage.n_features_in_} columns, got {X.shape[1]}")
+    return X
+
+
 class NullReducer(TransformerMixin, BaseEstimator):
     """Pass-through stage: ``embedding_`` is the input as float32."""
 
@@ -146,10 +155,7 @@ class PCAReducer(TransformerMixin, BaseEstimator):
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Project new rows with the fitted components."""
-        check_is_fitted(self, "embedding_")
-        X = _check_X(X, min_rows=1)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"expected {self.n_features_in_} columns, got {X.shape[1]}")
+        X = _check_new_rows(self, X)
         return X if self.skipped_ else self.pca_.transform(X).astype(np.float32)
 
     def fit_transform(self, X: np.ndarray, y: Any = None) -> np.ndarray:
@@ -243,10 +249,7 @@ class UmapReducer(TransformerMixin, BaseEstimator):
         """Approximate placement of new rows (see class docstring)."""
         from sklearn.neighbors import NearestNeighbors
 
-        check_is_fitted(self, "embedding_")
-        X = _check_X(X, min_rows=1)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"expected {self.n_features_in_} columns, got {X.shape[1]}")
+        X = _check_new_rows(self, X)
         metric = "cosine" if self.metric == "cosine" else "euclidean"
         k = min(self.n_neighbors, self._train_X.shape[0])
         nn = NearestNeighbors(n_neighbors=k, metric=metric).fit(self._train_X)
