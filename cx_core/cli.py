@@ -129,7 +129,21 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--discount-rate", type=float, default=0.10, help="yearly")
     pr.add_argument("--cutoff", help="last day to use (default: last order day)")
     sub.add_parser("embed", help="embed every review text not yet cached (MiniLM, CPU or GPU)")
+    for module in _command_modules():
+        COMMANDS.update(module.register(sub))
     return p
+
+
+#: modules that add sub-commands: each has ``register(subparsers) -> {name: handler}``
+COMMAND_MODULES = ("cx_core.cli_reviews", "cx_core.cli_customers", "cx_core.cli_segments")
+
+
+def _command_modules() -> list:
+    """The command modules present in this checkout."""
+    import importlib
+    import importlib.util
+
+    return [importlib.import_module(m) for m in COMMAND_MODULES if importlib.util.find_spec(m)]
 
 
 COMMANDS = {"demo": cmd_demo, "load": cmd_load, "datasets": cmd_datasets, "delete": cmd_delete,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -73,6 +74,46 @@ TABLES: dict[str, str] = {
         first_purchase TIMESTAMP, last_purchase TIMESTAMP,
         "R" INTEGER, "F" INTEGER, "M" INTEGER, rfm VARCHAR, rfm_segment VARCHAR,
         p_alive DOUBLE, expected_purchases DOUBLE, expected_spend DOUBLE, clv DOUBLE""",
+    "review_scores": """
+        run_id VARCHAR NOT NULL,
+        dataset_id VARCHAR NOT NULL,
+        review_id VARCHAR NOT NULL,
+        model_id VARCHAR NOT NULL,
+        sentiment_method VARCHAR NOT NULL,
+        sentiment VARCHAR NOT NULL,
+        p_negative DOUBLE, p_neutral DOUBLE, p_positive DOUBLE,
+        sentiment_score DOUBLE,
+        rating_pred DOUBLE,
+        aspects VARCHAR[],
+        aspect_sentiment_json VARCHAR,
+        risk DOUBLE,
+        risk_flags VARCHAR[]""",
+    "aspect_taxonomy": """
+        aspect VARCHAR PRIMARY KEY,
+        seeds_json VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL""",
+    "segments": """
+        run_id VARCHAR NOT NULL,
+        unit_kind VARCHAR NOT NULL,
+        unit_id VARCHAR NOT NULL,
+        segment_id INTEGER NOT NULL,
+        is_outlier BOOLEAN NOT NULL,
+        probability DOUBLE,
+        x DOUBLE, y DOUBLE""",
+    "segment_info": """
+        run_id VARCHAR NOT NULL,
+        segment_id INTEGER NOT NULL,
+        name VARCHAR NOT NULL,
+        keywords_json VARCHAR,
+        size BIGINT NOT NULL,
+        share DOUBLE,
+        revenue_share DOUBLE,
+        mean_clv DOUBLE,
+        churn_rate DOUBLE,
+        mean_sentiment DOUBLE,
+        top_aspects_json VARCHAR,
+        representative_json VARCHAR""",
     "runs": """
         run_id VARCHAR PRIMARY KEY,
         stage VARCHAR NOT NULL,
@@ -87,11 +128,34 @@ TABLES: dict[str, str] = {
 DATA_TABLES = ("customers", "orders", "reviews")
 
 
+def column_defs(cols: str) -> list[tuple[str, str]]:
+    """``(name, type)`` of each column in a table body (constraints such as PRIMARY KEY skipped)."""
+    out: list[tuple[str, str]] = []
+    for part in re.split(r",(?![^()]*\))", cols):
+        part = part.strip()
+        if not part or part.upper().startswith(("PRIMARY KEY", "UNIQUE", "CHECK")):
+            continue
+        m = re.match(r'("(?:[^"]|"")+"|\w+)\s+([\w\[\]]+)', part)
+        if m:
+            out.append((m.group(1).strip('"').replace('""', '"'), m.group(2)))
+    return out
+
+
 def ensure_schema(ws: "Workspace") -> None:
-    """Create every table that does not exist yet (idempotent)."""
+    """Create every table that does not exist yet and add columns a newer version declares.
+
+    Idempotent; a workspace written by an older version gains the new (nullable)
+    columns, so nothing already stored is lost.
+    """
     from .db import quote_ident
 
     with ws.write(timeout_s=30) as cur:
         for name, cols in TABLES.items():
             cur.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(name)} ({cols})")
+            have = {r[0] for r in cur.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                "AND table_schema = current_schema()", [name]).fetchall()}
+            for col, typ in column_defs(cols):
+                if col not in have:
+                    cur.execute(f"ALTER TABLE {quote_ident(name)} ADD COLUMN {quote_ident(col)} {typ}")
         cur.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])

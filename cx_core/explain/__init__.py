@@ -1,0 +1,1 @@
+"""Per-review explanations: Captum integrated gradients and attention rollout."""

@@ -1,0 +1,1 @@
+"""Review intelligence: the aspect taxonomy, the multi-task scoring model, evaluation and scoring."""
