@@ -364,6 +364,24 @@ class BetaGeoModel:
         bracket = -np.expm1(u) - np.exp(u) * (f - 1.0)  # 1 - (1-z)^(a-1) F, without cancellation
         return c / (a - 1.0) * bracket
 
+    def p_no_purchase(self, t: float, frequency: ArrayLike, recency: ArrayLike,
+                      T: ArrayLike) -> np.ndarray:
+        """Probability of no purchase in the next ``t`` periods, ``P(X(T, T+t) = 0)``.
+
+        A dropped-out customer never buys again; an active one keeps its rate,
+        whose posterior given ``(x, T)`` is Gamma(r + x, alpha + T), and drops
+        out only right after a purchase.  Hence
+        ``1 - P(alive) + P(alive) * ((alpha + T) / (alpha + T + t)) ** (r + x)``.
+        """
+        _require_fitted(self)
+        if t < 0:
+            raise ValueError("t must be >= 0")
+        r, alpha, _, _ = self._params()
+        x, tx, big_t = _check_rft(frequency, recency, T)
+        alive = expit(-self._log_dropout_odds(x, tx, big_t))
+        quiet = np.exp((r + x) * (np.log(alpha + big_t) - np.log(alpha + big_t + t)))
+        return 1.0 - alive + alive * quiet
+
     def expected_purchases_new(self, t: ArrayLike) -> np.ndarray:
         """Expected purchases in (0, t] of a customer picked at random from the population (FHL eq. 7).
 
@@ -385,6 +403,25 @@ class BetaGeoModel:
                 "n_iter": self.n_iter_, "penalizer": self.penalizer,
                 "aic": 2 * len(self.params_) - 2 * self.log_likelihood_,
                 "warnings": list(self.warnings_)}
+
+
+def fit_bgnbd(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, horizon: float) -> BetaGeoModel:
+    """Fit BG/NBD by plain maximum likelihood, falling back to a small L2 penalty when degenerate.
+
+    The plain fit is kept when P(alive) and the expected purchases over
+    ``horizon`` are finite for every customer; otherwise the model is refitted
+    with ``penalizer=1e-3`` (as lifetimes users do) and ``warnings_`` says so.
+    """
+    bg = BetaGeoModel().fit(frequency, recency, T)
+    with np.errstate(all="ignore"):  # a degenerate fit shows up as non-finite scores, checked here
+        finite = (np.isfinite(bg.expected_purchases(horizon, frequency, recency, T)).all()
+                  and np.isfinite(bg.p_alive(frequency, recency, T)).all())
+    if finite:
+        return bg
+    bg = BetaGeoModel(penalizer=1e-3).fit(frequency, recency, T)
+    bg.warnings_ = [*bg.warnings_, "plain maximum likelihood was degenerate on this data; "
+                    "refitted with an L2 penalty of 0.001"]
+    return bg
 
 
 # --------------------------------------------------------------------------- Gamma-Gamma

@@ -20,7 +20,12 @@ daily periods and a time-unit multiplier):
   ``frequency`` = purchase days after the first; ``recency`` = last minus first
   purchase day; ``T`` = cutoff minus first purchase day; both in the chosen
   unit (``"D"`` days, ``"W"`` weeks = days / 7).  ``monetary_value`` is the
-  mean gross spend of the repeat purchase days (0 for one-time buyers).
+  mean spend of the repeat purchase days (0 for one-time buyers), by default
+  *net of returns*: returns dated after the first purchase day are taken off
+  the repeat spend (floored at 0), so an order that was bought and then
+  cancelled does not count as spend.  ``monetary="gross"`` gives the
+  textbook gross mean (Online Retail customer 16446 ordered 80,995 units for
+  168k and cancelled it the same day: gross monetary value 168k, net 0).
 * Only customers with at least one purchase on or before the cutoff appear.
 
 Everything is vectorised with numpy (one factorisation of the customer ids,
@@ -36,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 Freq = Literal["D", "W"]
+Monetary = Literal["net", "gross"]
 
 #: Days per model time unit.
 FREQ_DAYS: dict[str, float] = {"D": 1.0, "W": 7.0}
@@ -172,7 +178,13 @@ def _distinct_orders(lines: _Lines, n_customers: int) -> np.ndarray:
     return np.bincount(key[_first_of_runs(key)] // n_ord, minlength=n_customers)
 
 
-def _summarise(lines: _Lines, cutoff_day: int, freq: str) -> pd.DataFrame:
+def _returns_after_first(lines: _Lines, first_by_code: np.ndarray) -> np.ndarray:
+    """Value (<= 0) of each customer's returns dated after their first purchase day, per code."""
+    late = ~lines.purchase & (lines.day > first_by_code[lines.codes])
+    return np.bincount(lines.codes[late], weights=lines.signed[late], minlength=first_by_code.size)
+
+
+def _summarise(lines: _Lines, cutoff_day: int, freq: str, monetary: str = "net") -> pd.DataFrame:
     """The summary table for lines already restricted to the cutoff."""
     unit = FREQ_DAYS[freq]
     n_all = len(lines.customers)
@@ -184,6 +196,11 @@ def _summarise(lines: _Lines, cutoff_day: int, freq: str) -> pd.DataFrame:
     first, last = day[first_idx], day[last_idx]
     frequency = (n_days - 1).astype(np.float64)
     repeat_spend = np.bincount(cust, weights=spend, minlength=n_all)[buyers] - spend[first_idx]
+    if monetary == "net":
+        first_by_code = np.full(n_all, np.iinfo(np.int64).max)
+        first_by_code[buyers] = first
+        late_returns = _returns_after_first(lines, first_by_code)[buyers]
+        repeat_spend = np.maximum(repeat_spend + late_returns, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         monetary = np.where(frequency > 0, repeat_spend / frequency, 0.0)
         interpurchase = np.where(frequency > 0, (last - first) / frequency, np.nan)
@@ -209,7 +226,8 @@ def _summarise(lines: _Lines, cutoff_day: int, freq: str) -> pd.DataFrame:
     return out
 
 
-def rfm_summary(orders: pd.DataFrame, cutoff: object = None, freq: Freq = "W") -> pd.DataFrame:
+def rfm_summary(orders: pd.DataFrame, cutoff: object = None, freq: Freq = "W",
+                monetary: Monetary = "net") -> pd.DataFrame:
     """One row per customer with BG/NBD inputs and marketer features as of ``cutoff``.
 
     Args:
@@ -218,20 +236,30 @@ def rfm_summary(orders: pd.DataFrame, cutoff: object = None, freq: Freq = "W") -
         cutoff: last calendar day to include (anything ``pd.Timestamp`` accepts);
             ``None`` means the day of the last line.
         freq: model time unit for ``recency`` and ``T``: ``"D"`` days or ``"W"`` weeks.
+        monetary: ``"net"`` (default) takes later returns off the repeat spend;
+            ``"gross"`` ignores returns in ``monetary_value``.
 
     Returns:
         A DataFrame indexed by ``customer_id`` (str) with the columns in
         :data:`SUMMARY_COLUMNS`; only customers with a purchase by the cutoff.
     """
-    if freq not in FREQ_DAYS:
-        raise ValueError(f"freq must be one of {sorted(FREQ_DAYS)}, got {freq!r}")
+    _check_options(freq, monetary)
     lines = _prepare(orders)
     cut = _cutoff_day(cutoff, lines.day)
-    return _summarise(_restrict(lines, lines.day <= cut), cut, freq)
+    return _summarise(_restrict(lines, lines.day <= cut), cut, freq, monetary)
+
+
+def _check_options(freq: str, monetary: str) -> None:
+    """Raise a ``ValueError`` for an unknown time unit or monetary convention."""
+    if freq not in FREQ_DAYS:
+        raise ValueError(f"freq must be one of {sorted(FREQ_DAYS)}, got {freq!r}")
+    if monetary not in ("net", "gross"):
+        raise ValueError(f"monetary must be 'net' or 'gross', got {monetary!r}")
 
 
 def calibration_holdout(orders: pd.DataFrame, calibration_end: object, holdout_end: object,
-                        freq: Freq = "W") -> tuple[pd.DataFrame, pd.DataFrame]:
+                        freq: Freq = "W", monetary: Monetary = "net",
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split order lines into a calibration summary and what each customer did afterwards.
 
     The calibration summary is :func:`rfm_summary` at ``calibration_end``.  The
@@ -241,13 +269,12 @@ def calibration_holdout(orders: pd.DataFrame, calibration_end: object, holdout_e
     predict), ``revenue_holdout`` (net of returns), ``purchased_holdout`` (bool)
     and ``duration_holdout`` (holdout length in the model unit).
     """
-    if freq not in FREQ_DAYS:
-        raise ValueError(f"freq must be one of {sorted(FREQ_DAYS)}, got {freq!r}")
+    _check_options(freq, monetary)
     lines = _prepare(orders)
     cal, hold = _cutoff_day(calibration_end, lines.day), _cutoff_day(holdout_end, lines.day)
     if hold <= cal:
         raise ValueError("holdout_end must be after calibration_end")
-    summary = _summarise(_restrict(lines, lines.day <= cal), cal, freq)
+    summary = _summarise(_restrict(lines, lines.day <= cal), cal, freq, monetary)
     holdout = _holdout(_restrict(lines, (lines.day > cal) & (lines.day <= hold)), summary.index)
     holdout["duration_holdout"] = (hold - cal) / FREQ_DAYS[freq]
     return summary, holdout

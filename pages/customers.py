@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from cx_core.browse import dataset_version
 from cx_core.charts import rfm_segment_figure
+from cx_core.churn import evaluation_line
 from cx_core.pii import mask_frame, mask_text
 from cx_core.profiles import (ProfileSettings, build_profiles, customer_detail, latest_run,
                               load_profiles)
-from pages._ui import get_workspace, mask_pii_toggle, md, user_errors
+from cx_core.text_profile import signal_rows
+from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
 
 st.title("Customers")
 ws = get_workspace()
@@ -29,8 +32,9 @@ def _compute_form() -> None:
         if st.form_submit_button("Compute profiles", type="primary"):
             with user_errors():
                 bar = st.progress(0.0, text="Starting")
-                build_profiles(ws, ProfileSettings(int(horizon), float(rate)),
-                               lambda f, m: bar.progress(f, text=m))
+                settings = ProfileSettings.from_config(get_config().customers, horizon_weeks=int(horizon),
+                                                       annual_discount_rate=float(rate))
+                build_profiles(ws, settings, lambda f, m: bar.progress(f, text=m))
                 bar.empty()
                 st.rerun()
 
@@ -51,12 +55,16 @@ st.caption(f"Method: {md(metrics.get('method', ''))}. Data window {metrics.get('
            f"{metrics.get('window_end')}. Run {run_id}.")
 for w in bg.get("warnings", []):
     st.caption("⚠ " + md(w))
+churn = metrics.get("churn", {})
+st.caption(f"Churn: {md(churn.get('window', 'not scored'))}. {md(evaluation_line(churn))}")
 
-cols = st.columns(4)
+cols = st.columns(5)
 cols[0].metric("Customers profiled", f"{len(df):,}")
 cols[1].metric("Predicted CLV (total)", f"{df['clv'].sum():,.0f}")
 cols[2].metric("Mean P(alive)", f"{df['p_alive'].mean():.2f}")
 cols[3].metric("Repeat buyers", f"{(df['frequency'] > 0).mean():.0%}")
+cols[4].metric("Likely to churn (≥ 50%)",
+               f"{(df['churn_prob'] >= 0.5).mean():.0%}" if df["churn_prob"].notna().any() else "—")
 st.plotly_chart(rfm_segment_figure(df), width="stretch")
 
 mask = mask_pii_toggle("customers_mask")
@@ -67,7 +75,16 @@ st.subheader("One customer")
 cid = st.selectbox("Customer", df["customer_id"].tolist(), key="customer_pick")
 if cid:
     detail = customer_detail(ws, cid)
-    st.dataframe(df[df["customer_id"] == cid].T.astype(str).rename(columns=lambda c: "value"))
+    row = df[df["customer_id"] == cid].iloc[0]
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Churn probability", "—" if pd.isna(row["churn_prob"]) else f"{row['churn_prob']:.0%}")
+    c2.metric("Predicted CLV", "—" if pd.isna(row["clv"]) else f"{row['clv']:,.0f}")
+    c3.metric("RFM segment", str(row["rfm_segment"]))
+    if isinstance(row["churn_window"], str):
+        st.caption(f"Churn = {md(row['churn_window'])}. Method: {md(row['churn_method'])}.")
+    st.markdown("**What they write**")
+    st.dataframe(signal_rows(row.to_dict()), hide_index=True)
+    st.dataframe(view[view["customer_id"] == cid].T.astype(str).rename(columns=lambda c: "value"))
     st.markdown("**Orders**")
     st.dataframe(detail["orders"], hide_index=True)
     st.markdown("**Reviews**")

@@ -204,3 +204,17 @@ def test_online_retail_holdout_smoke() -> None:
     assert report["auc_expected_purchases"] > 0.6  # the model ranks buyers better than chance
     assert by_decile["actual_spend"].iloc[-1] > by_decile["actual_spend"].iloc[0]
     assert abs(report["purchases_error"]) < 0.6 and abs(report["clv_error"]) < 0.8
+
+
+def test_p_no_purchase_matches_simulation() -> None:
+    sim = sample_bgnbd(20_000, r=0.243, alpha=4.414, a=0.793, b=2.426, T=39.0, horizon=13.0, seed=5)
+    f, r, T = sim["frequency"], sim["recency"], sim["T"]
+    bg = BetaGeoModel().fit(f, r, T)
+    p0 = bg.p_no_purchase(13.0, f, r, T)
+    assert p0.mean() == pytest.approx((sim["n_holdout"] == 0).mean(), abs=0.01)
+    for x in (0, 1, 3):  # calibrated within frequency groups too
+        grp = (f == x).to_numpy()
+        assert p0[grp].mean() == pytest.approx((sim["n_holdout"][grp] == 0).mean(), abs=0.03)
+    np.testing.assert_allclose(bg.p_no_purchase(0.0, f, r, T), 1.0)
+    assert (bg.p_no_purchase(26.0, f, r, T) <= p0 + 1e-12).all()
+    assert (p0 >= 1 - bg.p_alive(f, r, T) - 1e-12).all()  # a dead customer never buys

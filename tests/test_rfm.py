@@ -40,7 +40,10 @@ def test_rfm_summary_hand_checked_days() -> None:
     a, b, c = s.loc["a"], s.loc["b"], s.loc["c"]
     # a: purchase days 1 Jan (10 + 5) and 8 Jan (20); the 1 Feb order is after the cutoff
     assert a["frequency"] == 1 and a["recency"] == 7 and a["T"] == 30
-    assert a["monetary_value"] == 20.0
+    assert a["monetary_value"] == 12.0  # net: the 8.0 returned on 15 Jan comes off the 8 Jan spend
+    gross = rfm_summary(tiny_orders(), cutoff="2020-01-31", freq="D", monetary="gross")
+    assert gross.loc["a", "monetary_value"] == 20.0
+    assert gross.drop(columns="monetary_value").equals(s.drop(columns="monetary_value"))
     assert a["recency_days"] == 23 and a["tenure_days"] == 30
     assert a["n_orders"] == 3  # o1, o2, o3; the return r1 is not an order
     assert a["revenue"] == pytest.approx(10 + 5 + 20 - 8)
@@ -158,3 +161,21 @@ def test_cdnow_master_matches_published_summary_and_fit() -> None:
     published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
     for k, v in published.items():
         assert fit[k] == pytest.approx(v, rel=0.2), (k, fit[k])
+
+
+def test_net_monetary_value_ignores_returns_on_the_first_day_and_floors_at_zero() -> None:
+    o = pd.DataFrame({
+        "customer_id": ["x"] * 4 + ["y"] * 3,
+        "ts": pd.to_datetime(["2020-01-01", "2020-01-01", "2020-01-05", "2020-01-06",
+                              "2020-01-01", "2020-01-09", "2020-01-09"]),
+        "amount": [50.0, -50.0, 30.0, -100.0, 10.0, 5000.0, -5000.0],
+        "is_return": [False, True, False, True, False, False, True],
+    })
+    s = rfm_summary(o, cutoff="2020-01-10", freq="D")
+    # x: the first-day return nets against the (excluded) first purchase; the later one floors at 0
+    assert s.loc["x", "monetary_value"] == 0.0
+    # y: a 5,000 order cancelled the same day (Online Retail customer 16446's pattern)
+    assert s.loc["y", "monetary_value"] == 0.0
+    assert rfm_summary(o, cutoff="2020-01-10", freq="D", monetary="gross").loc["y", "monetary_value"] == 5000.0
+    with pytest.raises(ValueError, match="monetary"):
+        rfm_summary(o, monetary="list")  # type: ignore[arg-type]

@@ -1,0 +1,70 @@
+"""Export: a segment run as CSV or Parquet for a CRM, with personal data masked by default."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cx_core.export import (BGNBD_METHOD, FORMATS, MIME, export_frame, export_segments, file_name,
+                            segment_choices, segment_runs, state_key)
+from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
+
+st.title("Export")
+cfg = get_config()
+ws = get_workspace()
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _file(run_id: str, fmt: str, mask: bool, segments: tuple[int, ...] | None,
+          data_key: str) -> bytes:
+    """The export file's bytes, cached on cheap ids (data_key changes when inputs change)."""
+    return export_segments(ws, run_id, fmt, mask_pii=mask, segments=segments)
+
+
+def _pick_run() -> str | None:
+    runs = segment_runs(ws)
+    if runs.empty:
+        st.info("No segments yet: open **Segments** and run a segmentation, then come back "
+                "to export it.")
+        return None
+    labels = {r.run_id: f"{r.run_id} · {r.finished_at:%Y-%m-%d %H:%M} · {r.units:,} "
+                        f"{r.unit_kind}s · {r.segments} segments" for r in runs.itertuples()}
+    return st.selectbox("Segment run", list(labels), format_func=labels.get, key="export_run")
+
+
+def _pick_segments(run_id: str) -> tuple[int, ...] | None:
+    choices = segment_choices(ws, run_id)
+    names = {int(r.segment_id): f"{r.segment_id}: {r.name} ({r.size:,})"
+             for r in choices.itertuples()}
+    picked = st.multiselect("Segments (empty = all, outliers included)", list(names),
+                            format_func=names.get, key="export_segments")
+    return tuple(sorted(picked)) if picked else None
+
+
+run_id = _pick_run()
+if run_id is None:
+    st.stop()
+segments = _pick_segments(run_id)
+c1, c2 = st.columns([1, 2])
+fmt = c1.radio("Format", FORMATS, horizontal=True, key="export_format",
+               format_func=lambda f: {"csv": "CSV (spreadsheet-safe)", "parquet": "Parquet"}[f])
+with c2:
+    mask = mask_pii_toggle("export_mask")
+st.caption("Personal data (name, email, phone) is masked unless **Show personal data** is on. "
+           "Outliers are exported and flagged (`is_outlier`). CSV cells that a spreadsheet "
+           "would run as a formula start with an apostrophe.")
+
+with user_errors():
+    frame = export_frame(ws, run_id, mask_pii=mask, segments=segments)
+    cols = st.columns(4)
+    cols[0].metric("Rows", f"{len(frame):,}")
+    cols[1].metric("Outliers (flagged)", f"{int(frame['is_outlier'].sum()):,}")
+    cols[2].metric("Segments", f"{frame.loc[frame.segment_id >= 0, 'segment_id'].nunique():,}")
+    methods = sorted({str(m) for m in frame["churn_method"].dropna()})
+    kinds = {"1 − P(alive)" if m == BGNBD_METHOD else "churn model" for m in methods}
+    cols[3].metric("Churn from", " + ".join(sorted(kinds)) or "no profiles")
+    st.caption("Churn probability: " + md("; ".join(methods) or "no profile run yet"))
+    st.dataframe(frame.head(cfg.ui.sample_rows), hide_index=True)
+    data = _file(run_id, fmt, mask, segments, state_key(ws))
+    st.download_button(f"Download {fmt.upper()} ({len(frame):,} rows)", data=data,
+                       file_name=file_name(run_id, fmt), mime=MIME[fmt], type="primary",
+                       key="export_download", on_click="ignore")
