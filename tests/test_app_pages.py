@@ -17,7 +17,17 @@ def app_env(tmp_path, monkeypatch):
     monkeypatch.setenv("CX_DEMO_DIR", str(tmp_path / "demo"))
     monkeypatch.setenv("CX_INGEST_UPLOAD_DIR", str(tmp_path / "uploads"))
     monkeypatch.setenv("CX_DEMO_CUSTOMERS", "600")
-    return tmp_path
+    _clear_streamlit_caches()  # the app caches config + workspace per process: no leak between tests
+    yield tmp_path
+    _clear_streamlit_caches()
+
+
+def _clear_streamlit_caches() -> None:
+    """Forget cached resources (config, workspace, model) and data of earlier tests."""
+    import streamlit as st
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
 
 
 def new_app() -> AppTest:
