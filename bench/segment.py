@@ -17,7 +17,15 @@ vs the planted truth and between the two labelings; because HDBSCAN's default
 defaults' 2-D embedding is also clustered with our HDBSCAN settings
 (``defaults_matched``) to compare partitions at the same granularity.
 
+Real-data figure (``--demo 7,11``): the demo store's customers (seed 7 and
+11, 3,000 customers, reviews embedded with the real MiniLM, profiles computed)
+are turned into the vectors ``run_segmentation`` clusters (reviewers: text +
+behaviour) and both sides run on those same vectors; customers without
+reviews are then placed by behaviour for both sides alike, and ARI is
+reported vs the hidden groups over reviewers and over all customers.
+
 Usage: python bench/segment.py [--sizes 10000,100000] [--preset fast] [--skip-defaults]
+       python bench/segment.py --sizes '' --demo 7,11 [--demo-customers 3000]
 Prints one JSON object.
 """
 
@@ -71,12 +79,15 @@ def _unit(a: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- children
 
-def child_ours(data: str, out: str, preset: str, seed: int) -> dict:
-    """Runs inside the 'ours' subprocess."""
+def child_ours(data: str, out: str, preset: str, seed: int, min_size: int | None = None) -> dict:
+    """Runs inside the 'ours' subprocess (``min_size``: HDBSCAN min_cluster_size override)."""
     from cx_core.segment import make_pipeline
 
     X = np.load(data)
-    pipe = make_pipeline(preset, X.shape[0], seed=seed).fit(X)
+    pipe = make_pipeline(preset, X.shape[0], seed=seed)
+    if min_size is not None:
+        pipe.set_params(clusterer__min_cluster_size=min_size)
+    pipe.fit(X)
     np.save(out, pipe.labels_)
     cfg = pipe.config_()
     return {"timings_s": pipe.timings_, "n_segments": cfg["n_segments"],
@@ -121,8 +132,13 @@ def run_child(args: list[str], env: dict[str, str], tmp: Path) -> dict:
 def child_main(argv: list[str]) -> None:
     """Entry point of a child: run one side, print its JSON."""
     side, data, out = argv[0], argv[1], argv[2]
-    rep = child_ours(data, out, argv[3], int(argv[4])) if side == "ours" else \
-        child_defaults(data, out)
+    if side == "prep_demo":
+        rep = child_prep_demo(int(argv[1]), int(argv[2]), argv[3], argv[4])
+    elif side == "ours":
+        min_size = int(argv[5]) if len(argv) > 5 else None
+        rep = child_ours(data, out, argv[3], int(argv[4]), min_size)
+    else:
+        rep = child_defaults(data, out)
     print(json.dumps(rep))
 
 
@@ -176,6 +192,97 @@ def bench_size(n: int, args: argparse.Namespace, tmp: Path, env_ours: dict[str, 
     return res
 
 
+def demo_workspace(seed: int, n: int, folder: str):
+    """A workspace with the demo store, profiles and MiniLM embeddings (built once, then reused)."""
+    import torch
+
+    from cx_core.bootstrap import load_demo
+    from cx_core.config import load_config
+    from cx_core.db import Workspace
+    from cx_core.embed_store import embed_reviews
+    from cx_core.encoder import TextEncoder
+    from cx_core.profiles import build_profiles
+
+    root = Path(folder) / f"demo_{seed}_{n}"
+    cfg = load_config(env={}, db__path=str(root / "ws.duckdb"), demo__dir=str(root / "demo"),
+                      demo__seed=seed, demo__customers=n)
+    fresh = not Path(cfg.db.path).exists()
+    ws = Workspace.open(cfg.db)
+    if fresh:
+        torch.set_num_threads(1)
+        load_demo(ws, cfg)
+        build_profiles(ws)
+        embed_reviews(ws, TextEncoder(threads=1))
+    return ws
+
+
+def child_prep_demo(seed: int, n: int, folder: str, out: str) -> dict:
+    """Runs in its own process (torch and the data stay out of the timed children's memory):
+    the demo store's customer vectors as run_segmentation builds them, saved to ``out``."""
+    from cx_core.demo import generate_demo
+    from cx_core.segments_data import latest_run_id, load_inputs
+    from cx_core.segments_fit import build_vectors
+    from cx_core.segments_run import SegmentSettings, make_encoder
+
+    ws = demo_workspace(seed, n, folder)
+    inputs = load_inputs(ws, "customer", True, make_encoder, lambda f, m: None,
+                         latest_run_id(ws, "profiles"))
+    ws.close()
+    sv = build_vectors(inputs, SegmentSettings())
+    truth = generate_demo(seed=seed, n_customers=n).truth_map()
+    np.savez(out, X=sv.X, anchor=sv.anchor, y=np.array([truth[u] for u in inputs.unit_ids]),
+             behaviour=inputs.behaviour.to_numpy(), columns=np.array(inputs.behaviour.columns),
+             stage_min=sv.stage_min_size)
+    return {"strategy": sv.strategy}
+
+
+def placed_ari(behaviour: pd.DataFrame, anchor: np.ndarray, anchor_labels: np.ndarray,
+               y: np.ndarray) -> float:
+    """ARI over all customers after placing the non-reviewers by behaviour (same rule both sides)."""
+    from types import SimpleNamespace
+
+    from cx_core.segments_fit import place_rest
+
+    n = len(y)
+    fit = [np.full(n, -1), np.full(n, -1), np.zeros(n), np.zeros((n, 2))]
+    fit[0][anchor] = fit[1][anchor] = anchor_labels
+    if not anchor.all():
+        place_rest(SimpleNamespace(behaviour=behaviour), anchor, fit)
+    return ari(y, fit[0])
+
+
+def bench_demo(seed: int, args: argparse.Namespace, tmp: Path, env_ours: dict[str, str]) -> dict:
+    """Ours vs library defaults on the demo store's real customer vectors."""
+    from cx_core.config import SegmentsConfig
+
+    prep = str(tmp / f"demo_{seed}.npz")
+    run_child(["prep_demo", str(seed), str(args.demo_customers), args.demo_dir, prep],
+              dict(os.environ), tmp)
+    d = np.load(prep, allow_pickle=True)
+    anchor, y = d["anchor"], d["y"]
+    behaviour = pd.DataFrame(d["behaviour"], columns=list(d["columns"]))
+    data = str(tmp / f"demo_X_{seed}.npy")
+    np.save(data, d["X"])
+    res: dict = {"demo_seed": seed, "customers": int(len(y)), "reviewers": int(anchor.sum()),
+                 "dim": int(d["X"].shape[1]), "load_before": os.getloadavg()[0]}
+    out = str(tmp / f"demo_ours_{seed}.npy")
+    res["ours"] = run_child(["ours", data, out, args.preset, str(SegmentsConfig.seed),
+                             str(int(d["stage_min"]))], env_ours, tmp)  # the app's default seed
+    lab = np.load(out)
+    res["ours"].update(ari_reviewers=ari(y[anchor], lab),
+                       ari_all=placed_ari(behaviour, anchor, lab, y))
+    if not args.skip_defaults:
+        d_out = str(tmp / f"demo_defaults_{seed}.npy")
+        res["defaults"] = run_child(["defaults", data, d_out], dict(os.environ), tmp)
+        lab_d = np.load(d_out)
+        res["defaults"].update(ari_reviewers=ari(y[anchor], lab_d),
+                               ari_all=placed_ari(behaviour, anchor, lab_d, y))
+        res["agreement_ari"] = ari(lab, lab_d)
+        res["speedup"] = round(res["defaults"]["wall_s"] / res["ours"]["wall_s"], 2)
+    res["load_after"] = os.getloadavg()[0]
+    return res
+
+
 def main() -> None:
     """Parse options, warm the cache, run every size, print one JSON object."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -186,6 +293,10 @@ def main() -> None:
     p.add_argument("--cache-dir", default=str(ROOT / "data" / ".numba_cache"),
                    help="NUMBA_CACHE_DIR for our side ('' = numba's default location)")
     p.add_argument("--skip-defaults", action="store_true")
+    p.add_argument("--demo", default="", help="demo store seeds for the real-data figure, e.g. 7,11")
+    p.add_argument("--demo-customers", type=int, default=3000)
+    p.add_argument("--demo-dir", default=str(Path(tempfile.gettempdir()) / "cx_bench_demo"),
+                   help="where the demo workspaces (with their embeddings) are kept between runs")
     args = p.parse_args()
     env_ours = dict(os.environ)
     if args.cache_dir:
@@ -204,12 +315,14 @@ def main() -> None:
         out["warmup_s"] = warm["wall_s"]
         for n in [int(s) for s in args.sizes.split(",") if s.strip()]:
             out["sizes"].append(bench_size(n, args, tmp, env_ours))
+        out["demo"] = [bench_demo(int(d), args, tmp, env_ours)
+                       for d in args.demo.split(",") if d.strip()]
     out["machine"]["loadavg_end"] = os.getloadavg()
     print(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] in ("ours", "defaults"):
+    if len(sys.argv) > 1 and sys.argv[1] in ("ours", "defaults", "prep_demo"):
         child_main(sys.argv[1:])
     else:
         main()

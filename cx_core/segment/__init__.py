@@ -9,6 +9,7 @@ estimator::
     cluster   -> HdbscanClusterer, KMeansClusterer
     represent -> CTfidfRepresentation, representative_docs
     pipeline  -> SegmentPipeline, default_pipeline, fast_pipeline
+    place     -> NeighbourPlacer (customers without text, by behaviour)
 
 Importing this package does not import umap, hdbscan or numba; the stages
 import them when they are fit.
@@ -19,6 +20,7 @@ from cx_core.segment.cluster import (OUTLIER, HdbscanClusterer, KMeansClusterer,
 from cx_core.segment.features import (CustomerFeatureBuilder, build_customer_vectors,
                                       mean_review_embeddings)
 from cx_core.segment.knn import KnnGraph, compute_knn, configure_numba_cache
+from cx_core.segment.place import NeighbourPlacer, Placement
 from cx_core.segment.pipeline import (PRESETS, SegmentPipeline, default_min_cluster_size,
                                       default_pipeline, fast_pipeline, make_pipeline)
 from cx_core.segment.reduce import (NullReducer, PCAReducer, UmapReducer,
@@ -29,7 +31,7 @@ from cx_core.segment.represent import (CTfidfRepresentation, ctfidf, readable_na
 __all__ = [
     "OUTLIER", "PRESETS",
     "CTfidfRepresentation", "CustomerFeatureBuilder", "HdbscanClusterer", "KMeansClusterer",
-    "KnnGraph", "NullReducer", "PCAReducer", "SegmentPipeline", "UmapReducer",
+    "KnnGraph", "NeighbourPlacer", "NullReducer", "Placement", "PCAReducer", "SegmentPipeline", "UmapReducer",
     "assign_to_nearest", "build_customer_vectors", "canonical_labels", "compute_knn",
     "configure_numba_cache", "ctfidf", "default_min_cluster_size", "default_pipeline",
     "enable_umap_jit_cache", "fast_pipeline", "make_pipeline", "mean_review_embeddings",

@@ -17,7 +17,7 @@ written into every stage that has a ``random_state``.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -131,8 +131,13 @@ class SegmentPipeline(BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: np.ndarray, texts_by_row: Sequence[Any] | None = None,
-            y: Any = None) -> "SegmentPipeline":
-        """Segment the rows of ``X``; ``texts_by_row`` (str or list of str per row) names them."""
+            y: Any = None, progress: Callable[[str], None] | None = None) -> "SegmentPipeline":
+        """Segment the rows of ``X``; ``texts_by_row`` (str or list of str per row) names them.
+
+        ``progress(stage_name)`` is called as each stage starts (pre_reduce, knn,
+        reduce, cluster, map, represent).
+        """
+        self._progress = progress
         X = _check_X(X, min_rows=3)
         if texts_by_row is not None and len(texts_by_row) != X.shape[0]:
             raise ValueError(f"{len(texts_by_row)} texts for {X.shape[0]} rows")
@@ -151,6 +156,7 @@ class SegmentPipeline(BaseEstimator):
         self.map_reducer_, self.representation_ = st["map_reducer"], st["representation"]
         self.outlier_share_ = float(np.mean(self.labels_ == OUTLIER))
         self.noise_share_ = float(getattr(clusterer, "noise_share_", self.outlier_share_))
+        self._progress = None
         return self
 
     def fit_predict(self, X: np.ndarray, texts_by_row: Sequence[Any] | None = None) -> np.ndarray:
@@ -159,6 +165,8 @@ class SegmentPipeline(BaseEstimator):
 
     def _timed(self, name: str, fn: Any) -> Any:
         """Run ``fn`` and record its wall time under ``name``."""
+        if getattr(self, "_progress", None) is not None:
+            self._progress(name)
         t0 = time.perf_counter()
         out = fn()
         self.timings_[name] = round(time.perf_counter() - t0, 3)
