@@ -10,6 +10,12 @@ PAGES = [
     st.Page("pages/overview.py", title="Overview", icon="🏠", default=True),
     st.Page("pages/data.py", title="Data", icon="📂"),
     st.Page("pages/customers.py", title="Customers", icon="👥"),
+    st.Page("pages/segments.py", title="Segments", icon="🧩"),
+    st.Page("pages/reviews.py", title="Reviews", icon="💬"),
+    st.Page("pages/model.py", title="Model", icon="🧠"),
+    st.Page("pages/themes.py", title="Themes", icon="🧵"),
+    st.Page("pages/explain.py", title="Explain", icon="🔍"),
+    st.Page("pages/export.py", title="Export", icon="📤"),
 ]
 
 st.navigation(PAGES).run()

@@ -83,8 +83,9 @@ def cmd_delete(ws: Workspace, args, cfg) -> int:
 def cmd_profile(ws: Workspace, args, cfg) -> int:
     from .profiles import ProfileSettings, build_profiles
 
-    res = build_profiles(ws, ProfileSettings(args.horizon_weeks, args.discount_rate, args.cutoff),
-                         _progress)
+    settings = ProfileSettings.from_config(cfg.customers, horizon_weeks=args.horizon_weeks,
+                                           annual_discount_rate=args.discount_rate, cutoff=args.cutoff)
+    res = build_profiles(ws, settings, _progress)
     p = res.profiles
     print(f"run_id: {res.run_id}\ncustomers: {len(p):,}\ntotal predicted CLV: {p['clv'].sum():,.2f}\n"
           f"BG/NBD: {res.metrics['bgnbd'].get('params')}\n"

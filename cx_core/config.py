@@ -66,6 +66,74 @@ class UiConfig:
 
 
 @dataclass(frozen=True)
+class ThemesConfig:
+    """Open theme discovery over review embeddings (cx_core/themes.py)."""
+
+    preset: str = "auto"  # auto (fast above 20k reviews) | default | fast
+    seed: int = 42
+    min_size: int = 0  # 0: auto (0.5 % of the reviews, at least 10)
+    min_samples: int = 5
+    selection: str = "eom"  # eom (broader themes) | leaf (finer, more outliers)
+    assign_outliers: bool = False
+    min_words: int = 3
+    covered_share: float = 0.5
+    covered_lift: float = 1.25
+    keywords: int = 10
+
+
+@dataclass(frozen=True)
+class CustomersConfig:
+    """Customer profiles: the churn model (cx_core/churn.py)."""
+
+    churn_horizon_days: int = 0  # 0: 90 days with a year of orders, else a quarter of the span
+    churn_method: str = "logreg"  # logreg | hgb | off
+    churn_cutoffs: int = 2
+
+
+@dataclass(frozen=True)
+class ReviewsConfig:
+    """The review scoring model (cx_core/reviews/): training mode, limits and where models are kept."""
+
+    model_store: str = str(PROJECT_ROOT / "data" / "models")
+    mode: str = "frozen"  # frozen (heads on cached embeddings) | finetune (encoder trained too)
+    epochs: int = 6
+    min_steps: int = 600  # small data sets get more epochs, up to this many steps
+    batch_size: int = 64
+    lexical_dim: int = 32  # 0: no lexical (wide) part
+    min_per_class: int = 20  # fewer rated reviews in a sentiment class: zero-shot sentiment
+    test_share: float = 0.2
+    seed: int = 42
+    finetune_max_texts: int = 2000
+    finetune_max_length: int = 128
+    finetune_epochs: int = 1
+
+
+@dataclass(frozen=True)
+class ExplainConfig:
+    """Per-review explanations (cx_core/explain/): integrated-gradients settings."""
+
+    n_steps: int = 12  # integration points of the first pass
+    segments: int = 2  # equal path segments they are spread over (composite quadrature)
+    max_steps: int = 24  # segments are doubled while the delta is too large, up to this
+    method: str = "gausslegendre"  # or riemann_trapezoid, riemann_middle, ...
+    rel_tol: float = 0.05  # accepted |delta| / |logit gap|
+    max_length: int = 256  # tokens of a review that are explained
+    threads: int = 1  # torch threads while explaining (0: leave torch's setting)
+
+
+@dataclass(frozen=True)
+class SegmentsConfig:
+    """Customer segmentation defaults (cx_core/segments_run.py); the Segments page can change them."""
+
+    preset: str = "fast"  # fast | default
+    seed: int = 42
+    min_size: int = 0  # 0: auto (0.5 % of the units, at least 10)
+    assign_outliers: bool = False
+    text_weight: float = 1.0
+    behaviour_weight: float = 1.0
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, one section per concern."""
 
@@ -74,6 +142,11 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
     ui: UiConfig = field(default_factory=UiConfig)
+    customers: CustomersConfig = field(default_factory=CustomersConfig)
+    themes: ThemesConfig = field(default_factory=ThemesConfig)
+    reviews: ReviewsConfig = field(default_factory=ReviewsConfig)
+    explain: ExplainConfig = field(default_factory=ExplainConfig)
+    segments: SegmentsConfig = field(default_factory=SegmentsConfig)
 
 
 SETTINGS_DOC: dict[str, str] = {
@@ -95,6 +168,45 @@ SETTINGS_DOC: dict[str, str] = {
     "demo.customers": "number of demo customers",
     "ui.mask_pii": "mask personal data (emails, phones, names) in the UI and exports",
     "ui.sample_rows": "rows shown in sample tables",
+    "segments.preset": "segmentation preset: fast (fewer UMAP epochs) or default",
+    "segments.seed": "seed of the segmentation (same data + settings + seed = same segments and ids)",
+    "segments.min_size": "smallest segment in units (0 = auto: 0.5% of the units, at least 10)",
+    "segments.assign_outliers": "give each outlier its nearest segment (it stays flagged is_outlier)",
+    "segments.text_weight": "weight of the review-text block in customer vectors (0 = ignore text)",
+    "segments.behaviour_weight": "weight of the behaviour block in customer vectors (0 = ignore it)",
+    "customers.churn_horizon_days": "churn = no purchase in this many days (0 = auto: 90 with a year "
+                                    "of orders, else a quarter of the span)",
+    "customers.churn_method": "churn classifier: logreg (measured best), hgb (gradient-boosted trees) or off",
+    "customers.churn_cutoffs": "earlier cutoffs (N days apart) stacked into the churn training set",
+    "themes.preset": "theme pipeline preset: auto (fast above 20k reviews), default or fast",
+    "themes.seed": "seed of the theme pipeline (same data + seed = same themes and ids)",
+    "themes.min_size": "smallest theme in reviews (0 = auto: 0.5% of the reviews, at least 10)",
+    "themes.min_samples": "HDBSCAN min_samples for themes (smaller: more, tighter themes)",
+    "themes.selection": "HDBSCAN cluster selection: eom (broader themes) or leaf (finer, more outliers)",
+    "themes.assign_outliers": "give each outlier review its nearest theme (it stays flagged)",
+    "themes.min_words": "reviews with fewer words carry no theme and are left out (counted)",
+    "themes.covered_share": "a theme is 'covered' when this share of its reviews mention one aspect's seeds",
+    "themes.covered_lift": "...and that share is this many times the aspect's share over all reviews",
+    "themes.keywords": "distinctive keywords kept per theme (c-TF-IDF)",
+    "reviews.model_store": "folder where trained review models are saved (one folder per model)",
+    "reviews.mode": "default training mode: frozen (heads on cached MiniLM embeddings) or finetune",
+    "reviews.epochs": "training epochs in frozen mode",
+    "reviews.min_steps": "small training sets get more epochs, up to this many training steps",
+    "reviews.batch_size": "reviews per training step",
+    "reviews.lexical_dim": "size of the hashed word-piece n-gram (wide) part; 0 = encoder only",
+    "reviews.min_per_class": "rated reviews needed in each sentiment class to train; else zero-shot",
+    "reviews.test_share": "share of rated reviews held out to evaluate the model and the baseline",
+    "reviews.seed": "seed of the split and the training",
+    "reviews.finetune_max_texts": "finetune mode trains on at most this many reviews (0 = all)",
+    "reviews.finetune_max_length": "finetune mode cuts texts to this many tokens",
+    "reviews.finetune_epochs": "training epochs in finetune mode",
+    "explain.n_steps": "integrated-gradients points of the first pass (a multiple of segments)",
+    "explain.segments": "equal path segments the points are spread over (composite quadrature)",
+    "explain.max_steps": "segments are doubled while |delta| is too large, up to this many points",
+    "explain.method": "quadrature per segment: gausslegendre, riemann_trapezoid, riemann_middle…",
+    "explain.rel_tol": "accepted |convergence delta| as a share of the explained logit's change",
+    "explain.max_length": "tokens of a review that are explained (longer reviews are truncated)",
+    "explain.threads": "torch CPU threads while explaining (0 = leave torch's setting)",
 }
 
 ALIASES = {"CX_DB_PATH": "db.path", "CX_MODEL_DIR": "model.model_dir"}

@@ -325,3 +325,17 @@ def test_explanation_restores_torch_threads(model):
     before = torch.get_num_threads()
     explain_review(model, TEXT, "sentiment", threads=1)
     assert torch.get_num_threads() == before
+
+
+def test_review_model_lexical_layer_leaves_no_gap(tmp_path):
+    """r1's ReviewModel: special/pad positions are zero inside the lexical layer, so IG is complete."""
+    from cx_core.reviews.testing import tiny_review_model
+
+    torch.manual_seed(3)
+    rm = tiny_review_model(tmp_path)
+    with torch.no_grad():
+        for p in rm.lexical.parameters():
+            p.normal_(0, 0.5)  # make the lexical part matter
+    e = explain_review(rm, TEXT, "sentiment", n_steps=32, segments=2, max_steps=32)
+    assert e.outside_gap == pytest.approx(0.0, abs=1e-5)
+    assert e.total - e.delta == pytest.approx(e.logit - e.baseline_logit, abs=1e-5)

@@ -1,0 +1,192 @@
+"""Sentiment benchmark: our review model vs TF-IDF + logistic regression, and zero-shot.
+
+Prints one JSON object. Datasets (read by path from ../shared/data):
+
+* clothing: Women's E-Commerce Clothing Reviews, 3 classes from ratings (1-2 negative,
+  3 neutral, 4-5 positive), stratified 80/20 split, seed 42; the review model is
+  trained jointly with its rating, aspect and risk heads, as in the app.
+* sst2: SST-2 train -> dev (binary; the model's neutral class is ignored at
+  evaluation); ``--sst2-train`` subsamples train to fit a time budget.
+
+Ablation (frozen mode): deep only (MiniLM embedding), wide only (hashed n-grams),
+both (the default model). Finetune mode trains the encoder too on a capped subset
+(``--finetune-texts``, ``--finetune-length``). Embeddings are cached in a
+workspace file (``--cache``, default under /tmp) and reused across runs.
+
+    python bench/sentiment.py --datasets clothing --variants deep,wide,both,zero-shot
+    python bench/sentiment.py --datasets sst2 --sst2-train 12000
+    python bench/sentiment.py --datasets clothing --variants finetune --finetune-texts 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cx_core.db import Workspace  # noqa: E402
+from cx_core.embed_store import embed_texts_cached  # noqa: E402
+from cx_core.encoder import TextEncoder, cpu_model_name  # noqa: E402
+from cx_core.reviews import evaluate as ev  # noqa: E402
+from cx_core.reviews.model import SENTIMENT_LABELS, build_review_model  # noqa: E402
+from cx_core.reviews.pipeline import build_targets, heads_proba  # noqa: E402
+from cx_core.reviews.taxonomy import DEFAULT_TAXONOMY  # noqa: E402
+from cx_core.reviews.train import ReviewTrainer, TrainingSet  # noqa: E402
+from cx_core.reviews.weak import AspectLabeller  # noqa: E402
+from cx_core.reviews.zeroshot import (prompt_texts, prototypes, split_prompt_vectors,  # noqa: E402
+                                      zero_shot_proba)
+from cx_core.schema import ensure_schema  # noqa: E402
+
+DATA = Path(os.environ.get("CX_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def load_clothing() -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Texts, ratings, and the 80/20 stratified split (seed 42) of the clothing reviews."""
+    df = pd.read_csv(DATA / "womens_clothing_reviews" / "womens_clothing_ecommerce_reviews.csv.gz")
+    df = df.dropna(subset=["Review Text"])
+    texts, ratings = df["Review Text"].astype(str).tolist(), df["Rating"].to_numpy(float)
+    from cx_core.reviews.train import sentiment_from_ratings
+
+    train, test = ev.split_indices(sentiment_from_ratings(ratings), 0.2, 42)
+    return texts, ratings, train, test
+
+
+def load_sst2(train_max: int) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """SST-2 train (optionally subsampled, seed 0) then dev; ratings 1 (neg) / 5 (pos)."""
+    read = lambda f: pd.read_csv(DATA / "sst2" / f, sep="\t", quoting=3)  # noqa: E731
+    tr, dv = read("train.tsv"), read("dev.tsv")
+    if train_max and len(tr) > train_max:
+        tr = tr.sample(n=train_max, random_state=0)
+    texts = tr["sentence"].astype(str).tolist() + dv["sentence"].astype(str).tolist()
+    ratings = np.concatenate([tr["label"], dv["label"]]).astype(float) * 4 + 1
+    return texts, ratings, np.arange(len(tr)), np.arange(len(tr), len(texts))
+
+
+def sentiment_scores(name: str, y: np.ndarray, proba: np.ndarray) -> dict:
+    """Accuracy / macro-F1 / AUC; SST-2 is scored on negative vs positive only."""
+    if name == "sst2":
+        m = ev.classification_metrics((y == 2).astype(int), proba[:, [0, 2]],
+                                      ["negative", "positive"])
+    else:
+        m = ev.classification_metrics(y, proba, SENTIMENT_LABELS)
+    return {k: m.get(k) for k in ("accuracy", "macro_f1", "auc_ovr", "confusion")}
+
+
+def train_variant(name: str, variant: str, encoder: TextEncoder, data: TrainingSet,
+                  train: np.ndarray, test: np.ndarray, args: argparse.Namespace) -> dict:
+    """Train one variant on ``train`` and score sentiment on ``test``."""
+    torch.manual_seed(0)
+    mode = "finetune" if variant == "finetune" else "frozen"
+    kwargs = {"use_deep": variant != "wide", "lexical_dim": 0 if variant == "deep" else args.lexical_dim}
+    if mode == "finetune":
+        kwargs["max_length"] = args.finetune_length
+    model = build_review_model(encoder, list(DEFAULT_TAXONOMY), mode=mode,
+                               with_rating=name == "clothing", **kwargs)
+    trainer = (ReviewTrainer(mode=mode, epochs=args.finetune_epochs, batch_size=16,
+                             max_texts=args.finetune_texts, seed=0) if mode == "finetune"
+               else ReviewTrainer(epochs=args.epochs, batch_size=64, seed=0))
+    start = time.perf_counter()
+    trainer.fit(model, data.subset(train))
+    train_s = time.perf_counter() - start
+    test_rows = test if mode == "frozen" or not args.finetune_test else test[:args.finetune_test]
+    tdata = data.subset(test_rows)
+    start = time.perf_counter()
+    proba = heads_proba(model, tdata.texts, tdata.deep)["sentiment"]
+    out = sentiment_scores(name, tdata.targets["sentiment"], proba)
+    out.update(train_texts=trainer.n_train_, test_texts=len(test_rows), epochs=trainer.epochs,
+               train_s=round(train_s, 1), predict_s=round(time.perf_counter() - start, 1))
+    if mode == "finetune":
+        out["max_length"] = args.finetune_length
+    return out
+
+
+def run_dataset(name: str, args: argparse.Namespace, ws: Workspace, encoder: TextEncoder) -> dict:
+    """Baselines, zero-shot and the requested variants on one dataset."""
+    texts, ratings, train, test = load_clothing() if name == "clothing" else load_sst2(args.sst2_train)
+    start = time.perf_counter()
+    deep = embed_texts_cached(ws, encoder, texts)
+    embed_s = time.perf_counter() - start
+    seeds = [s for a in DEFAULT_TAXONOMY.values() for s in a]
+    sv = embed_texts_cached(ws, encoder, seeds)
+    split_seeds, lo = {}, 0
+    for a, s in DEFAULT_TAXONOMY.items():
+        split_seeds[a], lo = sv[lo:lo + len(s)], lo + len(s)
+    labeller = AspectLabeller(DEFAULT_TAXONOMY).fit(split_seeds)
+    targets = build_targets(texts, ratings, deep, labeller)
+    if name == "sst2":
+        targets.pop("rating")
+    data = TrainingSet(texts, targets, deep)
+    y = targets["sentiment"]
+    out: dict = {"train": int(len(train)), "test": int(len(test)),
+                 "embed_s_uncached_part": round(embed_s, 1), "results": {}}
+    tr_texts, te_texts = [texts[i] for i in train], [texts[i] for i in test]
+    for balanced in (False, True):
+        start = time.perf_counter()
+        b = ev.tfidf_baseline(tr_texts, y[train], te_texts, y[test], SENTIMENT_LABELS, balanced=balanced)
+        if name == "sst2":
+            b = {**b, **sentiment_scores(name, y[test], _baseline_proba(tr_texts, y[train], te_texts,
+                                                                       balanced))}
+        key = "tfidf_lr_balanced" if balanced else "tfidf_lr"
+        out["results"][key] = {k: b.get(k) for k in ("accuracy", "macro_f1", "auc_ovr", "confusion")}
+        out["results"][key]["seconds"] = round(time.perf_counter() - start, 1)
+    for variant in args.variants:
+        if variant == "zero-shot":
+            protos = prototypes(split_prompt_vectors(embed_texts_cached(ws, encoder, prompt_texts())))
+            out["results"]["zero-shot"] = sentiment_scores(name, y[test], zero_shot_proba(deep[test], protos))
+        else:
+            out["results"][variant] = train_variant(name, variant, encoder, data, train, test, args)
+        print(json.dumps({name: {variant: out["results"].get(variant)}}), file=sys.stderr, flush=True)
+    return out
+
+
+def _baseline_proba(tr: list[str], y_tr: np.ndarray, te: list[str], balanced: bool) -> np.ndarray:
+    """Baseline class probabilities in the 3-column layout (for SST-2's binary scoring)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    clf = LogisticRegression(max_iter=2000, class_weight="balanced" if balanced else None)
+    clf.fit(vec.fit_transform(tr), y_tr)
+    p = np.zeros((len(te), 3))
+    p[:, clf.classes_] = clf.predict_proba(vec.transform(te))
+    return p
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--datasets", default="clothing,sst2")
+    p.add_argument("--variants", default="both,deep,wide,zero-shot",
+                   help="any of both, deep, wide, zero-shot, finetune")
+    p.add_argument("--cache", default="/tmp/cx_bench_sentiment.duckdb", help="embedding cache workspace")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--lexical-dim", type=int, default=32)
+    p.add_argument("--sst2-train", type=int, default=12000, help="subsample SST-2 train (0 = all 60k)")
+    p.add_argument("--finetune-texts", type=int, default=2000)
+    p.add_argument("--finetune-length", type=int, default=128)
+    p.add_argument("--finetune-epochs", type=int, default=1)
+    p.add_argument("--finetune-test", type=int, default=0, help="cap test texts in finetune (0 = all)")
+    args = p.parse_args()
+    args.variants = [v for v in args.variants.split(",") if v]
+    torch.set_num_threads(args.threads)
+    ws = Workspace(args.cache, memory_limit="1GB", threads=1)
+    ensure_schema(ws)
+    encoder = TextEncoder(threads=args.threads).load()
+    out = {"device": f"{cpu_model_name()} (CPU, {args.threads} torch thread(s))",
+           "torch": torch.__version__, "encoder": encoder.identify(), "datasets": {}}
+    for name in args.datasets.split(","):
+        out["datasets"][name] = run_dataset(name, args, ws, encoder)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Train and evaluate the review model on the workspace's reviews (headless: CLI, app, tests).
+
+``train_review_model`` embeds the reviews (cached), builds the targets (ratings
+-> sentiment and rating; weak labels -> aspects and risk), holds out a
+stratified test share, trains on the rest, evaluates ours and the TF-IDF + LR
+baseline on the held-out reviews, saves the model folder and records the run.
+Without enough ratings per class the sentiment head is zero-shot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..config import Config
+from ..db import Workspace
+from ..embed_store import embed_texts_cached
+from ..encoder import TextEncoder
+from . import evaluate as ev
+from .model import RATING_LABELS, SENTIMENT_LABELS, ReviewModel, build_review_model
+from .store import new_model_id, record_training
+from .taxonomy import load_taxonomy
+from .train import ReviewTrainer, TrainingSet, rating_classes, sentiment_from_ratings
+from .weak import AspectLabeller, RiskLabeller
+from .zeroshot import install_zero_shot_sentiment, prompt_texts, prototypes, split_prompt_vectors
+
+Progress = Callable[[float, str], None]
+SUPERVISED, ZERO_SHOT = "supervised", "zero-shot"
+
+
+@dataclass
+class TrainResult:
+    """A finished training: the model, its folder and its held-out metrics."""
+
+    model: ReviewModel
+    model_dir: Path
+    metrics: dict[str, Any]
+
+
+def load_review_rows(ws: Workspace, dataset_id: str | None = None) -> pd.DataFrame:
+    """dataset_id, review_id, text, rating of reviews with text (optionally one dataset)."""
+    sql = "SELECT dataset_id, review_id, text, rating FROM reviews WHERE length(trim(text)) > 0"
+    params: list[Any] = []
+    if dataset_id:
+        sql += " AND dataset_id = ?"
+        params.append(dataset_id)
+    return ws.query_df(sql + " ORDER BY dataset_id, review_id", params)
+
+
+def _stage(progress: Progress | None, lo: float, hi: float, label: str
+           ) -> Callable[[int, int], None] | None:
+    """A (done, total) callback mapped onto [lo, hi] of the overall progress."""
+    if progress is None:
+        return None
+    return lambda done, total: progress(lo + (hi - lo) * done / max(total, 1),
+                                        f"{label} {done:,}/{total:,}")
+
+
+def aspect_labeller(ws: Workspace, encoder: Any, taxonomy: dict[str, list[str]]) -> AspectLabeller:
+    """The weak aspect labeller with prototypes from the (cached) seed-phrase embeddings."""
+    seeds = [s for a in taxonomy for s in taxonomy[a]]
+    vecs = embed_texts_cached(ws, encoder, seeds) if seeds else np.zeros((0, 1), np.float32)
+    out, lo = {}, 0
+    for a, s in taxonomy.items():
+        out[a] = vecs[lo:lo + len(s)]
+        lo += len(s)
+    return AspectLabeller(taxonomy).fit(out)
+
+
+def sentiment_method(y: np.ndarray, min_per_class: int) -> str:
+    """Supervised when every sentiment class has ``min_per_class`` rated reviews."""
+    counts = np.bincount(y[y >= 0], minlength=len(SENTIMENT_LABELS))
+    return SUPERVISED if counts.min() >= max(min_per_class, 2) else ZERO_SHOT
+
+
+def build_targets(texts: Sequence[str], ratings: np.ndarray, deep: np.ndarray,
+                  labeller: AspectLabeller) -> dict[str, np.ndarray]:
+    """Per-head training targets: ratings for sentiment/rating, weak labels for aspects/risk."""
+    return {"sentiment": sentiment_from_ratings(ratings), "rating": rating_classes(ratings),
+            "aspects": labeller.transform(texts, deep),
+            "risk": RiskLabeller().fit().transform(texts, ratings)}
+
+
+def split(y: np.ndarray, test_share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out rows among the rated reviews (stratified); unrated reviews always train."""
+    rated = np.flatnonzero(y >= 0)
+    if len(rated) < 10:
+        return np.arange(len(y)), np.array([], dtype=np.int64)
+    tr, te = ev.split_indices(y[rated], test_share, seed)
+    train = np.sort(np.concatenate([rated[tr], np.flatnonzero(y < 0)]))
+    return train, np.sort(rated[te])
+
+
+def _trainer(cfg: Config, mode: str) -> ReviewTrainer:
+    r = cfg.reviews
+    if mode == "finetune":
+        return ReviewTrainer(mode=mode, epochs=r.finetune_epochs, batch_size=min(r.batch_size, 16),
+                             max_texts=r.finetune_max_texts, seed=r.seed)
+    return ReviewTrainer(mode=mode, epochs=r.epochs, batch_size=r.batch_size,
+                         min_steps=r.min_steps, seed=r.seed)
+
+
+def heads_proba(model: ReviewModel, texts: Sequence[str], deep: np.ndarray | None,
+                batch_size: int = 256) -> dict[str, np.ndarray]:
+    """Head probabilities; frozen models use the given cached ``deep`` vectors."""
+    if model.mode == "finetune" or deep is None:
+        return model.predict_texts(list(texts))
+    model.eval()
+    parts: dict[str, list[np.ndarray]] = {h: [] for h in model.heads_}
+    with torch.no_grad():
+        for lo in range(0, len(texts), batch_size):
+            ids, mask = model.tokenize(list(texts[lo:lo + batch_size]))
+            d = torch.as_tensor(deep[lo:lo + batch_size], device=model.device) if model.use_deep else None
+            lex = model.lexical_features(ids, mask) if model.lexical is not None else None
+            for h, p in model.probabilities(model.logits_from_features(d, lex)).items():
+                parts[h].append(p)
+    return {h: np.concatenate(v) if v else np.zeros((0, len(model.heads_[h])), np.float32)
+            for h, v in parts.items()}
+
+
+def evaluate_split(model: ReviewModel, data: TrainingSet, train: np.ndarray, test: np.ndarray,
+                   method: str, baseline: bool = True) -> dict[str, Any]:
+    """Held-out metrics of every head, and of the TF-IDF + LR baseline for sentiment."""
+    out: dict[str, Any] = {"n_train": int(len(train)), "n_test": int(len(test)),
+                           "sentiment_method": method}
+    if not len(test):
+        out["note"] = "too few rated reviews to hold any out: no held-out metrics"
+        return out
+    tdata = data.subset(test)
+    proba = heads_proba(model, tdata.texts, tdata.deep)
+    y = tdata.targets["sentiment"]
+    out["sentiment"] = ev.classification_metrics(y, proba["sentiment"], SENTIMENT_LABELS)
+    if "rating" in proba:
+        r = tdata.targets["rating"]
+        out["rating"] = ev.classification_metrics(r, proba["rating"], RATING_LABELS)
+        pred = proba["rating"] @ np.arange(1, 6)
+        out["rating"]["mae"] = round(float(np.abs(pred[r >= 0] - (r[r >= 0] + 1)).mean()), 4)
+    for head in ("aspects", "risk"):
+        out[head] = ev.multilabel_metrics(tdata.targets[head], proba[head], model.heads_[head])
+    trd = data.subset(train)
+    y_train = trd.targets["sentiment"]
+    if baseline and (y >= 0).sum() and len(np.unique(y_train[y_train >= 0])) > 1:
+        out["baseline"] = ev.tfidf_baseline(trd.texts, trd.targets["sentiment"], tdata.texts, y,
+                                            SENTIMENT_LABELS)
+    return out
+
+
+def prepare(ws: Workspace, cfg: Config, encoder: TextEncoder, dataset_id: str | None,
+            progress: Progress | None) -> tuple[pd.DataFrame, TrainingSet, AspectLabeller, dict]:
+    """Reviews, their training set (with cached embeddings), the labeller and the taxonomy."""
+    rows = load_review_rows(ws, dataset_id)
+    if rows.empty:
+        raise ValueError("No reviews with text to train on: load reviews on the Data page first.")
+    texts = rows["text"].tolist()
+    deep = embed_texts_cached(ws, encoder, texts, _stage(progress, 0.0, 0.5, "Embedding reviews"))
+    taxonomy = load_taxonomy(ws)
+    labeller = aspect_labeller(ws, encoder, taxonomy)
+    ratings = rows["rating"].to_numpy(dtype=float, na_value=np.nan)
+    data = TrainingSet(texts, build_targets(texts, ratings, deep, labeller), deep)
+    return rows, data, labeller, taxonomy
+
+
+def train_review_model(ws: Workspace, cfg: Config, mode: str | None = None,
+                       dataset_id: str | None = None, encoder: TextEncoder | None = None,
+                       progress: Progress | None = None) -> TrainResult:
+    """Train, evaluate (ours vs baseline on a held-out split), save and record a review model."""
+    started = datetime.now()
+    mode = mode or cfg.reviews.mode
+    encoder = encoder or TextEncoder.from_config(cfg.model)
+    rows, data, labeller, taxonomy = prepare(ws, cfg, encoder, dataset_id, progress)
+    y = data.targets["sentiment"]
+    method = sentiment_method(y, cfg.reviews.min_per_class)
+    train, test = split(y, cfg.reviews.test_share, cfg.reviews.seed)
+    extra = {"max_length": cfg.reviews.finetune_max_length} if mode == "finetune" else {}
+    model = build_review_model(encoder, list(taxonomy), mode=mode, with_rating=method == SUPERVISED,
+                               lexical_dim=cfg.reviews.lexical_dim, **extra)
+    if method == ZERO_SHOT:
+        vecs = embed_texts_cached(ws, encoder, prompt_texts())
+        install_zero_shot_sentiment(model, prototypes(split_prompt_vectors(vecs)))
+        data.targets.pop("sentiment")
+        data.targets.pop("rating")
+    trainer = _trainer(cfg, mode).fit(model, data.subset(train),
+                                      _frac(progress, 0.5, 0.9, "Training"))
+    if method == ZERO_SHOT:
+        data.targets["sentiment"] = y
+    if progress:
+        progress(0.9, "Evaluating on held-out reviews")
+    metrics = evaluate_split(model, data, train, test, method)
+    metrics.update(history=trainer.history_, mode=mode, device=str(model.device),
+                   n_train_used=trainer.n_train_)
+    model_id = new_model_id(mode)
+    model.model_id_ = model_id
+    model.meta_.update(model_id=model_id, sentiment_method=method, taxonomy=taxonomy,
+                       dataset_id=dataset_id, trained_at=started.isoformat(timespec="seconds"),
+                       trainer={k: v for k, v in vars(trainer).items() if not k.endswith("_")})
+    out_dir = model.save(Path(cfg.reviews.model_store) / model_id, metrics)
+    record_training(ws, model_id, out_dir, dataset_id or "all",
+                    {"mode": mode, "sentiment_method": method, "dataset_id": dataset_id,
+                     "encoder_id": model.encoder_id_}, metrics, started)
+    if progress:
+        progress(1.0, f"Saved model {model_id}")
+    return TrainResult(model, out_dir, metrics)
+
+
+def _frac(progress: Progress | None, lo: float, hi: float, label: str) -> Progress | None:
+    """A (frac, msg) callback mapped onto [lo, hi]."""
+    if progress is None:
+        return None
+    return lambda f, msg: progress(lo + (hi - lo) * f, f"{label}: {msg}")

@@ -1,0 +1,228 @@
+"""Joint training of the review model's heads (frozen encoder or fine-tuned).
+
+``ReviewTrainer`` follows scikit-learn habits: ``__init__`` stores settings,
+``fit(model, data)`` trains and returns self with ``model_`` and ``history_``.
+Frozen mode feeds cached sentence embeddings to the heads (the encoder never
+runs); finetune mode runs the encoder with gradients on a capped subset.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .model import MULTICLASS, ReviewModel
+
+Progress = Callable[[float, str], None]
+#: loss weight of each head in the joint objective
+HEAD_WEIGHTS = {"sentiment": 1.0, "rating": 0.5, "aspects": 0.5, "risk": 0.5}
+
+
+def sentiment_from_ratings(ratings: Sequence[float | None]) -> np.ndarray:
+    """1-2 stars -> 0 (negative), 3 -> 1 (neutral), 4-5 -> 2 (positive); missing -> -1."""
+    r = np.asarray([np.nan if v is None else v for v in ratings], dtype=float)
+    out = np.full(len(r), -1, np.int64)
+    out[r <= 2.5] = 0
+    out[(r > 2.5) & (r < 3.5)] = 1
+    out[r >= 3.5] = 2
+    return out
+
+
+def rating_classes(ratings: Sequence[float | None]) -> np.ndarray:
+    """Star ratings rounded to classes 0..4 (1-5 stars); missing -> -1."""
+    r = np.asarray([np.nan if v is None else v for v in ratings], dtype=float)
+    out = np.full(len(r), -1, np.int64)
+    ok = ~np.isnan(r)
+    out[ok] = np.clip(np.rint(r[ok]), 1, 5).astype(np.int64) - 1
+    return out
+
+
+@dataclass
+class TrainingSet:
+    """Texts, optional cached sentence embeddings (frozen mode) and per-head targets.
+
+    Multiclass targets are class indices with -1 for "unknown"; multilabel
+    targets are ``(n, n_labels)`` 0/1 arrays.
+    """
+
+    texts: list[str]
+    targets: dict[str, np.ndarray]
+    deep: np.ndarray | None = None
+
+    def subset(self, index: np.ndarray) -> "TrainingSet":
+        """The rows ``index`` of every part."""
+        return TrainingSet([self.texts[i] for i in index],
+                           {h: t[index] for h, t in self.targets.items()},
+                           None if self.deep is None else self.deep[index])
+
+
+def balanced_weights(y: np.ndarray, n_classes: int) -> torch.Tensor:
+    """``n / (k * count_c)`` for each class over the known (>= 0) targets (1.0 when absent)."""
+    y = y[y >= 0]
+    counts = np.bincount(y, minlength=n_classes).astype(float)
+    w = np.where(counts > 0, len(y) / (n_classes * np.maximum(counts, 1)), 1.0)
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def positive_weights(y: np.ndarray, cap: float = 10.0) -> torch.Tensor:
+    """BCE ``pos_weight`` per label: negatives / positives, capped (rare labels count more)."""
+    pos = y.sum(0)
+    w = np.where(pos > 0, (len(y) - pos) / np.maximum(pos, 1), 1.0)
+    return torch.tensor(np.clip(w, 1.0, cap), dtype=torch.float32)
+
+
+@dataclass
+class _Losses:
+    """The per-head loss functions built from the training targets."""
+
+    fns: dict[str, nn.Module] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, model: ReviewModel, targets: dict[str, np.ndarray], balanced: bool) -> "_Losses":
+        fns: dict[str, nn.Module] = {}
+        for head, labels in model.heads_.items():
+            if head not in targets:
+                continue
+            y = targets[head]
+            if model.head_kinds_[head] == MULTICLASS:
+                w = balanced_weights(y, len(labels)) if balanced else None
+                fns[head] = nn.CrossEntropyLoss(weight=w, ignore_index=-1)
+            else:
+                pw = positive_weights(y) if balanced else None
+                fns[head] = nn.BCEWithLogitsLoss(pos_weight=pw)
+        return cls(fns)
+
+    def __call__(self, logits: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]
+                 ) -> torch.Tensor:
+        total = torch.zeros(())
+        for head, fn in self.fns.items():
+            y = batch[head]
+            if y.dtype == torch.int64 and not (y >= 0).any():
+                continue
+            total = total + HEAD_WEIGHTS.get(head, 0.5) * fn(logits[head], y)
+        return total
+
+
+class ReviewTrainer:
+    """Train a :class:`ReviewModel`'s heads jointly (see module docstring).
+
+    ``mode`` "frozen" needs ``data.deep`` (cached embeddings of ``data.texts``);
+    "finetune" trains the encoder too, on at most ``max_texts`` texts (0 = all)
+    cut to the model's ``max_length``. Small training sets get more epochs, up
+    to ``min_steps`` optimiser steps in all.
+    """
+
+    def __init__(self, mode: str = "frozen", epochs: int = 6, batch_size: int = 64,
+                 lr: float = 3e-3, encoder_lr: float = 3e-5, weight_decay: float = 1e-4,
+                 dropout: float = 0.1, balanced: bool = True, max_texts: int = 0,
+                 min_steps: int = 0, seed: int = 0) -> None:
+        self.mode = mode
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.encoder_lr = encoder_lr
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.balanced = balanced
+        self.max_texts = max_texts
+        self.min_steps = min_steps
+        self.seed = seed
+
+    def _check(self, model: ReviewModel, data: TrainingSet) -> None:
+        if self.mode not in ("frozen", "finetune"):
+            raise ValueError(f"mode must be 'frozen' or 'finetune', got {self.mode!r}")
+        if self.mode != model.mode:
+            raise ValueError(f"trainer mode {self.mode!r} does not match the model's {model.mode!r}")
+        if self.mode == "frozen" and model.use_deep and data.deep is None:
+            raise ValueError("frozen mode trains on cached embeddings: pass data.deep")
+        if not data.texts:
+            raise ValueError("no texts to train on")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be at least 1")
+
+    def _optimizers(self, model: ReviewModel, steps: int) -> list[tuple[torch.optim.Optimizer, Any]]:
+        """SparseAdam for the n-gram tables, AdamW for the heads (and the encoder when fine-tuning),
+        each with a short warm-up and a linear decay."""
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        sparse = [p for n, p in named if n.startswith("lexical.")]
+        dense = [{"params": [p for n, p in named if not n.startswith(("lexical.", "encoder."))],
+                  "lr": self.lr}]
+        if self.mode == "finetune":
+            dense.append({"params": [p for n, p in named if n.startswith("encoder.")],
+                          "lr": self.encoder_lr})
+        opts: list[torch.optim.Optimizer] = [torch.optim.AdamW(dense, weight_decay=self.weight_decay)]
+        if sparse:
+            opts.append(torch.optim.SparseAdam(sparse, lr=self.lr))
+        warm = max(1, steps // 20)
+
+        def schedule(s: int) -> float:
+            return min(1.0, (s + 1) / warm) * max(0.0, 1 - s / max(steps, 1))
+
+        return [(o, torch.optim.lr_scheduler.LambdaLR(o, schedule)) for o in opts]
+
+    def fit(self, model: ReviewModel, data: TrainingSet, progress: Progress | None = None
+            ) -> "ReviewTrainer":
+        """Train ``model`` in place on ``data``; returns self (``model_``, ``history_``)."""
+        self._check(model, data)
+        rng = np.random.default_rng(self.seed)
+        torch.manual_seed(self.seed)
+        if self.max_texts and len(data.texts) > self.max_texts:
+            data = data.subset(np.sort(rng.choice(len(data.texts), self.max_texts, replace=False)))
+        losses = _Losses.build(model, data.targets, self.balanced)
+        n = len(data.texts)
+        per_epoch = math.ceil(n / self.batch_size)
+        epochs = max(self.epochs, math.ceil(self.min_steps / per_epoch))  # small data: more passes
+        optimizers = self._optimizers(model, per_epoch * epochs)
+        drop = nn.Dropout(self.dropout)
+        history, start = [], time.perf_counter()
+        model.train()
+        if self.mode == "frozen":
+            model.encoder.eval()
+        for epoch in range(epochs):
+            order, total = rng.permutation(n), 0.0
+            for step, lo in enumerate(range(0, n, self.batch_size)):
+                idx = order[lo:lo + self.batch_size]
+                loss = losses(self._logits(model, data, idx, drop), self._targets(data, idx))
+                for opt, _ in optimizers:
+                    opt.zero_grad(set_to_none=True)
+                loss.backward()
+                for opt, sched in optimizers:
+                    opt.step()
+                    sched.step()
+                total += loss.item() * len(idx)
+                if progress is not None:
+                    done = (epoch * per_epoch + step + 1) / (per_epoch * epochs)
+                    progress(done, f"epoch {epoch + 1}/{epochs}, loss {loss.item():.3f}")
+            history.append({"epoch": epoch + 1, "loss": round(total / n, 5),
+                            "seconds": round(time.perf_counter() - start, 2)})
+        model.eval()
+        self.model_, self.history_, self.n_train_, self.epochs_ = model, history, n, epochs
+        return self
+
+    def _logits(self, model: ReviewModel, data: TrainingSet, idx: np.ndarray, drop: nn.Module
+                ) -> dict[str, torch.Tensor]:
+        ids, mask = model.tokenize([data.texts[i] for i in idx])
+        ids, mask = ids.to(model.device), mask.to(model.device)
+        deep = None
+        if model.use_deep:
+            if self.mode == "frozen":
+                deep = torch.as_tensor(data.deep[idx], dtype=torch.float32, device=model.device)
+            else:
+                deep = model.deep_features(ids, mask)
+            deep = drop(deep)
+        lex = drop(model.lexical_features(ids, mask)) if model.lexical is not None else None
+        return model.logits_from_features(deep, lex)
+
+    @staticmethod
+    def _targets(data: TrainingSet, idx: np.ndarray) -> dict[str, torch.Tensor]:
+        out = {}
+        for head, y in data.targets.items():
+            t = torch.as_tensor(y[idx])
+            out[head] = t.long() if y.ndim == 1 else t.float()
+        return out

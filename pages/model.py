@@ -1,0 +1,98 @@
+"""Model: train the review model, compare it with the TF-IDF baseline, edit the aspect taxonomy."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cx_core.browse import list_datasets
+from cx_core.reviews.pipeline import train_review_model
+from cx_core.reviews.report import confusion_frame, evaluation_table, label_table
+from cx_core.reviews.store import latest_model
+from cx_core.reviews.taxonomy import TaxonomyError, add_aspect, remove_aspect, reset_taxonomy, taxonomy_frame
+from pages._ui import get_config, get_workspace, md, user_errors
+
+st.title("Model")
+st.caption("One model scores every review: sentiment, star rating, aspects and complaint risk. "
+           "It learns from your star ratings; without enough ratings sentiment is zero-shot.")
+ws = get_workspace()
+cfg = get_config()
+
+
+def _train_form() -> None:
+    datasets = list_datasets(ws)
+    review_sets = datasets[datasets["kind"] == "reviews"]["dataset_id"].tolist() if not datasets.empty else []
+    with st.form("train_model"):
+        c1, c2 = st.columns(2)
+        modes = ["frozen", "finetune"]
+        mode = c1.selectbox("Mode", modes, index=modes.index(cfg.reviews.mode),
+                            help="frozen: heads on cached MiniLM embeddings (fast, the default); "
+                                 f"finetune: the encoder is trained too, on at most "
+                                 f"{cfg.reviews.finetune_max_texts:,} reviews (slow on CPU)")
+        dataset = c2.selectbox("Reviews", ["all reviews", *review_sets])
+        if st.form_submit_button("Train model", type="primary"):
+            with user_errors():
+                bar = st.progress(0.0, text="Starting")
+                res = train_review_model(ws, cfg, mode=mode,
+                                         dataset_id=None if dataset == "all reviews" else dataset,
+                                         progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
+                bar.empty()
+                st.success(f"Trained model {md(res.model.model_id_)}.")
+
+
+def _evaluation(found: dict) -> None:
+    m = found["metrics"]
+    st.subheader("Held-out evaluation")
+    st.caption(f"Model {md(found['model_id'])}: {md(m.get('mode', ''))} mode, sentiment "
+               f"{md(m.get('sentiment_method', ''))}; trained on {m.get('n_train', 0):,} reviews, "
+               f"evaluated on {m.get('n_test', 0):,} held-out reviews next to the baseline trained on "
+               "the same split. Aspects and risk are compared with their weak labels.")
+    if m.get("note"):
+        st.info(md(m["note"]))
+    st.dataframe(evaluation_table(m), hide_index=True, width="stretch")
+    if "sentiment" in m:
+        c1, c2 = st.columns(2)
+        c1.markdown("**Sentiment confusion, ours**")
+        c1.dataframe(confusion_frame(m, "sentiment"), width="stretch")
+        if "baseline" in m:
+            c2.markdown("**Sentiment confusion, baseline**")
+            c2.dataframe(confusion_frame(m, "sentiment", baseline=True), width="stretch")
+    with st.expander("Aspects and risk flags, per label"):
+        for head in ("aspects", "risk"):
+            st.dataframe(label_table(m, head), hide_index=True, width="stretch")
+
+
+def _taxonomy_editor() -> None:
+    st.subheader("Aspect taxonomy")
+    st.caption("Aspects the model detects, each with seed phrases that mention it. "
+               "Retrain the model after a change.")
+    with st.form("add_aspect", clear_on_submit=True):
+        c1, c2 = st.columns([1, 3])
+        name = c1.text_input("Aspect")
+        seeds = c2.text_input("Seed phrases (comma separated)")
+        if st.form_submit_button("Add or update aspect"):
+            try:
+                stored = add_aspect(ws, name, seeds.split(","))
+                st.success(f"Saved aspect {md(stored)}.")
+            except TaxonomyError as exc:
+                st.error(md(str(exc)))
+    frame = taxonomy_frame(ws)
+    st.dataframe(frame, hide_index=True, width="stretch")
+    c1, c2 = st.columns([3, 1])
+    gone = c1.selectbox("Remove an aspect", frame["aspect"].tolist(), key="remove_aspect")
+    if c2.button("Remove", key="remove_aspect_btn") and gone:
+        remove_aspect(ws, gone)
+        st.rerun()
+    if st.button("Reset to the default taxonomy", key="reset_taxonomy"):
+        reset_taxonomy(ws)
+        st.rerun()
+
+
+with st.expander("Train", expanded=latest_model(ws) is None):
+    _train_form()
+found = latest_model(ws)
+if found is None:
+    st.info("No model trained yet: press **Train model** (frozen mode takes about a minute on the "
+            "demo store, most of it embedding the reviews once).")
+else:
+    _evaluation(found)
+_taxonomy_editor()

@@ -1,0 +1,90 @@
+"""Reviews: every review with its sentiment, aspects and risk; filter, sort, score."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cx_core.pii import mask_text
+from cx_core.reviews.browse import (ReviewFilter, aspect_names, count_reviews, date_bounds,
+                                    filter_reviews, latest_score_run, segment_options)
+from cx_core.reviews.model import SENTIMENT_LABELS, load_review_model
+from cx_core.reviews.pipeline import train_review_model
+from cx_core.reviews.score import score_reviews
+from cx_core.reviews.store import latest_model_dir
+from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
+
+st.title("Reviews")
+ws = get_workspace()
+cfg = get_config()
+
+
+def _score(bar) -> None:
+    progress = lambda f, m: bar.progress(min(f, 1.0), text=m)  # noqa: E731
+    model_dir = latest_model_dir(ws)
+    if model_dir is None:
+        res = train_review_model(ws, cfg, progress=lambda f, m: progress(0.5 * f, "Training: " + m))
+        model_dir = res.model_dir
+    model = load_review_model(model_dir, device=cfg.model.device)
+    score_reviews(ws, model, progress)
+
+
+def _score_button(label: str, primary: bool) -> None:
+    if st.button(label, type="primary" if primary else "secondary", key="score_reviews"):
+        with user_errors():
+            bar = st.progress(0.0, text="Starting")
+            _score(bar)
+            bar.empty()
+            st.rerun()
+
+
+run = latest_score_run(ws)
+if run is None:
+    st.info("No review scores yet. **Score reviews** trains a model first when there is none "
+            "(about a minute on the demo store), then scores every review.")
+    _score_button("Score reviews", True)
+    st.stop()
+
+run_id = run["run_id"]
+counts = count_reviews(ws, run_id)
+cols = st.columns(4)
+cols[0].metric("Scored reviews", f"{sum(counts.values()):,}")
+for col, label in zip(cols[1:], SENTIMENT_LABELS):
+    col.metric(label.capitalize(), f"{counts.get(label, 0):,}")
+st.caption(f"Run {md(run_id)} with model {md(run['config'].get('model_id', '?'))}, sentiment method "
+           f"{md(run['config'].get('sentiment_method', '?'))}, scored {run['finished_at']:%Y-%m-%d %H:%M}.")
+_score_button("Score again with the newest model", False)
+
+with st.expander("Filters", expanded=True):
+    c1, c2, c3 = st.columns(3)
+    sentiments = c1.multiselect("Sentiment", SENTIMENT_LABELS, key="rv_sentiment")
+    lo, hi = c2.slider("Sentiment score", -1.0, 1.0, (-1.0, 1.0), step=0.05, key="rv_score")
+    aspects = aspect_names(ws, run_id)
+    aspect = c3.selectbox("Aspect", ["any", *aspects], key="rv_aspect")
+    c4, c5 = st.columns(2)
+    segs = segment_options(ws)
+    segment_id = None
+    if segs.empty:
+        c4.caption("Segments: none computed yet (the Segments page builds them).")
+    else:
+        names = {f"{int(r.segment_id)}: {r.name}": int(r.segment_id) for r in segs.itertuples()}
+        picked = c4.selectbox("Segment", ["any", *names], key="rv_segment")
+        segment_id = names.get(picked)
+    first, last = date_bounds(ws)
+    dates = c5.date_input("Dates", (first, last), key="rv_dates") if first else ()
+mask = mask_pii_toggle("rv_mask")
+f = ReviewFilter(sentiments=tuple(sentiments), score_min=lo, score_max=hi,
+                 aspect=None if aspect == "any" else aspect, segment_id=segment_id,
+                 date_from=dates[0] if len(dates) > 0 else None,
+                 date_to=dates[1] if len(dates) > 1 else None, limit=cfg.ui.sample_rows * 20)
+with user_errors():
+    df = filter_reviews(ws, run_id, f)
+    if mask:
+        df["text"] = df["text"].map(mask_text)
+        df["title"] = df["title"].map(mask_text)
+    st.caption(f"{len(df):,} reviews shown (most negative first, at most {f.limit:,}); "
+               "click a column header to sort.")
+    st.dataframe(df.drop(columns=["aspect_sentiment_json"]), hide_index=True, width="stretch",
+                 column_config={"score": st.column_config.NumberColumn(format="%.2f"),
+                                "risk": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0),
+                                "rating_pred": st.column_config.NumberColumn("predicted rating",
+                                                                             format="%.1f")})

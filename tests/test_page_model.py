@@ -1,0 +1,49 @@
+"""Model page under AppTest: train with a button, evaluation ours vs baseline, taxonomy editor."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cx_core.reviews.testing import tiny_encoder_dir
+from tests.conftest import ROOT
+from tests.review_fixtures import XSS, review_app_env
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory) -> str:
+    return tiny_encoder_dir(tmp_path_factory.mktemp("enc"))
+
+
+def _no_raw_html(at: AppTest) -> None:
+    for el in [*at.markdown, *at.caption, *at.success, *at.warning, *at.error, *at.info]:
+        assert "<img" not in el.value, el.value
+
+
+def test_train_evaluate_and_edit_taxonomy(tmp_path, monkeypatch, tiny_dir):
+    review_app_env(tmp_path, monkeypatch, tiny_dir)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    at.run()
+    at.switch_page("pages/model.py").run()
+    assert not at.exception, at.exception
+    assert any("No model trained yet" in i.value for i in at.info)
+    next(b for b in at.button if b.label == "Train model").click().run()
+    assert not at.exception, at.exception
+    assert any("Trained model" in s.value for s in at.success)
+    table = at.dataframe[0].value
+    assert {"sentiment", "rating", "aspects", "risk"} <= set(table["head"])
+    assert table["model"].str.startswith("TF-IDF").any()
+    # taxonomy: a hostile name is refused with an escaped message; hostile seeds are stored as text
+    at.text_input[0].set_value(XSS)
+    at.text_input[1].set_value("strap, buckle")
+    next(b for b in at.button if b.label == "Add or update aspect").click().run()
+    assert any("aspect name" in e.value for e in at.error)
+    at.text_input[0].set_value("hardware")
+    at.text_input[1].set_value(f"zipper, {XSS}")
+    next(b for b in at.button if b.label == "Add or update aspect").click().run()
+    assert not at.exception, at.exception
+    assert any("hardware" in s.value for s in at.success)
+    _no_raw_html(at)
+    at.selectbox(key="remove_aspect").set_value("hardware").run()
+    at.button(key="remove_aspect_btn").click().run()
+    assert "hardware" not in at.selectbox(key="remove_aspect").options
