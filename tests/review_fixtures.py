@@ -21,6 +21,10 @@ def review_app_env(tmp_path, monkeypatch, tiny_dir: str, n: int = 150) -> None:
            "CX_REVIEWS_LEXICAL_DIM": "8"}
     for k, v in env.items():
         monkeypatch.setenv(k, v)
+    import streamlit as st
+
+    st.cache_resource.clear()  # the app caches config, workspace and model per process
+    st.cache_data.clear()
     ws = Workspace.open(load_config(env=env).db)
     add(ws, reviews(n))
     with ws.write() as cur:  # a dataset row, so the app does not load the demo store
