@@ -64,20 +64,6 @@ def sample_rows(ws: Workspace, kind: str, n: int = 50, dataset_id: str | None = 
     return mask_frame(df, PII_COLUMNS.get(kind, {}), TEXT_COLUMNS[kind])
 
 
-def overview_kpis(ws: Workspace) -> dict[str, float | int | None]:
-    """Headline numbers for the landing page."""
-    orders = ws.query_one(
-        "SELECT count(DISTINCT order_id), coalesce(sum(amount), 0), "
-        "count(DISTINCT customer_id) FROM orders")
-    reviews = ws.query_one("SELECT count(*), avg(rating) FROM reviews")
-    customers = ws.scalar(
-        "SELECT count(*) FROM (SELECT customer_id FROM customers UNION "
-        "SELECT customer_id FROM orders WHERE customer_id IS NOT NULL UNION "
-        "SELECT customer_id FROM reviews WHERE customer_id IS NOT NULL)")
-    return {"customers": customers, "orders": orders[0], "revenue": orders[1],
-            "buyers": orders[2], "reviews": reviews[0], "mean_rating": reviews[1]}
-
-
 def monthly_activity(ws: Workspace) -> pd.DataFrame:
     """Revenue, orders and reviews per month (for the landing page chart)."""
     return ws.query_df(

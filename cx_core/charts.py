@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -37,4 +38,40 @@ def rfm_segment_figure(profiles: pd.DataFrame) -> go.Figure:
                       legend=dict(orientation="h", y=-0.25))
     fig.update_yaxes(title_text="Customers", secondary_y=False, rangemode="tozero")
     fig.update_yaxes(title_text="CLV", secondary_y=True, rangemode="tozero")
+    return fig
+
+
+def drivers_figure(drivers: pd.DataFrame, top: int = 10) -> go.Figure:
+    """Horizontal bars: mean-rating gain if each aspect's negative mentions were neutral."""
+    d = drivers.head(top).iloc[::-1]
+    fig = go.Figure()
+    if not d.empty:
+        fig.add_trace(go.Bar(x=d["rating_gain"], y=d["aspect"], orientation="h", name="Rating gain",
+                             marker_color="#E4572E",
+                             customdata=np.column_stack([d["negative_mentions"], d["mentions"]]),
+                             hovertemplate="%{y}: +%{x:.3f} stars<br>%{customdata[0]} negative of "
+                                           "%{customdata[1]} mentions<extra></extra>"))
+    fig.update_layout(title="What to fix first: mean rating gained if negatives were neutral",
+                      height=max(260, 40 + 30 * len(d)), margin=dict(l=10, r=10, t=50, b=10))
+    fig.update_xaxes(title_text="Rating gain (stars)", rangemode="tozero")
+    return fig
+
+
+def trends_figure(trends: pd.DataFrame) -> go.Figure:
+    """Monthly mean sentiment and churn risk (lines) over aspect mentions (bars)."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    if not trends.empty:
+        fig.add_trace(go.Bar(x=trends["month"], y=trends["mentions"], name="Aspect mentions",
+                             marker_color="#BBD0F2"), secondary_y=True)
+        fig.add_trace(go.Bar(x=trends["month"], y=trends["negative_mentions"], name="Negative mentions",
+                             marker_color="#F2A541"), secondary_y=True)
+        fig.add_trace(go.Scatter(x=trends["month"], y=trends["mean_sentiment"], name="Mean sentiment",
+                                 mode="lines+markers", line_color="#2E6FDB"), secondary_y=False)
+        if trends["churn_risk"].notna().any():
+            fig.add_trace(go.Scatter(x=trends["month"], y=trends["churn_risk"], name="Churn risk",
+                                     mode="lines+markers", line_color="#7A1F1F"), secondary_y=False)
+    fig.update_layout(title="Monthly trends", height=380, barmode="overlay",
+                      margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.15))
+    fig.update_yaxes(title_text="Sentiment / churn probability", secondary_y=False)
+    fig.update_yaxes(title_text="Mentions", secondary_y=True, rangemode="tozero")
     return fig

@@ -1,12 +1,14 @@
-"""Overview: headline numbers and monthly activity for what is loaded."""
+"""Overview: headline KPIs with change vs the previous period, what to fix first, trends."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from cx_core.browse import dataset_version, monthly_activity, overview_kpis
-from cx_core.charts import activity_figure
-from pages._ui import get_workspace
+from cx_core.browse import monthly_activity
+from cx_core.charts import activity_figure, drivers_figure, trends_figure
+from cx_core.drivers import aspect_drivers, monthly_trends
+from cx_core.overview import PERIOD_DAYS, overview_kpis, overview_version
+from pages._ui import get_workspace, md
 
 st.title("Overview")
 ws = get_workspace()
@@ -22,17 +24,60 @@ def _activity(version: str):
     return monthly_activity(ws)
 
 
-version = dataset_version(ws)
+@st.cache_data(show_spinner=False)
+def _drivers(version: str):
+    return aspect_drivers(ws), monthly_trends(ws)
+
+
+FORMATS = {"customers": ("Customers", "{:,.0f}"), "orders": ("Orders", "{:,.0f}"),
+           "revenue": ("Revenue", "{:,.0f}"), "reviews": ("Reviews", "{:,.0f}"),
+           "mean_rating": ("Mean rating", "{:.2f}"), "mean_sentiment": ("Mean sentiment", "{:+.2f}"),
+           "churn_risk_share": ("At churn risk", "{:.1%}"), "clv_total": ("Predicted CLV (total)", "{:,.0f}")}
+
+
+def _metric(col, key: str, kpi) -> None:
+    label, fmt = FORMATS[key]
+    if kpi.value is None:
+        col.metric(label, "–", help=kpi.hint or None)
+        return
+    delta = None if kpi.delta is None else fmt.format(kpi.delta)
+    col.metric(label, fmt.format(kpi.value), delta=delta,
+               help=None if kpi.delta is None else
+               f"Change: last {PERIOD_DAYS} days vs the {PERIOD_DAYS} days before "
+               f"({fmt.format(kpi.current)} vs {fmt.format(kpi.previous)}).")
+
+
+version = overview_version(ws)
 k = _kpis(version)
-if not any(k[x] for x in ("customers", "orders", "reviews")):
+if not any(k[x].value for x in ("customers", "orders", "reviews")):
     st.info("No data loaded yet. Open the **Data** page to upload customers, orders or reviews.")
     st.stop()
 
-cols = st.columns(5)
-cols[0].metric("Customers", f"{k['customers']:,}")
-cols[1].metric("Orders", f"{k['orders']:,}")
-cols[2].metric("Revenue", f"{k['revenue']:,.0f}")
-cols[3].metric("Reviews", f"{k['reviews']:,}")
-cols[4].metric("Mean rating", "–" if k["mean_rating"] is None else f"{k['mean_rating']:.2f}")
+for row in (list(FORMATS)[:4], list(FORMATS)[4:]):
+    for col, key in zip(st.columns(4), row):
+        _metric(col, key, k[key])
+hints = sorted({kpi.hint for kpi in k.values() if kpi.hint})
+for h in hints:
+    st.caption(h)
+st.caption(f"Deltas: last {PERIOD_DAYS} days vs the {PERIOD_DAYS} days before, up to the newest order "
+           "or review. CLV and churn risk are snapshots of the newest profiles run (no delta).")
 st.plotly_chart(activity_figure(_activity(version)), width="stretch")
-st.caption("Review scoring, customer profiles and segments are computed from the other pages.")
+
+st.subheader("What to fix first")
+drivers, trends = _drivers(version)
+if drivers.empty:
+    st.info("No aspect scores yet. Score the reviews on the **Reviews** page to rank what drives ratings.")
+    st.stop()
+top = drivers.iloc[0]
+st.markdown(f"**{md(top['aspect'])}** costs the most: the mean rating would rise by "
+            f"{top['rating_gain']:.2f} stars if its negative mentions were neutral.")
+st.plotly_chart(drivers_figure(drivers), width="stretch")
+st.dataframe(drivers, hide_index=True, width="stretch", column_config={
+    "rating_gain": st.column_config.NumberColumn("Rating gain", format="%.3f"),
+    "churn_gain": st.column_config.NumberColumn("Churn-risk drop", format="%.3f"),
+    "negative_share": st.column_config.NumberColumn("Negative share", format="%.2f"),
+    "trend_p": st.column_config.NumberColumn("Trend p", format="%.3f")})
+st.caption("Rating gain = share of reviews with a negative mention × −(least-squares effect of that "
+           "mention on the rating, all aspects together). Trend 'worse'/'better' only when a "
+           "two-proportion z-test on the negative share (last 90 days vs the 90 before) gives p < 0.05.")
+st.plotly_chart(trends_figure(trends), width="stretch")
