@@ -26,6 +26,7 @@ from .db import Workspace
 
 Progress = Callable[[float, str], None]
 STAGE = "batch"
+REPORT_FILE = "cx_insight_report.html"
 STAGES = ("ingest", "embed", "review_model", "review_scores", "profiles", "segments", "themes",
           "export")
 
@@ -266,8 +267,10 @@ def stage_themes(ctx: BatchContext) -> StageOutcome:
 
 
 def stage_export(ctx: BatchContext) -> StageOutcome:
-    """Write the newest segment run (personal data masked) as CSV into the export folder."""
+    """Write the newest segment run as CSV and the HTML insight report (personal data masked)
+    into the export folder."""
     from .export import export_segments, file_name
+    from .report import write_report
 
     run_id = latest_run_id(ctx.ws, "segments")
     if not ctx.opts.export_dir or run_id is None:
@@ -275,13 +278,16 @@ def stage_export(ctx: BatchContext) -> StageOutcome:
     target = Path(ctx.opts.export_dir) / file_name(run_id, "csv")
     key = fingerprint(run_id, latest_run_id(ctx.ws, "profiles"),
                       latest_run_id(ctx.ws, "review_scores"), str(target.resolve()))
-    if target.is_file() and ctx.unchanged("export", key):
+    report = Path(ctx.opts.export_dir) / REPORT_FILE
+    if target.is_file() and report.is_file() and ctx.unchanged("export", key):
         return StageOutcome("skipped", key, reason="segment run already exported",
-                            extra={"path": str(target)})
+                            extra={"path": str(target), "report": str(report)})
     ctx.progress(0.5, f"Writing {target.name}")
     path = export_segments(ctx.ws, run_id, "csv", mask_pii=True, path=target)
-    ctx.progress(1.0, f"Wrote {Path(path).name}")
-    return StageOutcome("done", key, extra={"path": str(path)})
+    ctx.progress(0.8, f"Writing {REPORT_FILE}")
+    write_report(ctx.ws, report, mask_pii=True)
+    ctx.progress(1.0, f"Wrote {Path(path).name} and {REPORT_FILE}")
+    return StageOutcome("done", key, extra={"path": str(path), "report": str(report)})
 
 
 STAGE_FUNCS: dict[str, Callable[[BatchContext], StageOutcome]] = {

@@ -50,8 +50,19 @@ def cmd_run(ws: Any, args: argparse.Namespace, cfg: Any) -> int:
     return 0
 
 
+def cmd_report(ws: Any, args: argparse.Namespace, cfg: Any) -> int:
+    """Write the self-contained HTML insight report (personal data masked unless --no-mask)."""
+    from .report import write_report
+
+    path = write_report(ws, args.out, mask_pii=not args.no_mask)
+    _say(f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB"
+         f"{', personal data NOT masked' if args.no_mask else ', personal data masked'})")
+    print(str(path))
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
-    """Add ``run``; returns its handler."""
+    """Add ``run`` and ``report``; returns their handlers."""
     r = subparsers.add_parser(
         "run", help="the whole pipeline headless: load, embed, train/score reviews, profiles, "
                     "segments, themes, exports (unchanged stages are skipped)")
@@ -66,4 +77,8 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
                    help=f"leave a stage out (repeatable): {', '.join(STAGES)}")
     r.add_argument("--retrain", action="store_true", help="train a new review model even if one exists")
     r.add_argument("--force", action="store_true", help="rerun every stage even when nothing changed")
-    return {"run": cmd_run}
+    rep = subparsers.add_parser("report", help="write the self-contained HTML insight report "
+                                               "(overview, drivers, segments, model quality)")
+    rep.add_argument("--out", default="cx_insight_report.html", help="HTML file to write")
+    rep.add_argument("--no-mask", action="store_true", help="show personal data (masked by default)")
+    return {"run": cmd_run, "report": cmd_report}

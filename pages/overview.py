@@ -8,7 +8,8 @@ from cx_core.browse import monthly_activity
 from cx_core.charts import activity_figure, drivers_figure, trends_figure
 from cx_core.drivers import aspect_drivers, monthly_trends
 from cx_core.overview import PERIOD_DAYS, overview_kpis, overview_version
-from pages._ui import get_workspace, md
+from cx_core.report import build_report
+from pages._ui import get_workspace, mask_pii_toggle, md, user_errors
 
 st.title("Overview")
 ws = get_workspace()
@@ -47,6 +48,22 @@ def _metric(col, key: str, kpi) -> None:
                f"({fmt.format(kpi.current)} vs {fmt.format(kpi.previous)}).")
 
 
+def _report_download() -> None:
+    """Insight report: built only when asked (it embeds plotly.js, ~5 MB), then downloadable."""
+    st.subheader("Insight report")
+    st.caption("One self-contained HTML file (opens without a network): overview, drivers, segments "
+               "with representative reviews, model quality.")
+    mask = mask_pii_toggle("report_mask_pii")
+    if st.button("Build report", key="build_report"):
+        with user_errors(), st.spinner("Building the report"):
+            st.session_state["report_html"] = (build_report(ws, mask_pii=mask), mask)
+    built = st.session_state.get("report_html")
+    if built:
+        st.download_button("Download insight report (HTML)", built[0].encode("utf-8"),
+                           file_name="cx_insight_report.html", mime="text/html", key="report_download",
+                           help="Personal data masked." if built[1] else "Personal data NOT masked.")
+
+
 version = overview_version(ws)
 k = _kpis(version)
 if not any(k[x].value for x in ("customers", "orders", "reviews")):
@@ -67,6 +84,7 @@ st.subheader("What to fix first")
 drivers, trends = _drivers(version)
 if drivers.empty:
     st.info("No aspect scores yet. Score the reviews on the **Reviews** page to rank what drives ratings.")
+    _report_download()
     st.stop()
 top = drivers.iloc[0]
 st.markdown(f"**{md(top['aspect'])}** costs the most: the mean rating would rise by "
@@ -81,3 +99,4 @@ st.caption("Rating gain = share of reviews with a negative mention × −(least-
            "mention on the rating, all aspects together). Trend 'worse'/'better' only when a "
            "two-proportion z-test on the negative share (last 90 days vs the 90 before) gives p < 0.05.")
 st.plotly_chart(trends_figure(trends), width="stretch")
+_report_download()
