@@ -16,6 +16,7 @@ PAGES = [
     st.Page("pages/themes.py", title="Themes", icon="🧵"),
     st.Page("pages/explain.py", title="Explain", icon="🔍"),
     st.Page("pages/export.py", title="Export", icon="📤"),
+    st.Page("pages/recommend.py", title="Recommend", icon="🛒"),
 ]
 
 st.navigation(PAGES).run()

@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: modules that add sub-commands: each has ``register(subparsers) -> {name: handler}``
 COMMAND_MODULES = ("cx_core.cli_reviews", "cx_core.cli_customers", "cx_core.cli_segments",
-                   "cx_core.cli_batch")
+                   "cx_core.cli_batch", "cx_core.cli_recommend")
 
 
 def _command_modules() -> list:

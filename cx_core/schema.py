@@ -148,6 +148,15 @@ TABLES: dict[str, str] = {
         seconds DOUBLE,
         result_json VARCHAR NOT NULL,
         PRIMARY KEY (model_id, text_hash, head, target, settings)""",
+    "recommendations": """
+        run_id VARCHAR NOT NULL,
+        customer_id VARCHAR NOT NULL,
+        rank INTEGER NOT NULL,
+        item VARCHAR NOT NULL,
+        item_name VARCHAR,
+        score DOUBLE,
+        reason VARCHAR NOT NULL,
+        because_item VARCHAR""",
     "runs": """
         run_id VARCHAR PRIMARY KEY,
         stage VARCHAR NOT NULL,

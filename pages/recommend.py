@@ -1,0 +1,57 @@
+"""Recommend: items per customer (ALS on order history) with the reason for each."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cx_core.browse import dataset_version
+from cx_core.recommend_store import (build_recommendations, latest_recommend_run, load_recommendations,
+                                     purchase_history, recommended_customers)
+from pages._ui import get_workspace, md, user_errors
+
+st.title("Recommend")
+ws = get_workspace()
+
+
+@st.cache_data(show_spinner=False)
+def _customers(run_id: str) -> list[str]:
+    return recommended_customers(ws, run_id)
+
+
+def _compute_form() -> None:
+    with st.form("recommend"):
+        st.markdown("**Compute recommendations** for every customer from the loaded orders")
+        c1, c2 = st.columns(2)
+        method = c1.selectbox("Method", ["als", "popularity"],
+                              format_func={"als": "ALS (collaborative filtering)",
+                                           "popularity": "Popularity (baseline)"}.get)
+        n = c2.number_input("Items per customer", 1, 50, 10)
+        if st.form_submit_button("Compute recommendations", type="primary"):
+            with user_errors():
+                bar = st.progress(0.0, text="Starting")
+                build_recommendations(ws, method, int(n), lambda f, m: bar.progress(f, text=m))
+                bar.empty()
+                st.rerun()
+
+
+run = latest_recommend_run(ws)
+with st.expander("Compute", expanded=run is None):
+    _compute_form()
+if run is None:
+    st.info("No recommendations yet: press **Compute recommendations** (seconds).")
+    st.stop()
+
+run_id, metrics, data_key = run
+if data_key != dataset_version(ws):
+    st.warning("Data changed since these recommendations were computed: recompute to include it.")
+st.caption(f"Run {md(run_id)}: {metrics.get('customers', 0):,} customers, {metrics.get('items', 0):,} "
+           f"items, {metrics.get('seconds', 0)} s. Items a customer already bought are never recommended.")
+customers = _customers(run_id)
+cid = st.selectbox("Customer", customers, key="recommend_pick")
+if cid:
+    recs = load_recommendations(ws, run_id, cid)
+    st.subheader(f"For customer {md(cid)}")
+    for r in recs.itertuples():
+        st.markdown(f"{r.rank}. **{md(r.item_name or r.item)}** ({md(r.item)}): {md(r.reason)}")
+    st.markdown("**What they bought**")
+    st.dataframe(purchase_history(ws, cid), hide_index=True)
