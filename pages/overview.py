@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from cx_core.alerts import alerts_version, what_changed
 from cx_core.browse import monthly_activity
 from cx_core.charts import activity_figure, drivers_figure, trends_figure
 from cx_core.drivers import aspect_drivers, monthly_trends
@@ -23,6 +24,22 @@ def _kpis(version: str) -> dict:
 @st.cache_data(show_spinner=False)
 def _activity(version: str):
     return monthly_activity(ws)
+
+
+@st.cache_data(show_spinner=False)
+def _alerts(version: str) -> list:
+    return what_changed(ws)
+
+
+def _what_changed() -> None:
+    """Significant changes, last period vs the one before (plain-text messages, escaped)."""
+    st.subheader("What changed")
+    alerts = _alerts(alerts_version(ws))
+    if not alerts:
+        st.caption(f"No significant change in aspect complaints or segment activity: last {PERIOD_DAYS} "
+                   f"days vs the {PERIOD_DAYS} days before (two-proportion z-test, p < 0.05).")
+        return
+    st.markdown("\n".join(f"- {md(a.message)}" for a in alerts))
 
 
 @st.cache_data(show_spinner=False)
@@ -79,6 +96,7 @@ for h in hints:
 st.caption(f"Deltas: last {PERIOD_DAYS} days vs the {PERIOD_DAYS} days before, up to the newest order "
            "or review. CLV and churn risk are snapshots of the newest profiles run (no delta).")
 st.plotly_chart(activity_figure(_activity(version)), width="stretch")
+_what_changed()
 
 st.subheader("What to fix first")
 drivers, trends = _drivers(version)

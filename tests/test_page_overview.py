@@ -77,3 +77,28 @@ def test_overview_with_scores_ranks_drivers(app_env):  # noqa: F811
     assert drivers["rating_gain"].iloc[0] > 0 and drivers["rating_gain"].iloc[1] == pytest.approx(0)
     assert any("costs the most" in m.value and "\\<img" in m.value for m in at.markdown)
     _no_raw_html(at)
+
+
+def test_overview_what_changed_block(app_env):  # noqa: F811
+    """A hostile-named aspect negative only in the last 90 days shows up, escaped, under 'What changed'."""
+    cfg = load_config()
+    ws = Workspace.open(cfg.db)
+    try:
+        ensure_demo(ws, cfg)
+        now = datetime.now()
+        with ws.write() as cur:
+            cur.execute("INSERT INTO runs VALUES ('rs_1', 'review_scores', 'k', '{}', ?, ?, 'done', '{}')",
+                        [now, now])
+            cur.execute(
+                "INSERT INTO review_scores (run_id, dataset_id, review_id, model_id, sentiment_method, "
+                "sentiment, sentiment_score, aspects, aspect_sentiment_json) "
+                "SELECT 'rs_1', dataset_id, review_id, 'm', 'test', 'neutral', 0.0, [?], json_object(?, "
+                "CASE WHEN ts > greatest((SELECT max(ts) FROM orders), (SELECT max(ts) FROM reviews)) "
+                "- INTERVAL 90 DAY THEN -0.8 ELSE 0.4 END) FROM reviews", [XSS, XSS])
+    finally:
+        ws.close()
+    at = new_app()
+    assert any(s.value == "What changed" for s in at.subheader)
+    assert any("Complaints about" in m.value and "\\<img" in m.value and "rose" in m.value
+               for m in at.markdown)
+    _no_raw_html(at)
