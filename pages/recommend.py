@@ -7,10 +7,14 @@ import streamlit as st
 from cx_core.browse import dataset_version
 from cx_core.recommend_store import (build_recommendations, latest_recommend_run, load_recommendations,
                                      purchase_history, recommended_customers)
+from pages import _recommend_segment
 from pages._ui import get_workspace, md, user_errors
 
 st.title("Recommend")
 ws = get_workspace()
+if st.radio("Recommend for", ["Customer", "Segment"], horizontal=True, key="recommend_mode") == "Segment":
+    _recommend_segment.render(ws)
+    st.stop()
 
 
 @st.cache_data(show_spinner=False)
