@@ -120,29 +120,36 @@ aspects AS (
     SELECT customer_id, string_agg(aspect || ' (' || n || ')', ', ' ORDER BY n DESC, aspect)
            FILTER (WHERE rk <= 3) AS top_aspects
     FROM (SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY n DESC, aspect) AS rk
-          FROM aspect_counts) GROUP BY customer_id)
+          FROM aspect_counts) GROUP BY customer_id),
+recs AS (  -- the newest recommendation run's top items, best first
+    SELECT customer_id, string_agg(coalesce(item_name, item) || ' [' || item || ']', '; ' ORDER BY rank)
+           AS recommended_items
+    FROM recommendations WHERE run_id = $recs AND rank <= $top_n GROUP BY customer_id)
 SELECT u.unit_kind, u.unit_id, u.customer_id, u.segment_id,
        coalesce(i.name, CASE WHEN u.segment_id < 0 THEN 'Outliers'
                              ELSE 'Segment ' || u.segment_id END) AS segment_name,
        u.is_outlier, u.probability AS segment_probability,
        {churn} AS churn_probability, {method} AS churn_method, {window} AS churn_window, p.clv,
-       ag.top_aspects, lo.last_order_date, c.name, c.email, c.phone
+       ag.top_aspects, rc.recommended_items, lo.last_order_date, c.name, c.email, c.phone
 FROM unit u
 LEFT JOIN segment_info i ON i.run_id = $run AND i.segment_id = u.segment_id
 LEFT JOIN customer_profiles p ON p.run_id = $profiles AND p.customer_id = u.customer_id
 LEFT JOIN cust c ON c.customer_id = u.customer_id
 LEFT JOIN last_order lo ON lo.customer_id = u.customer_id
 LEFT JOIN aspects ag ON ag.customer_id = u.customer_id
+LEFT JOIN recs rc ON rc.customer_id = u.customer_id
 ORDER BY u.is_outlier, u.segment_id < 0, u.segment_id, u.unit_id
 """
 
 
 def export_frame(ws: Workspace, run_id: str | None = None, mask_pii: bool = True,
-                 segments: Sequence[int] | None = None) -> pd.DataFrame:
+                 segments: Sequence[int] | None = None, top_items: int = 5) -> pd.DataFrame:
     """The export table of a segment run (newest when ``run_id`` is None), one row per unit.
 
     ``segments`` keeps only those segment ids (-1 = unassigned outliers);
-    personal columns are masked unless ``mask_pii`` is False.  Review-level
+    personal columns are masked unless ``mask_pii`` is False.  ``recommended_items`` holds the
+    ``top_items`` best items of the newest recommendation run (``python -m cx_core recommend
+    --all --save`` or the Recommend page), empty when there is none.  Review-level
     runs get a ``review_id`` column and the reviewer's customer id when known.
     """
     run_id = resolve_run(ws, run_id)
@@ -152,7 +159,8 @@ def export_frame(ws: Workspace, run_id: str | None = None, mask_pii: bool = True
     churn, method, window = _churn_sql(ws)
     df = ws.query_df(_FRAME_SQL.format(churn=churn, method=method, window=window), {
         "run": run_id, "segs": segs, "profiles": _latest(ws, "profiles"),
-        "scores": _latest(ws, "review_scores")})
+        "scores": _latest(ws, "review_scores"), "recs": _latest(ws, "recommend"),
+        "top_n": int(top_items)})
     df = _shape(df)
     return mask_frame_pii(df) if mask_pii else df
 

@@ -94,7 +94,7 @@ def test_one_row_per_customer_with_every_column(seeded):
     df = export_frame(seeded)
     assert list(df.columns) == [
         "customer_id", "segment_id", "segment_name", "is_outlier", "segment_probability",
-        "churn_probability", "churn_method", "churn_window", "clv", "top_aspects", "last_order_date",
+        "churn_probability", "churn_method", "churn_window", "clv", "top_aspects", "recommended_items", "last_order_date",
         "name", "email", "phone"]
     assert sorted(df["customer_id"]) == ["C1", "C2", "C3", "C4", "C5"]
     row = df.set_index("customer_id")
@@ -222,3 +222,17 @@ def test_cli_export(cfg, tmp_path, capsys):
     assert main(["--db", cfg.db.path, "export", "--out", str(out), "--segments", "x"]) == 2
     assert main(["--db", cfg.db.path, "export", "--out", str(out), "--segments", "9"]) == 2
     assert "not in run" in capsys.readouterr().err
+
+
+def test_export_carries_the_newest_recommendations(seeded):
+    with seeded.write() as cur:
+        cur.execute("INSERT INTO runs VALUES ('rec1', 'recommend', 'k', '{}', ?, ?, 'done', '{}')",
+                    [datetime(2024, 1, 1), datetime(2024, 1, 1)])
+        for rank, item in enumerate(["A", "B", "C", "D", "E", "F"], start=1):
+            cur.execute("INSERT INTO recommendations VALUES ('rec1', 'C1', ?, ?, ?, 0.5, 'r', NULL)",
+                        [rank, item, f"=cmd {item}" if item == "A" else f"Item {item}"])
+    df = export_frame(seeded, top_items=3).set_index("customer_id")
+    assert df.loc["C1", "recommended_items"] == "=cmd A [A]; Item B [B]; Item C [C]"
+    assert pd.isna(df.loc["C2", "recommended_items"])
+    out = neutralise_formulas(df.reset_index())
+    assert out.set_index("customer_id").loc["C1", "recommended_items"].startswith("'=")
