@@ -12,18 +12,11 @@ import sys
 from typing import Sequence
 
 from .config import load_config
+from .cli_progress import progress_bar as _progress
 from .db import Workspace, WorkspaceError
 from .ingest import InputFileError, MappingError
 from .mapping import KINDS
 
-
-def _progress(frac: float, msg: str) -> None:
-    width = 30
-    done = int(width * min(max(frac, 0.0), 1.0))
-    sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {frac:4.0%} {msg:<40}")
-    if frac >= 1.0:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
 
 
 def _parse_map(pairs: Sequence[str]) -> dict[str, str | None]:

@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any, Callable
 
+from .cli_progress import progress_bar
 from .batch import STAGES, BatchOptions, InputFile, run_batch
 from .mapping import KINDS
 
@@ -40,12 +41,10 @@ def input_files(paths: list[str], kinds: list[str], maps: list[str]) -> list[Inp
 
 def cmd_run(ws: Any, args: argparse.Namespace, cfg: Any) -> int:
     """Run ingest, embeddings, review model, scores, profiles, segments, themes and exports."""
-    from .cli import _progress
-
     opts = BatchOptions(demo=args.demo, files=input_files(args.files, args.kind, args.map),
                         export_dir=args.export_dir, skip=args.skip, retrain=args.retrain,
                         force=args.force)
-    summary = run_batch(ws, cfg, opts, lambda f, m: _progress(f, m[:40]), _say)
+    summary = run_batch(ws, cfg, opts, progress_bar, _say)
     print(json.dumps(summary, indent=1, default=str))
     return 0
 

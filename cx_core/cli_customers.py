@@ -14,6 +14,7 @@ import json
 import sys
 from typing import Any, Callable
 
+from .cli_progress import progress_bar as _progress
 from .churn import METHODS, evaluate_churn
 from .churn_features import OrderHistory
 from .db import Workspace
@@ -21,14 +22,6 @@ from .profiles import ProfileSettings, build_profiles, latest_run, load_orders, 
 from .text_profile import latest_scores_run, load_review_signals
 
 Handler = Callable[[Workspace, argparse.Namespace, Any], int]
-
-
-def _progress(frac: float, msg: str) -> None:
-    """A one-line progress note on stderr."""
-    sys.stderr.write(f"\r{frac:4.0%} {msg:<50}")
-    if frac >= 1.0:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
 
 
 def _settings(args: argparse.Namespace, cfg: Any) -> ProfileSettings:

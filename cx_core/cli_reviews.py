@@ -12,13 +12,8 @@ import json
 import sys
 from typing import Any, Callable
 
+from .cli_progress import progress_bar as _progress
 from .db import Workspace
-
-
-def _progress(frac: float, msg: str) -> None:
-    from .cli import _progress as bar
-
-    bar(frac, msg[:40])
 
 
 def _model_dir(ws: Workspace, args: Any) -> str:

@@ -7,20 +7,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Any, Callable
+from typing import Any
 
-Handler = Callable[[Any, argparse.Namespace, Any], int]
-
-
-def _progress(frac: float, msg: str) -> None:
-    """A one-line terminal progress bar on stderr."""
-    width = 30
-    done = int(width * min(max(frac, 0.0), 1.0))
-    sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {frac:4.0%} {msg[:48]:<48}")
-    if frac >= 1.0:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+from .cli_progress import Handler
+from .cli_progress import progress_bar as _progress
 
 
 def cmd_themes(ws: Any, args: argparse.Namespace, cfg: Any) -> int:

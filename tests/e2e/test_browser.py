@@ -76,6 +76,25 @@ def _log_tail(path: Path, n: int = 60) -> str:
         return "(no server log)"
 
 
+def wait_healthy(proc: subprocess.Popen, url: str, log_path: Path) -> None:
+    """Wait until the streamlit server answers /_stcore/health (fail with its log if it dies or stalls)."""
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"streamlit exited with code {proc.returncode}:\n{_log_tail(log_path)}",
+                        pytrace=False)
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"streamlit did not answer /_stcore/health within "
+                        f"{SERVER_START_TIMEOUT_S}s:\n{_log_tail(log_path)}", pytrace=False)
+        time.sleep(0.25)
+
+
 # ---------------------------------------------------------------- fixtures
 
 
@@ -98,21 +117,7 @@ def app_server(tmp_path_factory):
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with code {proc.returncode}:\n{_log_tail(log_path)}",
-                            pytrace=False)
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer /_stcore/health within "
-                            f"{SERVER_START_TIMEOUT_S}s:\n{_log_tail(log_path)}", pytrace=False)
-            time.sleep(0.25)
+        wait_healthy(proc, url, log_path)
         yield {"url": url, "tmp": tmp, "log": log_path, **ws}
     finally:
         proc.terminate()

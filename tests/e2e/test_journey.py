@@ -18,12 +18,11 @@ import re
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 
-from tests.e2e.test_browser import (ROOT, SERVER_START_TIMEOUT_S, XSS_IMG, _assert_nothing_executed,
-                                    _free_port, _full_page_screenshot, _log_tail, _metric_value,
+from tests.e2e.test_browser import (ROOT, XSS_IMG, _assert_nothing_executed, _free_port,
+                                    _full_page_screenshot, _metric_value, wait_healthy,
                                     _open_listbox, _require_browser, _wait_idle, browser,  # noqa: F401
                                     page)  # noqa: F401  (fixtures used by the test below)
 
@@ -73,7 +72,7 @@ def app_server(tmp_path_factory):
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
             url = f"http://127.0.0.1:{port}"
-            _wait_healthy(proc, url, log_path)
+            wait_healthy(proc, url, log_path)
             yield {"url": url, "tmp": tmp, "log": log_path, **ws}
         finally:
             proc.terminate()
@@ -82,24 +81,6 @@ def app_server(tmp_path_factory):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
-
-
-def _wait_healthy(proc, url: str, log_path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"streamlit exited with code {proc.returncode}:\n{_log_tail(log_path)}",
-                        pytrace=False)
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"streamlit not healthy in {SERVER_START_TIMEOUT_S}s:\n{_log_tail(log_path)}",
-                        pytrace=False)
-        time.sleep(0.25)
 
 
 # ---------------------------------------------------------------- steps
