@@ -28,6 +28,7 @@ import pandas as pd
 
 from .db import Workspace
 from .pii import mask_value
+from .runs import latest_run_id
 
 FORMATS = ("csv", "parquet")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -72,10 +73,7 @@ def resolve_run(ws: Workspace, run_id: str | None) -> str:
 
 # ---------------------------------------------------------------------- the frame
 
-def _latest(ws: Workspace, stage: str) -> str | None:
-    """Run id of the newest finished run of ``stage``."""
-    return ws.scalar("SELECT run_id FROM runs WHERE stage = ? AND status = 'done' "
-                     "ORDER BY finished_at DESC LIMIT 1", [stage])
+_latest = latest_run_id
 
 
 def _churn_sql(ws: Workspace) -> tuple[str, str, str]:

@@ -10,7 +10,6 @@ it back for free.  Every score carries its method and the data window it used:
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -25,6 +24,7 @@ from .clv import GammaGammaModel, customer_lifetime_value, fit_bgnbd
 from .config import CustomersConfig
 from .db import Workspace
 from .rfm import rfm_scores, rfm_summary
+from .runs import latest_run as find_latest_run, record_run
 from .text_profile import (TEXT_PROFILE_COLUMNS, latest_scores_run, load_review_signals,
                            text_profile_summary, text_profiles)
 
@@ -186,16 +186,13 @@ def save_profiles(ws: Workspace, run_id: str, profiles: pd.DataFrame, settings: 
         cur.register("_cx_profiles", frame)
         cur.execute("INSERT INTO customer_profiles BY NAME SELECT * FROM _cx_profiles")
         cur.unregister("_cx_profiles")
-        cur.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, 'done', ?)",
-                    [run_id, STAGE, dataset_version(ws), json.dumps(asdict(settings)), started,
-                     datetime.now(), json.dumps(metrics, default=str)])
+        record_run(cur, run_id, STAGE, dataset_version(ws), asdict(settings), started, metrics)
 
 
 def latest_run(ws: Workspace, stage: str = STAGE) -> tuple[str, dict, str] | None:
     """(run_id, metrics, dataset_key) of the newest finished run of a stage, or None."""
-    row = ws.query_one("SELECT run_id, metrics_json, dataset_key FROM runs WHERE stage = ? "
-                       "AND status = 'done' ORDER BY finished_at DESC LIMIT 1", [stage])
-    return None if row is None else (row[0], json.loads(row[1] or "{}"), row[2])
+    run = find_latest_run(ws, stage)
+    return None if run is None else (run.run_id, run.metrics, run.dataset_key)
 
 
 def load_profiles(ws: Workspace, run_id: str) -> pd.DataFrame:

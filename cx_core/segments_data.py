@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .db import Workspace
+from .runs import latest_run_id  # noqa: F401  (re-exported: older imports use it from here)
 
 Progress = Callable[[float, str], None]
 UNIT_KINDS = ("auto", "customer", "review")
@@ -77,10 +78,6 @@ class SegmentInputs:
         return len(self.unit_ids)
 
 
-def latest_run_id(ws: Workspace, stage: str) -> str | None:
-    """The newest finished run of a stage, or None."""
-    return ws.scalar("SELECT run_id FROM runs WHERE stage = ? AND status = 'done' "
-                     "ORDER BY finished_at DESC LIMIT 1", [stage])
 
 
 def choose_unit_kind(ws: Workspace, unit: str) -> str:

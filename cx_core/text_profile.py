@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .db import Workspace
+from .runs import latest_run_id
 
 #: An aspect scored below this (in [-1, 1]) is a complaint.
 COMPLAINT_BELOW = -0.25
@@ -51,8 +52,7 @@ SIGNAL_STATS = ("n_reviews", "mean_rating", "low_rating_share", "mean_sentiment"
 
 def latest_scores_run(ws: Workspace) -> str | None:
     """Run id of the newest finished review-scoring run, or None."""
-    return ws.scalar("SELECT run_id FROM runs WHERE stage = ? AND status = 'done' "
-                     "ORDER BY finished_at DESC LIMIT 1", [SCORES_STAGE])
+    return latest_run_id(ws, SCORES_STAGE)
 
 
 def load_review_signals(ws: Workspace, scores_run_id: str | None = None) -> pd.DataFrame:

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .db import Workspace
+from .runs import record_run
 
 Progress = Callable[[float, str], None]
 STAGE = "themes"
@@ -318,9 +319,7 @@ def _save(ws: Workspace, run_id: str, frame: pd.DataFrame, fit: dict[str, Any],
         finally:
             cur.unregister("_cx_themes")
             cur.unregister("_cx_review_themes")
-        cur.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, 'done', ?)",
-                    [run_id, STAGE, data_key, json.dumps(config, default=str), started,
-                     datetime.now(), json.dumps(metrics, default=str)])
+        record_run(cur, run_id, STAGE, data_key, config, started, metrics)
 
 
 # ---------------------------------------------------------------------- reading back

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from ..db import Workspace
+from ..runs import latest_run
 
 SCORE_STAGE = "review_scores"
 MODEL_STAGE = "review_model"
@@ -42,11 +43,10 @@ def trained_models(ws: Workspace) -> list[ModelChoice]:
 
 def latest_scores_run(ws: Workspace) -> tuple[str, str] | None:
     """``(run_id, model_id)`` of the newest finished scoring run, or None."""
-    row = ws.query_one("SELECT run_id, config_json FROM runs WHERE stage = ? AND status = 'done' "
-                       "ORDER BY finished_at DESC NULLS LAST LIMIT 1", [SCORE_STAGE])
-    if row is None:
+    run = latest_run(ws, SCORE_STAGE)
+    if run is None:
         return None
-    return str(row[0]), str(_json(row[1]).get("model_id", ""))
+    return run.run_id, str(run.config.get("model_id", ""))
 
 
 def pick_reviews(ws: Workspace, search: str = "", limit: int = 200,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ..db import Workspace
+from ..runs import latest_run, latest_run_id
 from .score import STAGE
 
 
@@ -29,18 +29,16 @@ class ReviewFilter:
 
 def latest_score_run(ws: Workspace) -> dict[str, Any] | None:
     """The newest finished scoring run: run_id, finished_at, config (model id), metrics."""
-    row = ws.query_one("SELECT run_id, finished_at, config_json, metrics_json FROM runs "
-                       "WHERE stage = ? AND status = 'done' ORDER BY finished_at DESC LIMIT 1", [STAGE])
-    if row is None:
+    run = latest_run(ws, STAGE)
+    if run is None:
         return None
-    return {"run_id": row[0], "finished_at": row[1], "config": json.loads(row[2] or "{}"),
-            "metrics": json.loads(row[3] or "{}")}
+    return {"run_id": run.run_id, "finished_at": run.finished_at, "config": run.config,
+            "metrics": run.metrics}
 
 
 def latest_segment_run(ws: Workspace) -> str | None:
     """Run id of the newest finished segmentation (None when segments were never computed)."""
-    return ws.scalar("SELECT run_id FROM runs WHERE stage = 'segments' AND status = 'done' "
-                     "ORDER BY finished_at DESC LIMIT 1")
+    return latest_run_id(ws, "segments")
 
 
 def segment_options(ws: Workspace) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from ..db import Workspace
+from ..runs import record_run
 
 STAGE = "review_model"
 
@@ -26,9 +27,7 @@ def record_training(ws: Workspace, model_id: str, model_dir: Path, dataset_key: 
     """Write the ``runs`` row of a finished training (run_id = model id)."""
     cfg = {"model_dir": str(model_dir), **config}
     with ws.write() as cur:
-        cur.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, 'done', ?)",
-                    [model_id, STAGE, dataset_key, json.dumps(cfg, default=str), started,
-                     datetime.now(), json.dumps(metrics, default=str)])
+        record_run(cur, model_id, STAGE, dataset_key, cfg, started, metrics)
 
 
 def list_models(ws: Workspace) -> pd.DataFrame:
