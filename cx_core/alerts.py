@@ -2,24 +2,29 @@
 
 Periods are those of :func:`cx_core.overview.periods` (the last ``days`` days up to the newest
 order or review vs the ``days`` before). Every alert comes from the pooled two-proportion
-z-test of :func:`cx_core.drivers.two_proportion_p` and is raised only when p < ``ALPHA`` and
-both periods hold at least ``MIN_COUNT`` observations:
+z-test of :func:`cx_core.drivers.two_proportion_p`; every candidate (both periods hold at least
+``MIN_COUNT`` observations) is one test of one family, and an alert is raised only when its
+Benjamini-Hochberg q-value over the whole family (:func:`cx_core.drivers.fdr_q`) is <= ``ALPHA``:
 
 * ``aspect_worse`` / ``aspect_better`` — the negative share of an aspect's mentions (newest
   scoring run) rose / fell;
 * ``segment_grew`` / ``segment_shrank`` — within the newest segment run, a segment's share of
   the active units rose / fell. For customer runs "active" means the customer ordered or
-  reviewed in the period; for review runs the units are the reviews written in the period.
+  reviewed in the period; for review runs the units are the reviews written in the period;
+* segment changes between the two newest segment runs of the same unit kind
+  (:mod:`cx_core.segment_changes`): matched segments that grew / shrank (tested on their share of
+  the run's units, same family), new, vanished, split and merged segments (structural, untested).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
 from .db import Workspace
-from .drivers import ALPHA, load_aspect_reviews, mention_indicators, two_proportion_p
+from .drivers import ALPHA, fdr_q, load_aspect_reviews, mention_indicators, two_proportion_p
 from .overview import PERIOD_DAYS, Periods, periods
 from .profiles import STAGE as PROFILES_STAGE
 from .segments_data import latest_run_id
@@ -32,7 +37,11 @@ SEGMENTS_STAGE = "segments"
 
 @dataclass(frozen=True)
 class Alert:
-    """One significant change: ``before``/``after`` are shares (0-1) in the two periods."""
+    """One change: ``before``/``after`` are shares (0-1) in the two periods (or runs).
+
+    ``p_value`` is the test's own p; ``q_value`` its Benjamini-Hochberg q over every candidate
+    alert (NaN for structural segment changes, which are not tested).
+    """
 
     kind: str
     subject: str
@@ -40,15 +49,14 @@ class Alert:
     before: float
     after: float
     p_value: float
+    q_value: float = math.nan
 
 
 def _test(k_after: int, n_after: int, k_before: int, n_before: int) -> tuple[float, float, float] | None:
-    """(before share, after share, p) when both periods are big enough and the change is significant."""
+    """(before share, after share, p) when both periods are big enough to test (a candidate alert)."""
     if n_after < MIN_COUNT or n_before < MIN_COUNT:
         return None
     p = two_proportion_p(k_after, n_after, k_before, n_before)
-    if p >= ALPHA:
-        return None
     return k_before / n_before, k_after / n_after, p
 
 
@@ -61,7 +69,7 @@ def _windows(ts: pd.Series, p: Periods) -> tuple[pd.Series, pd.Series]:
 
 
 def aspect_alerts(ws: Workspace, p: Periods) -> list[Alert]:
-    """Aspects whose negative share of mentions changed significantly (newest scoring run)."""
+    """Candidate alerts: aspects whose negative share of mentions changed (newest scoring run)."""
     run = latest_run_id(ws, SCORES_STAGE)
     if run is None or p.anchor is None:
         return []
@@ -74,15 +82,15 @@ def aspect_alerts(ws: Workspace, p: Periods) -> list[Alert]:
     for a in ment.columns:
         m, n = ment[a].to_numpy(), neg[a].to_numpy()
         res = _test(int((n & cur).sum()), int((m & cur).sum()), int((n & prev).sum()), int((m & prev).sum()))
-        if res is None:
+        if res is None or res[0] == res[1]:
             continue
         before, after, pv = res
         worse = after > before
         out.append(Alert(
             "aspect_worse" if worse else "aspect_better", str(a),
             f"Complaints about '{a}' {'rose' if worse else 'fell'}: {after:.0%} of its mentions were "
-            f"negative in the last {p.days} days vs {before:.0%} in the {p.days} days before "
-            f"(p = {pv:.3g}).", before, after, pv))
+            f"negative in the last {p.days} days vs {before:.0%} in the {p.days} days before.",
+            before, after, pv))
     return out
 
 
@@ -108,7 +116,7 @@ def _segment_activity(ws: Workspace, run: str, unit_kind: str, p: Periods) -> pd
 
 
 def segment_alerts(ws: Workspace, p: Periods) -> list[Alert]:
-    """Segments of the newest segment run whose share of the active units grew or shrank."""
+    """Candidate alerts: segments of the newest segment run whose share of the active units moved."""
     run = latest_run_id(ws, SEGMENTS_STAGE)
     if run is None or p.anchor is None:
         return []
@@ -119,7 +127,7 @@ def segment_alerts(ws: Workspace, p: Periods) -> list[Alert]:
     out = []
     for row in act[act["segment_id"] >= 0].itertuples():
         res = _test(int(row.n_cur), tot_cur, int(row.n_prev), tot_prev)
-        if res is None or max(row.n_cur, row.n_prev) < MIN_COUNT:
+        if res is None or max(row.n_cur, row.n_prev) < MIN_COUNT or res[0] == res[1]:
             continue
         before, after, pv = res
         grew = after > before
@@ -128,23 +136,47 @@ def segment_alerts(ws: Workspace, p: Periods) -> list[Alert]:
             "segment_grew" if grew else "segment_shrank", name,
             f"Segment '{name}' {'grew' if grew else 'shrank'}: it holds {after:.0%} of the {what} in "
             f"the last {p.days} days ({int(row.n_cur)} of {tot_cur}) vs {before:.0%} in the {p.days} "
-            f"days before ({int(row.n_prev)} of {tot_prev}) (p = {pv:.3g}). 'Grew' means a larger "
+            f"days before ({int(row.n_prev)} of {tot_prev}). 'Grew' means a larger "
             "share of the active units, not a refit of the segments.", before, after, pv))
     return out
 
 
-def what_changed(ws: Workspace, days: int = PERIOD_DAYS) -> list[Alert]:
-    """Significant changes between the last ``days`` days and the ``days`` before, most certain first.
+def control_fdr(candidates: list[Alert], fdr: bool = True) -> list[Alert]:
+    """The candidates that survive Benjamini-Hochberg at ``ALPHA`` over the tested ones (all of
+    them one family), with ``q_value`` set and "(p = …, q = …)" appended to the message.
+
+    Untested candidates (NaN p: structural segment changes) are always kept. With ``fdr`` False
+    q = p (no correction)."""
+    p = [a.p_value for a in candidates]
+    q = fdr_q(p) if fdr else [float(v) for v in p]
+    out = []
+    for a, qv in zip(candidates, q):
+        if math.isnan(a.p_value):
+            out.append(a)
+        elif qv <= ALPHA:
+            out.append(replace(a, q_value=float(qv),
+                               message=f"{a.message} (p = {a.p_value:.2g}, FDR q = {qv:.2g})"))
+    return out
+
+
+def what_changed(ws: Workspace, days: int = PERIOD_DAYS, fdr: bool = True) -> list[Alert]:
+    """Significant changes (BH-controlled) between the last ``days`` days and the ``days`` before
+    and between the two newest segment runs; tested ones most certain first, structural ones last.
 
     Empty when nothing is loaded, nothing is scored/segmented, or nothing changed significantly.
     """
+    from .segment_changes import segment_run_alerts
+
     p = periods(ws, days)
-    alerts = aspect_alerts(ws, p) + segment_alerts(ws, p)
-    return sorted(alerts, key=lambda a: (a.p_value, a.kind, a.subject))
+    alerts = control_fdr(aspect_alerts(ws, p) + segment_alerts(ws, p) + segment_run_alerts(ws), fdr)
+    return sorted(alerts, key=lambda a: (math.isnan(a.p_value), 0.0 if math.isnan(a.p_value) else a.p_value,
+                                         a.kind, a.subject))
 
 
 def alerts_version(ws: Workspace) -> str:
-    """A cheap cache key: the overview version plus the newest segment run id."""
+    """A cheap cache key: the overview version plus the segment run ids."""
     from .overview import overview_version
 
-    return f"{overview_version(ws)}|{latest_run_id(ws, SEGMENTS_STAGE) or ''}"
+    runs = ws.query_df("SELECT run_id FROM runs WHERE stage = ? AND status = 'done' ORDER BY run_id",
+                       [SEGMENTS_STAGE])["run_id"]
+    return f"{overview_version(ws)}|{','.join(runs)}"

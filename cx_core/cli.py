@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: modules that add sub-commands: each has ``register(subparsers) -> {name: handler}``
 COMMAND_MODULES = ("cx_core.cli_reviews", "cx_core.cli_customers", "cx_core.cli_segments",
-                   "cx_core.cli_batch", "cx_core.cli_recommend")
+                   "cx_core.cli_batch", "cx_core.cli_recommend", "cx_core.cli_actions")
 
 
 def _command_modules() -> list:

@@ -112,7 +112,7 @@ def drivers_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> s
             f"{top['rating_gain']:.2f} stars if its negative mentions were neutral.</p>")
     table = html_table(drivers.head(TOP_DRIVERS), ["aspect", "mentions", "negative_mentions",
                                                    "negative_share", "rating_gain", "churn_gain",
-                                                   "trend", "trend_p"], mask_pii,
+                                                   "trend", "trend_p", "trend_q"], mask_pii,
                        {"mentions": "{:,.0f}", "negative_mentions": "{:,.0f}"})
     return lead + figure_html(drivers_figure(shown, top=TOP_DRIVERS)) + table
 
@@ -196,9 +196,30 @@ def model_quality_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml
     return _review_model_quality(ws, mask_pii) + _churn_quality(ws, mask_pii)
 
 
+def changes_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> str:
+    """What changed (FDR-controlled alerts, segment-run changes) and significant monthly trend moves."""
+    from .alerts import what_changed
+    from .drivers import monthly_trends
+
+    alerts = what_changed(ws)
+    items = "".join(f"<li>{user_text(a.message, mask_pii)}</li>" for a in alerts)
+    body = (f"<ul>{items}</ul>" if items else
+            "<p>No significant change in aspect complaints, segment activity or segment runs.</p>")
+    trends = monthly_trends(ws)
+    flagged = trends[trends["flags"] != ""] if not trends.empty else trends
+    months = "".join(f"<li>{r.month:%Y-%m}: {html_escape(r.flags)}</li>" for r in flagged.itertuples())
+    return (body + (f"<p><b>Significant monthly changes</b> (vs the month before)</p><ul>{months}</ul>"
+                    if months else "")
+            + f'<p class="note">Last {PERIOD_DAYS} days vs the {PERIOD_DAYS} days before, and the newest vs '
+            "the previous segment run. Shown only when the Benjamini-Hochberg q (false-discovery rate over "
+            "every change tested together) is at most 0.05; new / vanished / split / merged segments are "
+            "listed untested.</p>")
+
+
 #: (anchor id, title, builder) in report order
 SECTIONS: tuple[tuple[str, str, Callable[[Workspace, bool, FigureHtml], str]], ...] = (
     ("overview", "Overview", overview_section),
+    ("changes", "What changed", changes_section),
     ("drivers", "What to fix first", drivers_section),
     ("segments", "Segments", segments_section),
     ("quality", "Model quality", model_quality_section))

@@ -36,10 +36,14 @@ def _what_changed() -> None:
     st.subheader("What changed")
     alerts = _alerts(alerts_version(ws))
     if not alerts:
-        st.caption(f"No significant change in aspect complaints or segment activity: last {PERIOD_DAYS} "
-                   f"days vs the {PERIOD_DAYS} days before (two-proportion z-test, p < 0.05).")
+        st.caption(f"No significant change in aspect complaints, segment activity or segment runs: last "
+                   f"{PERIOD_DAYS} days vs the {PERIOD_DAYS} days before and newest vs previous segment run "
+                   "(two-proportion z-tests, Benjamini-Hochberg FDR q <= 0.05 over all of them).")
         return
     st.markdown("\n".join(f"- {md(a.message)}" for a in alerts))
+    st.caption("Each change is tested (two-proportion z-test, p); q is the Benjamini-Hochberg false-discovery "
+               "rate over every change tested, and only q <= 0.05 is shown. New, vanished, split and merged "
+               "segments (newest vs previous segment run, matched by member overlap) are listed untested.")
 
 
 @st.cache_data(show_spinner=False)
@@ -112,9 +116,19 @@ st.dataframe(drivers, hide_index=True, width="stretch", column_config={
     "rating_gain": st.column_config.NumberColumn("Rating gain", format="%.3f"),
     "churn_gain": st.column_config.NumberColumn("Churn-risk drop", format="%.3f"),
     "negative_share": st.column_config.NumberColumn("Negative share", format="%.2f"),
-    "trend_p": st.column_config.NumberColumn("Trend p", format="%.3f")})
+    "trend_p": st.column_config.NumberColumn("Trend p", format="%.3f"),
+    "trend_q": st.column_config.NumberColumn("Trend q (FDR)", format="%.3f")})
 st.caption("Rating gain = share of reviews with a negative mention × −(least-squares effect of that "
            "mention on the rating, all aspects together). Trend 'worse'/'better' only when a "
-           "two-proportion z-test on the negative share (last 90 days vs the 90 before) gives p < 0.05.")
+           "two-proportion z-test on the negative share (last 90 days vs the 90 before) gives a "
+           "Benjamini-Hochberg q <= 0.05 over all aspects.")
 st.plotly_chart(trends_figure(trends), width="stretch")
+flagged = trends[trends["flags"] != ""]
+if flagged.empty:
+    st.caption("No month differs significantly from the month before (negative share, sentiment, churn risk; "
+               "Benjamini-Hochberg q <= 0.05 over every series x month).")
+else:
+    st.markdown("**Significant monthly changes** (vs the month before; q = Benjamini-Hochberg over every "
+                "series x month):\n"
+                + "\n".join(f"- {r.month:%Y-%m}: {md(r.flags)}" for r in flagged.itertuples()))
 _report_download()
