@@ -2,9 +2,9 @@
 
 Periods are those of :func:`cx_core.overview.periods` (the last ``days`` days up to the newest
 order or review vs the ``days`` before). Every alert comes from the pooled two-proportion
-z-test of :func:`cx_core.drivers.two_proportion_p`; every candidate (both periods hold at least
+z-test of :func:`cx_core.stats.two_proportion_p`; every candidate (both periods hold at least
 ``MIN_COUNT`` observations) is one test of one family, and an alert is raised only when its
-Benjamini-Hochberg q-value over the whole family (:func:`cx_core.drivers.fdr_q`) is <= ``ALPHA``:
+Benjamini-Hochberg q-value over the whole family (:func:`cx_core.stats.fdr_q`) is <= ``ALPHA``:
 
 * ``aspect_worse`` / ``aspect_better`` — the negative share of an aspect's mentions (newest
   scoring run) rose / fell;
@@ -24,7 +24,8 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from .db import Workspace
-from .drivers import ALPHA, fdr_q, load_aspect_reviews, mention_indicators, two_proportion_p
+from .drivers import load_aspect_reviews, mention_indicators
+from .stats import ALPHA, fdr_q, two_proportion_p
 from .overview import PERIOD_DAYS, Periods, periods
 from .profiles import STAGE as PROFILES_STAGE
 from .segments_data import latest_run_id

@@ -199,7 +199,7 @@ def model_quality_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml
 def changes_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> str:
     """What changed (FDR-controlled alerts, segment-run changes) and significant monthly trend moves."""
     from .alerts import what_changed
-    from .drivers import monthly_trends
+    from .trends import monthly_trends
 
     alerts = what_changed(ws)
     items = "".join(f"<li>{user_text(a.message, mask_pii)}</li>" for a in alerts)

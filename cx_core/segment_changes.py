@@ -28,7 +28,7 @@ import pandas as pd
 
 from .alerts import SEGMENTS_STAGE, Alert
 from .db import Workspace
-from .drivers import two_proportion_p
+from .stats import two_proportion_p
 
 MIN_JACCARD = 0.3
 PART_SHARE = 0.25

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from cx_core.charts import drivers_figure, trends_figure
-from cx_core.drivers import (aspect_drivers, drivers_from_frame, monthly_trends, ols_coefficients,
-                             two_proportion_p)
+from cx_core.drivers import aspect_drivers, drivers_from_frame, ols_coefficients
+from cx_core.stats import two_proportion_p
+from cx_core.trends import monthly_trends
 from cx_core.overview import overview_kpis
 from tests.drivers_fixtures import ANCHOR, add_profiles, add_reviews, insert, planted
 

@@ -10,7 +10,8 @@ import pytest
 from scipy.stats import false_discovery_control
 
 from cx_core.alerts import Alert, control_fdr
-from cx_core.drivers import ALPHA, benjamini_hochberg, fdr_q, trends_from_frame
+from cx_core.stats import ALPHA, benjamini_hochberg, fdr_q
+from cx_core.trends import trends_from_frame
 
 
 def test_bh_matches_scipy_and_hand_example():
@@ -79,7 +80,7 @@ def test_control_fdr_keeps_structural_and_corrects_tested():
 
 
 def test_flagged_months_reach_the_report(ws):
-    from cx_core.drivers import monthly_trends
+    from cx_core.trends import monthly_trends
     from cx_core.report_sections import changes_section
     from tests.drivers_fixtures import planted
 
