@@ -1,5 +1,5 @@
 """One-command batch run: ingest -> embeddings -> review model -> scores -> profiles -> segments
--> themes -> exports, headless, everything written into the workspace the app reads.
+-> themes -> recommendations -> exports, headless, everything written into the workspace the app reads.
 
 Each stage is a small function ``fn(ctx) -> StageOutcome`` that calls the feature's own
 code (nothing is re-implemented here).  A stage's *key* is a fingerprint of its inputs
@@ -28,7 +28,7 @@ Progress = Callable[[float, str], None]
 STAGE = "batch"
 REPORT_FILE = "cx_insight_report.html"
 STAGES = ("ingest", "embed", "review_model", "review_scores", "profiles", "segments", "themes",
-          "export")
+          "recommend", "export")
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,9 @@ def stage_embed(ctx: BatchContext) -> StageOutcome:
 
 
 def stage_review_model(ctx: BatchContext) -> StageOutcome:
-    """Train the review model when none exists for the current data (or with --retrain)."""
+    """Keep the newest review model after new rows; train one when none exists, with --retrain,
+    when reviews.mode or the encoder changed, or when the reviews grew by more than
+    ``batch.retrain_growth`` since it was trained.  The outcome's reason says which."""
     from .reviews.pipeline import train_review_model
     from .reviews.store import latest_model
 
@@ -184,25 +186,48 @@ def stage_review_model(ctx: BatchContext) -> StageOutcome:
         return StageOutcome("skipped", reason="no reviews loaded")
     key = fingerprint(ctx.data_key(), ctx.cfg.reviews.mode, ctx.encoder.identify())
     found = latest_model(ctx.ws)
-    if found and not ctx.opts.retrain and (ctx.unchanged("review_model", key)
-                                           or _trained_after_last_load(ctx, found["model_id"])):
-        return StageOutcome("skipped", key, found["model_id"], "a model exists for this data")
+    keep, why = _model_decision(ctx, found)
+    if keep:
+        return StageOutcome("skipped", key, found["model_id"], why)
     res = train_review_model(ctx.ws, ctx.cfg, encoder=ctx.encoder, progress=ctx.progress)
-    return StageOutcome("done", key, res.model.model_id_,
+    return StageOutcome("done", key, res.model.model_id_, why,
                         extra={"sentiment_method": res.metrics.get("sentiment_method")})
 
 
-def _trained_after_last_load(ctx: BatchContext, model_id: str) -> bool:
-    """Whether the model (trained outside a batch, on every review) is newer than the newest dataset."""
-    if "review_model" in ctx.previous or ctx.opts.force:
-        return False
-    return bool(ctx.ws.scalar(
-        "SELECT count(*) FROM runs WHERE run_id = ? AND dataset_key = 'all' AND finished_at >= "
-        "(SELECT max(loaded_at) FROM datasets)", [model_id]))
+def _model_decision(ctx: BatchContext, found: dict[str, Any] | None) -> tuple[bool, str]:
+    """(keep the model?, why) -- see :func:`stage_review_model`."""
+    if found is None:
+        return False, "no trained review model yet"
+    if ctx.opts.retrain or ctx.opts.force:
+        return False, "--retrain" if ctx.opts.retrain else "--force"
+    cfg = found["config"]
+    if cfg.get("mode", ctx.cfg.reviews.mode) != ctx.cfg.reviews.mode:
+        return False, f"reviews.mode changed ({cfg.get('mode')} -> {ctx.cfg.reviews.mode})"
+    if cfg.get("encoder_id") and cfg["encoder_id"] != ctx.encoder.identify():
+        return False, "the text encoder changed"
+    now, added = _reviews_since(ctx.ws, found["model_id"])
+    trained = now - added
+    growth = added / max(trained, 1)
+    limit = ctx.cfg.batch.retrain_growth
+    if growth > limit:
+        return False, (f"reviews grew by {growth:.0%} since the model was trained "
+                       f"({trained:,} -> {now:,}; retrain above {limit:.0%})")
+    return True, (f"model kept: reviews grew by {growth:.1%} since it was trained "
+                  f"({trained:,} -> {now:,}; retrain above {limit:.0%} or with --retrain)")
+
+
+def _reviews_since(ws: Workspace, model_id: str) -> tuple[int, int]:
+    """(reviews with text now, those of them loaded after the model's training started)."""
+    row = ws.query_one(
+        "SELECT count(*), count(*) FILTER (WHERE dataset_id IN (SELECT dataset_id FROM datasets "
+        "WHERE loaded_at > (SELECT started_at FROM runs WHERE run_id = ?))) "
+        "FROM reviews WHERE length(trim(text)) > 0", [model_id])
+    return int(row[0]), int(row[1])
 
 
 def stage_review_scores(ctx: BatchContext) -> StageOutcome:
-    """Score every review with the newest model into review_scores."""
+    """Score the reviews with the newest model into a new review_scores run; when the newest
+    run used the same model, its rows are carried and only new reviews are scored."""
     from .reviews.model import load_review_model
     from .reviews.score import score_reviews
     from .reviews.store import latest_model
@@ -215,8 +240,18 @@ def stage_review_scores(ctx: BatchContext) -> StageOutcome:
         return StageOutcome("skipped", key, ctx.previous["review_scores"].get("run_id"),
                             "reviews and model unchanged")
     model = load_review_model(found["model_dir"], device=ctx.cfg.model.device)
-    res = score_reviews(ctx.ws, model, ctx.progress)
-    return StageOutcome("done", key, res.run_id, extra={"reviews": res.metrics["reviews"]})
+    carry = None if ctx.opts.force else _carry_run(ctx.ws, found["model_id"])
+    res = score_reviews(ctx.ws, model, ctx.progress, carry_from=carry)
+    return StageOutcome("done", key, res.run_id, extra={
+        k: res.metrics[k] for k in ("reviews", "newly_scored", "carried", "carried_from")})
+
+
+def _carry_run(ws: Workspace, model_id: str) -> str | None:
+    """The newest scoring run when it scored every dataset with this model (its rows are reused)."""
+    row = ws.query_one("SELECT run_id, dataset_key, json_extract_string(config_json, '$.model_id') "
+                       "FROM runs WHERE stage = 'review_scores' AND status = 'done' "
+                       "ORDER BY finished_at DESC LIMIT 1")
+    return row[0] if row and row[1] == "all" and row[2] == model_id else None
 
 
 def stage_profiles(ctx: BatchContext) -> StageOutcome:
@@ -235,7 +270,9 @@ def stage_profiles(ctx: BatchContext) -> StageOutcome:
 
 
 def stage_segments(ctx: BatchContext) -> StageOutcome:
-    """Segment customers (or reviews) from text and behaviour."""
+    """Segment customers (or reviews) from text and behaviour: extend the last run (place the new
+    or changed units) while they are at most ``batch.refit_share`` of all units, else refit."""
+    from .segments_extend import extend_segmentation
     from .segments_run import SegmentSettings, run_segmentation
 
     if not (ctx.count("reviews") or ctx.count("orders")):
@@ -247,8 +284,17 @@ def stage_segments(ctx: BatchContext) -> StageOutcome:
         return StageOutcome("skipped", key, ctx.previous["segments"].get("run_id"),
                             "inputs and settings unchanged")
     encoder = ctx.encoder if ctx.count("reviews") else None
+    base = None if ctx.opts.force else latest_run_id(ctx.ws, "segments")
+    why = "no segment run yet" if base is None and not ctx.opts.force else "--force"
+    if base is not None:
+        ext = extend_segmentation(ctx.ws, base, settings, ctx.progress, encoder=encoder,
+                                  model=ctx.cfg.model, max_share=ctx.cfg.batch.refit_share)
+        if ext.run_id:
+            return StageOutcome("done", key, ext.run_id, ext.reason,
+                                extra={"mode": "extended", "placed": ext.placed})
+        why = ext.reason
     run_id = run_segmentation(ctx.ws, settings, ctx.progress, encoder=encoder, model=ctx.cfg.model)
-    return StageOutcome("done", key, run_id)
+    return StageOutcome("done", key, run_id, f"refit: {why}", extra={"mode": "refit"})
 
 
 def stage_themes(ctx: BatchContext) -> StageOutcome:
@@ -266,6 +312,26 @@ def stage_themes(ctx: BatchContext) -> StageOutcome:
     return StageOutcome("done", key, run_id)
 
 
+RECOMMEND_METHOD, RECOMMEND_N = "auto", 10
+
+
+def stage_recommend(ctx: BatchContext) -> StageOutcome:
+    """Recommend items for every customer (ALS on orders, review text for reviewers without orders)."""
+    from .recommend_store import build_recommendations
+
+    if not ctx.ws.scalar("SELECT (SELECT count(*) FROM orders WHERE item IS NOT NULL AND customer_id "
+                         "IS NOT NULL) + (SELECT count(*) FROM reviews WHERE item IS NOT NULL)"):
+        return StageOutcome("skipped", reason="no orders or reviews with items")
+    key = fingerprint(ctx.data_key(), RECOMMEND_METHOD, RECOMMEND_N,
+                      latest_run_id(ctx.ws, "review_scores"))
+    if ctx.unchanged("recommend", key):
+        return StageOutcome("skipped", key, ctx.previous["recommend"].get("run_id"),
+                            "orders, reviews and scores unchanged")
+    encoder = ctx.encoder if ctx.ws.scalar("SELECT count(*) FROM reviews WHERE item IS NOT NULL") else None
+    run_id = build_recommendations(ctx.ws, RECOMMEND_METHOD, RECOMMEND_N, ctx.progress, encoder)
+    return StageOutcome("done", key, run_id)
+
+
 def stage_export(ctx: BatchContext) -> StageOutcome:
     """Write the newest segment run as CSV and the HTML insight report (personal data masked)
     into the export folder."""
@@ -277,7 +343,8 @@ def stage_export(ctx: BatchContext) -> StageOutcome:
         return StageOutcome("skipped", reason="no --export-dir" if run_id else "no segment run")
     target = Path(ctx.opts.export_dir) / file_name(run_id, "csv")
     key = fingerprint(run_id, latest_run_id(ctx.ws, "profiles"),
-                      latest_run_id(ctx.ws, "review_scores"), str(target.resolve()))
+                      latest_run_id(ctx.ws, "review_scores"), latest_run_id(ctx.ws, "recommend"),
+                      str(target.resolve()))
     report = Path(ctx.opts.export_dir) / REPORT_FILE
     if target.is_file() and report.is_file() and ctx.unchanged("export", key):
         return StageOutcome("skipped", key, reason="segment run already exported",
@@ -293,7 +360,7 @@ def stage_export(ctx: BatchContext) -> StageOutcome:
 STAGE_FUNCS: dict[str, Callable[[BatchContext], StageOutcome]] = {
     "ingest": stage_ingest, "embed": stage_embed, "review_model": stage_review_model,
     "review_scores": stage_review_scores, "profiles": stage_profiles, "segments": stage_segments,
-    "themes": stage_themes, "export": stage_export}
+    "themes": stage_themes, "recommend": stage_recommend, "export": stage_export}
 
 
 # ---------------------------------------------------------------------- driver

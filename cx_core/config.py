@@ -134,6 +134,14 @@ class SegmentsConfig:
 
 
 @dataclass(frozen=True)
+class BatchConfig:
+    """How ``python -m cx_core run`` resumes after new rows (cx_core/batch.py)."""
+
+    retrain_growth: float = 0.5  # retrain the review model when reviews grew by more than this share
+    refit_share: float = 0.2  # refit segments when new/changed units exceed this share; else extend
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, one section per concern."""
 
@@ -147,6 +155,7 @@ class Config:
     reviews: ReviewsConfig = field(default_factory=ReviewsConfig)
     explain: ExplainConfig = field(default_factory=ExplainConfig)
     segments: SegmentsConfig = field(default_factory=SegmentsConfig)
+    batch: BatchConfig = field(default_factory=BatchConfig)
 
 
 SETTINGS_DOC: dict[str, str] = {
@@ -207,6 +216,10 @@ SETTINGS_DOC: dict[str, str] = {
     "explain.rel_tol": "accepted |convergence delta| as a share of the explained logit's change",
     "explain.max_length": "tokens of a review that are explained (longer reviews are truncated)",
     "explain.threads": "torch CPU threads while explaining (0 = leave torch's setting)",
+    "batch.retrain_growth": "batch run keeps the review model until the reviews grew by more than this "
+                            "share since it was trained (0 = retrain on any new review)",
+    "batch.refit_share": "batch run extends the last segment run (places new units) while new or "
+                         "changed units are at most this share; above it, segments are refitted",
 }
 
 ALIASES = {"CX_DB_PATH": "db.path", "CX_MODEL_DIR": "model.model_dir"}

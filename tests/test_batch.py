@@ -85,9 +85,41 @@ def test_run_demo_end_to_end_then_skips_everything(batch_env, capsys):
     stages = {s["stage"]: s for s in third["stages"]}
     assert stages["embed"]["newly_encoded"] == 2
     assert stages["themes"]["status"] == "skipped" and stages["themes"]["reason"] == "--skip"
-    assert {"ingest", "review_model", "review_scores", "profiles", "segments",
-            "export"} <= set(third["ran"])
-    _check_tables(db, third, third["exports"][0], models=2)
+    assert {"ingest", "review_scores", "profiles", "segments", "export"} <= set(third["ran"])
+    # only the new work: the model is kept, old scores carried, two customers placed
+    assert stages["review_model"]["status"] == "skipped"
+    assert stages["review_model"]["reason"].startswith("model kept: reviews grew by 0.")
+    scores = stages["review_scores"]
+    assert scores["newly_scored"] == 2 and scores["carried"] == scores["reviews"] - 2
+    assert stages["segments"]["mode"] == "extended" and stages["segments"]["placed"] == 2
+    _check_tables(db, third, third["exports"][0], models=1)
+    _check_extension(db, first, third)
+
+
+def _check_extension(db: str, first: dict, third: dict) -> None:
+    """Unchanged customers keep their segment; the retrain and refit thresholds are honoured."""
+    from cx_core.batch import BatchContext, BatchOptions, _model_decision
+    from cx_core.reviews.store import latest_model
+    from cx_core.segments_extend import extend_segmentation
+    from cx_core.segments_run import SegmentSettings
+
+    old, new = ({s["stage"]: s["run_id"] for s in r["stages"]}["segments"] for r in (first, third))
+    cfg = load_config(db__path=db, batch__retrain_growth=0.0)  # env: the tiny encoder
+    ws = Workspace.open(cfg.db)
+    try:
+        moved = ws.query_df("SELECT a.unit_id FROM segments a JOIN segments b USING (unit_id) "
+                            "WHERE a.run_id = ? AND b.run_id = ? AND (a.segment_id <> b.segment_id "
+                            "OR a.x IS DISTINCT FROM b.x)", [old, new])["unit_id"].tolist()
+        assert set(moved) <= {"C00001", "C00002"}
+        ctx = BatchContext(ws, cfg, BatchOptions(), lambda f, m: None, {})
+        keep, why = _model_decision(ctx, latest_model(ws))
+        assert not keep and why.startswith("reviews grew by")
+        ext = extend_segmentation(ws, old, SegmentSettings.from_config(cfg), model=cfg.model,
+                                  max_share=0.0)
+        assert ext.run_id is None and "refit above 0%" in ext.reason and ext.placed == 2
+    finally:
+        ws.close()
+
 
 
 def test_run_bad_input_is_a_clear_error(tmp_path, capsys):
@@ -114,3 +146,36 @@ def test_model_trained_outside_a_batch_is_reused(batch_env, capsys):
     assert stages["review_model"]["status"] == "skipped"
     assert stages["review_scores"]["status"] == "done" and stages["profiles"]["status"] == "skipped"
     assert stages["export"]["status"] == "skipped"
+
+
+def test_carried_scores_equal_a_full_rescore(tmp_path):
+    """score_reviews(carry_from=...) copies the old rows and scores only the new reviews."""
+    from cx_core.reviews.model import load_review_model
+    from cx_core.reviews.pipeline import train_review_model
+    from cx_core.reviews.score import score_reviews
+    from tests.test_review_pipeline import add, reviews
+
+    torch.set_num_threads(1)
+    cfg = load_config(env={}, db__path=str(tmp_path / "ws.duckdb"),
+                      model__model_dir=tiny_encoder_dir(tmp_path / "enc"), model__device="cpu",
+                      model__dtype="float32", model__max_length=64,
+                      reviews__model_store=str(tmp_path / "models"), reviews__epochs=2,
+                      reviews__min_steps=20, reviews__lexical_dim=8)
+    ws = Workspace.open(cfg.db)
+    try:
+        add(ws, reviews(120))
+        model = load_review_model(train_review_model(ws, cfg).model_dir)
+        first = score_reviews(ws, model)
+        add(ws, reviews(7, seed=3), "ds2")
+        inc = score_reviews(ws, model, carry_from=first.run_id)
+        assert (inc.metrics["newly_scored"], inc.metrics["carried"], inc.metrics["reviews"]) == (7, 120, 127)
+        full = score_reviews(ws, model)
+        cols = ["dataset_id", "review_id", "sentiment", "aspects", "aspect_sentiment_json",
+                "risk_flags", "p_negative", "p_neutral", "p_positive", "rating_pred", "risk"]
+        a, b = (ws.query_df(f"SELECT {', '.join(cols)} FROM review_scores WHERE run_id = ? "
+                            "ORDER BY dataset_id, review_id", [r]) for r in (inc.run_id, full.run_id))
+        pd.testing.assert_frame_equal(a, b, check_exact=False, atol=1e-6)
+        with pytest.raises(ValueError, match="No finished scoring run"):
+            score_reviews(ws, model, carry_from="rs_nope")
+    finally:
+        ws.close()

@@ -131,32 +131,69 @@ def write_scores(ws: Workspace, frame: pd.DataFrame, model: ReviewModel, metrics
                      started, datetime.now(), json.dumps(metrics, default=str)])
 
 
-def score_reviews(ws: Workspace, model: ReviewModel, progress: Progress | None = None,
-                  dataset_id: str | None = None) -> ScoreResult:
-    """Score every review (or one dataset's) and store the run; returns the rows written."""
-    started = datetime.now()
-    rows = load_review_rows(ws, dataset_id)
-    if rows.empty:
-        raise ValueError("No reviews with text to score: load reviews on the Data page first.")
+def carried_scores(ws: Workspace, run_id: str, model: ReviewModel, rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of scoring run ``run_id`` for reviews still in ``rows`` (same model required)."""
+    used = ws.scalar("SELECT json_extract_string(config_json, '$.model_id') FROM runs "
+                     "WHERE run_id = ? AND stage = ? AND status = 'done'", [run_id, STAGE])
+    if used is None:
+        raise ValueError(f"No finished scoring run {run_id!r} to carry scores from.")
+    if used != model.model_id_:
+        raise ValueError(f"Scoring run {run_id} used model {used}, not {model.model_id_}: "
+                         "scores of different models are not carried over.")
+    cols = ", ".join(c for c in SCORE_COLUMNS if c != "run_id")
+    old = ws.query_df(f"SELECT {cols} FROM review_scores WHERE run_id = ?", [run_id])
+    return rows[["dataset_id", "review_id"]].merge(old, on=["dataset_id", "review_id"])
+
+
+def _fresh_scores(ws: Workspace, model: ReviewModel, rows: pd.DataFrame, run_id: str,
+                  progress: Progress | None) -> pd.DataFrame:
+    """Score ``rows`` with the model (vectors from the embedding cache)."""
     texts = rows["text"].tolist()
+    if not texts:
+        return pd.DataFrame(columns=list(SCORE_COLUMNS))
     step = None if progress is None else (
         lambda done, total: progress(0.8 * done / max(total, 1), f"Embedding reviews {done:,}/{total:,}"))
     deep = embed_texts_cached(ws, FeatureEncoder(model), texts, step) if model.use_deep else None
     if progress:
-        progress(0.8, "Scoring reviews")
+        progress(0.8, f"Scoring {len(texts):,} reviews")
     proba = heads_proba(model, texts, deep)
     clause_step = None if progress is None else (
         lambda done, total: progress(0.85 + 0.1 * done / max(total, 1),
                                      f"Embedding clauses {done:,}/{total:,}"))
     aspect_sent = clause_sentiment(ws, model, texts, clause_step)
+    return score_frame(model, rows, proba, aspect_sent, run_id)
+
+
+def score_reviews(ws: Workspace, model: ReviewModel, progress: Progress | None = None,
+                  dataset_id: str | None = None, carry_from: str | None = None) -> ScoreResult:
+    """Score every review (or one dataset's) and store the run; returns the rows written.
+
+    With ``carry_from`` (an earlier scoring run of the same model) the new run
+    copies that run's rows for reviews still present and scores only the
+    reviews it lacks; metrics count ``newly_scored`` and ``carried``.
+    """
+    started = datetime.now()
+    rows = load_review_rows(ws, dataset_id)
+    if rows.empty:
+        raise ValueError("No reviews with text to score: load reviews on the Data page first.")
     run_id = f"rs_{started:%Y%m%d_%H%M%S}_{uuid.uuid4().hex[:6]}"
-    frame = score_frame(model, rows, proba, aspect_sent, run_id)
+    carried = (carried_scores(ws, carry_from, model, rows) if carry_from
+               else pd.DataFrame(columns=[c for c in SCORE_COLUMNS if c != "run_id"]))
+    done = pd.MultiIndex.from_frame(carried[["dataset_id", "review_id"]].astype(str))
+    todo = rows[~pd.MultiIndex.from_frame(rows[["dataset_id", "review_id"]].astype(str)).isin(done)]
+    fresh = _fresh_scores(ws, model, todo.reset_index(drop=True), run_id, progress)
+    parts = [f for f in (carried.assign(run_id=run_id)[list(SCORE_COLUMNS)], fresh) if len(f)]
+    frame = (pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True))
+    frame = frame.sort_values(["dataset_id", "review_id"], kind="stable", ignore_index=True)
     counts = frame["sentiment"].value_counts().to_dict()
     metrics = {"run_id": run_id, "reviews": int(len(frame)), "sentiment_counts": counts,
                "mean_sentiment_score": round(float(frame["sentiment_score"].mean()), 4),
                "at_risk_share": round(float((frame["risk"] >= THRESHOLD).mean()), 4),
+               "newly_scored": int(len(fresh)), "carried": int(len(carried)),
+               "carried_from": carry_from,
                "seconds": round((datetime.now() - started).total_seconds(), 2)}
     write_scores(ws, frame, model, metrics, started, dataset_id or "all")
     if progress:
-        progress(1.0, f"Scored {len(frame):,} reviews")
+        note = f", carried {len(carried):,}" if carry_from else ""
+        progress(1.0, f"Scored {len(fresh):,} reviews{note}")
     return ScoreResult(run_id, frame, metrics)
