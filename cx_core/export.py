@@ -96,12 +96,13 @@ WITH seg AS (
     SELECT unit_kind, unit_id, segment_id, is_outlier, probability FROM segments
     WHERE run_id = $run AND ($segs IS NULL OR list_contains($segs, segment_id))),
 review_keys AS (  -- review units are review_id, or dataset_id/review_id when ids repeat
-    SELECT key, any_value(customer_id) AS customer_id FROM (
-        SELECT review_id AS key, customer_id FROM reviews UNION ALL
-        SELECT dataset_id || '/' || review_id, customer_id FROM reviews) GROUP BY key),
+    SELECT key, any_value(customer_id) AS customer_id, any_value(rid) AS review_id FROM (
+        SELECT review_id AS key, customer_id, review_id AS rid FROM reviews UNION ALL
+        SELECT dataset_id || '/' || review_id, customer_id, review_id FROM reviews) GROUP BY key),
 unit AS (
     SELECT seg.*, CASE WHEN seg.unit_kind = 'review' THEN rk.customer_id
-                       ELSE seg.unit_id END AS customer_id
+                       ELSE seg.unit_id END AS customer_id,
+           coalesce(rk.customer_id, 'review:' || rk.review_id) AS reviewer_key  -- text recommendations
     FROM seg LEFT JOIN review_keys rk ON seg.unit_kind = 'review' AND rk.key = seg.unit_id),
 cust AS (
     SELECT customer_id, any_value(name) AS name, any_value(email) AS email,
@@ -135,7 +136,7 @@ LEFT JOIN customer_profiles p ON p.run_id = $profiles AND p.customer_id = u.cust
 LEFT JOIN cust c ON c.customer_id = u.customer_id
 LEFT JOIN last_order lo ON lo.customer_id = u.customer_id
 LEFT JOIN aspects ag ON ag.customer_id = u.customer_id
-LEFT JOIN recs rc ON rc.customer_id = u.customer_id
+LEFT JOIN recs rc ON rc.customer_id = coalesce(u.customer_id, u.reviewer_key)
 ORDER BY u.is_outlier, u.segment_id < 0, u.segment_id, u.unit_id
 """
 

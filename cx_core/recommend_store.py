@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -16,26 +16,84 @@ STAGE = "recommend"
 Progress = Callable[[float, str], None]
 
 
-def build_recommendations(ws: Workspace, method: str = "als", n: int = 10,
-                          progress: Progress | None = None) -> str:
-    """Fit on the loaded orders, recommend ``n`` items for every customer, store the run; its id."""
+METHODS = ("auto", "text", "als", "popularity")
+
+
+def _order_model(ws: Workspace, method: str):
+    """ALS (or popularity) fitted on the loaded orders; None when there are no usable orders."""
+    lines = load_order_lines(ws)
+    if lines.empty:
+        return None, lines
+    model = ItemRecommender() if method in ("als", "auto") else PopularityRecommender()
+    return model.fit(lines), lines
+
+
+def _default_encoder() -> Any:
+    from .config import load_config
+    from .encoder import TextEncoder
+
+    return TextEncoder.from_config(load_config().model)
+
+
+def recommend_frame(ws: Workspace, method: str = "auto", n: int = 10,
+                    progress: Progress | None = None, encoder: Any = None
+                    ) -> tuple[pd.DataFrame, dict]:
+    """Recommendations for everyone by ``method`` (with a ``source`` column) and run details.
+
+    ``auto``: ALS for customers with order history, text for reviewers without orders
+    (everyone when no orders are loaded); ``text``: text for every reviewer (bought items
+    excluded too); ``als`` / ``popularity``: order history only.
+    """
+    from .recommend_reviews import has_review_items, text_recommendations
+
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}: use one of {', '.join(METHODS)}.")
+    step = progress or (lambda f, m: None)
+    parts, details = [], {"method": method, "n": n}
+    step(0.02, "Reading orders")
+    model, lines = (None, None) if method == "text" else _order_model(ws, method)
+    if method in ("als", "popularity") and model is None:
+        raise ValueError("No purchases with a customer id and an item: load orders with an item "
+                         "column to get recommendations.")
+    if model is not None:
+        step(0.3, f"Recommending from order history ({'popularity' if method == 'popularity' else 'ALS'})")
+        source = "popularity" if method == "popularity" else "als"
+        parts.append(model.recommend(None, n=n).assign(source=source))
+        details.update({k: v for k, v in vars(model).items()
+                        if not k.endswith("_") and not k.startswith("_")})
+        details["order_items"] = len(model.items_)
+    if method in ("auto", "text") and has_review_items(ws):
+        exclude = None
+        if method == "text":
+            from .recommend import purchases
+
+            lines = load_order_lines(ws)
+            exclude = purchases(lines) if not lines.empty else None
+        recs, tmodel = text_recommendations(ws, encoder or _default_encoder(), None, n, exclude, step)
+        if model is not None:
+            recs = recs[~recs["customer_id"].isin(set(model.customers_))]
+        parts.append(recs.assign(source="text"))
+        details.update({"text_items": len(tmodel.items_), "min_praised": tmodel.min_praised,
+                        "praise_rating": tmodel.praise_rating})
+    if not parts:
+        raise ValueError("Nothing to recommend from: load orders with an item column, or reviews "
+                         "with an item column.")
+    return pd.concat(parts, ignore_index=True), details
+
+
+def build_recommendations(ws: Workspace, method: str = "auto", n: int = 10,
+                          progress: Progress | None = None, encoder: Any = None) -> str:
+    """Recommend ``n`` items for every customer / reviewer by ``method``, store the run; its id."""
     from .browse import dataset_version
 
-    if method not in ("als", "popularity"):
-        raise ValueError(f"Unknown method {method!r}: use 'als' or 'popularity'.")
     step = progress or (lambda f, m: None)
     started = datetime.now()
-    step(0.05, "Reading orders")
-    lines = load_order_lines(ws)
-    step(0.2, f"Fitting the {method} recommender")
-    model = (ItemRecommender() if method == "als" else PopularityRecommender()).fit(lines)
-    step(0.6, "Recommending for every customer")
-    recs = model.recommend(None, n=n)
+    recs, config = recommend_frame(ws, method, n, step, encoder)
     run_id = "rec_" + uuid.uuid4().hex[:10]
     step(0.9, "Saving")
-    config = {"method": method, "n": n, **({k: v for k, v in vars(model).items()
-                                            if not k.endswith("_") and not k.startswith("_")})}
-    metrics = {"customers": int(recs["customer_id"].nunique()), "items": len(model.items_),
+    by_source = recs.groupby("source")["customer_id"].nunique().to_dict()
+    metrics = {"customers": int(recs["customer_id"].nunique()), "items": int(recs["item"].nunique()),
+               "by_source": {k: int(v) for k, v in by_source.items()},
                "seconds": round((datetime.now() - started).total_seconds(), 2)}
     with ws.write() as cur:
         cur.register("_cx_recs", recs.assign(run_id=run_id))
@@ -78,3 +136,28 @@ def purchase_history(ws: Workspace, customer_id: str) -> pd.DataFrame:
         "max(ts) AS last_bought FROM orders WHERE customer_id = ? AND item IS NOT NULL "
         "AND NOT is_return AND coalesce(quantity, 1) > 0 GROUP BY item "
         "ORDER BY orders DESC, last_bought DESC", [str(customer_id)])
+
+
+def segment_recommended_items(ws: Workspace, segment_run: str, segment_id: int, top: int = 10
+                              ) -> pd.DataFrame:
+    """Items most often recommended (newest recommendation run) to the members of one segment.
+
+    Columns: item, item_name, members (members with it in their list), share (of the
+    segment's members with recommendations), reason (the most frequent reason for it).
+    Review-level runs map each review to its reviewer (``review:<id>`` when anonymous).
+    """
+    run = latest_recommend_run(ws)
+    if run is None:
+        return pd.DataFrame(columns=["item", "item_name", "members", "share", "reason"])
+    return ws.query_df(
+        "WITH units AS (SELECT DISTINCT CASE WHEN s.unit_kind = 'review' "
+        "  THEN coalesce(r.customer_id, 'review:' || r.review_id) ELSE s.unit_id END AS key "
+        "  FROM segments s LEFT JOIN reviews r ON s.unit_kind = 'review' AND "
+        "  (r.review_id = s.unit_id OR r.dataset_id || '/' || r.review_id = s.unit_id) "
+        "  WHERE s.run_id = ? AND s.segment_id = ?), "
+        "recs AS (SELECT rc.* FROM recommendations rc JOIN units u ON rc.customer_id = u.key "
+        "  WHERE rc.run_id = ?) "
+        "SELECT item, any_value(item_name) AS item_name, count(DISTINCT customer_id) AS members, "
+        "count(DISTINCT customer_id) / (SELECT count(DISTINCT customer_id) FROM recs) AS share, "
+        "mode(reason) AS reason FROM recs GROUP BY item ORDER BY members DESC, item LIMIT ?",
+        [segment_run, int(segment_id), run[0], int(top)])

@@ -156,7 +156,8 @@ TABLES: dict[str, str] = {
         item_name VARCHAR,
         score DOUBLE,
         reason VARCHAR NOT NULL,
-        because_item VARCHAR""",
+        because_item VARCHAR,
+        source VARCHAR""",
     "runs": """
         run_id VARCHAR PRIMARY KEY,
         stage VARCHAR NOT NULL,

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from cx_core.db import Workspace
+from cx_core.recommend_store import segment_recommended_items
 from cx_core.segment_actions import (LEVELS, load_rules, reset_rules, rules_frame, rules_from_records,
                                      save_rules, segment_actions, segment_products)
 from cx_core.segments_run import load_segment_info, segment_runs
@@ -81,3 +82,10 @@ def _show_segment(ws: Workspace, run_id: str, row: pd.Series, seg: int) -> None:
         st.info("No product has 3 or more buyers here and a lift above 1.")
     else:
         st.dataframe(mine.round(3), hide_index=True)
+    recs = segment_recommended_items(ws, run_id, seg)
+    st.markdown("**Most recommended to its members** (newest recommendation run, with the most "
+                "frequent reason)")
+    if recs.empty:
+        st.info("No recommendations for these members yet: compute them in *Customer* mode.")
+    else:
+        st.dataframe(recs.round(3), hide_index=True)

@@ -1,12 +1,16 @@
-"""Recommend: items per customer (ALS on order history) with the reason for each."""
+"""Recommend: items per customer (ALS on order history, review text for reviewers without orders)
+with the reason for each."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from cx_core.browse import dataset_version
 from cx_core.recommend_store import (build_recommendations, latest_recommend_run, load_recommendations,
                                      purchase_history, recommended_customers)
+from cx_core.recommend_reviews import reviewer_reviews
+from cx_core.recommend_text import is_anonymous, reviewer_label
 from pages import _recommend_segment
 from pages._ui import get_workspace, md, user_errors
 
@@ -17,6 +21,12 @@ if st.radio("Recommend for", ["Customer", "Segment"], horizontal=True, key="reco
     st.stop()
 
 
+METHODS = {"auto": "Auto: ALS for customers with orders, review text for the others",
+           "text": "Text: items praised like the reviews the customer praised",
+           "als": "ALS (collaborative filtering on orders)", "popularity": "Popularity (baseline)"}
+SOURCES = {"als": "order history", "popularity": "best sellers", "text": "review text"}
+
+
 @st.cache_data(show_spinner=False)
 def _customers(run_id: str) -> list[str]:
     return recommended_customers(ws, run_id)
@@ -24,11 +34,9 @@ def _customers(run_id: str) -> list[str]:
 
 def _compute_form() -> None:
     with st.form("recommend"):
-        st.markdown("**Compute recommendations** for every customer from the loaded orders")
+        st.markdown("**Compute recommendations** for every customer from the loaded orders and reviews")
         c1, c2 = st.columns(2)
-        method = c1.selectbox("Method", ["als", "popularity"],
-                              format_func={"als": "ALS (collaborative filtering)",
-                                           "popularity": "Popularity (baseline)"}.get)
+        method = c1.selectbox("Method", list(METHODS), format_func=METHODS.get, key="recommend_method")
         n = c2.number_input("Items per customer", 1, 50, 10)
         if st.form_submit_button("Compute recommendations", type="primary"):
             with user_errors():
@@ -51,11 +59,21 @@ if data_key != dataset_version(ws):
 st.caption(f"Run {md(run_id)}: {metrics.get('customers', 0):,} customers, {metrics.get('items', 0):,} "
            f"items, {metrics.get('seconds', 0)} s. Items a customer already bought are never recommended.")
 customers = _customers(run_id)
-cid = st.selectbox("Customer", customers, key="recommend_pick")
+cid = st.selectbox("Customer", customers, key="recommend_pick", format_func=reviewer_label)
 if cid:
     recs = load_recommendations(ws, run_id, cid)
-    st.subheader(f"For customer {md(cid)}")
+    st.subheader(f"For {md(reviewer_label(cid))}")
     for r in recs.itertuples():
-        st.markdown(f"{r.rank}. **{md(r.item_name or r.item)}** ({md(r.item)}): {md(r.reason)}")
-    st.markdown("**What they bought**")
-    st.dataframe(purchase_history(ws, cid), hide_index=True)
+        src = SOURCES.get(getattr(r, "source", None) or "", "")
+        st.markdown(f"{r.rank}. **{md(r.item_name or r.item)}** ({md(r.item)}): {md(r.reason)}"
+                    + (f" _(from {src})_" if src else ""))
+    bought = pd.DataFrame() if is_anonymous(cid) else purchase_history(ws, cid)
+    if not bought.empty:
+        st.markdown("**What they bought**")
+        st.dataframe(bought, hide_index=True)
+    else:
+        st.markdown("**What they praised** (their reviews)")
+        for rv in reviewer_reviews(ws, cid).itertuples():
+            stars = f"{rv.rating:g}★ " if pd.notna(rv.rating) else ""
+            title = f"**{md(rv.title)}** " if isinstance(rv.title, str) and rv.title else ""
+            st.markdown(f"- {stars}{md(rv.item or '')}: {title}{md(rv.text)}")

@@ -229,7 +229,7 @@ def test_export_carries_the_newest_recommendations(seeded):
         cur.execute("INSERT INTO runs VALUES ('rec1', 'recommend', 'k', '{}', ?, ?, 'done', '{}')",
                     [datetime(2024, 1, 1), datetime(2024, 1, 1)])
         for rank, item in enumerate(["A", "B", "C", "D", "E", "F"], start=1):
-            cur.execute("INSERT INTO recommendations VALUES ('rec1', 'C1', ?, ?, ?, 0.5, 'r', NULL)",
+            cur.execute("INSERT INTO recommendations VALUES ('rec1', 'C1', ?, ?, ?, 0.5, 'r', NULL, 'als')",
                         [rank, item, f"=cmd {item}" if item == "A" else f"Item {item}"])
     df = export_frame(seeded, top_items=3).set_index("customer_id")
     assert df.loc["C1", "recommended_items"] == "=cmd A [A]; Item B [B]; Item C [C]"
