@@ -7,16 +7,16 @@ import streamlit as st
 st.set_page_config(page_title="CX Insight", page_icon="📊", layout="wide")
 
 PAGES = [
-    st.Page("pages/overview.py", title="Overview", icon="🏠", default=True),
-    st.Page("pages/data.py", title="Data", icon="📂"),
-    st.Page("pages/customers.py", title="Customers", icon="👥"),
-    st.Page("pages/segments.py", title="Segments", icon="🧩"),
-    st.Page("pages/reviews.py", title="Reviews", icon="💬"),
-    st.Page("pages/model.py", title="Model", icon="🧠"),
-    st.Page("pages/themes.py", title="Themes", icon="🧵"),
-    st.Page("pages/explain.py", title="Explain", icon="🔍"),
-    st.Page("pages/export.py", title="Export", icon="📤"),
-    st.Page("pages/recommend.py", title="Recommend", icon="🛒"),
+    st.Page("pages/overview.py", title="Overview", icon=":material/home:", default=True),
+    st.Page("pages/data.py", title="Data", icon=":material/folder_open:"),
+    st.Page("pages/customers.py", title="Customers", icon=":material/group:"),
+    st.Page("pages/segments.py", title="Segments", icon=":material/bubble_chart:"),
+    st.Page("pages/reviews.py", title="Reviews", icon=":material/reviews:"),
+    st.Page("pages/model.py", title="Model", icon=":material/model_training:"),
+    st.Page("pages/themes.py", title="Themes", icon=":material/topic:"),
+    st.Page("pages/explain.py", title="Explain", icon=":material/manage_search:"),
+    st.Page("pages/export.py", title="Export", icon=":material/download:"),
+    st.Page("pages/recommend.py", title="Recommend", icon=":material/shopping_cart:"),
 ]
 
 st.navigation(PAGES).run()

@@ -109,6 +109,8 @@ def text_benchmark(path: Path, cache: Path, k: int = 10) -> dict:
         out[name] = {**ranking_metrics(recs, targets, k), "fit_s": round(t2 - t1, 3),
                      "recommend_all_s": round(t3 - t2, 3), "total_s": round(t3 - t1, 3),
                      "items_with_profile": len(model.items_),
+                     "popularity_weight": getattr(model, "popularity_weight_", None),
+                     "validation": getattr(model, "validation_", None),
                      "reviewers_recommended": int(recs["customer_id"].nunique())}
     for m in (f"recall@{k}", f"ndcg@{k}", "total_s"):
         base = out["popularity"][m]

@@ -4,9 +4,16 @@ Each item gets a *praise profile*: the normalised mean embedding of the
 reviews that praised it (rating >= ``praise_rating``; where the rating is
 missing, a ``positive`` sentiment from the newest scoring run).  Items with
 fewer than ``min_praised`` praised reviews get no profile.  A reviewer's score
-for an item is the best cosine similarity between one of the reviewer's
-praised reviews and the item's profile, so the reason can name the review (and
-its item) that drove it: "praised for fit, like Easy linen dress you rated 5★".
+for an item is the mean cosine similarity between the reviewer's praised
+reviews and the item's profile (``aggregate="max"``: the best one) plus
+``popularity_weight`` times the item's standardised log number of praised
+reviews: text alone over-rates obscure items that read alike, popularity alone
+ignores taste.  ``popularity_weight="auto"`` picks the weight per dataset on a
+validation split inside ``fit`` (each reviewer's last praised review held out,
+recall@10 over a small grid; :data:`DEFAULT_POPULARITY_WEIGHT` when fewer than
+:data:`MIN_VALIDATION_REVIEWERS` reviewers have two praised reviews).  The
+reason names the praised review (and its item) most similar to the item:
+"praised for fit, like Easy linen dress you rated 5★".
 Items a reviewer already reviewed (and items passed in ``exclude``, e.g. bought
 ones) are never recommended.  Reviewers without a praised review get the most
 praised items instead ("popular: praised by 41 reviewers").
@@ -29,6 +36,12 @@ from .recommend import REC_COLUMNS
 ANON_PREFIX = "review:"
 #: praised reviews scored against all item profiles per block (bounds memory)
 BLOCK_REVIEWS = 2048
+#: popularity weights tried by ``popularity_weight="auto"`` (on standardised log praise counts)
+WEIGHT_GRID = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5)
+#: the weight used when too few reviewers allow a validation split
+DEFAULT_POPULARITY_WEIGHT = 0.1
+#: reviewers with two or more praised reviews needed before "auto" validates
+MIN_VALIDATION_REVIEWERS = 30
 
 
 def reviewer_key(customer_id: object, review_id: object) -> str:
@@ -76,14 +89,20 @@ class TextRecommender:
 
     ``min_praised``: praised reviews an item needs for a profile; ``praise_rating``:
     the lowest rating that counts as praise; ``min_aspect_mentions``: praised reviews
-    that must name an aspect before a reason cites it.
+    that must name an aspect before a reason cites it; ``aggregate``: "mean" or "max"
+    similarity over a reviewer's praised reviews; ``popularity_weight``: a float or
+    "auto" (chosen in ``fit``; the choice is in ``popularity_weight_`` and
+    ``validation_``).
     """
 
     def __init__(self, min_praised: int = 2, praise_rating: float = 4.0,
-                 min_aspect_mentions: int = 2) -> None:
+                 min_aspect_mentions: int = 2, aggregate: str = "mean",
+                 popularity_weight: float | str = "auto") -> None:
         self.min_praised = min_praised
         self.praise_rating = praise_rating
         self.min_aspect_mentions = min_aspect_mentions
+        self.aggregate = aggregate
+        self.popularity_weight = popularity_weight
 
     # -- fit ------------------------------------------------------------------------
     def fit(self, reviews: pd.DataFrame, embeddings: np.ndarray,
@@ -99,10 +118,48 @@ class TextRecommender:
                              f"embeddings of shape {emb.shape}.")
         if df.empty:
             raise ValueError("No reviews to recommend from.")
+        if self.aggregate not in ("mean", "max"):
+            raise ValueError(f"aggregate must be 'mean' or 'max', not {self.aggregate!r}.")
         praised = praised_mask(df, self.praise_rating)
         self._fit_items(df, emb, praised, item_names or {})
         self._fit_reviewers(df, emb, praised, exclude)
+        if self.popularity_weight == "auto":
+            self.popularity_weight_, self.validation_ = self._select_weight(df, emb, praised)
+        else:
+            self.popularity_weight_, self.validation_ = float(self.popularity_weight), {}
         return self
+
+    def _select_weight(self, df: pd.DataFrame, emb: np.ndarray,
+                       praised: np.ndarray) -> tuple[float, dict]:
+        """The grid weight with the best recall@10 when each reviewer's last praised review is
+        held out (a model with weight 0 is fitted on the rest; its text scores are reused)."""
+        held = _last_praised(df, praised & df["item"].notna().to_numpy())
+        if held.sum() < MIN_VALIDATION_REVIEWERS:
+            return DEFAULT_POPULARITY_WEIGHT, {"reason": f"fewer than {MIN_VALIDATION_REVIEWERS} "
+                                               "reviewers with two praised reviews: default weight"}
+        params = {k: getattr(self, k) for k in ("min_praised", "praise_rating", "min_aspect_mentions",
+                                                "aggregate")}
+        try:
+            inner = TextRecommender(**params, popularity_weight=0.0).fit(df[~held], emb[~held])
+        except ValueError:
+            return DEFAULT_POPULARITY_WEIGHT, {"reason": "too few reviews left to validate"}
+        truth = inner.items_.get_indexer(df.loc[held, "item"].astype(str))
+        rows = inner.reviewers_.get_indexer(df.loc[held, "reviewer"])
+        ok = (truth >= 0) & (rows >= 0)
+        rows, truth = rows[ok], truth[ok]
+        ok = inner._q_start[rows + 1] > inner._q_start[rows]
+        rows, truth = rows[ok], truth[ok]
+        if not len(rows):
+            return DEFAULT_POPULARITY_WEIGHT, {"reason": "no held-out item has a profile"}
+        hits = {w: 0 for w in WEIGHT_GRID}
+        for blk in inner._blocks(np.arange(len(rows))):
+            base, _, _, _ = inner._base_scores(rows[blk])
+            for w in WEIGHT_GRID:
+                top = self._top(base + w * inner._pop_z, 10)
+                hits[w] += int((top == truth[blk, None]).any(axis=1).sum())
+        best = max(WEIGHT_GRID, key=lambda w: (hits[w], -w))
+        return best, {"reviewers": int(len(rows)),
+                      "recall_at_10": {str(w): round(h / len(rows), 4) for w, h in hits.items()}}
 
     def _fit_items(self, df: pd.DataFrame, emb: np.ndarray, praised: np.ndarray,
                    names: dict[str, str]) -> None:
@@ -128,6 +185,8 @@ class TextRecommender:
         self._item_arr = self.items_.to_numpy(dtype=object)
         self._n_praised = counts.reindex(self.items_).to_numpy()
         self._popular = np.argsort(-self._n_praised, kind="stable")
+        pop = np.log1p(self._n_praised.astype(float))
+        self._pop_z = ((pop - pop.mean()) / pop.std() if pop.std() > 0 else 0 * pop).astype(np.float32)
 
     def _item_aspects(self, df: pd.DataFrame, praised: np.ndarray) -> dict[str, str]:
         """Each item's most often praised aspect (at least ``min_aspect_mentions`` mentions)."""
@@ -198,15 +257,26 @@ class TextRecommender:
         cuts = np.searchsorted(np.cumsum(sizes), np.arange(BLOCK_REVIEWS, sizes.sum(), BLOCK_REVIEWS))
         return [b for b in np.split(rows, np.unique(cuts + 1)) if len(b)]
 
-    def _text_block(self, rows: np.ndarray, n: int) -> pd.DataFrame:
-        """Score one block of reviewers (vectorised): max over their praised reviews."""
+    def _base_scores(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Text scores of reviewers ``rows`` (all with praised reviews) against every item, seen
+        items at -inf; also the per-review similarities, review rows and group starts."""
         q = np.concatenate([np.arange(self._q_start[r], self._q_start[r + 1]) for r in rows])
-        group = np.repeat(np.arange(len(rows)), self._q_start[rows + 1] - self._q_start[rows])
+        sizes = self._q_start[rows + 1] - self._q_start[rows]
         sims = self._q_emb[q] @ self.profiles_.T  # (reviews, items)
-        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-        best = np.maximum.reduceat(sims, starts, axis=0)  # (reviewers, items)
+        starts = np.r_[0, np.cumsum(sizes)[:-1]]
+        if self.aggregate == "max":
+            base = np.maximum.reduceat(sims, starts, axis=0)  # (reviewers, items)
+        else:
+            base = np.add.reduceat(sims, starts, axis=0) / sizes[:, None]
         seen = self.seen_[rows].tocoo()
-        best[seen.row, seen.col] = -np.inf
+        base[seen.row, seen.col] = -np.inf
+        return base, sims, q, starts
+
+    def _text_block(self, rows: np.ndarray, n: int) -> pd.DataFrame:
+        """Score one block of reviewers (vectorised): text similarity plus the popularity prior."""
+        base, sims, q, starts = self._base_scores(rows)
+        group = np.repeat(np.arange(len(rows)), self._q_start[rows + 1] - self._q_start[rows])
+        best = base + self.popularity_weight_ * self._pop_z
         top = self._top(best, n)
         score = np.take_along_axis(best, top, axis=1)
         driver = self._drivers(sims, group, top, starts)  # (reviewers, n) review index into q
@@ -217,7 +287,7 @@ class TextRecommender:
             "customer_id": self._arr_reviewers()[rows[rr]], "rank": kk + 1,
             "item": self._item_arr[cols], "item_name": self._names[cols],
             "score": score[rr, kk].astype(float),
-            "reason": [self._reason(c, q_) for c, q_ in zip(cols, qi)],
+            "reason": [self._reason(c, q_) + self._praise_note(c) for c, q_ in zip(cols, qi)],
             "because_item": [_opt(self._q_item[q_]) for q_ in qi]})
 
     @staticmethod
@@ -258,6 +328,13 @@ class TextRecommender:
             return f"praised for {aspect}, like {name} {stars}"
         return f"reviews read like your review of {name}"
 
+    def _praise_note(self, col: int) -> str:
+        """" (praised by 41 reviewers)" when popularity counts in the score."""
+        if not self.popularity_weight_:
+            return ""
+        cnt = int(self._n_praised[col])
+        return f" (praised by {cnt:,} reviewer{'s' if cnt != 1 else ''})"
+
     def _name_of(self, item: str) -> str:
         return str(self._name_map.get(item, item))
 
@@ -283,11 +360,27 @@ class TextRecommender:
 class PraisePopularityRecommender(TextRecommender):
     """Baseline: the most praised items (by number of praised reviews), reviewed items excluded."""
 
+    def __init__(self, min_praised: int = 2, praise_rating: float = 4.0) -> None:
+        super().__init__(min_praised, praise_rating, popularity_weight=0.0)
+
     def recommend(self, reviewer_ids=None, n: int = 10) -> pd.DataFrame:
         """Top-``n`` most praised items each reviewer has not reviewed."""
         if n < 1:
             raise ValueError("n must be at least 1.")
         return self._popular_rows(self._rows(reviewer_ids), min(n, len(self.items_)))
+
+
+def _last_praised(df: pd.DataFrame, praised: np.ndarray) -> np.ndarray:
+    """Mask of each reviewer's last praised review (by ``ts`` when present, else row order),
+    for reviewers with at least two praised reviews."""
+    order = pd.DataFrame({"reviewer": df["reviewer"].to_numpy(), "row": np.arange(len(df)),
+                          "ts": pd.to_datetime(df["ts"], errors="coerce") if "ts" in df else pd.NaT})
+    order = order[praised].sort_values(["reviewer", "ts", "row"], kind="stable")
+    counts = order.groupby("reviewer")["row"].transform("size")
+    last = order[counts >= 2].groupby("reviewer").tail(1)["row"].to_numpy()
+    mask = np.zeros(len(df), dtype=bool)
+    mask[last] = True
+    return mask
 
 
 def _opt(value: object) -> str | None:

@@ -46,14 +46,14 @@ def test_recovers_planted_items_with_reasons(planted):
     assert set(recs["item"][:2]) == {"d2", "d3"} and "d1" not in set(recs["item"])
     top = recs.iloc[0]
     assert top["because_item"] == "d1"
-    assert top["reason"] == "praised for fit, like Easy linen dress you rated 5★"
+    assert top["reason"] == "praised for fit, like Easy linen dress you rated 5★ (praised by 4 reviewers)"
     assert HOSTILE in set(recs["item_name"])  # raw here; pages escape it
     assert recs["score"].is_monotonic_decreasing
 
 
 def test_reason_without_aspects_and_exclusions(planted):
     df, emb = planted
-    model = TextRecommender().fit(df.drop(columns="praised_aspects"), emb,
+    model = TextRecommender(popularity_weight=0.0).fit(df.drop(columns="praised_aspects"), emb,
                                   exclude=pd.DataFrame({"customer_id": ["u"], "item": ["d2"]}))
     recs = model.recommend(["u"], n=10)
     assert not {"d1", "d2", "s1"} & set(recs["item"])  # reviewed or bought
@@ -246,3 +246,48 @@ def _tiny(ws):
     from cx_core.encoder import TextEncoder
 
     return TextEncoder.from_config(load_config().model)
+
+
+def _two_taste_reviewers(n_reviewers: int = 60, seed: int = 3):
+    """Reviewers who praise 3 items of one of two tastes; one popular item of each taste."""
+    rng = np.random.default_rng(seed)
+    topic = {t: rng.normal(size=16) for t in "ab"}
+    rows, vecs = [], []
+    for u in range(n_reviewers):
+        t = "ab"[u % 2]
+        picks = rng.choice(6, size=3, replace=False)
+        for k, i in enumerate(picks):
+            rows.append((f"r{u}-{k}", f"u{u}", f"{t}{i}", 5.0, pd.Timestamp(2024, 1, 1 + k)))
+            vecs.append(topic[t] + rng.normal(0, 0.6, 16))
+    df = pd.DataFrame(rows, columns=["review_id", "customer_id", "item", "rating", "ts"])
+    emb = np.array(vecs, dtype=np.float32)
+    return df, emb / np.linalg.norm(emb, axis=1, keepdims=True)
+
+
+def test_auto_weight_is_validated_on_held_out_reviews():
+    df, emb = _two_taste_reviewers()
+    model = TextRecommender().fit(df, emb)
+    from cx_core.recommend_text import WEIGHT_GRID
+
+    assert model.popularity_weight_ in WEIGHT_GRID
+    assert model.validation_["reviewers"] == 60
+    assert set(model.validation_["recall_at_10"]) == {str(w) for w in WEIGHT_GRID}
+    recs = model.recommend(["u0"], n=3)  # a taste-"a" reviewer gets "a" items
+    assert all(i.startswith("a") for i in recs["item"])
+
+
+def test_auto_weight_falls_back_without_enough_reviewers(planted):
+    from cx_core.recommend_text import DEFAULT_POPULARITY_WEIGHT
+
+    df, emb = planted
+    model = TextRecommender().fit(df, emb)
+    assert model.popularity_weight_ == DEFAULT_POPULARITY_WEIGHT and "reason" in model.validation_
+    with pytest.raises(ValueError, match="aggregate"):
+        TextRecommender(aggregate="median").fit(df, emb)
+
+
+def test_max_aggregate_and_fixed_weight(planted):
+    df, emb = planted
+    recs = TextRecommender(aggregate="max", popularity_weight=0.0).fit(df, emb).recommend(["u"], n=2)
+    assert set(recs["item"]) == {"d2", "d3"}
+    assert "praised by" not in recs["reason"].iat[0]
