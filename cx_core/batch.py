@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 
 from .config import Config
 from .db import Workspace
+from .runs import latest_run, latest_run_id, record_run
 
 Progress = Callable[[float, str], None]
 STAGE = "batch"
@@ -110,18 +111,12 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def latest_run_id(ws: Workspace, stage: str) -> str | None:
-    """The newest finished run of a stage."""
-    from .segments_data import latest_run_id as latest
-
-    return latest(ws, stage)
 
 
 def previous_batch(ws: Workspace) -> dict[str, dict[str, Any]]:
     """Stage records ({key, run_id}) of the newest finished batch run."""
-    row = ws.query_one("SELECT config_json FROM runs WHERE stage = ? AND status = 'done' "
-                       "ORDER BY finished_at DESC LIMIT 1", [STAGE])
-    return json.loads(row[0]).get("stages", {}) if row else {}
+    run = latest_run(ws, STAGE)
+    return run.config.get("stages", {}) if run else {}
 
 
 # ---------------------------------------------------------------------- stages
@@ -248,10 +243,9 @@ def stage_review_scores(ctx: BatchContext) -> StageOutcome:
 
 def _carry_run(ws: Workspace, model_id: str) -> str | None:
     """The newest scoring run when it scored every dataset with this model (its rows are reused)."""
-    row = ws.query_one("SELECT run_id, dataset_key, json_extract_string(config_json, '$.model_id') "
-                       "FROM runs WHERE stage = 'review_scores' AND status = 'done' "
-                       "ORDER BY finished_at DESC LIMIT 1")
-    return row[0] if row and row[1] == "all" and row[2] == model_id else None
+    run = latest_run(ws, "review_scores")
+    ok = run is not None and run.dataset_key == "all" and run.config.get("model_id") == model_id
+    return run.run_id if ok else None
 
 
 def stage_profiles(ctx: BatchContext) -> StageOutcome:
@@ -402,7 +396,5 @@ def _record(ws: Workspace, started: datetime, data_key: str, records: dict, summ
               "seconds": round((datetime.now() - started).total_seconds(), 2),
               "exports": [s["path"] for s in summary if s.get("path")]}
     with ws.write() as cur:
-        cur.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, 'done', ?)",
-                    [run_id, STAGE, data_key, json.dumps({"stages": records}), started,
-                     datetime.now(), json.dumps(result, default=str)])
+        record_run(cur, run_id, STAGE, data_key, {"stages": records}, started, result)
     return result

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .db import Workspace
+from .runs import latest_run_id
 from .recommend_text import TextRecommender
 
 Progress = Callable[[float, str], None]
@@ -23,9 +24,7 @@ Progress = Callable[[float, str], None]
 
 def latest_scores_run(ws: Workspace) -> str | None:
     """The newest finished review-scoring run, or None."""
-    row = ws.query_one("SELECT run_id FROM runs WHERE stage = 'review_scores' AND status = 'done' "
-                       "ORDER BY finished_at DESC LIMIT 1")
-    return None if row is None else row[0]
+    return latest_run_id(ws, "review_scores")
 
 
 def _praised_aspects(raw: object) -> list[str]:

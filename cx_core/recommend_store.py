@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from typing import Any, Callable
@@ -10,6 +9,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from .db import Workspace
+from .runs import latest_run, record_run
 from .recommend import ItemRecommender, PopularityRecommender, load_order_lines
 
 STAGE = "recommend"
@@ -99,19 +99,15 @@ def build_recommendations(ws: Workspace, method: str = "auto", n: int = 10,
         cur.register("_cx_recs", recs.assign(run_id=run_id))
         cur.execute("INSERT INTO recommendations BY NAME SELECT * FROM _cx_recs")
         cur.unregister("_cx_recs")
-        cur.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, 'done', ?)",
-                    [run_id, STAGE, dataset_version(ws), json.dumps(config, default=str), started,
-                     datetime.now(), json.dumps(metrics)])
+        record_run(cur, run_id, STAGE, dataset_version(ws), config, started, metrics)
     step(1.0, "Done")
     return run_id
 
 
 def latest_recommend_run(ws: Workspace) -> tuple[str, dict, str] | None:
     """(run_id, metrics, dataset_key) of the newest recommendation run, or None."""
-    row = ws.query_one("SELECT run_id, metrics_json, dataset_key FROM runs "
-                       "WHERE stage = ? AND status = 'done' "
-                       "ORDER BY finished_at DESC LIMIT 1", [STAGE])
-    return None if row is None else (row[0], json.loads(row[1] or "{}"), row[2])
+    run = latest_run(ws, STAGE)
+    return None if run is None else (run.run_id, run.metrics, run.dataset_key)
 
 
 def recommended_customers(ws: Workspace, run_id: str) -> list[str]:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .db import Workspace
+from .runs import record_run
 from .segments_data import SegmentInputs, choose_unit_kind, latest_run_id, load_inputs, parse_json
 from .segments_describe import describe
 from .segments_fit import SegmentFit, fit_segments
@@ -161,9 +162,7 @@ def save_run(ws: Workspace, run_id: str, inputs: SegmentInputs, fit: SegmentFit,
             cur.register("_cx_frame", frame)
             cur.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _cx_frame")
             cur.unregister("_cx_frame")
-        cur.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, 'done', ?)",
-                    [run_id, STAGE, data_key, json.dumps(config, default=str), started,
-                     datetime.now(), json.dumps(metrics, default=str)])
+        record_run(cur, run_id, STAGE, data_key, config, started, metrics)
 
 
 # ---------------------------------------------------------------------- reading

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..db import Workspace
+from ..runs import record_run
 from ..embed_store import embed_texts_cached
 from .clauses import aspect_clauses, aspect_scores
 from .model import ReviewModel
@@ -124,11 +125,10 @@ def write_scores(ws: Workspace, frame: pd.DataFrame, model: ReviewModel, metrics
             cur.execute(f"INSERT INTO review_scores ({cols}) SELECT {cols} FROM _cx_new_scores")
         finally:
             cur.unregister("_cx_new_scores")
-        cur.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, 'done', ?)",
-                    [run_id, STAGE, dataset_key,
-                     json.dumps({"model_id": model.model_id_, "mode": model.mode,
-                                 "sentiment_method": model.meta_.get("sentiment_method", SUPERVISED)}),
-                     started, datetime.now(), json.dumps(metrics, default=str)])
+        record_run(cur, run_id, STAGE, dataset_key,
+                   {"model_id": model.model_id_, "mode": model.mode,
+                    "sentiment_method": model.meta_.get("sentiment_method", SUPERVISED)},
+                   started, metrics)
 
 
 def carried_scores(ws: Workspace, run_id: str, model: ReviewModel, rows: pd.DataFrame) -> pd.DataFrame:
