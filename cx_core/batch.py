@@ -287,7 +287,8 @@ def stage_segments(ctx: BatchContext) -> StageOutcome:
             return StageOutcome("done", key, ext.run_id, ext.reason,
                                 extra={"mode": "extended", "placed": ext.placed})
         why = ext.reason
-    run_id = run_segmentation(ctx.ws, settings, ctx.progress, encoder=encoder, model=ctx.cfg.model)
+    run_id = run_segmentation(ctx.ws, settings, ctx.progress, encoder=encoder, model=ctx.cfg.model,
+                              customers=ctx.cfg.customers)
     return StageOutcome("done", key, run_id, f"refit: {why}", extra={"mode": "refit"})
 
 

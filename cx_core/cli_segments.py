@@ -28,7 +28,7 @@ def cmd_segment(ws: Any, args: argparse.Namespace, cfg: Any) -> int:
         behaviour_weight=(base.behaviour_weight if args.behaviour_weight is None
                           else args.behaviour_weight),
         unit=args.unit)
-    run_id = run_segmentation(ws, settings, _progress, model=cfg.model)
+    run_id = run_segmentation(ws, settings, _progress, model=cfg.model, customers=cfg.customers)
     info = load_segment_info(ws, run_id)
     print(f"run_id: {run_id}")
     for r in info.itertuples():

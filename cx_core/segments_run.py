@@ -74,17 +74,20 @@ class SegmentSettings:
             raise ValueError("unit must be auto, customer or review")
 
 
-def _profiles_run(ws: Workspace, unit_kind: str, progress: Progress) -> str | None:
-    """The latest profile run; computed first when orders exist and none was ever run."""
+def _profiles_run(ws: Workspace, unit_kind: str, progress: Progress,
+                  customers: Any = None) -> str | None:
+    """The latest profile run; computed first (with the ``customers`` config section's settings)
+    when orders exist and none was ever run."""
     run = latest_run_id(ws, "profiles")
     if run is not None or unit_kind != "customer":
         return run
     if not ws.scalar("SELECT count(*) FROM orders WHERE customer_id IS NOT NULL"):
         return None
-    from .profiles import build_profiles
+    from .profiles import ProfileSettings, build_profiles
 
+    settings = ProfileSettings.from_config(customers) if customers is not None else ProfileSettings()
     progress(0.02, "No customer profiles yet: computing them first")
-    return build_profiles(ws, progress=lambda f, m: progress(0.02 + 0.03 * f, m)).run_id
+    return build_profiles(ws, settings, lambda f, m: progress(0.02 + 0.03 * f, m)).run_id
 
 
 def make_encoder(model: Any = None) -> Any:
@@ -97,13 +100,15 @@ def make_encoder(model: Any = None) -> Any:
 
 def run_segmentation(ws: Workspace, settings: SegmentSettings = SegmentSettings(),
                      progress: Progress | None = None, encoder: Any = None,
-                     model: Any = None) -> str:
+                     model: Any = None, customers: Any = None) -> str:
     """Segment customers (or reviews) and persist the run; returns its run id.
 
     ``encoder`` is anything :func:`cx_core.embed_store.embed_texts_cached`
     accepts; by default a :class:`~cx_core.encoder.TextEncoder` built from
     ``model`` (a :class:`~cx_core.config.ModelConfig`), loaded only when some
-    review text is not in the embedding cache yet.
+    review text is not in the embedding cache yet.  ``customers`` (a
+    :class:`~cx_core.config.CustomersConfig`) sets up the profiles computed first
+    when customers were never profiled.
     """
     from .browse import dataset_version
 
@@ -111,7 +116,7 @@ def run_segmentation(ws: Workspace, settings: SegmentSettings = SegmentSettings(
     settings.validate()
     started, t0 = datetime.now(), time.perf_counter()
     unit_kind = choose_unit_kind(ws, settings.unit)
-    profiles_run = _profiles_run(ws, unit_kind, step)
+    profiles_run = _profiles_run(ws, unit_kind, step, customers)
     factory = (lambda: encoder) if encoder is not None else (lambda: make_encoder(model))
     inputs = load_inputs(ws, unit_kind, settings.text_weight > 0, factory, step, profiles_run)
     t_inputs = time.perf_counter() - t0

@@ -63,7 +63,7 @@ def _run(settings: SegmentSettings) -> None:
     with user_errors():
         bar = st.progress(0.0, text="Starting")
         run_segmentation(ws, settings, lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m),
-                         encoder=_encoder())
+                         encoder=_encoder(), customers=cfg.customers)
         bar.empty()
         st.session_state.pop("seg_run_pick", None)
         st.rerun()

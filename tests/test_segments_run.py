@@ -12,8 +12,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from cx_core.config import CustomersConfig
 from cx_core.demo import generate_demo
 from cx_core.ingest import load_file
+from cx_core.runs import latest_run
 from cx_core.safe import html_escape
 from cx_core.segment import NeighbourPlacer
 from cx_core.segment_charts import (aspect_heatmap_figure, aspect_timeline_figure,
@@ -197,9 +199,11 @@ def test_reviews_without_customer_ids_segment_each_review(ws, tmp_path):
 def test_orders_only_names_segments_by_behaviour(ws, tmp_path):
     load_file(ws, _write_demo_part(tmp_path, "orders"), "orders")
     steps: list[str] = []
+    customers = CustomersConfig(churn_horizon_days=60)
     run_id = run_segmentation(ws, SegmentSettings(), lambda f, m: steps.append(m),
-                              encoder=BowEncoder())
+                              encoder=BowEncoder(), customers=customers)
     assert any("profiles" in s for s in steps)  # computed first, none existed
+    assert latest_run(ws, "profiles").config["churn_horizon_days"] == 60  # with the given settings
     cfg = segment_runs(ws).iloc[0]["config"]
     assert cfg["strategy"] == "single" and not cfg["inputs"]["text"]
     info = load_segment_info(ws, run_id)
