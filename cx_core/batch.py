@@ -293,8 +293,10 @@ def stage_segments(ctx: BatchContext) -> StageOutcome:
 
 
 def stage_themes(ctx: BatchContext) -> StageOutcome:
-    """Discover open themes in the review texts."""
+    """Discover open themes in the review texts: extend the last theme run (place the new reviews
+    into its themes) while they are at most ``batch.refit_share`` of the reviews, else refit."""
     from .themes import ThemeSettings, discover_themes
+    from .themes_extend import extend_themes
 
     if not ctx.count("reviews"):
         return StageOutcome("skipped", reason="no reviews loaded")
@@ -303,8 +305,17 @@ def stage_themes(ctx: BatchContext) -> StageOutcome:
     if ctx.unchanged("themes", key):
         return StageOutcome("skipped", key, ctx.previous["themes"].get("run_id"),
                             "review texts and settings unchanged")
+    base = None if ctx.opts.force else latest_run_id(ctx.ws, "themes")
+    why = "no theme run yet" if base is None and not ctx.opts.force else "--force"
+    if base is not None:
+        ext = extend_themes(ctx.ws, base, ctx.encoder, ctx.cfg.batch.refit_share, ctx.progress,
+                            settings=settings)
+        if ext.run_id:
+            return StageOutcome("done", key, ext.run_id, ext.reason,
+                                extra={"mode": "extended", "placed": ext.placed})
+        why = ext.reason
     run_id = discover_themes(ctx.ws, settings, ctx.progress, encoder=ctx.encoder)
-    return StageOutcome("done", key, run_id)
+    return StageOutcome("done", key, run_id, f"refit: {why}", extra={"mode": "refit"})
 
 
 RECOMMEND_METHOD, RECOMMEND_N = "auto", 10

@@ -138,7 +138,7 @@ class BatchConfig:
     """How ``python -m cx_core run`` resumes after new rows (cx_core/batch.py)."""
 
     retrain_growth: float = 0.5  # retrain the review model when reviews grew by more than this share
-    refit_share: float = 0.2  # refit segments when new/changed units exceed this share; else extend
+    refit_share: float = 0.2  # refit segments/themes when new/changed units exceed this share; else extend
 
 
 @dataclass(frozen=True)
@@ -218,8 +218,8 @@ SETTINGS_DOC: dict[str, str] = {
     "explain.threads": "torch CPU threads while explaining (0 = leave torch's setting)",
     "batch.retrain_growth": "batch run keeps the review model until the reviews grew by more than this "
                             "share since it was trained (0 = retrain on any new review)",
-    "batch.refit_share": "batch run extends the last segment run (places new units) while new or "
-                         "changed units are at most this share; above it, segments are refitted",
+    "batch.refit_share": "batch run extends the last segment and theme runs (places new units / new "
+                         "reviews) while they are at most this share; above it, they are refitted",
 }
 
 ALIASES = {"CX_DB_PATH": "db.path", "CX_MODEL_DIR": "model.model_dir"}

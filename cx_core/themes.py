@@ -144,6 +144,15 @@ def _usable(frame: pd.DataFrame, min_words: int) -> np.ndarray:
     return words >= min_words
 
 
+def usable_review_vectors(ws: Workspace, model_id: str, settings: ThemeSettings
+                          ) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """The reviews a theme run clusters (``min_words``+ words, optional dataset), their vectors
+    and how many were skipped as too short."""
+    frame, X = load_review_vectors(ws, model_id, settings.dataset_id)
+    keep = _usable(frame, settings.min_words)
+    return frame[keep].reset_index(drop=True), X[keep], int((~keep).sum())
+
+
 # ---------------------------------------------------------------------- pipeline
 
 def make_theme_pipeline(settings: ThemeSettings, n_rows: int) -> Any:
@@ -246,18 +255,16 @@ def discover_themes(ws: Workspace, settings: ThemeSettings = ThemeSettings(),
     started = datetime.now()
     model_id = _embed(ws, encoder if encoder is not None else make_encoder(model), step)
     step(0.52, "Reading review vectors")
-    frame, X = load_review_vectors(ws, model_id, settings.dataset_id)
-    keep = _usable(frame, settings.min_words)
-    if keep.sum() < MIN_REVIEWS:
+    frame, X, skipped = usable_review_vectors(ws, model_id, settings)
+    if len(frame) < MIN_REVIEWS:
         raise ValueError(f"Themes need at least {MIN_REVIEWS} reviews with {settings.min_words}+ "
-                         f"words; found {int(keep.sum())}. Load more reviews first.")
-    frame, X = frame[keep].reset_index(drop=True), X[keep]
+                         f"words; found {len(frame)}. Load more reviews first.")
     step(0.55, f"Finding themes in {len(frame):,} reviews (UMAP + HDBSCAN)")
     fit = fit_themes(X, frame["text"].tolist(), settings)
     step(0.9, "Comparing themes with the aspect taxonomy")
     overlap = taxonomy_overlap(frame["text"].tolist(), fit["raw"], load_taxonomy(ws))
     table = theme_table(frame, fit, overlap, settings)
-    metrics = _metrics(frame, fit, table, int((~keep).sum()), model_id)
+    metrics = _metrics(frame, fit, table, skipped, model_id)
     run_id = "run_" + uuid.uuid4().hex[:10]
     step(0.95, "Saving themes")
     _save(ws, run_id, frame, fit, table, {"settings": asdict(settings), "pipeline": fit["config"]},
@@ -309,7 +316,9 @@ def _save(ws: Workspace, run_id: str, frame: pd.DataFrame, fit: dict[str, Any],
     members = pd.DataFrame({"run_id": run_id, "dataset_id": frame["dataset_id"],
                             "review_id": frame["review_id"], "theme_id": fit["labels"].astype(np.int32),
                             "is_outlier": fit["raw"] == OUTLIER})
-    themes = table.assign(run_id=run_id, promoted_as=None)
+    themes = table.assign(run_id=run_id)
+    if "promoted_as" not in themes:
+        themes["promoted_as"] = None
     with ws.write() as cur:
         cur.register("_cx_themes", themes)
         cur.register("_cx_review_themes", members)
