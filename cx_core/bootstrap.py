@@ -42,3 +42,23 @@ def ensure_demo(ws: Workspace, cfg: Config,
     if demo_seeded(ws) or ws.scalar("SELECT count(*) FROM datasets"):
         return []
     return load_demo(ws, cfg, progress)
+
+
+def demo_dataset_ids(ws: Workspace) -> list[str]:
+    """Ids of the demo store's datasets still loaded (their source name starts with ``demo/``)."""
+    df = ws.query_df("SELECT dataset_id FROM datasets WHERE source_name IN (?, ?, ?) "
+                     "ORDER BY dataset_id", [f"demo/{f}" for _, f in DEMO_FILES])
+    return df["dataset_id"].tolist()
+
+
+def mixed_with_demo(ws: Workspace) -> bool:
+    """Whether the user's own data sits next to the demo store (every analysis would mix them)."""
+    demo = demo_dataset_ids(ws)
+    return bool(demo) and ws.scalar("SELECT count(*) FROM datasets") > len(demo)
+
+
+def remove_demo(ws: Workspace) -> int:
+    """Delete the demo store's datasets and their rows; returns how many were deleted."""
+    from .ingest import delete_dataset
+
+    return sum(bool(delete_dataset(ws, d)) for d in demo_dataset_ids(ws))

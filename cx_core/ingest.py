@@ -268,8 +268,10 @@ def _load_in_transaction(cur, src: SourceFile, kind: str, mapping, ts_fmt, reade
     report.rows_loaded, had_rows = _insert_rows(cur, kind, mapping, dataset_id, bool(attrs), row_no)
     _count_skipped(cur, kind, mapping, had_rows, report)
     if report.rows_loaded == 0:
-        report.warnings.append("Nothing new to load: no row passed validation or every row "
-                               "is already in the workspace. Nothing changed.")
+        report.warnings.append(
+            f"'{report.source_name}' has column headers but no data rows. Nothing changed."
+            if report.rows_read == 0 else "Nothing new to load: no row passed validation or every "
+            "row is already in the workspace. Nothing changed.")
         _drop_temps(cur, src, suffix)
         return
     report.dataset_id = None if report.dry_run else dataset_id

@@ -9,8 +9,11 @@ under a .csv name, an encoding that is not UTF-8.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +31,7 @@ class SourceFile:
     path: str
     name: str
     fmt: str  # csv | json | parquet
-    encoding: str  # utf-8 | latin-1
+    encoding: str  # utf-8 | latin-1 (read as Windows-1252, its superset)
     compressed: bool
     size: int
     sha256: str
@@ -104,6 +107,53 @@ def inspect_file(path: str | Path, name: str | None = None) -> SourceFile:
     return SourceFile(str(p), name, fmt, _guess_encoding(head), compressed, size, file_sha256(p))
 
 
+def _latin1_fallback(exc: UnicodeDecodeError) -> tuple[str, int]:
+    """Decode the 5 bytes Windows-1252 leaves undefined as their Latin-1 code points."""
+    return "".join(chr(b) for b in exc.object[exc.start:exc.end]), exc.end
+
+
+codecs.register_error("cx_latin1", _latin1_fallback)
+
+
+def utf8_copy(src: SourceFile, chunk: int = 1 << 22) -> str:
+    """Path of a UTF-8 copy of a non-UTF-8 CSV, decoded as Windows-1252 (a superset of Latin-1).
+
+    DuckDB reads only UTF-8, UTF-16 and strict Latin-1; a CSV saved by Excel on Windows
+    (curly quotes, the euro sign, dashes: bytes 0x80-0x9F) is none of them.  The copy is
+    streamed (memory stays flat), kept in the temp folder and reused for the same content.
+    """
+    out = Path(tempfile.gettempdir()) / "cx_utf8" / f"{src.sha256}.csv"
+    if out.exists():
+        return str(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _drop_stale_copies(out.parent)
+    opener = gzip.open if src.compressed else open
+    decoder = codecs.getincrementaldecoder("cp1252")(errors="cx_latin1")
+    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".part")
+    try:
+        with opener(src.path, "rb") as fin, os.fdopen(fd, "w", encoding="utf-8", newline="") as fout:
+            while block := fin.read(chunk):
+                fout.write(decoder.decode(block))
+            fout.write(decoder.decode(b"", final=True))
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return str(out)
+
+
+def _drop_stale_copies(folder: Path, max_age_s: float = 86_400) -> None:
+    """Delete UTF-8 copies older than a day (a load reads its copy within minutes)."""
+    import time
+
+    for f in folder.glob("*.csv"):
+        try:
+            if time.time() - f.stat().st_mtime > max_age_s:
+                f.unlink()
+        except OSError:
+            pass  # another process removed or is writing it
+
+
 def reader_sql(src: SourceFile, rejects_suffix: str | None = None) -> tuple[str, list]:
     """The DuckDB table-function call that reads the file, and its bound parameters.
 
@@ -123,4 +173,6 @@ def reader_sql(src: SourceFile, rejects_suffix: str | None = None) -> tuple[str,
                  f" rejects_scan='cx_scan_{rejects_suffix}'")
     else:  # same dialect detection as with store_rejects, without creating tables
         opts += ", ignore_errors=true"
+    if src.encoding != "utf-8":  # Windows-1252 / Latin-1: read a UTF-8 copy
+        return f"read_csv(?, {opts})", [utf8_copy(src), "utf-8"]
     return f"read_csv(?, {opts})", [src.path, src.encoding]

@@ -63,6 +63,12 @@ def reviewer_label(key: str) -> str:
     return f"customer {key}"
 
 
+def item_label(item: str, item_name: str | None) -> tuple[str, str | None]:
+    """How a page names an item: (name, id), or (id, None) when the name is missing or the id."""
+    name = item_name.strip() if isinstance(item_name, str) else ""
+    return (name, str(item)) if name and name != str(item) else (str(item), None)
+
+
 def praised_mask(reviews: pd.DataFrame, praise_rating: float = 4.0) -> np.ndarray:
     """Rating >= ``praise_rating``; where the rating is missing, sentiment == 'positive'."""
     rating = pd.to_numeric(reviews.get("rating"), errors="coerce") if "rating" in reviews else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cx_core.bootstrap import load_demo
+from cx_core.bootstrap import load_demo, mixed_with_demo, remove_demo
 from cx_core.browse import list_datasets, sample_rows, summarize
 from cx_core.ingest import delete_dataset, load_file, peek_file
 from cx_core.mapping import KINDS, fields_for, suggest_mapping
@@ -137,6 +137,7 @@ def _browse_section() -> None:
                 bar.empty()
                 st.rerun()
         return
+    _demo_notice()
     st.dataframe(datasets, hide_index=True)
     _delete_control(datasets)
     mask = mask_pii_toggle("data_mask")
@@ -144,6 +145,19 @@ def _browse_section() -> None:
     for tab, kind in zip(tabs, KINDS):
         with tab:
             st.dataframe(sample_rows(ws, kind, cfg.ui.sample_rows, mask=mask), hide_index=True)
+
+
+def _demo_notice() -> None:
+    """Your data next to the demo store: every page would mix them, so offer to remove it."""
+    if not mixed_with_demo(ws):
+        return
+    st.warning("The demo store is still loaded next to your data, so every page (customers, "
+               "segments, models, recommendations) mixes the two. Remove it to analyse only your data.")
+    if st.button("Remove the demo store", key="remove_demo"):
+        with user_errors():
+            n = remove_demo(ws)
+            st.session_state["_cx_loaded"] = f"Removed the demo store ({n} datasets)."
+            st.rerun()
 
 
 def _delete_control(datasets) -> None:

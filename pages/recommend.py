@@ -10,7 +10,7 @@ from cx_core.browse import dataset_version
 from cx_core.recommend_store import (build_recommendations, latest_recommend_run, load_recommendations,
                                      purchase_history, recommended_customers)
 from cx_core.recommend_reviews import reviewer_reviews
-from cx_core.recommend_text import is_anonymous, reviewer_label
+from cx_core.recommend_text import is_anonymous, item_label, reviewer_label
 from pages import _recommend_segment
 from pages._ui import get_workspace, md, user_errors
 
@@ -65,7 +65,9 @@ if cid:
     st.subheader(f"For {md(reviewer_label(cid))}")
     for r in recs.itertuples():
         src = SOURCES.get(getattr(r, "source", None) or "", "")
-        st.markdown(f"{r.rank}. **{md(r.item_name or r.item)}** ({md(r.item)}): {md(r.reason)}"
+        name, item_id = item_label(r.item, r.item_name)
+        st.markdown(f"{r.rank}. **{md(name)}**" + (f" ({md(item_id)})" if item_id else "")
+                    + f": {md(r.reason)}"
                     + (f" _(from {src})_" if src else ""))
     bought = pd.DataFrame() if is_anonymous(cid) else purchase_history(ws, cid)
     if not bought.empty:

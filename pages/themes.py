@@ -107,11 +107,11 @@ def _promote(run_id: str, themes) -> None:
             st.rerun()
 
 
-with st.expander("Find themes", expanded=False):
-    _run_form()
 runs = th.theme_runs(ws)
+with st.expander("Find themes", expanded=runs.empty):
+    _run_form()
 if runs.empty:
-    st.info("No themes yet: open **Find themes** and press **Discover themes** (the first run "
+    st.info("No themes yet: press **Discover themes** above (the first run "
             "embeds every review, about a minute per 2,000 reviews on a CPU).")
     st.stop()
 labels = {r.run_id: f"{r.run_id} · {r.finished_at:%Y-%m-%d %H:%M} · {r.metrics.get('n_themes', 0)} themes"

@@ -47,7 +47,7 @@ def test_zero_row_file_loads_nothing(ws, tmp_path):
     before = state(ws)
     rep = load_file(ws, p, "reviews")
     assert rep.rows_read == 0 and rep.rows_loaded == 0 and rep.dataset_id is None
-    assert any("Nothing new" in w for w in rep.warnings)
+    assert any("headers but no data rows" in w for w in rep.warnings)
     assert state(ws) == before
 
 

@@ -24,6 +24,7 @@ class ReviewFilter:
     segment_id: int | None = None
     date_from: date | None = None
     date_to: date | None = None
+    include_undated: bool = True  # reviews without a date pass a date filter (no silent loss)
     limit: int = 500
 
 
@@ -89,11 +90,12 @@ def filter_reviews(ws: Workspace, run_id: str, f: ReviewFilter) -> pd.DataFrame:
         clause, extra = _segment_clause(ws, f.segment_id)
         sql += clause
         params += extra
+    undated = " OR r.ts IS NULL" if f.include_undated else ""
     if f.date_from is not None:
-        sql += " AND r.ts >= ?"
+        sql += f" AND (r.ts >= ?{undated})"
         params.append(f.date_from)
     if f.date_to is not None:
-        sql += " AND r.ts < ?"
+        sql += f" AND (r.ts < ?{undated})"
         params.append(f.date_to + timedelta(days=1))
     sql += " ORDER BY s.sentiment_score, r.review_id LIMIT ?"
     params.append(int(f.limit))
