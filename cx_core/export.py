@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from .db import Workspace
-from .pii import mask_value
+from .pii import mask_text, mask_value
 from .runs import latest_run_id
 
 FORMATS = ("csv", "parquet")
@@ -35,6 +35,10 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 PII_KINDS = {"name": "name", "email": "email", "phone": "phone"}
 BGNBD_METHOD = "1 - P(alive) (BG/NBD)"
 MIME = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
+#: review-level runs: the review's own columns (customer runs leave them out)
+REVIEW_COLUMNS = ("item", "rating", "review_date", "review_sentiment", "review_aspects", "review_text")
+#: characters of the review text in a review-level export
+REVIEW_SNIPPET = 300
 
 
 # ---------------------------------------------------------------------- runs
@@ -96,13 +100,16 @@ WITH seg AS (
     SELECT unit_kind, unit_id, segment_id, is_outlier, probability FROM segments
     WHERE run_id = $run AND ($segs IS NULL OR list_contains($segs, segment_id))),
 review_keys AS (  -- review units are review_id, or dataset_id/review_id when ids repeat
-    SELECT key, any_value(customer_id) AS customer_id, any_value(rid) AS review_id FROM (
-        SELECT review_id AS key, customer_id, review_id AS rid FROM reviews UNION ALL
-        SELECT dataset_id || '/' || review_id, customer_id, review_id FROM reviews) GROUP BY key),
+    SELECT key, arg_min(customer_id, did) AS customer_id, arg_min(rid, did) AS review_id,
+           min(did) AS dataset_id FROM (
+        SELECT review_id AS key, customer_id, review_id AS rid, dataset_id AS did FROM reviews UNION ALL
+        SELECT dataset_id || '/' || review_id, customer_id, review_id, dataset_id FROM reviews)
+    GROUP BY key),
 unit AS (
     SELECT seg.*, CASE WHEN seg.unit_kind = 'review' THEN rk.customer_id
                        ELSE seg.unit_id END AS customer_id,
-           coalesce(rk.customer_id, 'review:' || rk.review_id) AS reviewer_key  -- text recommendations
+           coalesce(rk.customer_id, 'review:' || rk.review_id) AS reviewer_key,  -- text recommendations
+           rk.dataset_id AS r_dataset, rk.review_id AS r_id
     FROM seg LEFT JOIN review_keys rk ON seg.unit_kind = 'review' AND rk.key = seg.unit_id),
 cust AS (
     SELECT customer_id, any_value(name) AS name, any_value(email) AS email,
@@ -129,8 +136,13 @@ SELECT u.unit_kind, u.unit_id, u.customer_id, u.segment_id,
                              ELSE 'Segment ' || u.segment_id END) AS segment_name,
        u.is_outlier, u.probability AS segment_probability,
        {churn} AS churn_probability, {method} AS churn_method, {window} AS churn_window, p.clv,
-       ag.top_aspects, rc.recommended_items, lo.last_order_date, c.name, c.email, c.phone
+       ag.top_aspects, rc.recommended_items, lo.last_order_date, c.name, c.email, c.phone,
+       rv.item, rv.rating, rv.ts::DATE AS review_date, rs.sentiment AS review_sentiment,
+       array_to_string(rs.aspects, ', ') AS review_aspects, left(rv.text, $snippet) AS review_text
 FROM unit u
+LEFT JOIN reviews rv ON rv.dataset_id = u.r_dataset AND rv.review_id = u.r_id
+LEFT JOIN review_scores rs ON rs.run_id = $scores AND rs.dataset_id = u.r_dataset
+                          AND rs.review_id = u.r_id
 LEFT JOIN segment_info i ON i.run_id = $run AND i.segment_id = u.segment_id
 LEFT JOIN customer_profiles p ON p.run_id = $profiles AND p.customer_id = u.customer_id
 LEFT JOIN cust c ON c.customer_id = u.customer_id
@@ -146,10 +158,13 @@ def export_frame(ws: Workspace, run_id: str | None = None, mask_pii: bool = True
     """The export table of a segment run (newest when ``run_id`` is None), one row per unit.
 
     ``segments`` keeps only those segment ids (-1 = unassigned outliers);
-    personal columns are masked unless ``mask_pii`` is False.  ``recommended_items`` holds the
+    personal columns (and emails / phone numbers inside review text) are masked unless
+    ``mask_pii`` is False.  ``recommended_items`` holds the
     ``top_items`` best items of the newest recommendation run (``python -m cx_core recommend
     --all --save`` or the Recommend page), empty when there is none.  Review-level
-    runs get a ``review_id`` column and the reviewer's customer id when known.
+    runs get a ``review_id`` column, the reviewer's customer id when known, and the review
+    itself: ``item``, ``rating``, ``review_date``, ``review_sentiment``, ``review_aspects`` and
+    the first ``REVIEW_SNIPPET`` characters of its text.
     """
     run_id = resolve_run(ws, run_id)
     segs = None if segments is None else sorted({int(s) for s in segments})
@@ -159,7 +174,7 @@ def export_frame(ws: Workspace, run_id: str | None = None, mask_pii: bool = True
     df = ws.query_df(_FRAME_SQL.format(churn=churn, method=method, window=window), {
         "run": run_id, "segs": segs, "profiles": _latest(ws, "profiles"),
         "scores": _latest(ws, "review_scores"), "recs": _latest(ws, "recommend"),
-        "top_n": int(top_items)})
+        "top_n": int(top_items), "snippet": REVIEW_SNIPPET})
     df = _shape(df)
     return mask_frame_pii(df) if mask_pii else df
 
@@ -174,20 +189,24 @@ def _check_segments(ws: Workspace, run_id: str, segs: list[int]) -> None:
 
 
 def _shape(df: pd.DataFrame) -> pd.DataFrame:
-    """Customer runs: ``customer_id`` first; review runs: ``review_id`` then ``customer_id``."""
+    """Customer runs: ``customer_id`` first; review runs: ``review_id`` then ``customer_id``,
+    with the review's own columns (customer runs drop those)."""
     reviews = (df["unit_kind"] == "review").any()
     df = df.drop(columns=["unit_kind"])
     if reviews:
         return df.rename(columns={"unit_id": "review_id"})
-    return df.drop(columns=["unit_id"])
+    return df.drop(columns=["unit_id", *REVIEW_COLUMNS])
 
 
 def mask_frame_pii(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy with name, email and phone masked (the same masking as on screen)."""
+    """A copy with name, email and phone masked (the same masking as on screen), and emails and
+    phone numbers inside review text."""
     out = df.copy()
     for col, kind in PII_KINDS.items():
         if col in out.columns:
             out[col] = out[col].map(lambda v, k=kind: mask_value(v, k))
+    if "review_text" in out.columns:
+        out["review_text"] = out["review_text"].map(mask_text)
     return out
 
 

@@ -202,6 +202,23 @@ def test_review_level_runs_export_reviews(ws):
     assert df.columns[:3].tolist() == ["review_id", "customer_id", "segment_id"]
     got = dict(zip(df["review_id"], df["customer_id"]))
     assert got["R0"] == "C1" and got["r/R3"] == "C2" and pd.isna(got["R9"])  # both id forms
+    row = df.set_index("review_id").loc["R0"]  # the review itself travels with the row
+    assert (row["review_text"], row["review_sentiment"], row["review_aspects"]) == \
+        ("late", "negative", "delivery")
+    assert pd.isna(df.set_index("review_id").loc["R9", "review_text"])  # unknown review id
+
+
+def test_review_text_in_exports_is_masked_and_customer_runs_leave_it_out(ws):
+    seed_workspace(ws)
+    _insert(ws, "reviews", [{"dataset_id": "r", "review_id": "RX", "customer_id": None,
+                             "text": "mail me at ann@example.com " + XSS, "text_hash": "hx"}])
+    _run(ws, "seg3", "segments", "2026-02-01 10:00")
+    _insert(ws, "segments", [{"run_id": "seg3", "unit_kind": "review", "unit_id": "RX",
+                              "segment_id": 0, "is_outlier": False, "probability": 1.0}])
+    masked, raw = export_frame(ws), export_frame(ws, mask_pii=False)
+    assert "ann@example.com" not in masked["review_text"].iat[0] and XSS in masked["review_text"].iat[0]
+    assert "ann@example.com" in raw["review_text"].iat[0]
+    assert "review_text" not in export_frame(ws, "seg1").columns
 
 
 def test_cli_export(cfg, tmp_path, capsys):
