@@ -74,3 +74,19 @@ def monthly_activity(ws: Workspace) -> pd.DataFrame:
         "SELECT coalesce(o.month, r.month) AS month, coalesce(revenue, 0) AS revenue, "
         "coalesce(orders, 0) AS orders, coalesce(reviews, 0) AS reviews, mean_rating "
         "FROM o FULL JOIN r ON o.month = r.month ORDER BY 1")
+
+
+def dataset_labels(ws: Workspace, kind: str) -> dict[str, str]:
+    """dataset_id -> "file name (N rows, id)" for pickers, newest first; the id stays the value."""
+    df = list_datasets(ws)
+    df = df[df["kind"] == kind]
+    return {str(r.dataset_id): f"{r.source_name or 'unnamed'} ({int(r.rows):,} rows, {r.dataset_id})"
+            for r in df.itertuples()}
+
+
+def distinct_customers(ws: Workspace) -> int:
+    """Distinct customer ids across the customers, orders and reviews tables."""
+    return int(ws.scalar(
+        "SELECT count(DISTINCT customer_id) FROM (SELECT customer_id FROM customers UNION ALL "
+        "SELECT customer_id FROM orders UNION ALL SELECT customer_id FROM reviews) "
+        "WHERE customer_id IS NOT NULL") or 0)

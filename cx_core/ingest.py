@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 
 from .db import Workspace, quote_ident
-from .mapping import fields_for, mapping_problems, suggest_mapping
+from .mapping import fields_for, kind_hint, mapping_problems, suggest_mapping
 from .readers import InputFileError, SourceFile, inspect_file, reader_sql
 from .transforms import detect_ts_format, id_expr, num_expr, text_expr, ts_expr
 
@@ -193,10 +193,11 @@ def load_file(ws: Workspace, path: str | Path, kind: str,
     columns = [str(c) for c in sample.columns]
     mapping = dict(mapping) if mapping is not None else suggest_mapping(kind, columns)
     problems = mapping_problems(kind, mapping, columns)
+    hint = [h for h in [kind_hint(kind, columns)] if h]
     if problems:
-        raise MappingError(problems + [w for w in header_warnings(columns) if "delimiter" in w])
+        raise MappingError(problems + hint + [w for w in header_warnings(columns) if "delimiter" in w])
     report = LoadReport(kind, src.name, columns, dict(mapping), dry_run=dry_run,
-                        warnings=header_warnings(columns))
+                        warnings=hint + header_warnings(columns))
     used = {v for v in mapping.values() if v}
     report.ignored_columns = [c for c in columns if c not in used]
     step(0.1, "Detecting date formats")

@@ -167,3 +167,31 @@ def mapping_problems(kind: str, mapping: Mapping[str, str | None], columns: Iter
             mapping.get("quantity") and mapping.get("unit_price")):
         problems.append("Map 'Amount', or both 'Quantity' and 'Unit price' so the amount can be computed.")
     return problems
+
+
+def kind_hint(kind: str, columns: Iterable[str]) -> str | None:
+    """A hint when the file's columns fit another table kind better than ``kind``, else None.
+
+    Another kind is named when its suggested mapping has no problems, maps more
+    fields than ``kind``'s, and uses at least two columns ``kind`` would ignore;
+    e.g. "This looks like an orders file (Invoice, Quantity, UnitPrice columns): choose 'Orders'".
+    """
+    cols = [str(c) for c in columns]
+    mine = {k: v for k, v in suggest_mapping(kind, cols).items() if v}
+    fits = not mapping_problems(kind, mine, cols)
+    best: tuple[int, str, list[str]] | None = None
+    for other in KINDS:
+        if other == kind:
+            continue
+        theirs = {k: v for k, v in suggest_mapping(other, cols).items() if v}
+        extra = [c for c in cols if c in theirs.values() and c not in mine.values()]
+        if mapping_problems(other, theirs, cols) or len(extra) < 2:
+            continue
+        if (not fits or len(theirs) > len(mine)) and (best is None or len(theirs) > best[0]):
+            best = (len(theirs), other, extra)
+    if best is None:
+        return None
+    _, other, extra = best
+    article = "an" if other[0] in "aeiou" else "a"
+    return (f"This looks like {article} {other} file ({', '.join(extra[:3])} columns): "
+            f"choose '{other.capitalize()}'.")

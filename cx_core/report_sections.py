@@ -151,7 +151,7 @@ def segments_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> 
     head = (f"<p class=\"note\">Run {html_escape(run['run_id'])}: {fmt_number(m.get('n'), '{:,.0f}')} "
             f"{html_escape(m.get('unit_kind', 'units'))}s, {fmt_number(m.get('n_segments'), '{:,.0f}')} "
             f"segments, outliers {fmt_number(m.get('outlier_share'), '{:.1%}')}.</p>")
-    charts = figure_html(size_value_figure(named)) + figure_html(clv_churn_figure(named))
+    charts = figure_html(size_value_figure(named, m.get("unit_kind"))) + figure_html(clv_churn_figure(named))
     return head + charts + "".join(_segment_profile(r, mask_pii) for r in info.itertuples())
 
 

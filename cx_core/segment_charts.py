@@ -29,6 +29,11 @@ def label(segment_id: int, name: object) -> str:
     return html_escape(f"{segment_id} · {name}" if segment_id >= 0 else str(name))
 
 
+def unit_noun(unit_kind: str | None) -> str:
+    """Plural noun for what a run segmented: "reviews" for a review-level run, else "customers"."""
+    return "reviews" if unit_kind == "review" else "customers"
+
+
 def _wrap(text: object, width: int = 60, lines: int = 3) -> str:
     """Escaped text broken into a few ``<br>``-separated lines for hover boxes."""
     words, out, cur = str(text or "").split(), [], ""
@@ -44,8 +49,11 @@ def _wrap(text: object, width: int = 60, lines: int = 3) -> str:
     return "<br>".join(html_escape(x) for x in out)
 
 
-def segment_map_figure(units: pd.DataFrame) -> go.Figure:
-    """The 2-D map: one marker trace per segment; hover shows id, segment and a review snippet."""
+def segment_map_figure(units: pd.DataFrame, unit_kind: str | None = "customer") -> go.Figure:
+    """The 2-D map: one marker trace per segment; hover shows id, segment and a review snippet.
+
+    ``unit_kind`` ("customer" or "review") names what the points are in the title.
+    """
     fig = go.Figure()
     for seg, g in units.groupby("segment_id", sort=True):
         seg = int(seg)
@@ -57,18 +65,19 @@ def segment_map_figure(units: pd.DataFrame) -> go.Figure:
             marker=dict(size=5, color=colour(seg), opacity=0.45 if seg < 0 else 0.8),
             hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]}<br>%{customdata[2]}"
                           "<extra></extra>"))
-    fig.update_layout(title="Segment map (similar customers are close)", height=520,
+    fig.update_layout(title=f"Segment map (similar {unit_noun(unit_kind)} are close)", height=520,
                       margin=MARGIN, legend=dict(itemsizing="constant"))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return fig
 
 
-def size_value_figure(info: pd.DataFrame) -> go.Figure:
+def size_value_figure(info: pd.DataFrame, unit_kind: str | None = "customer") -> go.Figure:
     """Share of units and share of revenue per segment (horizontal grouped bars, largest on top)."""
     names = [label(s, n) for s, n in zip(info["segment_id"], info["name"])]
     fig = go.Figure()
-    fig.add_trace(go.Bar(y=names, x=info["share"], name="Share of customers", orientation="h",
+    fig.add_trace(go.Bar(y=names, x=info["share"], name=f"Share of {unit_noun(unit_kind)}",
+                         orientation="h",
                          marker_color="#2E6FDB"))
     if info["revenue_share"].notna().any():
         fig.add_trace(go.Bar(y=names, x=info["revenue_share"], name="Share of revenue",

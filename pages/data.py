@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from cx_core.bootstrap import load_demo, mixed_with_demo, remove_demo
-from cx_core.browse import list_datasets, sample_rows, summarize
+from cx_core.browse import distinct_customers, list_datasets, sample_rows, summarize
 from cx_core.ingest import delete_dataset, load_file, peek_file
-from cx_core.mapping import KINDS, fields_for, suggest_mapping
+from cx_core.mapping import KINDS, fields_for, kind_hint, suggest_mapping
 from cx_core.pii import detect_pii, mask_frame
 from cx_core.uploads import save_upload
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
@@ -85,6 +85,9 @@ def _load_section() -> None:
         st.caption(f"{md(src.name)} · {src.fmt.upper()} · {src.encoding} · {src.size / 1e6:,.1f} MB · "
                    f"{len(columns)} columns")
         st.dataframe(mask_frame(head, detect_pii(head)), hide_index=True)
+        hint = kind_hint(kind, columns)
+        if hint:
+            st.warning(md(hint))
         mapping = _mapping_form(kind, columns)
         if mapping is not None:
             bar, progress = _progress_bar()
@@ -118,15 +121,24 @@ def _confirm_load(path: str, name: str, kind: str, mapping: dict, report) -> Non
             st.rerun()
 
 
-def _browse_section() -> None:
-    st.subheader("Loaded data")
+def _kpis() -> None:
+    """Customers (distinct ids over all tables), order lines and reviews, with date ranges."""
     summary = summarize(ws)
-    cols = st.columns(3)
-    for col, kind in zip(cols, KINDS):
+    for col, kind in zip(st.columns(3), KINDS):
         s = summary[kind]
-        col.metric({"orders": "Order lines"}.get(kind, kind.capitalize()), f"{s.rows:,}")
+        if kind == "customers":
+            col.metric("Customers", f"{distinct_customers(ws):,}",
+                       help=f"Distinct customer ids across customers, orders and reviews; "
+                            f"{s.rows:,} rows in customer files.")
+        else:
+            col.metric({"orders": "Order lines"}.get(kind, kind.capitalize()), f"{s.rows:,}")
         if s.date_min:
             col.caption(f"{s.date_min} → {s.date_max}")
+
+
+def _browse_section() -> None:
+    st.subheader("Loaded data")
+    _kpis()
     datasets = list_datasets(ws)
     if datasets.empty:
         st.info("Nothing loaded yet.")

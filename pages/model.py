@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cx_core.browse import list_datasets
+from cx_core.browse import dataset_labels
 from cx_core.reviews.pipeline import train_review_model
 from cx_core.reviews.report import confusion_frame, evaluation_table, label_table
 from cx_core.reviews.store import latest_model
@@ -19,8 +19,7 @@ cfg = get_config()
 
 
 def _train_form() -> None:
-    datasets = list_datasets(ws)
-    review_sets = datasets[datasets["kind"] == "reviews"]["dataset_id"].tolist() if not datasets.empty else []
+    labels = {"all reviews": "all reviews", **dataset_labels(ws, "reviews")}
     with st.form("train_model"):
         c1, c2 = st.columns(2)
         modes = ["frozen", "finetune"]
@@ -28,7 +27,7 @@ def _train_form() -> None:
                             help="frozen: heads on cached MiniLM embeddings (fast, the default); "
                                  f"finetune: the encoder is trained too, on at most "
                                  f"{cfg.reviews.finetune_max_texts:,} reviews (slow on CPU)")
-        dataset = c2.selectbox("Reviews", ["all reviews", *review_sets])
+        dataset = c2.selectbox("Reviews", list(labels), format_func=labels.__getitem__)
         if st.form_submit_button("Train model", type="primary"):
             with user_errors():
                 bar = st.progress(0.0, text="Starting")
@@ -68,7 +67,9 @@ def _taxonomy_editor() -> None:
     with st.form("add_aspect", clear_on_submit=True):
         c1, c2 = st.columns([1, 3])
         name = c1.text_input("Aspect")
-        seeds = c2.text_input("Seed phrases (comma separated)")
+        seeds = c2.text_input("Seed phrases (comma separated)",
+                              help="An existing aspect's name replaces its seed phrases: copy them "
+                                   "from the table below and edit.")
         if st.form_submit_button("Add or update aspect"):
             try:
                 stored = add_aspect(ws, name, seeds.split(","))

@@ -6,7 +6,8 @@ import streamlit as st
 
 from cx_core.pii import mask_text
 from cx_core.reviews.browse import (ReviewFilter, aspect_names, count_reviews, date_bounds,
-                                    filter_reviews, latest_score_run, segment_options)
+                                    filter_reviews, latest_score_run, segment_options,
+                                    unscored_reviews)
 from cx_core.reviews.model import SENTIMENT_LABELS, load_review_model
 from cx_core.reviews.pipeline import train_review_model
 from cx_core.reviews.score import score_reviews
@@ -52,6 +53,11 @@ for col, label in zip(cols[1:], SENTIMENT_LABELS):
     col.metric(label.capitalize(), f"{counts.get(label, 0):,}")
 st.caption(f"Run {md(run_id)} with model {md(run['config'].get('model_id', '?'))}, sentiment method "
            f"{md(run['config'].get('sentiment_method', '?'))}, scored {run['finished_at']:%Y-%m-%d %H:%M}.")
+new_reviews = unscored_reviews(ws, run_id)
+if new_reviews:
+    st.warning(f"Data changed since these scores were computed: {new_reviews:,} "
+               f"{'review is' if new_reviews == 1 else 'reviews are'} not scored yet. "
+               "Score again to include the new reviews.")
 _score_button("Score again with the newest model", False)
 
 with st.expander("Filters", expanded=True):

@@ -11,7 +11,7 @@ from cx_core.browse import dataset_version
 from cx_core.pii import mask_text
 from cx_core.segment_charts import (aspect_heatmap_figure, aspect_timeline_figure,
                                     clv_churn_figure, segment_map_figure,
-                                    sentiment_timeline_figure, size_value_figure)
+                                    sentiment_timeline_figure, size_value_figure, unit_noun)
 from cx_core.segments_query import load_units, segment_aspects, segment_timeline
 from cx_core.segments_run import (PRESETS, SegmentSettings, load_segment_info, make_encoder,
                                   run_segmentation, run_settings, segment_runs)
@@ -25,9 +25,10 @@ STRATEGY = {
 }
 
 st.title("Segments")
-st.caption("Customer vectors (mean MiniLM embedding of their reviews + behaviour from orders) are "
-           "reduced with a seeded UMAP and clustered with HDBSCAN; distinctive words (c-TF-IDF), "
-           "dominant aspects and behaviour traits name each segment.")
+st.caption("Each customer (mean MiniLM embedding of their reviews + behaviour from orders), or each "
+           "review when reviews carry no customer id, becomes a vector; vectors are reduced with a "
+           "seeded UMAP and clustered with HDBSCAN; distinctive words (c-TF-IDF), dominant aspects "
+           "and behaviour traits name each segment.")
 cfg = get_config()
 ws = get_workspace()
 
@@ -125,7 +126,7 @@ def _card(row: pd.Series, mask: bool) -> None:
             st.markdown("> " + md(text))
 
 
-def _compare(info: pd.DataFrame) -> None:
+def _compare(info: pd.DataFrame, noun: str) -> None:
     st.subheader("Compare two segments")
     ids = info["segment_id"].tolist()
     names = dict(zip(ids, info["name"]))
@@ -136,7 +137,7 @@ def _compare(info: pd.DataFrame) -> None:
                      format_func=lambda s: f"{s} · {names[s]}", key="seg_cmp_b")
     rows = info.set_index("segment_id").loc[[a, b]]
     table = pd.DataFrame({
-        "name": rows["name"], "customers": rows["size"].map("{:,}".format),
+        "name": rows["name"], noun: rows["size"].map("{:,}".format),
         "share": rows["share"].map(lambda v: _fmt(v, "pct")),
         "revenue share": rows["revenue_share"].map(lambda v: _fmt(v, "pct")),
         "mean CLV": rows["mean_clv"].map(lambda v: _fmt(v, "money")),
@@ -208,9 +209,9 @@ mask = mask_pii_toggle("segments_mask")
 units = _units(run_id)
 if mask:
     units = units.assign(snippet=units["snippet"].map(lambda t: mask_text(t) if t else t))
-st.plotly_chart(segment_map_figure(units), width="stretch")
+st.plotly_chart(segment_map_figure(units, m.get("unit_kind")), width="stretch")
 c1, c2 = st.columns(2)
-c1.plotly_chart(size_value_figure(info), width="stretch")
+c1.plotly_chart(size_value_figure(info, m.get("unit_kind")), width="stretch")
 if info["mean_clv"].notna().any():
     c2.plotly_chart(clv_churn_figure(info), width="stretch")
     c2.caption("Dotted lines: size-weighted means. Top left: valuable and loyal (protect); "
@@ -222,7 +223,7 @@ for i, (_, row) in enumerate(info.iterrows()):
     with grid[i % 2]:
         _card(row, mask)
 if len(info) > 1:
-    _compare(info)
+    _compare(info, unit_noun(m.get("unit_kind")))
 aspects = _aspects(run_id, False)
 if not aspects.empty:
     st.plotly_chart(aspect_heatmap_figure(aspects, info), width="stretch")

@@ -107,3 +107,11 @@ def count_reviews(ws: Workspace, run_id: str) -> dict[str, int]:
     df = ws.query_df("SELECT sentiment, count(*) AS n FROM review_scores WHERE run_id = ? "
                      "GROUP BY sentiment", [run_id])
     return dict(zip(df["sentiment"], df["n"].astype(int)))
+
+
+def unscored_reviews(ws: Workspace, run_id: str) -> int:
+    """Reviews with text loaded after a scoring run (not in it): the page asks to score again."""
+    return int(ws.scalar(
+        "SELECT count(*) FROM reviews r WHERE length(trim(r.text)) > 0 AND NOT EXISTS "
+        "(SELECT 1 FROM review_scores s WHERE s.run_id = ? AND s.dataset_id = r.dataset_id "
+        "AND s.review_id = r.review_id)", [run_id]) or 0)

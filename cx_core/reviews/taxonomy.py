@@ -67,10 +67,15 @@ def load_taxonomy(ws: Workspace) -> dict[str, list[str]]:
 
 
 def taxonomy_frame(ws: Workspace):
-    """The taxonomy as a table (aspect, seeds, source, created_at) for display."""
+    """The taxonomy as a table (aspect, seeds, source, created_at) for display.
+
+    ``seeds`` is the readable comma-separated phrase list (the form the editor takes back).
+    """
     ensure_defaults(ws)
-    return ws.query_df("SELECT aspect, seeds_json AS seeds, source, created_at FROM aspect_taxonomy "
-                       "ORDER BY aspect")
+    df = ws.query_df("SELECT aspect, seeds_json AS seeds, source, created_at FROM aspect_taxonomy "
+                     "ORDER BY aspect")
+    df["seeds"] = [", ".join(json.loads(s)) for s in df["seeds"]]
+    return df
 
 
 def add_aspect(ws: Workspace, name: str, seeds: list[str], source: str = "user") -> str:
