@@ -19,9 +19,10 @@ import time
 from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
-from .db import Workspace
+from .db import Workspace, quote_ident
 
 Progress = Callable[[int, int], None]
 
@@ -188,6 +189,15 @@ def embed_reviews(ws: Workspace, encoder: Encoder, progress: Progress | None = N
     }
 
 
+def make_encoder(model: Any = None) -> Any:
+    """The configured :class:`~cx_core.encoder.TextEncoder` for a :class:`~cx_core.config.ModelConfig`
+    (default: the packaged MiniLM); torch loads here, the weights on the first encode."""
+    from .config import ModelConfig
+    from .encoder import TextEncoder
+
+    return TextEncoder.from_config(model if model is not None else ModelConfig())
+
+
 def load_review_embeddings(ws: Workspace, model_id: str, dataset_id: str | None = None
                            ) -> tuple[list[str], np.ndarray]:
     """Review ids and their cached vectors for ``model_id`` (optionally one dataset).
@@ -195,13 +205,26 @@ def load_review_embeddings(ws: Workspace, model_id: str, dataset_id: str | None 
     Rows are ordered by (dataset_id, review_id); reviews without a cached vector
     are left out, so run :func:`embed_reviews` first.
     """
-    sql = ("SELECT r.review_id, e.vec FROM reviews r JOIN embeddings e "
+    frame, X = load_review_frame(ws, model_id, dataset_id, ("review_id",))
+    return frame["review_id"].tolist(), X
+
+
+def load_review_frame(ws: Workspace, model_id: str, dataset_id: str | None = None,
+                      columns: Sequence[str] = ("dataset_id", "review_id", "text")
+                      ) -> tuple[pd.DataFrame, np.ndarray]:
+    """``columns`` of the reviews with a cached vector for ``model_id`` and their matrix.
+
+    Ordered by (dataset_id, review_id, text_hash) so runs are reproducible; reviews
+    without a cached vector are left out.
+    """
+    cols = ", ".join(f"r.{quote_ident(c)}" for c in columns)
+    sql = (f"SELECT {cols}, e.vec FROM reviews r JOIN embeddings e "
            "ON e.text_hash = r.text_hash AND e.model_id = ?")
     params: list[Any] = [model_id]
     if dataset_id is not None:
         sql += " WHERE r.dataset_id = ?"
         params.append(dataset_id)
-    sql += " ORDER BY r.dataset_id, r.review_id"
+    sql += " ORDER BY r.dataset_id, r.review_id, r.text_hash"
     with ws.cursor() as cur:
         tbl = cur.sql(sql, params=params).to_arrow_table()
-    return tbl.column("review_id").to_pylist(), _vectors_from_arrow(tbl.column("vec"))
+    return tbl.drop_columns(["vec"]).to_pandas(), _vectors_from_arrow(tbl.column("vec"))

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .db import Workspace
+from .embed_store import make_encoder
 from .runs import record_run
 from .segments_data import SegmentInputs, choose_unit_kind, latest_run_id, load_inputs, parse_json
 from .segments_describe import describe
@@ -88,14 +89,6 @@ def _profiles_run(ws: Workspace, unit_kind: str, progress: Progress,
     settings = ProfileSettings.from_config(customers) if customers is not None else ProfileSettings()
     progress(0.02, "No customer profiles yet: computing them first")
     return build_profiles(ws, settings, lambda f, m: progress(0.02 + 0.03 * f, m)).run_id
-
-
-def make_encoder(model: Any = None) -> Any:
-    """The configured :class:`~cx_core.encoder.TextEncoder` (weights load on first encode)."""
-    from .config import ModelConfig
-    from .encoder import TextEncoder
-
-    return TextEncoder.from_config(model or ModelConfig())
 
 
 def run_segmentation(ws: Workspace, settings: SegmentSettings = SegmentSettings(),

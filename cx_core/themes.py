@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .db import Workspace
+from .embed_store import load_review_frame, make_encoder
 from .runs import record_run
 
 Progress = Callable[[float, str], None]
@@ -98,32 +99,9 @@ class ThemeSettings:
 
 def load_review_vectors(ws: Workspace, model_id: str, dataset_id: str | None = None
                         ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Reviews with a cached vector for ``model_id``: (dataset_id, review_id, text) and the matrix.
-
-    Ordered by (dataset_id, review_id, text_hash) so runs are reproducible.
-    """
-    sql = ("SELECT r.dataset_id, r.review_id, r.text, e.vec FROM reviews r JOIN embeddings e "
-           "ON e.text_hash = r.text_hash AND e.model_id = ?")
-    params: list[Any] = [model_id]
-    if dataset_id is not None:
-        sql += " WHERE r.dataset_id = ?"
-        params.append(dataset_id)
-    sql += " ORDER BY r.dataset_id, r.review_id, r.text_hash"
-    with ws.cursor() as cur:
-        tbl = cur.sql(sql, params=params).to_arrow_table()
-    vec = tbl.column("vec").combine_chunks()
-    flat = vec.flatten().to_numpy(zero_copy_only=False)
-    dim = flat.size // len(vec) if len(vec) else 0
-    X = np.ascontiguousarray(flat, dtype=np.float32).reshape(len(vec), dim)
-    return tbl.drop_columns(["vec"]).to_pandas(), X
-
-
-def make_encoder(model: Any = None) -> Any:
-    """A ``TextEncoder`` for a :class:`~cx_core.config.ModelConfig` (default: packaged MiniLM)."""
-    from .config import ModelConfig
-    from .encoder import TextEncoder
-
-    return TextEncoder.from_config(model if model is not None else ModelConfig())
+    """Reviews with a cached vector for ``model_id``: (dataset_id, review_id, text) and the matrix
+    (:func:`cx_core.embed_store.load_review_frame`, ordered so runs are reproducible)."""
+    return load_review_frame(ws, model_id, dataset_id)
 
 
 def _embed(ws: Workspace, enc: Any, step: Progress) -> str:

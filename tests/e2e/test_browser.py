@@ -14,6 +14,7 @@ is read from the accessibility table (``table[role=grid]``) that the grid keeps 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -105,28 +106,34 @@ def app_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e_app")
     ws = {"CX_DB_PATH": str(tmp / "workspace.duckdb"), "CX_DEMO_DIR": str(tmp / "demo"),
           "CX_INGEST_UPLOAD_DIR": str(tmp / "uploads")}
-    # Hermetic: no CX_* setting of the caller's shell leaks into the app.
+    with running_app(tmp, ws) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_app(tmp: Path, settings: dict[str, str], **extra_env: str):
+    """`streamlit run app.py` on a free port with only ``settings`` as CX_* environment (no CX_*
+    setting of the caller's shell leaks in); yields {url, tmp, log, **settings}; always stopped."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CX_")}
-    env.update(ws, PYTHONUNBUFFERED="1")
+    env.update(settings, PYTHONUNBUFFERED="1", **extra_env)
     port = _free_port()
     log_path = tmp / "streamlit.log"
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(proc, url, log_path)
-        yield {"url": url, "tmp": tmp, "log": log_path, **ws}
-    finally:
-        proc.terminate()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
+            url = f"http://127.0.0.1:{port}"
+            wait_healthy(proc, url, log_path)
+            yield {"url": url, "tmp": tmp, "log": log_path, **settings}
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

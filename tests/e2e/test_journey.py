@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import subprocess
-import sys
 import time
 
 import pytest
 
-from tests.e2e.test_browser import (ROOT, XSS_IMG, _assert_nothing_executed, _free_port,
-                                    _full_page_screenshot, _metric_value, wait_healthy,
-                                    _open_listbox, _require_browser, _wait_idle, browser,  # noqa: F401
-                                    page)  # noqa: F401  (fixtures used by the test below)
+from tests.e2e.test_browser import (XSS_IMG, _assert_nothing_executed, _full_page_screenshot,
+                                    _metric_value, _open_listbox, _require_browser, _wait_idle,
+                                    browser, page, running_app)  # noqa: F401  (browser, page: fixtures)
 
 pytestmark = pytest.mark.e2e
 
@@ -61,26 +57,8 @@ def app_server(tmp_path_factory):
     ws = {"CX_DB_PATH": str(tmp / "workspace.duckdb"), "CX_DEMO_DIR": str(tmp / "demo"),
           "CX_INGEST_UPLOAD_DIR": str(tmp / "uploads"), "CX_REVIEWS_MODEL_STORE": str(tmp / "models"),
           "CX_MODEL_DIR": tiny_encoder_dir(tmp), **SMALL_TRAINING}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CX_")}
-    env.update(ws, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="2")
-    port = _free_port()
-    log_path = tmp / "streamlit.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_healthy(proc, url, log_path)
-            yield {"url": url, "tmp": tmp, "log": log_path, **ws}
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+    with running_app(tmp, ws, OMP_NUM_THREADS="2") as server:
+        yield server
 
 
 # ---------------------------------------------------------------- steps
