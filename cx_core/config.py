@@ -32,6 +32,7 @@ class IngestConfig:
     """Limits and defaults for loading files."""
 
     upload_dir: str = str(PROJECT_ROOT / "data" / "uploads")
+    allowed_dirs: str = ""  # folders the app may read typed server paths from; empty: none
     sample_rows: int = 20_000
     max_reject_examples: int = 20
 
@@ -164,6 +165,9 @@ SETTINGS_DOC: dict[str, str] = {
     "db.threads": "DuckDB worker threads",
     "db.busy_timeout_s": "seconds a write waits for another write before 'workspace busy'",
     "ingest.upload_dir": "where browser uploads are written before loading",
+    "ingest.allowed_dirs": "folders (separated by ':' or ',') under which the app accepts typed server "
+                           "paths, checked after resolving symlinks; empty = the app takes uploads only "
+                           "(the CLI reads any path)",
     "ingest.sample_rows": "rows sampled to suggest a mapping and a date format",
     "ingest.max_reject_examples": "rejected rows shown per reason in the validation report",
     "model.model_dir": "local HF model directory (alias CX_MODEL_DIR); empty = packaged MiniLM",

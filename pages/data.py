@@ -9,6 +9,7 @@ from cx_core.browse import distinct_customers, list_datasets, sample_rows, summa
 from cx_core.ingest import delete_dataset, load_file, peek_file
 from cx_core.mapping import KINDS, fields_for, kind_hint, suggest_mapping
 from cx_core.pii import detect_pii, mask_frame
+from cx_core.server_paths import check_server_path, server_paths_enabled
 from cx_core.uploads import save_upload
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
 
@@ -26,10 +27,13 @@ def _progress_bar():
 
 
 def _choose_source() -> tuple[str | None, str | None]:
-    """The file to load: an upload (saved to disk first) or a path on the server."""
-    how = st.radio("Source", ["Upload a file", "Path on the server"], horizontal=True,
+    """The file to load: an upload (saved to disk first) or, where allowed, a path on the server."""
+    sources = ["Upload a file"]
+    if server_paths_enabled(cfg.ingest.allowed_dirs):
+        sources.append("Path on the server")
+    how = st.radio("Source", sources, horizontal=True,
                    help="Browser uploads are held in memory by Streamlit; for multi-GB files "
-                        "give a path on this machine instead.")
+                        "give a path inside a folder your administrator allowed.")
     if how == "Upload a file":
         up = st.file_uploader("File (CSV, TSV, CSV.gz, Parquet, JSON lines)", type=FILE_TYPES)
         if up is None:
@@ -38,8 +42,13 @@ def _choose_source() -> tuple[str | None, str | None]:
         if key not in st.session_state:
             st.session_state[key] = str(save_upload(up, up.name, cfg.ingest.upload_dir))
         return st.session_state[key], up.name
-    path = st.text_input("Path to a file on the server", placeholder="/data/exports/orders.csv.gz")
-    return (path.strip(), None) if path.strip() else (None, None)
+    path = st.text_input("Path to a file on the server", placeholder="orders.csv.gz",
+                         help="Relative paths start in the first allowed folder.")
+    if not path.strip():
+        return None, None
+    with user_errors():
+        return str(check_server_path(path, cfg.ingest.allowed_dirs)), None
+    return None, None
 
 
 def _mapping_form(kind: str, columns: list[str]) -> dict[str, str | None] | None:

@@ -17,6 +17,7 @@ def app_env(tmp_path, monkeypatch):
     monkeypatch.setenv("CX_DEMO_DIR", str(tmp_path / "demo"))
     monkeypatch.setenv("CX_INGEST_UPLOAD_DIR", str(tmp_path / "uploads"))
     monkeypatch.setenv("CX_DEMO_CUSTOMERS", "600")
+    monkeypatch.setenv("CX_INGEST_ALLOWED_DIRS", str(tmp_path))
     _clear_streamlit_caches()  # the app caches config + workspace per process: no leak between tests
     yield tmp_path
     _clear_streamlit_caches()
@@ -103,6 +104,35 @@ def test_data_page_unmapped_required_field(app_env):
     at.switch_page("pages/data.py").run()
     at = _load_by_path(at, str(f), "orders")
     assert any("Customer id" in e.value for e in at.error)
+
+
+def test_data_page_refuses_paths_outside_allowed_dirs_with_one_message(app_env):
+    secret = app_env.parent / f"{app_env.name}-outside.env"
+    secret.write_text("DB_PASSWORD=hunter2\n")
+    (app_env / "innocent.csv").symlink_to(secret)
+    attempts = [str(secret), "/etc/passwd", "/etc/shadow", "innocent.csv", "../" + secret.name,
+                str(app_env / "missing.csv"), str(app_env), "/nonexistent/x.csv"]
+    at = new_app()
+    at.switch_page("pages/data.py").run()
+    at.radio[0].set_value("Path on the server").run()
+    messages = set()
+    for attempt in attempts:
+        at.text_input[0].set_value(attempt).run()
+        assert not at.exception, at.exception
+        assert not at.dataframe or all("hunter2" not in str(d.value) for d in at.dataframe)
+        errors = [e.value for e in at.error]
+        assert len(errors) == 1, (attempt, errors)
+        messages.add(errors[0])
+    assert len(messages) == 1 and "ingest.allowed_dirs" in messages.pop().replace("\\", "")
+
+
+def test_data_page_offers_uploads_only_without_allowed_dirs(app_env, monkeypatch):
+    monkeypatch.setenv("CX_INGEST_ALLOWED_DIRS", "")
+    at = new_app()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    assert list(at.radio[0].options) == ["Upload a file"]
+    assert not at.text_input
 
 
 def test_customers_page_compute_and_show_profiles(app_env):
