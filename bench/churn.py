@@ -32,8 +32,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cx_core.churn import ChurnSettings, evaluate_churn, score_churn  # noqa: E402
-from cx_core.churn_features import OrderHistory  # noqa: E402
+from cx_core.customers.churn import ChurnSettings, evaluate_churn, score_churn  # noqa: E402
+from cx_core.customers.churn_features import OrderHistory  # noqa: E402
 
 DATA = Path(os.environ.get("CX_SHARED_DATA", ROOT.parent / "shared" / "data"))
 VARIANTS = {"ours": ChurnSettings(), "hgb_blend": ChurnSettings(method="hgb")}
@@ -57,11 +57,11 @@ def cdnow() -> tuple[pd.DataFrame, None]:
 
 def demo() -> tuple[pd.DataFrame, pd.DataFrame]:
     """The demo store (3,000 customers), loaded through the workspace like the app does."""
-    from cx_core.bootstrap import load_demo
+    from cx_core.ingest.bootstrap import load_demo
     from cx_core.config import load_config
-    from cx_core.db import Workspace
-    from cx_core.profiles import load_orders
-    from cx_core.text_profile import latest_scores_run, load_review_signals
+    from cx_core.store.db import Workspace
+    from cx_core.customers.profiles import load_orders
+    from cx_core.customers.text_profile import latest_scores_run, load_review_signals
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = load_config(env={}, db__path=f"{tmp}/ws.duckdb", demo__dir=f"{tmp}/demo")

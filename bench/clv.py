@@ -4,7 +4,7 @@ Simulates ``--n`` customers (default 1M) from a BG/NBD + Gamma-Gamma model with
 known parameters, fits both models, scores everyone (P(alive), expected
 purchases, expected spend, discounted CLV) and checks that the parameters and
 the aggregate hold-out purchases are recovered.  It also times
-:func:`cx_core.rfm.rfm_summary` on 1M synthetic order lines.
+:func:`cx_core.customers.rfm.rfm_summary` on 1M synthetic order lines.
 
 As a baseline it times, on ``--baseline-n`` customers (default 100k), the code a
 user would otherwise write: the textbook BG/NBD likelihood minimised with
@@ -42,9 +42,9 @@ from scipy.special import gammaln, hyp2f1
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cx_core.clv import (BetaGeoModel, GammaGammaModel, customer_lifetime_value,  # noqa: E402
+from cx_core.customers.clv import (BetaGeoModel, GammaGammaModel, customer_lifetime_value,  # noqa: E402
                          fit_bgnbd, sample_bgnbd, sample_gamma_gamma)
-from cx_core.rfm import calibration_holdout, rfm_summary  # noqa: E402
+from cx_core.customers.rfm import calibration_holdout, rfm_summary  # noqa: E402
 
 TRUE_BG = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # CDNOW-like, weeks
 TRUE_GG = {"p": 6.25, "q": 3.74, "v": 15.45}
@@ -75,7 +75,7 @@ def simulate(n: int, seed: int) -> pd.DataFrame:
 
 
 def ours(sim: pd.DataFrame) -> dict[str, Any]:
-    """Fit and score with cx_core.clv; report times, recovery and memory."""
+    """Fit and score with cx_core.customers.clv; report times, recovery and memory."""
     f, r, T, m = sim["frequency"], sim["recency"], sim["T"], sim["monetary_value"]
     bg, t_fit = timed(lambda: BetaGeoModel().fit(f, r, T))
     gg, t_gg = timed(lambda: GammaGammaModel().fit(f, m))
@@ -214,7 +214,7 @@ def online_retail_holdout(orders: pd.DataFrame, monetary: str) -> dict[str, Any]
 
 def customer_16446(orders: pd.DataFrame) -> dict[str, Any]:
     """Full-data 52-week CLV of customer 16446 with gross and with net monetary value."""
-    from cx_core.profiles import ProfileSettings, compute_profiles
+    from cx_core.customers.profiles import ProfileSettings, compute_profiles
 
     out: dict[str, Any] = {}
     for monetary in ("gross", "net"):

@@ -5,7 +5,7 @@ reviews' ``Review Text`` plus the Amazon Musical Instruments ``reviewText`` (bot
 in ../shared/data), shuffled with a fixed seed. On the same device, in the same
 run, it times
 
-* ours: ``cx_core.encoder.TextEncoder.encode`` (token-sorted dynamic batches,
+* ours: ``cx_core.text.encoder.TextEncoder.encode`` (token-sorted dynamic batches,
   fast tokenizer, prefetching thread, auto dtype), and
 * the baseline: ``sentence_transformers.SentenceTransformer(<same local dir>,
   device=...).encode(texts, batch_size=..., normalize_embeddings=True)``,
@@ -42,7 +42,7 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cx_core.encoder import (CHUNK_TEXTS, TextEncoder, cpu_has_native_bf16,  # noqa: E402
+from cx_core.text.encoder import (CHUNK_TEXTS, TextEncoder, cpu_has_native_bf16,  # noqa: E402
                              cpu_model_name, default_model_dir, dtype_name, plan_batches)
 
 SHARED = Path(os.environ.get("CX_SHARED_DATA", ROOT.parent / "shared" / "data"))

@@ -46,7 +46,7 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cx_core.encoder import cpu_model_name  # noqa: E402
+from cx_core.text.encoder import cpu_model_name  # noqa: E402
 from cx_core.explain.integrated import (IGSettings, encode_review, explain_review,  # noqa: E402
                                         pad_baseline, torch_threads)
 from cx_core.explain.reference import EncoderHeadModel, load_minilm  # noqa: E402

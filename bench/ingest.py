@@ -46,8 +46,8 @@ def worker(method: str, path: str, db: str) -> dict:
     if method == "ours":
         sys.path.insert(0, str(ROOT))
         from cx_core.config import load_config
-        from cx_core.db import Workspace
-        from cx_core.ingest import load_file
+        from cx_core.store.db import Workspace
+        from cx_core.ingest.load import load_file
 
         ws = Workspace.open(load_config(env={}, db__path=db).db)
         rows = load_file(ws, path, "orders").rows_read

@@ -8,7 +8,7 @@ seconds to fit and to recommend (with reasons) for all customers.  Prints one
 JSON object.  Usage: ``python bench/recommend.py [--path P] [--factors F]
 [--iterations I] [--alpha A]``.
 
-``--text``: text recommendations (:class:`cx_core.recommend_text.TextRecommender`)
+``--text``: text recommendations (:class:`cx_core.recommend.text.TextRecommender`)
 vs the most praised items on the Amazon Musical Instruments 5-core reviews;
 each reviewer's last review (by time) is held out and its item is the target.
 MiniLM vectors of "summary. reviewText" are cached in a DuckDB workspace
@@ -33,8 +33,8 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cx_core.recommend import ItemRecommender, PopularityRecommender  # noqa: E402
-from cx_core.recommend_eval import evaluate  # noqa: E402
+from cx_core.recommend.orders import ItemRecommender, PopularityRecommender  # noqa: E402
+from cx_core.recommend.evaluate import evaluate  # noqa: E402
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared/data/online_retail/online_retail.parquet"
 AMAZON = (Path(__file__).resolve().parents[2]
@@ -64,9 +64,9 @@ def load_amazon(path: Path):
 def embed_cached(texts, cache: Path, threads: int = 1):
     """MiniLM vectors of ``texts``, cached in a DuckDB workspace at ``cache`` (re-runs are cheap)."""
     from cx_core.config import DbConfig
-    from cx_core.db import Workspace
-    from cx_core.embed_store import embed_texts_cached
-    from cx_core.encoder import TextEncoder
+    from cx_core.store.db import Workspace
+    from cx_core.text.embeddings import embed_texts_cached
+    from cx_core.text.encoder import TextEncoder
 
     ws = Workspace.open(DbConfig(path=str(cache)))
     try:
@@ -89,8 +89,8 @@ def last_review_split(reviews):
 
 def text_benchmark(path: Path, cache: Path, k: int = 10) -> dict:
     """TextRecommender vs most-praised items on the Amazon 5-core, last review held out."""
-    from cx_core.recommend_eval import ranking_metrics
-    from cx_core.recommend_text import PraisePopularityRecommender, TextRecommender
+    from cx_core.recommend.evaluate import ranking_metrics
+    from cx_core.recommend.text import PraisePopularityRecommender, TextRecommender
 
     reviews = load_amazon(path)
     t0 = time.perf_counter()

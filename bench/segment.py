@@ -81,7 +81,7 @@ def _unit(a: np.ndarray) -> np.ndarray:
 
 def child_ours(data: str, out: str, preset: str, seed: int, min_size: int | None = None) -> dict:
     """Runs inside the 'ours' subprocess (``min_size``: HDBSCAN min_cluster_size override)."""
-    from cx_core.segment import make_pipeline
+    from cx_core.cluster import make_pipeline
 
     X = np.load(data)
     pipe = make_pipeline(preset, X.shape[0], seed=seed)
@@ -154,7 +154,7 @@ def matched_defaults(emb_path: str, n: int) -> np.ndarray:
     """The defaults' 2-D embedding clustered with our HDBSCAN settings."""
     import hdbscan
 
-    from cx_core.segment.pipeline import default_min_cluster_size, default_min_samples
+    from cx_core.cluster.pipeline import default_min_cluster_size, default_min_samples
 
     emb = np.load(emb_path)
     return hdbscan.HDBSCAN(min_cluster_size=default_min_cluster_size(n),
@@ -163,7 +163,7 @@ def matched_defaults(emb_path: str, n: int) -> np.ndarray:
 
 def bench_size(n: int, args: argparse.Namespace, tmp: Path, env_ours: dict[str, str]) -> dict:
     """Both sides on the same vectors for one size."""
-    from cx_core.segment import CustomerFeatureBuilder
+    from cx_core.cluster import CustomerFeatureBuilder
 
     text, beh, y = make_customers(n, seed=args.seed, missing_text=args.missing_text)
     t0 = time.perf_counter()
@@ -196,12 +196,12 @@ def demo_workspace(seed: int, n: int, folder: str):
     """A workspace with the demo store, profiles and MiniLM embeddings (built once, then reused)."""
     import torch
 
-    from cx_core.bootstrap import load_demo
+    from cx_core.ingest.bootstrap import load_demo
     from cx_core.config import load_config
-    from cx_core.db import Workspace
-    from cx_core.embed_store import embed_reviews
-    from cx_core.encoder import TextEncoder
-    from cx_core.profiles import build_profiles
+    from cx_core.store.db import Workspace
+    from cx_core.text.embeddings import embed_reviews
+    from cx_core.text.encoder import TextEncoder
+    from cx_core.customers.profiles import build_profiles
 
     root = Path(folder) / f"demo_{seed}_{n}"
     cfg = load_config(env={}, db__path=str(root / "ws.duckdb"), demo__dir=str(root / "demo"),
@@ -219,10 +219,10 @@ def demo_workspace(seed: int, n: int, folder: str):
 def child_prep_demo(seed: int, n: int, folder: str, out: str) -> dict:
     """Runs in its own process (torch and the data stay out of the timed children's memory):
     the demo store's customer vectors as run_segmentation builds them, saved to ``out``."""
-    from cx_core.demo import generate_demo
-    from cx_core.segments_data import latest_run_id, load_inputs
-    from cx_core.segments_fit import build_vectors
-    from cx_core.segments_run import SegmentSettings, make_encoder
+    from cx_core.ingest.demo import generate_demo
+    from cx_core.segments.inputs import latest_run_id, load_inputs
+    from cx_core.segments.fit import build_vectors
+    from cx_core.segments.run import SegmentSettings, make_encoder
 
     ws = demo_workspace(seed, n, folder)
     inputs = load_inputs(ws, "customer", True, make_encoder, lambda f, m: None,
@@ -241,7 +241,7 @@ def placed_ari(behaviour: pd.DataFrame, anchor: np.ndarray, anchor_labels: np.nd
     """ARI over all customers after placing the non-reviewers by behaviour (same rule both sides)."""
     from types import SimpleNamespace
 
-    from cx_core.segments_fit import place_rest
+    from cx_core.segments.fit import place_rest
 
     n = len(y)
     fit = [np.full(n, -1), np.full(n, -1), np.zeros(n), np.zeros((n, 2))]
@@ -307,7 +307,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="segbench_") as td:
         tmp = Path(td)
         text, beh, _ = make_customers(2000, seed=args.seed + 1)
-        from cx_core.segment import CustomerFeatureBuilder
+        from cx_core.cluster import CustomerFeatureBuilder
 
         np.save(tmp / "warm.npy", CustomerFeatureBuilder().fit_transform(text, beh))
         warm = run_child(["ours", str(tmp / "warm.npy"), str(tmp / "warm_out.npy"),

@@ -33,9 +33,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cx_core.db import Workspace  # noqa: E402
-from cx_core.embed_store import embed_texts_cached  # noqa: E402
-from cx_core.encoder import TextEncoder, cpu_model_name  # noqa: E402
+from cx_core.store.db import Workspace  # noqa: E402
+from cx_core.text.embeddings import embed_texts_cached  # noqa: E402
+from cx_core.text.encoder import TextEncoder, cpu_model_name  # noqa: E402
 from cx_core.reviews import evaluate as ev  # noqa: E402
 from cx_core.reviews.model import SENTIMENT_LABELS, build_review_model  # noqa: E402
 from cx_core.reviews.pipeline import build_targets, heads_proba  # noqa: E402
@@ -44,7 +44,7 @@ from cx_core.reviews.train import ReviewTrainer, TrainingSet  # noqa: E402
 from cx_core.reviews.weak import AspectLabeller  # noqa: E402
 from cx_core.reviews.zeroshot import (prompt_texts, prototypes, split_prompt_vectors,  # noqa: E402
                                       zero_shot_proba)
-from cx_core.schema import ensure_schema  # noqa: E402
+from cx_core.store.schema import ensure_schema  # noqa: E402
 
 DATA = Path(os.environ.get("CX_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

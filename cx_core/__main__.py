@@ -1,7 +1,7 @@
-"""``python -m cx_core``: see :mod:`cx_core.cli`."""
+"""``python -m cx_core``: see :mod:`cx_core.cli.main`."""
 
 import sys
 
-from .cli import main
+from cx_core.cli.main import main
 
 sys.exit(main())

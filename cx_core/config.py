@@ -68,7 +68,7 @@ class UiConfig:
 
 @dataclass(frozen=True)
 class ThemesConfig:
-    """Open theme discovery over review embeddings (cx_core/themes.py)."""
+    """Open theme discovery over review embeddings (cx_core/themes/run.py)."""
 
     preset: str = "auto"  # auto (fast above 20k reviews) | default | fast
     seed: int = 42
@@ -84,7 +84,7 @@ class ThemesConfig:
 
 @dataclass(frozen=True)
 class CustomersConfig:
-    """Customer profiles: the churn model (cx_core/churn.py)."""
+    """Customer profiles: the churn model (cx_core/customers/churn.py)."""
 
     churn_horizon_days: int = 0  # 0: 90 days with a year of orders, else a quarter of the span
     churn_method: str = "logreg"  # logreg | hgb | off
@@ -124,7 +124,7 @@ class ExplainConfig:
 
 @dataclass(frozen=True)
 class SegmentsConfig:
-    """Customer segmentation defaults (cx_core/segments_run.py); the Segments page can change them."""
+    """Customer segmentation defaults (cx_core/segments/run.py); the Segments page can change them."""
 
     preset: str = "fast"  # fast | default
     seed: int = 42
@@ -136,7 +136,7 @@ class SegmentsConfig:
 
 @dataclass(frozen=True)
 class BatchConfig:
-    """How ``python -m cx_core run`` resumes after new rows (cx_core/batch.py)."""
+    """How ``python -m cx_core run`` resumes after new rows (cx_core/pipeline/batch.py)."""
 
     retrain_growth: float = 0.5  # retrain the review model when reviews grew by more than this share
     refit_share: float = 0.2  # refit segments/themes when new/changed units exceed this share; else extend

@@ -10,10 +10,10 @@ from typing import Iterator
 
 import streamlit as st
 
-from cx_core.bootstrap import ensure_demo
+from cx_core.ingest.bootstrap import ensure_demo
 from cx_core.config import Config, load_config
-from cx_core.db import Workspace, WorkspaceError
-from cx_core.ingest import InputFileError, MappingError
+from cx_core.store.db import Workspace, WorkspaceError
+from cx_core.ingest.load import InputFileError, MappingError
 from cx_core.safe import md_escape
 
 USER_ERRORS = (InputFileError, MappingError, WorkspaceError, ValueError)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from cx_core.browse import dataset_version
-from cx_core.charts import rfm_segment_figure
-from cx_core.churn import evaluation_line
-from cx_core.pii import mask_frame, mask_text
-from cx_core.profiles import (ProfileSettings, build_profiles, customer_detail, latest_run,
+from cx_core.ingest.datasets import dataset_version
+from cx_core.plots.charts import rfm_segment_figure
+from cx_core.customers.churn import evaluation_line
+from cx_core.ingest.pii import mask_frame, mask_text
+from cx_core.customers.profiles import (ProfileSettings, build_profiles, customer_detail, latest_run,
                               load_profiles)
-from cx_core.text_profile import signal_rows
+from cx_core.customers.text_profile import signal_rows
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
 
 st.title("Customers")

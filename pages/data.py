@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cx_core.bootstrap import load_demo, mixed_with_demo, remove_demo
-from cx_core.browse import distinct_customers, list_datasets, sample_rows, summarize
-from cx_core.ingest import delete_dataset, load_file, peek_file
-from cx_core.mapping import KINDS, fields_for, kind_hint, suggest_mapping
-from cx_core.pii import detect_pii, mask_frame
-from cx_core.server_paths import check_server_path, server_paths_enabled
-from cx_core.uploads import save_upload
+from cx_core.ingest.bootstrap import load_demo, mixed_with_demo, remove_demo
+from cx_core.ingest.datasets import distinct_customers, list_datasets, sample_rows, summarize
+from cx_core.ingest.load import delete_dataset, load_file, peek_file
+from cx_core.ingest.mapping import KINDS, fields_for, kind_hint, suggest_mapping
+from cx_core.ingest.pii import detect_pii, mask_frame
+from cx_core.ingest.server_paths import check_server_path, server_paths_enabled
+from cx_core.ingest.uploads import save_upload
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
 
 NOT_MAPPED = "— not in this file —"

@@ -7,7 +7,7 @@ import streamlit as st
 from cx_core.explain import browse, loader
 from cx_core.explain.cache import attention_cached, explain_cached, settings_from_config
 from cx_core.explain.render import to_html, top_words_figure
-from cx_core.pii import mask_text
+from cx_core.ingest.pii import mask_text
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
 
 PREDICTED = "(predicted label)"

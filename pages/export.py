@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cx_core.export import (BGNBD_METHOD, FORMATS, MIME, export_frame, export_segments, file_name,
+from cx_core.insight.export import (BGNBD_METHOD, FORMATS, MIME, export_frame, export_segments, file_name,
                             segment_choices, segment_runs, state_key)
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cx_core.browse import dataset_labels
+from cx_core.ingest.datasets import dataset_labels
 from cx_core.reviews.pipeline import train_review_model
 from cx_core.reviews.report import confusion_frame, evaluation_table, label_table
 from cx_core.reviews.store import latest_model

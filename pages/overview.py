@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cx_core.alerts import alerts_version, what_changed
-from cx_core.browse import monthly_activity
-from cx_core.charts import activity_figure, drivers_figure, trends_figure
-from cx_core.drivers import aspect_drivers
-from cx_core.trends import monthly_trends
-from cx_core.overview import PERIOD_DAYS, overview_kpis, overview_version
-from cx_core.report import build_report
+from cx_core.insight.alerts import alerts_version, what_changed
+from cx_core.ingest.datasets import monthly_activity
+from cx_core.plots.charts import activity_figure, drivers_figure, trends_figure
+from cx_core.insight.drivers import aspect_drivers
+from cx_core.insight.trends import monthly_trends
+from cx_core.insight.overview import PERIOD_DAYS, overview_kpis, overview_version
+from cx_core.insight.report import build_report
 from pages._ui import get_workspace, mask_pii_toggle, md, user_errors
 
 st.title("Overview")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from cx_core.browse import dataset_version
-from cx_core.recommend_store import (build_recommendations, latest_recommend_run, load_recommendations,
+from cx_core.ingest.datasets import dataset_version
+from cx_core.recommend.store import (build_recommendations, latest_recommend_run, load_recommendations,
                                      purchase_history, recommended_customers)
-from cx_core.recommend_reviews import reviewer_reviews
-from cx_core.recommend_text import is_anonymous, item_label, reviewer_label
+from cx_core.recommend.text_inputs import reviewer_reviews
+from cx_core.recommend.text import is_anonymous, item_label, reviewer_label
 from pages import _recommend_segment
 from pages._ui import get_workspace, md, user_errors
 

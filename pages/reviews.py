@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cx_core.pii import mask_text
+from cx_core.ingest.pii import mask_text
 from cx_core.reviews.browse import (ReviewFilter, aspect_names, count_reviews, date_bounds,
                                     filter_reviews, latest_score_run, segment_options,
                                     unscored_reviews)

@@ -7,13 +7,13 @@ import math
 import pandas as pd
 import streamlit as st
 
-from cx_core.browse import dataset_version
-from cx_core.pii import mask_text
-from cx_core.segment_charts import (aspect_heatmap_figure, aspect_timeline_figure,
+from cx_core.ingest.datasets import dataset_version
+from cx_core.ingest.pii import mask_text
+from cx_core.plots.segments import (aspect_heatmap_figure, aspect_timeline_figure,
                                     clv_churn_figure, segment_map_figure,
                                     sentiment_timeline_figure, size_value_figure, unit_noun)
-from cx_core.segments_query import load_units, segment_aspects, segment_timeline
-from cx_core.segments_run import (PRESETS, SegmentSettings, load_segment_info, make_encoder,
+from cx_core.segments.query import load_units, segment_aspects, segment_timeline
+from cx_core.segments.run import (PRESETS, SegmentSettings, load_segment_info, make_encoder,
                                   run_segmentation, run_settings, segment_runs)
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
 

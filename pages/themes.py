@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cx_core import themes as th
-from cx_core.browse import dataset_version
-from cx_core.pii import mask_text
+from cx_core.themes import run as th
+from cx_core.ingest.datasets import dataset_version
+from cx_core.ingest.pii import mask_text
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
 
 MAX_CARDS = 30

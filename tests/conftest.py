@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cx_core.config import Config, load_config
-from cx_core.db import Workspace
+from cx_core.store.db import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("CX_SHARED_DATA", ROOT.parent / "shared" / "data"))

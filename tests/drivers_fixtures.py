@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from cx_core.db import Workspace
+from cx_core.store.db import Workspace
 
 ANCHOR = datetime(2024, 6, 30, 12, 0)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from cx_core.config import load_config
-from cx_core.db import Workspace
-from tests.test_review_pipeline import add, reviews
+from cx_core.store.db import Workspace
+from tests.reviews.test_review_pipeline import add, reviews
 
 XSS = "<img src=x onerror=alert(1)>"
 

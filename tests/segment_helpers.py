@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cx_core.bootstrap import load_demo
+from cx_core.ingest.bootstrap import load_demo
 from cx_core.config import Config, load_config
-from cx_core.db import Workspace
-from cx_core.embed_store import store_vectors, text_hash
+from cx_core.store.db import Workspace
+from cx_core.text.embeddings import store_vectors, text_hash
 
 #: the demo store the integration tests segment (seed, customers)
 DEMO_SEED, DEMO_CUSTOMERS = 7, 800
@@ -56,8 +56,8 @@ def real_demo_vectors(seed: int = DEMO_SEED, customers: int = DEMO_CUSTOMERS
     """(model id, text hashes, MiniLM vectors) of the demo store's review texts (once per process)."""
     import torch
 
-    from cx_core.demo import generate_demo
-    from cx_core.encoder import TextEncoder
+    from cx_core.ingest.demo import generate_demo
+    from cx_core.text.encoder import TextEncoder
 
     torch.set_num_threads(1)
     texts = sorted(set(generate_demo(seed=seed, n_customers=customers).reviews["review_text"]))

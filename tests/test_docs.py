@@ -3,7 +3,7 @@
 import re
 
 from cx_core.config import SETTINGS_DOC, env_name
-from cx_core.schema import TABLES
+from cx_core.store.schema import TABLES
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()

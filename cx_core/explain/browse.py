@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..db import Workspace
-from ..runs import latest_run
+from cx_core.store.db import Workspace
+from cx_core.store.runs import latest_run
 
 SCORE_STAGE = "review_scores"
 MODEL_STAGE = "review_model"

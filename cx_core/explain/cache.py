@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..config import ExplainConfig
-from ..db import Workspace, WorkspaceBusy
-from ..embed_store import text_hash
-from .integrated import Explanation, IGSettings, explain_review
-from .rollout import explain_attention, rollout_key
+from cx_core.config import ExplainConfig
+from cx_core.store.db import Workspace, WorkspaceBusy
+from cx_core.text.embeddings import text_hash
+from cx_core.explain.integrated import Explanation, IGSettings, explain_review
+from cx_core.explain.rollout import explain_attention, rollout_key
 
 log = logging.getLogger(__name__)
 

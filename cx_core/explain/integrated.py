@@ -30,7 +30,7 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
-from .words import Word, merge_pieces
+from cx_core.explain.words import Word, merge_pieces
 
 IG_METHOD = "integrated_gradients"
 ROLLOUT_METHOD = "attention_rollout"

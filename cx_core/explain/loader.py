@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .integrated import ExplainError
-from .protocol import ExplainableModel
+from cx_core.explain.integrated import ExplainError
+from cx_core.explain.protocol import ExplainableModel
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..config import Config
+    from cx_core.config import Config
 
 ZERO_SHOT = "zero-shot"
 
@@ -30,16 +30,16 @@ def check_explainable(model: Any) -> Any:
 
 def load_trained(model_dir: str) -> Any:
     """A review model saved by ``ReviewModel.save`` (eval mode, CPU)."""
-    from ..reviews.model import load_review_model
+    from cx_core.reviews.model import load_review_model
 
     return check_explainable(load_review_model(model_dir))
 
 
 def zero_shot_model(cfg: "Config") -> Any:
     """Sentiment-only review model: encoder + zero-shot prototype head (no training)."""
-    from ..encoder import TextEncoder
-    from ..reviews.model import MULTICLASS, SENTIMENT_LABELS, ReviewModel
-    from ..reviews.zeroshot import (install_zero_shot_sentiment, prompt_texts, prototypes,
+    from cx_core.text.encoder import TextEncoder
+    from cx_core.reviews.model import MULTICLASS, SENTIMENT_LABELS, ReviewModel
+    from cx_core.reviews.zeroshot import (install_zero_shot_sentiment, prompt_texts, prototypes,
                                     split_prompt_vectors)
 
     encoder = TextEncoder.from_config(cfg.model).load()

@@ -153,7 +153,7 @@ def load_minilm(model_dir: str = "") -> tuple[nn.Module, Any]:
     """The packaged all-MiniLM-L6-v2 (or ``model_dir``) encoder and fast tokenizer (fp32)."""
     from transformers import AutoModel, AutoTokenizer
 
-    from ..encoder import default_model_dir, validate_model_dir
+    from cx_core.text.encoder import default_model_dir, validate_model_dir
 
     path = str(validate_model_dir(model_dir or default_model_dir()))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from ..pii import EMAIL_RE, PHONE_RE, _is_phone
-from ..safe import html_escape
-from .integrated import IG_METHOD, Explanation
+from cx_core.ingest.pii import EMAIL_RE, PHONE_RE, _is_phone
+from cx_core.safe import html_escape
+from cx_core.explain.integrated import IG_METHOD, Explanation
 
 POSITIVE = (22, 163, 74)  # green: pushed the explained logit up
 NEGATIVE = (220, 38, 38)  # red: pushed it down

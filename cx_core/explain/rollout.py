@@ -24,8 +24,8 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
-from .integrated import ROLLOUT_METHOD, ExplainError, Explanation, _eval_mode, encode_review
-from .words import merge_pieces
+from cx_core.explain.integrated import ROLLOUT_METHOD, ExplainError, Explanation, _eval_mode, encode_review
+from cx_core.explain.words import merge_pieces
 
 _ATTN_LOCK = threading.Lock()
 

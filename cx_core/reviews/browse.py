@@ -8,9 +8,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..db import Workspace
-from ..runs import latest_run, latest_run_id
-from .score import STAGE
+from cx_core.store.db import Workspace
+from cx_core.store.runs import latest_run, latest_run_id
+from cx_core.reviews.score import STAGE
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 ``ReviewModel`` is a "wide & deep" network computed entirely from token ids:
 
 * **deep**: the encoder's mean-pooled, L2-normalised sentence embedding (exactly
-  what :class:`~cx_core.encoder.TextEncoder` returns and the embedding cache
+  what :class:`~cx_core.text.encoder.TextEncoder` returns and the embedding cache
   stores, so frozen-mode training and scoring reuse cached vectors);
 * **wide**: a fastText-like bag of hashed word-piece unigrams and bigrams
   (:class:`LexicalNgrams`, one vector per token, masked mean per review);
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..encoder import TextEncoder, default_model_dir
+from cx_core.text.encoder import TextEncoder, default_model_dir
 
 SENTIMENT_LABELS = ["negative", "neutral", "positive"]
 RATING_LABELS = ["1", "2", "3", "4", "5"]

@@ -18,17 +18,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..config import Config
-from ..db import Workspace
-from ..embed_store import embed_texts_cached
-from ..encoder import TextEncoder
-from . import evaluate as ev
-from .model import RATING_LABELS, SENTIMENT_LABELS, ReviewModel, build_review_model
-from .store import new_model_id, record_training
-from .taxonomy import load_taxonomy
-from .train import ReviewTrainer, TrainingSet, rating_classes, sentiment_from_ratings
-from .weak import AspectLabeller, RiskLabeller
-from .zeroshot import install_zero_shot_sentiment, prompt_texts, prototypes, split_prompt_vectors
+from cx_core.config import Config
+from cx_core.store.db import Workspace
+from cx_core.text.embeddings import embed_texts_cached
+from cx_core.text.encoder import TextEncoder
+from cx_core.reviews import evaluate as ev
+from cx_core.reviews.model import RATING_LABELS, SENTIMENT_LABELS, ReviewModel, build_review_model
+from cx_core.reviews.store import new_model_id, record_training
+from cx_core.reviews.taxonomy import load_taxonomy
+from cx_core.reviews.train import ReviewTrainer, TrainingSet, rating_classes, sentiment_from_ratings
+from cx_core.reviews.weak import AspectLabeller, RiskLabeller
+from cx_core.reviews.zeroshot import install_zero_shot_sentiment, prompt_texts, prototypes, split_prompt_vectors
 
 Progress = Callable[[float, str], None]
 SUPERVISED, ZERO_SHOT = "supervised", "zero-shot"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .model import RATING_LABELS, SENTIMENT_LABELS
+from cx_core.reviews.model import RATING_LABELS, SENTIMENT_LABELS
 
 
 def _row(name: str, head: str, m: dict) -> dict:

@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..db import Workspace
-from ..runs import record_run
-from ..embed_store import embed_texts_cached
-from .clauses import aspect_clauses, aspect_scores
-from .model import ReviewModel
-from .pipeline import SUPERVISED, heads_proba, load_review_rows
-from .weak import AspectLabeller
+from cx_core.store.db import Workspace
+from cx_core.store.runs import record_run
+from cx_core.text.embeddings import embed_texts_cached
+from cx_core.reviews.clauses import aspect_clauses, aspect_scores
+from cx_core.reviews.model import ReviewModel
+from cx_core.reviews.pipeline import SUPERVISED, heads_proba, load_review_rows
+from cx_core.reviews.weak import AspectLabeller
 
 Progress = Callable[[float, str], None]
 STAGE = "review_scores"

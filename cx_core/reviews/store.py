@@ -11,8 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..db import Workspace
-from ..runs import record_run
+from cx_core.store.db import Workspace
+from cx_core.store.runs import record_run
 
 STAGE = "review_model"
 

@@ -11,7 +11,7 @@ import json
 import re
 from datetime import datetime
 
-from ..db import Workspace
+from cx_core.store.db import Workspace
 
 DEFAULT_TAXONOMY: dict[str, list[str]] = {
     "price": ["price", "expensive", "cheap", "overpriced", "value for money", "worth the money",

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Sequence
 
-from ..encoder import TextEncoder, default_model_dir
+from cx_core.text.encoder import TextEncoder, default_model_dir
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
 
@@ -39,7 +39,7 @@ def tiny_text_encoder(root: str | Path, max_length: int = 64) -> TextEncoder:
 def tiny_review_model(root: str | Path, aspects: Sequence[str] = ("fit", "price", "quality"),
                       mode: str = "frozen"):
     """An untrained :class:`~cx_core.reviews.model.ReviewModel` on the tiny encoder."""
-    from .model import build_review_model
+    from cx_core.reviews.model import build_review_model
 
     return build_review_model(tiny_text_encoder(root), list(aspects), mode=mode,
                               lexical_dim=8, lexical_buckets=1024)

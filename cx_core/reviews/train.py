@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .model import MULTICLASS, ReviewModel
+from cx_core.reviews.model import MULTICLASS, ReviewModel
 
 Progress = Callable[[float, str], None]
 #: loss weight of each head in the joint objective

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .model import RISK_LABELS
+from cx_core.reviews.model import RISK_LABELS
 
 #: complaint / churn-risk flags and the phrases that raise them
 RISK_PATTERNS: dict[str, str] = {

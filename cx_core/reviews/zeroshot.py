@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .model import SENTIMENT_LABELS, ReviewModel
+from cx_core.reviews.model import SENTIMENT_LABELS, ReviewModel
 
 #: label descriptions, several phrasings per class (averaged into one prototype)
 SENTIMENT_PROMPTS: dict[str, list[str]] = {

@@ -1,0 +1,166 @@
+"""Command line: ``python -m cx_core <command>`` runs every feature headless.
+
+Commands: ``demo`` (write and load the demo store), ``load`` (validate and load
+a file), ``datasets`` (list), ``delete`` (remove a dataset).  Progress goes to
+stderr; results to stdout; exit code 2 for bad input with a plain message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from cx_core.config import load_config
+from cx_core.cli.progress import progress_bar as _progress
+from cx_core.store.db import Workspace, WorkspaceError
+from cx_core.ingest.load import InputFileError, MappingError
+from cx_core.ingest.mapping import KINDS
+
+
+
+def _parse_map(pairs: Sequence[str]) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        if not sep:
+            raise MappingError([f"--map takes field=column, got {pair!r}"])
+        out[field.strip()] = column or None
+    return out
+
+
+def cmd_demo(ws: Workspace, args, cfg) -> int:
+    from cx_core.ingest.bootstrap import load_demo
+
+    for rep in load_demo(ws, cfg, _progress):
+        print("\n".join(rep.summary_lines()))
+    return 0
+
+
+def cmd_load(ws: Workspace, args, cfg) -> int:
+    from cx_core.ingest.load import load_file, read_columns
+    from cx_core.ingest.mapping import suggest_mapping
+    from cx_core.ingest.readers import inspect_file
+
+    mapping = None
+    if args.map:
+        _, columns = read_columns(ws, inspect_file(args.path))
+        mapping = {**suggest_mapping(args.kind, columns), **_parse_map(args.map)}
+    rep = load_file(ws, args.path, args.kind, mapping, dry_run=args.dry_run,
+                    replace_dataset=args.replace, progress=_progress)
+    print("Mapping: " + ", ".join(f"{k}={v}" for k, v in rep.mapping.items() if v))
+    print("\n".join(rep.summary_lines()))
+    if rep.dataset_id:
+        print(f"dataset_id: {rep.dataset_id}")
+    return 0
+
+
+def cmd_datasets(ws: Workspace, args, cfg) -> int:
+    from cx_core.ingest.datasets import list_datasets
+
+    df = list_datasets(ws)
+    print(df.to_string(index=False) if not df.empty else "No datasets loaded.")
+    return 0
+
+
+def cmd_delete(ws: Workspace, args, cfg) -> int:
+    from cx_core.ingest.load import delete_dataset
+
+    if delete_dataset(ws, args.dataset_id):
+        print(f"Deleted {args.dataset_id}.")
+        return 0
+    print(f"No dataset {args.dataset_id}.", file=sys.stderr)
+    return 2
+
+
+def cmd_profile(ws: Workspace, args, cfg) -> int:
+    from cx_core.customers.profiles import ProfileSettings, build_profiles
+
+    settings = ProfileSettings.from_config(cfg.customers, horizon_weeks=args.horizon_weeks,
+                                           annual_discount_rate=args.discount_rate, cutoff=args.cutoff)
+    res = build_profiles(ws, settings, _progress)
+    p = res.profiles
+    print(f"run_id: {res.run_id}\ncustomers: {len(p):,}\ntotal predicted CLV: {p['clv'].sum():,.2f}\n"
+          f"BG/NBD: {res.metrics['bgnbd'].get('params')}\n"
+          f"Gamma-Gamma: {res.metrics['gamma_gamma'].get('params', res.metrics['gamma_gamma'])}")
+    for w in res.metrics["bgnbd"].get("warnings", []):
+        print(f"warning: {w}")
+    return 0
+
+
+def cmd_embed(ws: Workspace, args, cfg) -> int:
+    from cx_core.text.embeddings import embed_reviews
+    from cx_core.text.encoder import TextEncoder
+
+    encoder = TextEncoder.from_config(cfg.model)
+
+    def progress(done: int, total: int) -> None:
+        _progress(done / total if total else 1.0, f"Embedding {done:,}/{total:,} texts")
+
+    stats = embed_reviews(ws, encoder, progress)
+    print("\n".join(f"{k}: {v}" for k, v in stats.items()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (one sub-command per feature)."""
+    p = argparse.ArgumentParser(prog="python -m cx_core", description=__doc__.splitlines()[0])
+    p.add_argument("--db", help="DuckDB workspace file (default: CX_DB_PATH or data/workspace.duckdb)")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo", help="write the demo store to data/demo and load it")
+    load = sub.add_parser("load", help="validate and load a CSV / CSV.gz / Parquet / JSON-lines file")
+    load.add_argument("path")
+    load.add_argument("--kind", required=True, choices=KINDS)
+    load.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
+                      help="override the suggested mapping (repeatable); FIELD= unmaps")
+    load.add_argument("--dry-run", action="store_true", help="validate and report only")
+    load.add_argument("--replace", metavar="DATASET_ID", help="replace this dataset in the same transaction")
+    sub.add_parser("datasets", help="list loaded datasets")
+    d = sub.add_parser("delete", help="delete a dataset and its rows")
+    d.add_argument("dataset_id")
+    pr = sub.add_parser("profile", help="customer profiles: RFM, BG/NBD, Gamma-Gamma CLV")
+    pr.add_argument("--horizon-weeks", type=int, default=52)
+    pr.add_argument("--discount-rate", type=float, default=0.10, help="yearly")
+    pr.add_argument("--cutoff", help="last day to use (default: last order day)")
+    sub.add_parser("embed", help="embed every review text not yet cached (MiniLM, CPU or GPU)")
+    for module in _command_modules():
+        COMMANDS.update(module.register(sub))
+    return p
+
+
+#: modules that add sub-commands: each has ``register(subparsers) -> {name: handler}``
+COMMAND_MODULES = ("cx_core.cli.reviews", "cx_core.cli.customers", "cx_core.cli.segments",
+                   "cx_core.cli.batch", "cx_core.cli.recommend", "cx_core.cli.actions")
+
+
+def _command_modules() -> list:
+    """The command modules present in this checkout."""
+    import importlib
+    import importlib.util
+
+    return [importlib.import_module(m) for m in COMMAND_MODULES if importlib.util.find_spec(m)]
+
+
+COMMANDS = {"demo": cmd_demo, "load": cmd_load, "datasets": cmd_datasets, "delete": cmd_delete,
+            "profile": cmd_profile, "embed": cmd_embed}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    cfg = load_config(**({"db__path": args.db} if args.db else {}))
+    try:
+        ws = Workspace.open(cfg.db)
+    except WorkspaceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return COMMANDS[args.command](ws, args, cfg)
+    except MappingError as exc:
+        print("error: the column mapping cannot be used:\n  " + "\n  ".join(exc.problems), file=sys.stderr)
+        return 2
+    except (InputFileError, WorkspaceError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        ws.close()

@@ -1,0 +1,92 @@
+"""SQL expressions that turn a user's raw column into one of our typed columns.
+
+Every source column is first cast to text, so CSV (read as text), Parquet and
+JSON sources go through the same expressions.  Column names reach SQL only
+through :func:`cx_core.store.db.quote_ident`; date formats come from a fixed list.
+"""
+
+from __future__ import annotations
+
+from cx_core.store.db import quote_ident
+
+# Candidate timestamp formats, tried on a sample; the one parsing the most values wins.
+TS_FORMATS: tuple[str, ...] = (
+    "iso",
+    "unix_s",
+    "unix_ms",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%Y",
+    "%d/%m/%Y",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%Y%m%d",
+    "%Y/%m/%d",
+    "%m %d, %Y",
+    "%d %b %Y",
+    "%b %d, %Y",
+    "%Y-%m-%dT%H:%M:%S%z",
+)
+
+
+def raw(col: str) -> str:
+    """The source column as trimmed text, NULL when blank."""
+    return f"NULLIF(trim(CAST({quote_ident(col)} AS VARCHAR)), '')"
+
+
+def id_expr(col: str) -> str:
+    """An identifier: trimmed text, with a float artefact such as '17850.0' turned into '17850'."""
+    r = raw(col)
+    return (f"CASE WHEN ends_with({r}, '.0') THEN regexp_replace({r}, '^(-?[0-9]+)\\.0+$', '\\1') "
+            f"ELSE {r} END")
+
+
+def text_expr(col: str) -> str:
+    """Free text or a label: trimmed, NULL when blank."""
+    return raw(col)
+
+
+def num_expr(col: str) -> str:
+    """A number; a leading currency sign and thousands separators are accepted."""
+    r = raw(col)
+    cleaned = f"regexp_replace({r}, '^[$€£¥]|,|\\s', '', 'g')"
+    return (f"CASE WHEN TRY_CAST({r} AS DOUBLE) IS NOT NULL THEN TRY_CAST({r} AS DOUBLE) "
+            f"ELSE TRY_CAST({cleaned} AS DOUBLE) END")
+
+
+def ts_expr(col: str, fmt: str) -> str:
+    """A timestamp parsed with one of :data:`TS_FORMATS`."""
+    if fmt not in TS_FORMATS:
+        raise ValueError(f"unknown timestamp format {fmt!r}")
+    r = raw(col)
+    if fmt == "iso":
+        return f"TRY_CAST({r} AS TIMESTAMP)"
+    if fmt == "unix_s":
+        return f"make_timestamp(TRY_CAST(TRY_CAST({r} AS DOUBLE) * 1000000 AS BIGINT))"
+    if fmt == "unix_ms":
+        return f"make_timestamp(TRY_CAST(TRY_CAST({r} AS DOUBLE) * 1000 AS BIGINT))"
+    if "%z" in fmt:
+        return f"CAST(TRY_STRPTIME({r}, '{fmt}') AS TIMESTAMP)"
+    return f"TRY_STRPTIME({r}, '{fmt}')"
+
+
+def _plausible(expr: str) -> str:
+    """Parsed timestamps outside 1970–2100 count as misses (e.g. a number read as unix time)."""
+    return f"({expr}) BETWEEN TIMESTAMP '1970-01-02' AND TIMESTAMP '2100-01-01'"
+
+
+def detect_ts_format(cur, table: str, col: str) -> tuple[str, float]:
+    """Pick the timestamp format that parses most non-blank values of a sample table.
+
+    ``cur`` is a DuckDB cursor on which ``table`` (e.g. a registered sample
+    frame) exists.  Returns ``(format, share_parsed)``; 0.0 when nothing parses.
+    """
+    counts = ", ".join(f"count(*) FILTER (WHERE {_plausible(ts_expr(col, f))})" for f in TS_FORMATS)
+    row = cur.execute(f"SELECT count({raw(col)}), {counts} FROM {quote_ident(table)}").fetchone()
+    total, hits = row[0], row[1:]
+    if not total:
+        return "iso", 0.0
+    best = max(range(len(TS_FORMATS)), key=lambda i: (hits[i], -i))
+    return TS_FORMATS[best], hits[best] / total

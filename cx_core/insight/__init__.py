@@ -1,0 +1,1 @@
+"""What the data says: overview KPIs, drivers, trends, alerts, the HTML report and exports."""

@@ -1,0 +1,1 @@
+"""Item recommendations: ALS on orders, text-based for reviewers, evaluation and stored runs."""

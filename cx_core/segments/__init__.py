@@ -1,0 +1,1 @@
+"""Customer segments on the workspace: inputs, fit, descriptions, runs, extension and actions."""

@@ -1,0 +1,1 @@
+"""Open themes in review text: theme runs and their extension after new reviews."""

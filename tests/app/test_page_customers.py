@@ -1,0 +1,81 @@
+"""Customers page: churn probability with method and window, text signals, escaping (AppTest)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+import streamlit as st
+
+from cx_core.ingest.bootstrap import ensure_demo
+from cx_core.config import load_config
+from cx_core.store.db import Workspace
+from tests.app.test_app_pages import XSS, app_env, new_app  # noqa: F401  (app_env is a fixture)
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_config():
+    """The app caches its config and workspace per process: start and leave each test without them."""
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def _seed_scores(customer_id: str | None = None) -> str:
+    """Load the demo store and score the reviews of one customer, with a hostile aspect name."""
+    cfg = load_config()
+    ws = Workspace.open(cfg.db)
+    try:
+        ensure_demo(ws, cfg)
+        cid = customer_id or ws.scalar(
+            "SELECT r.customer_id FROM reviews r JOIN orders o USING (customer_id) "
+            "GROUP BY 1 ORDER BY count(DISTINCT r.review_id) DESC, 1 LIMIT 1")
+        with ws.write() as cur:
+            now = datetime.now()
+            cur.execute("INSERT INTO runs VALUES ('rs_1', 'review_scores', 'k', '{}', ?, ?, 'done', '{}')",
+                        [now, now])
+            cur.execute(
+                "INSERT INTO review_scores SELECT 'rs_1', dataset_id, review_id, 'm', 'supervised', "
+                "'negative', NULL, NULL, NULL, -0.7, NULL, [?], ?, 0.9, ['refund'] "
+                "FROM reviews WHERE customer_id = ?", [XSS, json.dumps({XSS: -0.8}), cid])
+        return cid
+    finally:
+        ws.close()
+
+
+def test_customers_page_shows_churn_and_text_signals(app_env):  # noqa: F811
+    cid = _seed_scores()
+    at = new_app()
+    at.switch_page("pages/customers.py").run()
+    at.button[0].click().run()  # Compute profiles
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Likely to churn (≥ 50%)"].endswith("%")
+    churn_caption = next(c.value for c in at.caption if c.value.startswith("Churn:"))
+    assert "90 days after the data ends" in churn_caption and "AUC" in churn_caption
+    table = at.dataframe[0].value
+    assert table["churn_prob"].between(0, 1).all()
+    assert table["churn_method"].str.contains("logistic regression").all()
+
+    at.selectbox(key="customer_pick").set_value(cid).run()
+    assert not at.exception, at.exception
+    one = {m.label: m.value for m in at.metric}
+    assert one["Churn probability"].endswith("%")
+    assert any(c.value.startswith("Churn = no purchase") for c in at.caption)
+    signals = next(d.value for d in at.dataframe if "signal" in d.value.columns).set_index("signal")
+    assert signals.loc["Negative reviews", "value"] == "100%"
+    assert signals.loc["Top complaints", "value"] == XSS  # shown as data in a table, never as HTML
+    for el in [*at.markdown, *at.caption, *at.success, *at.warning, *at.error, *at.info]:
+        assert "<img" not in el.value, el.value
+
+
+def test_customers_page_without_reviews_or_churn(app_env, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("CX_DEMO_CUSTOMERS", "60")
+    monkeypatch.setenv("CX_CUSTOMERS_CHURN_HORIZON_DAYS", "2000")  # longer than the data
+    at = new_app()
+    at.switch_page("pages/customers.py").run()
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert {m.label: m.value for m in at.metric}["Likely to churn (≥ 50%)"] == "—"
+    assert any("No churn scores" in c.value for c in at.caption)
