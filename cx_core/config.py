@@ -33,6 +33,7 @@ class IngestConfig:
 
     upload_dir: str = str(PROJECT_ROOT / "data" / "uploads")
     allowed_dirs: str = ""  # folders the app may read typed server paths from; empty: none
+    max_expanded_gb: float = 4.0  # cap on a decompressed / UTF-8 copy of one file
     sample_rows: int = 20_000
     max_reject_examples: int = 20
 
@@ -69,6 +70,16 @@ class UiConfig:
 @dataclass(frozen=True)
 class ThemesConfig:
     """Open theme discovery over review embeddings (cx_core/themes/run.py)."""
+@dataclass(frozen=True)
+class AuthConfig:
+    """Login (cx_core/auth/): the users file, session expiry, single sign-on, the access gate."""
+
+    users_file: str = str(PROJECT_ROOT / "data" / "users.json")
+    session_idle_hours: float = 8.0
+    oidc_default_role: str = "viewer"  # role of a single-sign-on identity without a users-file entry
+    assume_remote: bool = False  # treat a loopback bind as reachable from elsewhere (a proxy in front)
+
+
 
     preset: str = "auto"  # auto (fast above 20k reviews) | default | fast
     seed: int = 42
@@ -155,6 +166,7 @@ class Config:
     themes: ThemesConfig = field(default_factory=ThemesConfig)
     reviews: ReviewsConfig = field(default_factory=ReviewsConfig)
     explain: ExplainConfig = field(default_factory=ExplainConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
     segments: SegmentsConfig = field(default_factory=SegmentsConfig)
     batch: BatchConfig = field(default_factory=BatchConfig)
 
@@ -172,6 +184,8 @@ SETTINGS_DOC: dict[str, str] = {
     "ingest.max_reject_examples": "rejected rows shown per reason in the validation report",
     "model.model_dir": "local HF model directory (alias CX_MODEL_DIR); empty = packaged MiniLM",
     "model.device": "auto, cpu or cuda",
+    "ingest.max_expanded_gb": "largest decompressed or UTF-8 (Windows-1252) copy of one file, in GB; "
+                              "bigger files are refused with a message",
     "model.dtype": "auto, float32, bfloat16 or float16",
     "model.max_length": "max tokens per text",
     "model.batch_tokens": "token budget per encoder batch (0 = auto: 2048 on CPU, 16384 on CUDA)",
@@ -188,6 +202,12 @@ SETTINGS_DOC: dict[str, str] = {
     "segments.text_weight": "weight of the review-text block in customer vectors (0 = ignore text)",
     "segments.behaviour_weight": "weight of the behaviour block in customer vectors (0 = ignore it)",
     "customers.churn_horizon_days": "churn = no purchase in this many days (0 = auto: 90 with a year "
+    "auth.users_file": "users file with roles and argon2 password hashes (python -m cx_core users); "
+                       "with at least one user, everyone signs in",
+    "auth.session_idle_hours": "a signed-in session ends after this many idle hours (0 = never)",
+    "auth.oidc_default_role": "role of a single-sign-on user without a users-file entry (empty = refuse)",
+    "auth.assume_remote": "treat the app as reachable beyond this machine even on loopback (set it "
+                          "behind a reverse proxy): without login it then serves no data",
                                     "of orders, else a quarter of the span)",
     "customers.churn_method": "churn classifier: logreg (measured best), hgb (gradient-boosted trees) or off",
     "customers.churn_cutoffs": "earlier cutoffs (N days apart) stacked into the churn training set",

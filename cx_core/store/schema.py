@@ -161,6 +161,12 @@ TABLES: dict[str, str] = {
     "runs": """
         run_id VARCHAR PRIMARY KEY,
         stage VARCHAR NOT NULL,
+    "audit_log": """
+        happened_at TIMESTAMP NOT NULL,
+        actor VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        detail_json VARCHAR NOT NULL""",
         dataset_key VARCHAR NOT NULL,
         config_json VARCHAR NOT NULL,
         started_at TIMESTAMP NOT NULL,
