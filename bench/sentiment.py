@@ -3,10 +3,16 @@
 Prints one JSON object. Datasets (read by path from ../shared/data):
 
 * clothing: Women's E-Commerce Clothing Reviews, 3 classes from ratings (1-2 negative,
-  3 neutral, 4-5 positive), stratified 80/20 split, seed 42; the review model is
-  trained jointly with its rating, aspect and risk heads, as in the app.
-* sst2: SST-2 train -> dev (binary; the model's neutral class is ignored at
-  evaluation); ``--sst2-train`` subsamples train to fit a time budget.
+  3 neutral, 4-5 positive), exact-duplicate texts dropped, stratified 80/20 split,
+  seed 42; the review model is trained jointly with its rating, aspect and risk
+  heads, as in the app.
+* sst2: SST-2 train -> dev, binary labels: the model gets a binary sentiment head
+  (as the app does for a binary label field); train texts that repeat a dev text
+  (or another train text) are dropped; ``--sst2-train`` subsamples train.
+
+Baselines on the same split: TF-IDF word 1-2 grams (sublinear tf) + logistic
+regression, naive (C = 1, no class weights) and the honest one (balanced class
+weights, C by 3-fold CV over 0.25-64). Every row reports per-class F1.
 
 Ablation (frozen mode): deep only (MiniLM embedding), wide only (hashed n-grams),
 both (the default model). Finetune mode trains the encoder too on a capped subset
@@ -37,7 +43,8 @@ from cx_core.store.db import Workspace  # noqa: E402
 from cx_core.text.embeddings import embed_texts_cached  # noqa: E402
 from cx_core.text.encoder import TextEncoder, cpu_model_name  # noqa: E402
 from cx_core.reviews import evaluate as ev  # noqa: E402
-from cx_core.reviews.model import SENTIMENT_LABELS, build_review_model  # noqa: E402
+from cx_core.reviews.model import (BINARY_SENTIMENT_LABELS, SENTIMENT_LABELS,  # noqa: E402
+                                   build_review_model)
 from cx_core.reviews.pipeline import build_targets, heads_proba  # noqa: E402
 from cx_core.reviews.taxonomy import DEFAULT_TAXONOMY  # noqa: E402
 from cx_core.reviews.train import ReviewTrainer, TrainingSet  # noqa: E402
@@ -49,36 +56,49 @@ from cx_core.store.schema import ensure_schema  # noqa: E402
 DATA = Path(os.environ.get("CX_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
-def load_clothing() -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """Texts, ratings, and the 80/20 stratified split (seed 42) of the clothing reviews."""
+def load_clothing() -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, int]:
+    """Texts, ratings, the 80/20 stratified split (seed 42) of the clothing reviews and the
+    number of exact-duplicate texts dropped first."""
     df = pd.read_csv(DATA / "womens_clothing_reviews" / "womens_clothing_ecommerce_reviews.csv.gz")
     df = df.dropna(subset=["Review Text"])
+    dupes = ev.duplicate_mask(df["Review Text"].astype(str).tolist())
+    df = df[~dupes]
     texts, ratings = df["Review Text"].astype(str).tolist(), df["Rating"].to_numpy(float)
     from cx_core.reviews.train import sentiment_from_ratings
 
     train, test = ev.split_indices(sentiment_from_ratings(ratings), 0.2, 42)
-    return texts, ratings, train, test
+    return texts, ratings, train, test, int(dupes.sum())
 
 
-def load_sst2(train_max: int) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """SST-2 train (optionally subsampled, seed 0) then dev; ratings 1 (neg) / 5 (pos)."""
+def load_sst2(train_max: int) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, int]:
+    """SST-2 train (deduplicated, no dev text; optionally subsampled, seed 0) then dev;
+    ratings 1 (neg) / 5 (pos); and how many train texts were dropped as duplicates."""
     read = lambda f: pd.read_csv(DATA / "sst2" / f, sep="\t", quoting=3)  # noqa: E731
     tr, dv = read("train.tsv"), read("dev.tsv")
+    dupes = ev.duplicate_mask(dv["sentence"].astype(str).tolist() + tr["sentence"].astype(str).tolist())
+    keep = ~dupes[len(dv):]
+    tr = tr[keep]
     if train_max and len(tr) > train_max:
         tr = tr.sample(n=train_max, random_state=0)
     texts = tr["sentence"].astype(str).tolist() + dv["sentence"].astype(str).tolist()
     ratings = np.concatenate([tr["label"], dv["label"]]).astype(float) * 4 + 1
-    return texts, ratings, np.arange(len(tr)), np.arange(len(tr), len(texts))
+    return texts, ratings, np.arange(len(tr)), np.arange(len(tr), len(texts)), int((~keep).sum())
+
+
+def labels_for(name: str) -> list[str]:
+    """The sentiment head's labels on a dataset (SST-2 is binary)."""
+    return list(BINARY_SENTIMENT_LABELS if name == "sst2" else SENTIMENT_LABELS)
 
 
 def sentiment_scores(name: str, y: np.ndarray, proba: np.ndarray) -> dict:
-    """Accuracy / macro-F1 / AUC; SST-2 is scored on negative vs positive only."""
-    if name == "sst2":
-        m = ev.classification_metrics((y == 2).astype(int), proba[:, [0, 2]],
-                                      ["negative", "positive"])
-    else:
-        m = ev.classification_metrics(y, proba, SENTIMENT_LABELS)
-    return {k: m.get(k) for k in ("accuracy", "macro_f1", "auc_ovr", "confusion")}
+    """Accuracy / macro-F1 / AUC / per-class F1 in the dataset's label space; a 3-column
+    (zero-shot) output on SST-2 is scored on negative vs positive."""
+    if name == "sst2" and proba.shape[1] == 3:
+        proba = proba[:, [0, 2]]
+    m = ev.classification_metrics(y, proba, labels_for(name))
+    out = {k: m.get(k) for k in ("accuracy", "macro_f1", "auc_ovr", "confusion")}
+    out["f1_per_class"] = {c: v["f1"] for c, v in m.get("per_class", {}).items()}
+    return out
 
 
 def train_variant(name: str, variant: str, encoder: TextEncoder, data: TrainingSet,
@@ -90,7 +110,8 @@ def train_variant(name: str, variant: str, encoder: TextEncoder, data: TrainingS
     if mode == "finetune":
         kwargs["max_length"] = args.finetune_length
     model = build_review_model(encoder, list(DEFAULT_TAXONOMY), mode=mode,
-                               with_rating=name == "clothing", **kwargs)
+                               with_rating=name == "clothing", sentiment_labels=labels_for(name),
+                               **kwargs)
     trainer = (ReviewTrainer(mode=mode, epochs=args.finetune_epochs, batch_size=16,
                              max_texts=args.finetune_texts, seed=0) if mode == "finetune"
                else ReviewTrainer(epochs=args.epochs, batch_size=64, seed=0))
@@ -111,7 +132,8 @@ def train_variant(name: str, variant: str, encoder: TextEncoder, data: TrainingS
 
 def run_dataset(name: str, args: argparse.Namespace, ws: Workspace, encoder: TextEncoder) -> dict:
     """Baselines, zero-shot and the requested variants on one dataset."""
-    texts, ratings, train, test = load_clothing() if name == "clothing" else load_sst2(args.sst2_train)
+    texts, ratings, train, test, dupes = (load_clothing() if name == "clothing"
+                                          else load_sst2(args.sst2_train))
     start = time.perf_counter()
     deep = embed_texts_cached(ws, encoder, texts)
     embed_s = time.perf_counter() - start
@@ -124,20 +146,19 @@ def run_dataset(name: str, args: argparse.Namespace, ws: Workspace, encoder: Tex
     targets = build_targets(texts, ratings, deep, labeller)
     if name == "sst2":
         targets.pop("rating")
+        targets["sentiment"] = (targets["sentiment"] == 2).astype(np.int64)  # binary coding
     data = TrainingSet(texts, targets, deep)
     y = targets["sentiment"]
-    out: dict = {"train": int(len(train)), "test": int(len(test)),
+    out: dict = {"train": int(len(train)), "test": int(len(test)), "duplicates_removed": dupes,
                  "embed_s_uncached_part": round(embed_s, 1), "results": {}}
     tr_texts, te_texts = [texts[i] for i in train], [texts[i] for i in test]
-    for balanced in (False, True):
+    for key, balanced in (("tfidf_lr", False), ("tfidf_lr_balanced_cv", True)):
         start = time.perf_counter()
-        b = ev.tfidf_baseline(tr_texts, y[train], te_texts, y[test], SENTIMENT_LABELS, balanced=balanced)
-        if name == "sst2":
-            b = {**b, **sentiment_scores(name, y[test], _baseline_proba(tr_texts, y[train], te_texts,
-                                                                       balanced))}
-        key = "tfidf_lr_balanced" if balanced else "tfidf_lr"
-        out["results"][key] = {k: b.get(k) for k in ("accuracy", "macro_f1", "auc_ovr", "confusion")}
-        out["results"][key]["seconds"] = round(time.perf_counter() - start, 1)
+        proba, c = ev.baseline_proba(tr_texts, y[train], te_texts, len(labels_for(name)),
+                                     balanced=balanced, tune_c=balanced)
+        out["results"][key] = {**sentiment_scores(name, y[test], proba), "C": c,
+                               "seconds": round(time.perf_counter() - start, 1)}
+        print(json.dumps({name: {key: out["results"][key]}}), file=sys.stderr, flush=True)
     for variant in args.variants:
         if variant == "zero-shot":
             protos = prototypes(split_prompt_vectors(embed_texts_cached(ws, encoder, prompt_texts())))
@@ -146,19 +167,6 @@ def run_dataset(name: str, args: argparse.Namespace, ws: Workspace, encoder: Tex
             out["results"][variant] = train_variant(name, variant, encoder, data, train, test, args)
         print(json.dumps({name: {variant: out["results"].get(variant)}}), file=sys.stderr, flush=True)
     return out
-
-
-def _baseline_proba(tr: list[str], y_tr: np.ndarray, te: list[str], balanced: bool) -> np.ndarray:
-    """Baseline class probabilities in the 3-column layout (for SST-2's binary scoring)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
-    clf = LogisticRegression(max_iter=2000, class_weight="balanced" if balanced else None)
-    clf.fit(vec.fit_transform(tr), y_tr)
-    p = np.zeros((len(te), 3))
-    p[:, clf.classes_] = clf.predict_proba(vec.transform(te))
-    return p
 
 
 def main() -> None:

@@ -112,7 +112,8 @@ class ReviewsConfig:
     min_steps: int = 600  # small data sets get more epochs, up to this many steps
     batch_size: int = 64
     lexical_dim: int = 32  # 0: no lexical (wide) part
-    min_per_class: int = 20  # fewer rated reviews in a sentiment class: zero-shot sentiment
+    min_per_class: int = 20  # fewer in a sentiment class: binary (neutral short) or zero-shot
+    sentiment_source: str = "auto"  # auto | label (the sentiment label field) | rating
     test_share: float = 0.2
     seed: int = 42
     finetune_max_texts: int = 2000
@@ -227,7 +228,10 @@ SETTINGS_DOC: dict[str, str] = {
     "reviews.min_steps": "small training sets get more epochs, up to this many training steps",
     "reviews.batch_size": "reviews per training step",
     "reviews.lexical_dim": "size of the hashed word-piece n-gram (wide) part; 0 = encoder only",
-    "reviews.min_per_class": "rated reviews needed in each sentiment class to train; else zero-shot",
+    "reviews.min_per_class": "labelled reviews needed in each sentiment class to train; only neutral "
+                             "short: binary sentiment; else zero-shot",
+    "reviews.sentiment_source": "sentiment targets: auto (the label field when reviews have one, "
+                                "else ratings), label or rating",
     "reviews.test_share": "share of rated reviews held out to evaluate the model and the baseline",
     "reviews.seed": "seed of the split and the training",
     "reviews.finetune_max_texts": "finetune mode trains on at most this many reviews (0 = all)",

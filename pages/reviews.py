@@ -47,9 +47,10 @@ if run is None:
 
 run_id = run["run_id"]
 counts = count_reviews(ws, run_id)
-cols = st.columns(4)
+labels = run["config"].get("sentiment_labels") or SENTIMENT_LABELS  # 2 for a binary model
+cols = st.columns(1 + len(labels))
 cols[0].metric("Scored reviews", f"{sum(counts.values()):,}")
-for col, label in zip(cols[1:], SENTIMENT_LABELS):
+for col, label in zip(cols[1:], labels):
     col.metric(label.capitalize(), f"{counts.get(label, 0):,}")
 st.caption(f"Run {md(run_id)} with model {md(run['config'].get('model_id', '?'))}, sentiment method "
            f"{md(run['config'].get('sentiment_method', '?'))}, scored {run['finished_at']:%Y-%m-%d %H:%M}.")
@@ -62,7 +63,7 @@ _score_button("Score again with the newest model", False)
 
 with st.expander("Filters", expanded=True):
     c1, c2, c3 = st.columns(3)
-    sentiments = c1.multiselect("Sentiment", SENTIMENT_LABELS, key="rv_sentiment")
+    sentiments = c1.multiselect("Sentiment", labels, key="rv_sentiment")
     lo, hi = c2.slider("Sentiment score", -1.0, 1.0, (-1.0, 1.0), step=0.05, key="rv_score")
     aspects = aspect_names(ws, run_id)
     aspect = c3.selectbox("Aspect", ["any", *aspects], key="rv_aspect")

@@ -32,16 +32,22 @@ def _model_dir(ws: Workspace, args: Any) -> str:
 def cmd_train(ws: Workspace, args: Any, cfg: Any) -> int:
     """Train, evaluate against the baseline, save; prints the model id and the key metrics."""
     from cx_core.reviews.pipeline import train_review_model
+    from cx_core.reviews.report import baseline_label, data_notes, language_warning, per_class_table
 
     res = train_review_model(ws, cfg, mode=args.mode, dataset_id=args.dataset, progress=_progress)
     m = res.metrics
     print(f"model_id: {res.model.model_id_}\nmodel_dir: {res.model_dir}\n"
           f"sentiment_method: {m['sentiment_method']}\nreviews: train {m['n_train']:,}, "
           f"held out {m['n_test']:,}")
+    for note in data_notes(m):
+        print(note)
+    if language_warning(m):
+        print(f"WARNING: {language_warning(m)}")
     if "sentiment" in m:
         ours, base = m["sentiment"], m.get("baseline", {})
         print(f"sentiment macro-F1: ours {ours['macro_f1']}, baseline {base.get('macro_f1')} "
-              f"({base.get('method', 'no baseline')})")
+              f"({baseline_label(base) if base else 'no baseline'})")
+        print(per_class_table(m).to_string(index=False))
     return 0
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 from cx_core.store.db import Workspace, quote_ident
 from cx_core.ingest.mapping import fields_for, kind_hint, mapping_problems, suggest_mapping
 from cx_core.ingest.readers import InputFileError, SourceFile, inspect_file, reader_sql
-from cx_core.ingest.transforms import detect_ts_format, id_expr, num_expr, text_expr, ts_expr
+from cx_core.ingest.transforms import detect_ts_format, id_expr, label_expr, num_expr, text_expr, ts_expr
 
 Progress = Callable[[float, str], None]
 
@@ -145,7 +145,8 @@ def _select_list(kind: str, mapping: Mapping[str, str | None], ts_fmt: dict[str,
         if not src:
             exprs.append(f"NULL AS {spec.name}")
             continue
-        make = {"id": id_expr, "str": text_expr, "text": text_expr, "num": num_expr}.get(spec.vtype)
+        make = {"id": id_expr, "str": text_expr, "text": text_expr, "num": num_expr,
+                "label": label_expr}.get(spec.vtype)
         e = ts_expr(src, ts_fmt[spec.name]) if spec.vtype == "ts" else make(src)
         exprs.append(f"{e} AS {spec.name}")
         if spec.vtype in ("ts", "num"):

@@ -21,7 +21,7 @@ class FieldSpec:
 
     name: str
     label: str
-    vtype: str  # id | str | text | ts | num
+    vtype: str  # id | str | text | ts | num | label
     required: bool = False
     synonyms: tuple[str, ...] = ()
     help: str = ""
@@ -87,6 +87,9 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
                                                         "verbatim", "sentence", "response")),
         FieldSpec("rating", "Rating", "num", False, ("rating", "overall", "stars", "score",
                                                      "starrating", "reviewrating", "nps", "csat")),
+        FieldSpec("label", "Sentiment label", "label", False,
+                  ("sentimentlabel", "sentiment", "label", "polarity", "sentimentclass"),
+                  "optional: positive / negative (/ neutral), as words or 0/1, -1/0/1, 0/1/2"),
         FieldSpec("item", "Item id", "id", False, ("asin", "productid", "itemid", "sku",
                                                    "clothingid", "stockcode", "product")),
         FieldSpec("category", "Category", "str", False, ("category", "classname",

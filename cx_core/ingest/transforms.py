@@ -75,6 +75,34 @@ def ts_expr(col: str, fmt: str) -> str:
 def _plausible(expr: str) -> str:
     """Parsed timestamps outside 1970–2100 count as misses (e.g. a number read as unix time)."""
     return f"({expr}) BETWEEN TIMESTAMP '1970-01-02' AND TIMESTAMP '2100-01-01'"
+#: words accepted as sentiment labels (lower-cased), and the label each one stands for
+LABEL_WORDS: dict[str, str] = {"positive": "positive", "pos": "positive",
+                               "negative": "negative", "neg": "negative",
+                               "neutral": "neutral", "neu": "neutral", "neut": "neutral"}
+
+
+def label_expr(col: str) -> str:
+    """A sentiment label normalised to ``negative`` / ``neutral`` / ``positive`` (else NULL).
+
+    Words: positive/pos, negative/neg, neutral/neu (any case). Numbers follow the
+    column's scale, read over the whole file: 0/1 (negative, positive), -1/0/1
+    and -1/1 (negative, neutral, positive) and 0/1/2 (negative, neutral,
+    positive); a column with other numbers (such as 1-5 stars) gives NULL.
+    """
+    r = raw(col)
+    word = f"lower({r})"
+    n = f"TRY_CAST({r} AS DOUBLE)"
+    lo, hi = f"min({n}) OVER ()", f"max({n}) OVER ()"
+    words = " ".join(f"WHEN {word} = '{w}' THEN '{lab}'" for w, lab in LABEL_WORDS.items())
+    scale_ok = f"({lo} >= -1 AND {hi} <= 2 AND NOT ({lo} < 0 AND {hi} > 1))"
+    return (f"CASE {words} "
+            f"WHEN NOT {scale_ok} THEN NULL "
+            f"WHEN {n} = -1 THEN 'negative' "
+            f"WHEN {n} = 0 THEN CASE WHEN {lo} < 0 THEN 'neutral' ELSE 'negative' END "
+            f"WHEN {n} = 1 THEN CASE WHEN {hi} >= 2 THEN 'neutral' ELSE 'positive' END "
+            f"WHEN {n} = 2 THEN 'positive' END")
+
+
 
 
 def detect_ts_format(cur, table: str, col: str) -> tuple[str, float]:

@@ -8,7 +8,7 @@
 * **wide**: a fastText-like bag of hashed word-piece unigrams and bigrams
   (:class:`LexicalNgrams`, one vector per token, masked mean per review);
 * **heads**: one linear layer per task over ``[deep, wide]`` — sentiment
-  (negative / neutral / positive), rating (1-5), aspects (multi-label over the
+  (negative / neutral / positive, or negative / positive for binary labels), rating (1-5), aspects (multi-label over the
   taxonomy) and risk (``at_risk`` plus flags such as refund or cancel).
 
 It implements :class:`cx_core.explain.protocol.ExplainableModel`: every path
@@ -29,6 +29,8 @@ from torch import nn
 from cx_core.text.encoder import TextEncoder, default_model_dir
 
 SENTIMENT_LABELS = ["negative", "neutral", "positive"]
+#: the sentiment head of a binary label set (no neutral class)
+BINARY_SENTIMENT_LABELS = ["negative", "positive"]
 RATING_LABELS = ["1", "2", "3", "4", "5"]
 RISK_LABELS = ["at_risk", "refund", "return", "cancel", "never_again", "damaged"]
 MULTICLASS, MULTILABEL = "multiclass", "multilabel"
@@ -233,10 +235,28 @@ class ReviewModel(nn.Module):
         return out
 
 
-def default_heads(aspects: Sequence[str], with_rating: bool = True
+def sentiment_columns(labels: Sequence[str]) -> tuple[int, int | None, int]:
+    """Positions of negative, neutral (None in a binary head) and positive in a sentiment head."""
+    labels = list(labels)
+    return (labels.index("negative"), labels.index("neutral") if "neutral" in labels else None,
+            labels.index("positive"))
+
+
+def sentiment_parts(labels: Sequence[str], proba: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(p_negative, p_neutral, p_positive)`` columns of a sentiment head's probabilities;
+    p_neutral is NaN for a binary head."""
+    neg, neu, pos = sentiment_columns(labels)
+    p = np.asarray(proba)
+    return p[:, neg], (p[:, neu] if neu is not None else np.full(len(p), np.nan)), p[:, pos]
+
+
+def default_heads(aspects: Sequence[str], with_rating: bool = True,
+                  sentiment_labels: Sequence[str] | None = None
                   ) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """The standard heads and their kinds for a taxonomy's aspects."""
-    heads = {"sentiment": list(SENTIMENT_LABELS)}
+    """The standard heads and their kinds for a taxonomy's aspects (3-class sentiment unless
+    ``sentiment_labels`` says otherwise, e.g. :data:`BINARY_SENTIMENT_LABELS`)."""
+    heads = {"sentiment": list(sentiment_labels or SENTIMENT_LABELS)}
     if with_rating:
         heads["rating"] = list(RATING_LABELS)
     heads["aspects"] = list(aspects)
@@ -246,8 +266,10 @@ def default_heads(aspects: Sequence[str], with_rating: bool = True
 
 
 def build_review_model(text_encoder: TextEncoder, aspects: Sequence[str], mode: str = "frozen",
-                       with_rating: bool = True, **kwargs: Any) -> ReviewModel:
-    """A fresh (untrained) model with the standard heads over ``aspects``.
+                       with_rating: bool = True, sentiment_labels: Sequence[str] | None = None,
+                       **kwargs: Any) -> ReviewModel:
+    """A fresh (untrained) model with the standard heads over ``aspects`` (sentiment over
+    ``sentiment_labels``, by default negative / neutral / positive).
 
     In ``finetune`` mode the encoder is copied first, so a shared (cached)
     encoder is never changed.
@@ -256,7 +278,7 @@ def build_review_model(text_encoder: TextEncoder, aspects: Sequence[str], mode: 
         raise ValueError(f"mode must be 'frozen' or 'finetune', got {mode!r}")
     if mode == "finetune":
         text_encoder = _private_fp32_copy(text_encoder, kwargs.get("max_length"))
-    heads, kinds = default_heads(aspects, with_rating)
+    heads, kinds = default_heads(aspects, with_rating, sentiment_labels)
     return ReviewModel(text_encoder, heads, kinds, mode=mode, **kwargs)
 
 

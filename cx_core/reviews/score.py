@@ -22,7 +22,7 @@ from cx_core.store.db import Workspace
 from cx_core.store.runs import record_run
 from cx_core.text.embeddings import embed_texts_cached
 from cx_core.reviews.clauses import aspect_clauses, aspect_scores
-from cx_core.reviews.model import ReviewModel
+from cx_core.reviews.model import ReviewModel, sentiment_parts
 from cx_core.reviews.pipeline import SUPERVISED, heads_proba, load_review_rows
 from cx_core.reviews.weak import AspectLabeller
 
@@ -86,15 +86,17 @@ def clause_sentiment(ws: Workspace, model: ReviewModel, texts: Sequence[str],
     score: dict[str, float] = {}
     if clauses:
         deep = embed_texts_cached(ws, FeatureEncoder(model), clauses, progress) if model.use_deep else None
-        p = heads_proba(model, clauses, deep)["sentiment"]
-        score = dict(zip(clauses, (p[:, 2] - p[:, 0]).tolist()))
+        neg, _, pos = sentiment_parts(model.heads_["sentiment"],
+                                      heads_proba(model, clauses, deep)["sentiment"])
+        score = dict(zip(clauses, (pos - neg).tolist()))
     return aspect_scores(per_review, score, model.heads_["aspects"])
 
 
 def score_frame(model: ReviewModel, rows: pd.DataFrame, proba: dict[str, np.ndarray],
                 aspect_sent: list[dict[str, float]], run_id: str) -> pd.DataFrame:
-    """The ``review_scores`` rows of one run."""
+    """The ``review_scores`` rows of one run (``p_neutral`` is NULL for a binary sentiment head)."""
     ps, aspects, risk = proba["sentiment"], proba["aspects"], proba["risk"]
+    p_neg, p_neu, p_pos = sentiment_parts(model.heads_["sentiment"], ps)
     names, flags = model.heads_["aspects"], model.heads_["risk"]
     found = [sorted({names[j] for j in np.flatnonzero(aspects[i] >= THRESHOLD)} | set(aspect_sent[i]))
              for i in range(len(rows))]
@@ -103,8 +105,8 @@ def score_frame(model: ReviewModel, rows: pd.DataFrame, proba: dict[str, np.ndar
         "review_id": rows["review_id"].to_numpy(), "model_id": model.model_id_,
         "sentiment_method": model.meta_.get("sentiment_method", SUPERVISED),
         "sentiment": np.asarray(model.heads_["sentiment"])[ps.argmax(1)],
-        "p_negative": ps[:, 0], "p_neutral": ps[:, 1], "p_positive": ps[:, 2],
-        "sentiment_score": ps[:, 2] - ps[:, 0],
+        "p_negative": p_neg, "p_neutral": p_neu, "p_positive": p_pos,
+        "sentiment_score": p_pos - p_neg,
         "rating_pred": proba["rating"] @ np.arange(1, 6) if "rating" in proba else np.nan,
         "aspects": found,
         "aspect_sentiment_json": [json.dumps(a, sort_keys=True) for a in aspect_sent],
@@ -127,7 +129,8 @@ def write_scores(ws: Workspace, frame: pd.DataFrame, model: ReviewModel, metrics
             cur.unregister("_cx_new_scores")
         record_run(cur, run_id, STAGE, dataset_key,
                    {"model_id": model.model_id_, "mode": model.mode,
-                    "sentiment_method": model.meta_.get("sentiment_method", SUPERVISED)},
+                    "sentiment_method": model.meta_.get("sentiment_method", SUPERVISED),
+                    "sentiment_labels": list(model.heads_["sentiment"])},
                    started, metrics)
 
 

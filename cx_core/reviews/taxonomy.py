@@ -1,8 +1,9 @@
 """The editable aspect taxonomy: aspect name -> seed phrases, stored in ``aspect_taxonomy``.
 
-The defaults are the needs e-commerce reviews talk about most. Users (and the
-themes view, when a discovered theme is promoted) add or remove aspects; the
-review model's weak labels start from these seed phrases.
+It starts from the industry starter list (:mod:`cx_core.reviews.starters`)
+whose seed phrases cover the reviews best; users pick another, add or remove
+aspects (and the themes view promotes discovered themes); the review model's
+weak labels start from these seed phrases.
 """
 
 from __future__ import annotations
@@ -11,26 +12,14 @@ import json
 import re
 from datetime import datetime
 
+from cx_core.reviews.starters import FASHION, STARTERS, StarterCoverage, rank_starters
 from cx_core.store.db import Workspace
 
-DEFAULT_TAXONOMY: dict[str, list[str]] = {
-    "price": ["price", "expensive", "cheap", "overpriced", "value for money", "worth the money",
-              "on sale", "cost", "pricey", "affordable"],
-    "quality": ["quality", "well made", "cheaply made", "fell apart", "durable", "flimsy", "sturdy",
-                "material", "fabric", "broke", "stitching", "ripped"],
-    "delivery": ["delivery", "shipping", "arrived", "late", "took weeks", "package", "courier",
-                 "never arrived", "tracking", "delayed", "shipped"],
-    "fit": ["fit", "size", "sizing", "too small", "too big", "too tight", "too loose", "runs small",
-            "runs large", "true to size", "length", "petite"],
-    "service": ["customer service", "support", "staff", "helpful", "rude", "refund", "exchange",
-                "response", "contacted", "return policy"],
-    "design": ["color", "colour", "style", "pattern", "design", "look", "cute", "beautiful",
-               "pretty", "flattering"],
-    "comfort": ["comfortable", "comfy", "soft", "itchy", "scratchy", "cozy", "breathable", "warm"],
-    "packaging": ["packaging", "box", "wrapped", "damaged in transit", "packed", "parcel"],
-}
+DEFAULT_TAXONOMY: dict[str, list[str]] = FASHION
 
-SOURCES = ("default", "user", "theme")
+#: default = a starter list chosen automatically (swapped for a better one while untouched);
+#: starter = a list a person picked; user / theme = aspects added by hand or promoted themes
+SOURCES = ("default", "starter", "user", "theme")
 _NAME = re.compile(r"^[\w][\w \-&/]{0,39}$", re.UNICODE)
 
 
@@ -49,14 +38,71 @@ def _clean_seeds(seeds: list[str]) -> list[str]:
 
 
 def ensure_defaults(ws: Workspace) -> None:
-    """Insert the default taxonomy when the table is empty (first use)."""
+    """Insert the starter list that covers the workspace's reviews best when the table is empty
+    (first use; the fashion list when there are no reviews yet)."""
     if ws.scalar("SELECT count(*) FROM aspect_taxonomy"):
         return
+    texts = review_texts(ws)
+    name = rank_starters(texts)[0].name if texts else "fashion & apparel"
+    _write_list(ws, STARTERS[name], "default", keep_own=False)
+
+
+def _write_list(ws: Workspace, taxonomy: dict[str, list[str]], source: str, keep_own: bool) -> None:
     now = datetime.now()
     with ws.write() as cur:
-        for aspect, seeds in DEFAULT_TAXONOMY.items():
-            cur.execute("INSERT OR IGNORE INTO aspect_taxonomy VALUES (?, ?, 'default', ?)",
-                        [aspect, json.dumps(seeds), now])
+        cur.execute("DELETE FROM aspect_taxonomy" +
+                    (" WHERE source NOT IN ('user', 'theme')" if keep_own else ""))
+        for aspect, seeds in taxonomy.items():
+            cur.execute("INSERT OR IGNORE INTO aspect_taxonomy VALUES (?, ?, ?, ?)",
+                        [aspect, json.dumps(seeds), source, now])
+
+
+def review_texts(ws: Workspace, limit: int = 3000) -> list[str]:
+    """Up to ``limit`` review texts (title + text, a fixed pseudo-random pick) for coverage."""
+    df = ws.query_df("SELECT coalesce(title || '. ', '') || text AS t FROM reviews "
+                     "WHERE length(trim(text)) > 0 ORDER BY text_hash LIMIT ?", [int(limit)])
+    return df["t"].tolist()
+
+
+def starter_coverage(ws: Workspace) -> list[StarterCoverage]:
+    """Each starter list's seed coverage of the workspace's reviews, best first."""
+    return rank_starters(review_texts(ws))
+
+
+def current_starter(ws: Workspace) -> str | None:
+    """The starter list the taxonomy holds (its aspects all present), else None."""
+    have = set(load_taxonomy(ws))
+    return next((n for n, t in STARTERS.items() if set(t) <= have), None)
+
+
+def apply_starter(ws: Workspace, name: str, keep_own: bool = True, source: str = "starter"
+                  ) -> list[str]:
+    """Replace the list-provided aspects with starter ``name``; returns its aspects.
+
+    Aspects added by hand (``user``) or promoted from themes (``theme``) are kept
+    when ``keep_own``; ``source`` "starter" marks a person's choice (never
+    swapped automatically).
+    """
+    if name not in STARTERS:
+        raise TaxonomyError(f"unknown starter list {name!r}; choose one of {', '.join(STARTERS)}")
+    _write_list(ws, STARTERS[name], source, keep_own)
+    return list(STARTERS[name])
+
+
+def auto_choose_starter(ws: Workspace) -> dict:
+    """While the taxonomy is an automatically chosen list nobody edited, switch it to the best
+    starter for the current reviews; returns {starter, coverage, switched_from}."""
+    ensure_defaults(ws)
+    ranked = starter_coverage(ws)
+    if not ranked:
+        return {}
+    best, current = ranked[0], current_starter(ws)
+    untouched = ws.scalar("SELECT count(*) FROM aspect_taxonomy WHERE source <> 'default'") == 0
+    out = {"starter": current, "coverage": {c.name: c.coverage for c in ranked}}
+    if untouched and current != best.name:
+        apply_starter(ws, best.name, keep_own=False, source="default")
+        out.update(starter=best.name, switched_from=current)
+    return out
 
 
 def load_taxonomy(ws: Workspace) -> dict[str, list[str]]:

@@ -59,7 +59,8 @@ TABLES: dict[str, str] = {
         rating DOUBLE,
         item VARCHAR,
         category VARCHAR,
-        text_hash VARCHAR NOT NULL""",
+        text_hash VARCHAR NOT NULL,
+        label VARCHAR""",
     "embeddings": """
         text_hash VARCHAR NOT NULL,
         model_id VARCHAR NOT NULL,

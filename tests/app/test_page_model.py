@@ -33,6 +33,17 @@ def test_train_evaluate_and_edit_taxonomy(tmp_path, monkeypatch, tiny_dir):
     table = at.dataframe[0].value
     assert {"sentiment", "rating", "aspects", "risk"} <= set(table["head"])
     assert table["model"].str.startswith("TF-IDF").any()
+    assert table["model"].str.contains("balanced class weights, C by CV), C = ", regex=False).any()
+    per_class = at.dataframe[1].value  # ours and the baseline, per sentiment class
+    assert set(per_class["model"]) == {"ours", "baseline"}
+    assert set(per_class["class"]) == {"negative", "neutral", "positive"}
+    # the industry starter lists with their coverage; picking another replaces the list
+    starters = next(d.value for d in at.dataframe if "coverage" in d.value.columns)
+    assert len(starters) == 6 and starters["in use"].eq("✓").sum() == 1
+    at.selectbox(key="starter_pick").set_value("travel & hotels").run()
+    at.button(key="starter_use").click().run()
+    assert not at.exception, at.exception
+    assert "room" in at.selectbox(key="remove_aspect").options
     # taxonomy: a hostile name is refused with an escaped message; hostile seeds are stored as text
     at.text_input[0].set_value(XSS)
     at.text_input[1].set_value("strap, buckle")

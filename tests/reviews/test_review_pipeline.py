@@ -27,7 +27,8 @@ def reviews(n: int, rated: bool = True, seed: int = 0) -> list[tuple]:
     for i in range(n):
         r = int(rng.integers(1, 6))
         pool = GOOD if r >= 4 else BAD if r <= 2 else GOOD[:2] + BAD[:2]
-        text = ". ".join(rng.choice(pool, 2)) + (f" {XSS}" if i == 0 else "")
+        # unique texts: exact duplicates are dropped before the held-out split
+        text = ". ".join(rng.choice(pool, 2)) + f" (order {i})" + (f" {XSS}" if i == 0 else "")
         rows.append((f"r{i}", text, float(r) if rated else None))
     return rows
 
