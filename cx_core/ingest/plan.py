@@ -1,0 +1,97 @@
+"""How each canonical field is read from the file: the staging SELECT of a load.
+
+A :class:`ReadPlan` holds what was decided on the sample (date format and
+decimal separator per field, which source columns are nested JSON or already
+numbers, which columns are left over); :func:`stage_sql` turns it into one
+SELECT that DuckDB runs over the whole file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from cx_core.ingest.checks import has_control_sql
+from cx_core.ingest.duplicates import REST_HASH
+from cx_core.ingest.mapping import fields_for
+from cx_core.ingest.numbers import parse_number_sql
+from cx_core.ingest.transforms import id_expr, label_expr, raw, text_expr, ts_expr
+from cx_core.store.sql import quote_ident
+
+NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                 "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
+
+
+@dataclass
+class ReadPlan:
+    """Per-load reading decisions (see module doc)."""
+
+    ts_formats: dict[str, str] = field(default_factory=dict)  # field -> TS_FORMATS entry
+    decimals: dict[str, str] = field(default_factory=dict)  # field -> point | comma
+    nested: set[str] = field(default_factory=set)  # source columns holding JSON objects/arrays
+    native: set[str] = field(default_factory=set)  # source columns already typed as numbers
+    rest: list[str] = field(default_factory=list)  # unmapped source columns
+    attrs: list[str] = field(default_factory=list)  # unmapped columns kept as attrs_json
+
+
+def column_kinds(types: Mapping[str, str]) -> tuple[set[str], set[str]]:
+    """``(nested, native_numeric)`` source column names from DuckDB type names."""
+    nested = {c for c, t in types.items()
+              if t.startswith(("STRUCT", "MAP", "UNION")) or t.endswith("]") or t == "JSON"}
+    native = {c for c, t in types.items() if t.split("(")[0] in NUMERIC_TYPES}
+    return nested, native
+
+
+def _field_expr(spec, col: str, plan: ReadPlan) -> str:
+    nested = col in plan.nested
+    if spec.vtype == "ts":
+        return ts_expr(col, plan.ts_formats[spec.name])
+    if spec.vtype == "num":
+        return parse_number_sql(col, plan.decimals.get(spec.name, "point"),
+                                native=col in plan.native, nested=nested)
+    if spec.vtype == "label":
+        return label_expr(col)
+    if spec.vtype == "id":
+        return id_expr(col, nested)
+    return text_expr(col, nested)
+
+
+def select_list(kind: str, mapping: Mapping[str, str | None], plan: ReadPlan) -> list[str]:
+    """One typed expression per canonical field (NULL for unmapped fields), plus flags:
+    ``_has_<f>`` (a number or date was written) and ``_ctl_<f>`` (text held control characters)."""
+    exprs = []
+    for spec in fields_for(kind):
+        col = mapping.get(spec.name)
+        if not col:
+            exprs.append(f"NULL AS {spec.name}")
+            continue
+        exprs.append(f"{_field_expr(spec, col, plan)} AS {spec.name}")
+        if spec.vtype in ("ts", "num"):
+            exprs.append(f"({raw(col)} IS NOT NULL) AS _has_{spec.name}")
+        elif spec.vtype in ("str", "text"):
+            exprs.append(f"{has_control_sql(raw(col, col in plan.nested))} AS _ctl_{spec.name}")
+    return exprs
+
+
+def stage_sql(kind: str, mapping: Mapping[str, str | None], plan: ReadPlan, reader: str) -> str:
+    """The SELECT over the file's reader that yields the staged rows."""
+    cols = select_list(kind, mapping, plan)
+    if plan.attrs:
+        struct = ", ".join(f"{quote_ident(a)}: " + (f"to_json({quote_ident(a)})::VARCHAR" if a in plan.nested
+                                                     else f"CAST({quote_ident(a)} AS VARCHAR)")
+                           for a in plan.attrs)
+        cols.append(f"to_json({{{struct}}})::VARCHAR AS attrs_json")
+    if kind == "orders" and plan.rest:
+        cols.append(f"hash({', '.join(quote_ident(c) for c in plan.rest)}) AS {REST_HASH}")
+    return finish_sql(kind, mapping).format(stage=f"SELECT {', '.join(cols)} FROM {reader}")
+
+
+def finish_sql(kind: str, mapping: Mapping[str, str | None]) -> str:
+    """Derived columns computed after staging (amount, order id); ``{stage}`` is the inner SELECT."""
+    if kind == "orders":
+        amount = ("amount" if mapping.get("amount")
+                  else "quantity * unit_price" if mapping.get("quantity") else "unit_price")
+        order = ("order_id" if mapping.get("order_id")
+                 else "coalesce(customer_id, '?') || '@' || strftime(ts, '%Y%m%d%H%M%S')")
+        return f"SELECT * REPLACE ({amount} AS amount, {order} AS order_id) FROM ({{stage}})"
+    return "SELECT * FROM ({stage})"
