@@ -27,7 +27,9 @@ class FieldSpec:
     help: str = ""
 
 
-_CUSTOMER_ID = ("customerid", "customer", "custid", "clientid", "client", "userid", "user",
+# a person id first: Olist's customer_unique_id, not its per-order customer_id
+_CUSTOMER_ID = ("customeruniqueid", "uniquecustomerid", "personid", "customerid", "customer",
+                "custid", "clientid", "client", "userid", "user",
                 "reviewerid", "memberid", "accountid", "buyerid", "shopperid", "customerno",
                 "customernumber", "cid", "uid")
 
@@ -55,7 +57,9 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
                                                         "receiptid", "basketid"),
                   "optional: one order per customer and timestamp when absent"),
         FieldSpec("customer_id", "Customer id", "id", True, _CUSTOMER_ID),
-        FieldSpec("ts", "Order date", "ts", True, ("invoicedate", "orderdate", "date", "datetime",
+        FieldSpec("ts", "Order date", "ts", True, ("invoicedate", "orderdate", "orderpurchasetimestamp",
+                                                   "purchasetimestamp", "orderpurchasedate",
+                                                   "purchasedatetime", "date", "datetime",
                                                    "timestamp", "ts", "time", "purchasedate",
                                                    "transactiondate", "createdat", "orderedat")),
         FieldSpec("amount", "Amount", "num", False, ("amount", "dollarvalue", "revenue", "sales",
@@ -67,7 +71,8 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
         FieldSpec("unit_price", "Unit price", "num", False, ("unitprice", "price", "priceeach",
                                                              "itemprice", "priceperunit", "unitcost")),
         FieldSpec("item", "Item id", "id", False, ("stockcode", "sku", "productid", "itemid",
-                                                   "asin", "productcode", "articleid", "clothingid")),
+                                                   "asin", "productcode", "articleid", "clothingid",
+                                                   "listingid", "businessid")),
         FieldSpec("item_name", "Item name", "str", False, ("description", "product", "productname",
                                                            "itemname", "title", "article")),
         FieldSpec("country", "Country", "str", False, ("country", "countrycode", "region")),
@@ -78,20 +83,29 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
         FieldSpec("customer_id", "Customer id", "id", False, _CUSTOMER_ID),
         FieldSpec("ts", "Review date", "ts", False, ("unixreviewtime", "reviewdate", "date",
                                                      "reviewtime", "datetime", "timestamp", "ts",
-                                                     "createdat", "submittedat", "time")),
+                                                     "createdat", "submittedat", "time",
+                                                     "reviewcreationdate", "creationdate",
+                                                     "tweetcreated", "postedat", "publishedat")),
         FieldSpec("title", "Title", "str", False, ("title", "summary", "headline", "subject",
                                                    "reviewtitle")),
         FieldSpec("text", "Review text", "text", True, ("reviewtext", "text", "review", "body",
                                                         "comment", "comments", "feedback",
                                                         "content", "reviewbody", "message",
-                                                        "verbatim", "sentence", "response")),
+                                                        "verbatim", "sentence", "response",
+                                                        "tweet", "tweettext", "post", "posttext",
+                                                        "commenttext", "reviewcommentmessage",
+                                                        "reviewcontent", "reviewdescription")),
         FieldSpec("rating", "Rating", "num", False, ("rating", "overall", "stars", "score",
-                                                     "starrating", "reviewrating", "nps", "csat")),
+                                                     "starrating", "reviewrating", "nps", "csat",
+                                                     "reviewscore", "reviewstars")),
         FieldSpec("label", "Sentiment label", "label", False,
                   ("sentimentlabel", "sentiment", "label", "polarity", "sentimentclass"),
                   "optional: positive / negative (/ neutral), as words or 0/1, -1/0/1, 0/1/2"),
         FieldSpec("item", "Item id", "id", False, ("asin", "productid", "itemid", "sku",
-                                                   "clothingid", "stockcode", "product")),
+                                                   "clothingid", "stockcode", "businessid",
+                                                   "listingid", "hotelid", "placeid", "venueid",
+                                                   "restaurantid", "propertyid", "appid", "bookid",
+                                                   "movieid", "product")),
         FieldSpec("category", "Category", "str", False, ("category", "classname",
                                                          "departmentname", "department",
                                                          "productcategory", "divisionname")),
@@ -116,12 +130,50 @@ def _words(name: str) -> set[str]:
     return {w for w in re.split(r"[^0-9a-z]+", spaced.lower()) if w}
 
 
-def suggest_mapping(kind: str, columns: Iterable[str]) -> dict[str, str | None]:
+# date columns that are not when something was bought or written
+_LATER_DATES = {"shipping", "ship", "shipped", "shipment", "limit", "estimated", "estimate",
+                "delivery", "delivered", "carrier", "approved", "due", "expiry", "expiration",
+                "expires", "answer", "answered", "updated", "modified", "refund", "return",
+                "returned", "cancelled", "canceled", "paid", "payment"}
+_BUY_DATES = {"purchase", "purchased", "order", "ordered", "invoice", "transaction", "created",
+              "creation", "review", "posted", "submitted"}
+# entities whose "<entity>_id" column is the item a review or order line is about
+_ITEM_ENTITIES = {"business", "product", "listing", "item", "hotel", "place", "venue", "restaurant",
+                  "property", "app", "book", "movie", "game", "article", "sku", "asin", "course"}
+
+
+def _rank(spec: FieldSpec, column: str) -> tuple[int, int] | None:
+    """How well a column's words fit a field (None: not at all); higher is better."""
+    words = _words(column)
+    hits = sum(1 for syn in spec.synonyms if len(syn) > 3 and syn in words)
+    bonus = 0
+    if spec.vtype == "ts":
+        if words & _LATER_DATES:
+            return None
+        bonus = 2 * bool(words & _BUY_DATES)
+    if spec.name == "customer_id" and "unique" in words:
+        bonus += 1
+    if spec.name == "item" and "id" in words and words & _ITEM_ENTITIES:
+        hits += 1
+    return (hits + bonus, hits) if hits else None
+
+
+def suggest_mapping(kind: str, columns: Iterable[str], sample=None) -> dict[str, str | None]:
     """Suggest a source column for each canonical field (exact synonyms first, then word overlap).
 
-    Each source column is used at most once; fields are filled in declaration order.
+    Each source column is used at most once; fields are filled in declaration order.  With a
+    ``sample`` (a DataFrame of the file's first rows) the content counts too: a text field is
+    never given a column of numbers.
     """
+    from cx_core.ingest.content import holds_text
+
     cols = [c for c in columns]
+
+    def fits(spec: FieldSpec, col: str) -> bool:
+        if sample is None or spec.vtype != "text" or col not in getattr(sample, "columns", ()):
+            return True
+        return holds_text(sample[col])
+
     taken: set[str] = set()
     result: dict[str, str | None] = {}
     specs = fields_for(kind)
@@ -129,23 +181,22 @@ def suggest_mapping(kind: str, columns: Iterable[str]) -> dict[str, str | None]:
     for spec in specs:
         result[spec.name] = None
         for syn in spec.synonyms:
-            hit = next((c for c in cols if c not in taken and normalise(c) == syn), None)
+            hit = next((c for c in cols if c not in taken and normalise(c) == syn and fits(spec, c)),
+                       None)
             if hit is not None:
                 result[spec.name] = hit
                 taken.add(hit)
                 break
-    # pass 2: a column whose words contain a synonym word (e.g. "Customer Ref No" -> customer_id)
+    # pass 2: the column whose words best contain synonym words ("Customer Ref No" -> customer_id)
     for spec in specs:
         if result[spec.name] is not None or spec.vtype == "num" and spec.name != "rating":
             continue
-        for c in cols:
-            if c in taken:
-                continue
-            words = _words(c)
-            if any(syn in words for syn in spec.synonyms if len(syn) > 3):
-                result[spec.name] = c
-                taken.add(c)
-                break
+        ranked = [(r, -i, c) for i, c in enumerate(cols)
+                  if c not in taken and (r := _rank(spec, c)) is not None and fits(spec, c)]
+        if ranked:
+            c = max(ranked)[2]
+            result[spec.name] = c
+            taken.add(c)
     return result
 
 
@@ -166,9 +217,9 @@ def mapping_problems(kind: str, mapping: Mapping[str, str | None], columns: Iter
     used = [v for v in mapping.values() if v]
     for dup in sorted({v for v in used if used.count(v) > 1}):
         problems.append(f"Column '{dup}' is mapped to more than one field.")
-    if kind == "orders" and not mapping.get("amount") and not (
-            mapping.get("quantity") and mapping.get("unit_price")):
-        problems.append("Map 'Amount', or both 'Quantity' and 'Unit price' so the amount can be computed.")
+    if kind == "orders" and not mapping.get("amount") and not mapping.get("unit_price"):
+        problems.append("Map 'Amount', or 'Unit price' (with 'Quantity' when a row holds several "
+                        "units) so the amount can be computed.")
     return problems
 
 

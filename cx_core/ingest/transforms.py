@@ -31,21 +31,40 @@ TS_FORMATS: tuple[str, ...] = (
 )
 
 
-def raw(col: str) -> str:
-    """The source column as trimmed text, NULL when blank."""
-    return f"NULLIF(trim(CAST({quote_ident(col)} AS VARCHAR)), '')"
+def raw(col: str, nested: bool = False) -> str:
+    """The source column as trimmed text, NULL when blank; ``nested`` (JSON objects or arrays)
+    as JSON text, never a Python-like repr."""
+    v = f"to_json({quote_ident(col)})::VARCHAR" if nested else f"CAST({quote_ident(col)} AS VARCHAR)"
+    return f"NULLIF(trim({v}), '')"
 
 
-def id_expr(col: str) -> str:
-    """An identifier: trimmed text, with a float artefact such as '17850.0' turned into '17850'."""
-    r = raw(col)
-    return (f"CASE WHEN ends_with({r}, '.0') THEN regexp_replace({r}, '^(-?[0-9]+)\\.0+$', '\\1') "
+#: id values that mean "missing" (what pandas and spreadsheets write for an empty cell)
+MISSING_IDS = ("nan", "none", "null", "nat", "<na>")
+
+
+def id_expr(col: str, nested: bool = False) -> str:
+    """An identifier: trimmed text, with a float artefact such as '17850.0' turned into '17850';
+    NaN / None / NULL are missing (NULL), never the text 'nan'."""
+    r = raw(col, nested)
+    missing = ", ".join(f"'{m}'" for m in MISSING_IDS)
+    return (f"CASE WHEN lower({r}) IN ({missing}) THEN NULL "
+            f"WHEN ends_with({r}, '.0') THEN regexp_replace({r}, '^(-?[0-9]+)\\.0+$', '\\1') "
             f"ELSE {r} END")
 
 
-def text_expr(col: str) -> str:
-    """Free text or a label: trimmed, NULL when blank."""
-    return raw(col)
+def text_expr(col: str, nested: bool = False) -> str:
+    """Free text or a label: trimmed, NULL when blank, control characters other than tab and
+    line breaks removed (NUL bytes and the like)."""
+    return clean_text_sql(raw(col, nested))
+
+
+TEXT_CONTROL = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]"
+
+
+def clean_text_sql(expr: str) -> str:
+    """``expr`` without control characters other than tab, line feed and carriage return."""
+    return (f"CASE WHEN regexp_matches({expr}, '{TEXT_CONTROL}') "
+            f"THEN regexp_replace({expr}, '{TEXT_CONTROL}', '', 'g') ELSE {expr} END")
 
 
 def num_expr(col: str) -> str:
