@@ -1,4 +1,4 @@
-"""Export: a segment run as CSV or Parquet for a CRM, with personal data masked by default."""
+"""Export: a segment run as CSV, Excel or Parquet for a CRM, with personal data masked by default."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import streamlit as st
 
 from cx_core.insight.export import (BGNBD_METHOD, FORMATS, MIME, export_frame, export_segments, file_name,
                             segment_choices, segment_runs, state_key)
+from cx_core.insight.export_files import FORMAT_LABELS
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
 
 st.title("Export")
@@ -15,9 +16,9 @@ ws = get_workspace()
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _file(run_id: str, fmt: str, mask: bool, segments: tuple[int, ...] | None,
-          data_key: str) -> bytes:
+          data_key: str, safe: bool = False) -> bytes:
     """The export file's bytes, cached on cheap ids (data_key changes when inputs change)."""
-    return export_segments(ws, run_id, fmt, mask_pii=mask, segments=segments)
+    return export_segments(ws, run_id, fmt, mask_pii=mask, segments=segments, spreadsheet_safe=safe)
 
 
 def _pick_run() -> str | None:
@@ -46,12 +47,19 @@ if run_id is None:
 segments = _pick_segments(run_id)
 c1, c2 = st.columns([1, 2])
 fmt = c1.radio("Format", FORMATS, horizontal=True, key="export_format",
-               format_func=lambda f: {"csv": "CSV (spreadsheet-safe)", "parquet": "Parquet"}[f])
+               format_func=lambda f: FORMAT_LABELS[f])
 with c2:
     mask = mask_pii_toggle("export_mask")
+    safe = st.checkbox("Spreadsheet-safe (guard every text column, ids too)", key="export_safe",
+                       disabled=fmt == "parquet",
+                       help="Adds an apostrophe before any text cell a spreadsheet would run as a "
+                            "formula (= + - @), in every column. Off: ids, emails and phones are "
+                            "written exactly and only free text (names, reviews) is guarded.")
 st.caption("Personal data (name, email, phone) is masked unless **Show personal data** is on. "
-           "Outliers are exported and flagged (`is_outlier`). CSV cells that a spreadsheet "
-           "would run as a formula start with an apostrophe.")
+           "Outliers are exported and flagged (`is_outlier`). Ids are written exactly. CSV: every "
+           "field quoted; free-text cells that a spreadsheet would run as a formula start with an "
+           "apostrophe. Excel: typed cells, text is never run as a formula. CSV and Excel round "
+           "probabilities to 4 and money to 2 decimals; Parquet keeps full precision.")
 
 with user_errors():
     frame = export_frame(ws, run_id, mask_pii=mask, segments=segments)
@@ -64,7 +72,7 @@ with user_errors():
     cols[3].metric("Churn from", " + ".join(sorted(kinds)) or "no profiles")
     st.caption("Churn probability: " + md("; ".join(methods) or "no profile run yet"))
     st.dataframe(frame.head(cfg.ui.sample_rows), hide_index=True)
-    data = _file(run_id, fmt, mask, segments, state_key(ws))
+    data = _file(run_id, fmt, mask, segments, state_key(ws), bool(safe) and fmt != "parquet")
     st.download_button(f"Download {fmt.upper()} ({len(frame):,} rows)", data=data,
                        file_name=file_name(run_id, fmt), mime=MIME[fmt], type="primary",
                        key="export_download", on_click="ignore")

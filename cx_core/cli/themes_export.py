@@ -41,10 +41,11 @@ def cmd_themes(ws: Any, args: argparse.Namespace, cfg: Any) -> int:
 
 
 def cmd_export(ws: Any, args: argparse.Namespace, cfg: Any) -> int:
-    """Write a segment run to a CSV or Parquet file."""
+    """Write a segment run to a CSV, Excel (.xlsx) or Parquet file."""
     from cx_core.insight.export import export_segments
 
-    fmt = args.format or ("parquet" if str(args.out).endswith(".parquet") else "csv")
+    suffix = str(args.out).lower().rsplit(".", 1)[-1]
+    fmt = args.format or (suffix if suffix in ("parquet", "xlsx") else "csv")
     segments = None
     if args.segments:
         try:
@@ -52,9 +53,10 @@ def cmd_export(ws: Any, args: argparse.Namespace, cfg: Any) -> int:
         except ValueError:
             raise ValueError(f"--segments takes ids separated by commas, got {args.segments!r}")
     path = export_segments(ws, args.run, fmt, mask_pii=not args.no_mask, path=args.out,
-                           segments=segments)
+                           segments=segments, spreadsheet_safe=args.spreadsheet_safe)
     masked = "personal data shown" if args.no_mask else "personal data masked"
-    print(f"Wrote {path} ({fmt}, {masked}).")
+    safe = ", every text column formula-guarded" if args.spreadsheet_safe and fmt != "parquet" else ""
+    print(f"Wrote {path} ({fmt}, {masked}{safe}).")
     return 0
 
 
@@ -72,10 +74,13 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
                     help="add this theme of the latest (or --run) theme run to the taxonomy")
     th.add_argument("--name", default=None, help="aspect name for --promote")
     th.add_argument("--run", default=None, help="theme run id for --promote")
-    ex = subparsers.add_parser("export", help="export a segment run as CSV or Parquet")
+    ex = subparsers.add_parser("export", help="export a segment run as CSV, Excel or Parquet")
     ex.add_argument("--out", required=True, help="file to write")
-    ex.add_argument("--format", choices=["csv", "parquet"], default=None,
-                    help="default: from the file name (.parquet) else csv")
+    ex.add_argument("--format", choices=["csv", "xlsx", "parquet"], default=None,
+                    help="default: from the file name (.xlsx, .parquet) else csv")
+    ex.add_argument("--spreadsheet-safe", action="store_true",
+                    help="CSV/Excel: prefix ' to every text cell a spreadsheet would run as a formula, "
+                         "ids included (default: free-text columns only; ids written exactly)")
     ex.add_argument("--segments", default=None, help="segment ids, e.g. 0,2,-1 (default: all)")
     ex.add_argument("--run", default=None, help="segment run id (default: the newest)")
     ex.add_argument("--no-mask", action="store_true", help="include unmasked personal data")

@@ -10,6 +10,11 @@ of ``t`` over all classes and ``A`` the average number of words per class.
 Counts come from scikit-learn's ``CountVectorizer`` (English stop words,
 1-2-grams) fit on the individual texts, so ``min_df`` prunes rare n-grams by
 the number of texts that use them.
+
+Personal data never enters the vocabulary: texts are scrubbed of email
+addresses, phone numbers and 5+ digit runs before counting
+(:func:`cx_core.ingest.pii_scrub.scrub_pii`), the token pattern drops tokens with
+5+ digits, and a top word that still looks personal is skipped.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from cx_core.cluster.cluster import OUTLIER
+from cx_core.ingest.pii_scrub import TOKEN_PATTERN, is_pii_word, mask_generated, scrub_texts
 
 OUTLIER_NAME = "Outliers"
 
@@ -86,12 +92,14 @@ class CTfidfRepresentation(BaseEstimator):
     vocabulary), ``top_words_`` ({label: [(word, score), ...]}) and ``names_``
     ({label: name}); the outlier class is named ``"Outliers"``.  Segments with
     no words get ``"Segment <id>"``.  ``min_df=None`` uses :func:`auto_min_df`.
+    ``scrub_pii`` (default on) removes emails, phone numbers and 5+ digit runs from
+    the texts before counting, so they never become words or names.
     """
 
     def __init__(self, top_k: int = 10, ngram_range: tuple[int, int] = (1, 2),
                  stop_words: str | list[str] | None = "english", min_df: int | float | None = None,
                  max_features: int | None = 50_000, n_name_words: int = 3,
-                 reduce_frequent_words: bool = False) -> None:
+                 reduce_frequent_words: bool = False, scrub_pii: bool = True) -> None:
         self.top_k = top_k
         self.ngram_range = ngram_range
         self.stop_words = stop_words
@@ -99,6 +107,7 @@ class CTfidfRepresentation(BaseEstimator):
         self.max_features = max_features
         self.n_name_words = n_name_words
         self.reduce_frequent_words = reduce_frequent_words
+        self.scrub_pii = scrub_pii
 
     def _vectorize(self, docs: list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
         """Document-term counts, relaxing ``min_df`` if it would empty the vocabulary."""
@@ -107,7 +116,8 @@ class CTfidfRepresentation(BaseEstimator):
         min_df = auto_min_df(len(docs)) if self.min_df is None else self.min_df
         for df in (min_df, 1):
             cv = CountVectorizer(ngram_range=tuple(self.ngram_range), stop_words=self.stop_words,
-                                 min_df=df, max_features=self.max_features)
+                                 min_df=df, max_features=self.max_features,
+                                 token_pattern=TOKEN_PATTERN)
             try:
                 return cv.fit_transform(docs).tocsr(), cv.get_feature_names_out()
             except ValueError:  # empty vocabulary
@@ -117,6 +127,8 @@ class CTfidfRepresentation(BaseEstimator):
     def fit(self, texts: Sequence[Any], labels: Sequence[int]) -> "CTfidfRepresentation":
         """Compute c-TF-IDF over ``texts`` grouped by ``labels``; returns self."""
         docs = join_texts(texts)
+        if self.scrub_pii:
+            docs = scrub_texts(docs)
         labels = np.asarray(labels).astype(np.int64)
         if len(docs) != labels.shape[0]:
             raise ValueError(f"{len(docs)} texts for {labels.shape[0]} labels")
@@ -134,18 +146,24 @@ class CTfidfRepresentation(BaseEstimator):
         return self
 
     def _top(self, row: int) -> list[tuple[str, float]]:
-        """The ``top_k`` highest-scoring words of one class (score > 0), best first."""
+        """The ``top_k`` highest-scoring words of one class (score > 0, none personal), best first."""
         scores = self.ctfidf_.getrow(row).toarray().ravel()
         if scores.size == 0:
             return []
-        idx = np.argsort(-scores, kind="stable")[: self.top_k]
-        return [(str(self.vocabulary_[j]), float(scores[j])) for j in idx if scores[j] > 0]
+        out: list[tuple[str, float]] = []
+        for j in np.argsort(-scores, kind="stable"):
+            if scores[j] <= 0 or len(out) == self.top_k:
+                break
+            word = str(self.vocabulary_[j])
+            if not is_pii_word(word):
+                out.append((word, float(scores[j])))
+        return out
 
     def _name(self, label: int, words: list[str]) -> str:
         """Readable segment name."""
         if label == OUTLIER:
             return OUTLIER_NAME
-        return readable_name(words, self.n_name_words) or f"Segment {label}"
+        return str(mask_generated(readable_name(words, self.n_name_words))) or f"Segment {label}"
 
     def top_words(self, label: int) -> list[str]:
         """The top words of one segment (empty list for an unknown label)."""

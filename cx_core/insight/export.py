@@ -1,4 +1,4 @@
-"""Export a segment run for a CRM or a spreadsheet: one row per unit, CSV or Parquet.
+"""Export a segment run for a CRM or a spreadsheet: one row per unit, CSV, Excel or Parquet.
 
 Each row carries the unit (customer, or review for review-level runs), its
 segment id and name, whether HDBSCAN called it an outlier (outliers are always
@@ -9,11 +9,13 @@ said per row),
 CLV, the customer's most frequent review aspects, the last order date and,
 masked unless asked otherwise, name, email and phone.
 
-CSV is made safe for spreadsheets: a text cell starting with ``= + - @``, a tab
-or a carriage return is prefixed with ``'`` so Excel, LibreOffice and Google
-Sheets show it instead of evaluating it (OWASP "CSV injection").  Parquet keeps
-values as they are, with the run and the masking recorded in the file's
-metadata (key ``cx_insight``).
+The files change nothing (:mod:`cx_core.insight.export_files`): ids and codes
+are written exactly; CSV quotes every field and guards formula-like free text
+with a leading ``'`` (every text column with ``spreadsheet_safe``); Excel stores
+strings as text cells; floats are rounded in CSV and Excel, full precision in
+Parquet, whose metadata (key ``cx_insight``) records the run and the masking.
+With masking on, generated text (segment names, aspects) is masked as well
+(:func:`cx_core.ingest.pii_scrub.mask_generated`).
 """
 
 from __future__ import annotations
@@ -28,13 +30,15 @@ import pandas as pd
 
 from cx_core.store.db import Workspace
 from cx_core.ingest.pii import mask_text, mask_value
+from cx_core.ingest.pii_scrub import mask_generated
+from cx_core.insight.export_files import FORMATS, MIME, neutralise_formulas, to_bytes
 from cx_core.store.runs import latest_run_id
 
-FORMATS = ("csv", "parquet")
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+__all__ = ["FORMATS", "MIME", "neutralise_formulas", "to_bytes"]  # re-exported for callers
 PII_KINDS = {"name": "name", "email": "email", "phone": "phone"}
 BGNBD_METHOD = "1 - P(alive) (BG/NBD)"
-MIME = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
+#: generated text columns masked with the personal data (names come from review words)
+GENERATED_COLUMNS = ("segment_name", "top_aspects", "review_aspects")
 #: review-level runs: the review's own columns (customer runs leave them out)
 REVIEW_COLUMNS = ("item", "rating", "review_date", "review_sentiment", "review_aspects", "review_text")
 #: characters of the review text in a review-level export
@@ -199,51 +203,21 @@ def _shape(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def mask_frame_pii(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy with name, email and phone masked (the same masking as on screen), and emails and
-    phone numbers inside review text."""
+    """A copy with name, email and phone masked (the same masking as on screen), emails and
+    phone numbers inside review text, and emails / 5+ digit groups in generated text."""
     out = df.copy()
     for col, kind in PII_KINDS.items():
         if col in out.columns:
             out[col] = out[col].map(lambda v, k=kind: mask_value(v, k))
     if "review_text" in out.columns:
         out["review_text"] = out["review_text"].map(mask_text)
+    for col in GENERATED_COLUMNS:
+        if col in out.columns:
+            out[col] = out[col].map(mask_generated)
     return out
 
 
 # ---------------------------------------------------------------------- files
-
-def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy where text cells that a spreadsheet would evaluate are prefixed with ``'``."""
-    out = df.copy()
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(_neutral_cell)
-    return out
-
-
-def _neutral_cell(value: Any) -> Any:
-    """One cell: strings starting with a formula character get a leading quote."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
-def to_bytes(df: pd.DataFrame, fmt: str, metadata: dict[str, Any] | None = None) -> bytes:
-    """The table as CSV (UTF-8, formulas neutralised) or Parquet bytes (metadata attached)."""
-    if fmt == "csv":
-        return neutralise_formulas(df).to_csv(index=False, lineterminator="\n").encode("utf-8")
-    if fmt == "parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        table = pa.Table.from_pandas(df, preserve_index=False)
-        meta = {**(table.schema.metadata or {}),
-                b"cx_insight": json.dumps(metadata or {}, default=str).encode()}
-        buf = io.BytesIO()
-        pq.write_table(table.replace_schema_metadata(meta), buf)
-        return buf.getvalue()
-    raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
-
 
 def export_metadata(ws: Workspace, run_id: str, df: pd.DataFrame, mask_pii: bool,
                     segments: Sequence[int] | None) -> dict[str, Any]:
@@ -258,17 +232,22 @@ def export_metadata(ws: Workspace, run_id: str, df: pd.DataFrame, mask_pii: bool
 
 def export_segments(ws: Workspace, run_id: str | None = None, fmt: str = "csv",
                     mask_pii: bool = True, path: str | os.PathLike | None = None,
-                    segments: Sequence[int] | None = None) -> bytes | Path:
-    """Export a segment run as CSV or Parquet: the bytes, or the written ``path``.
+                    segments: Sequence[int] | None = None,
+                    spreadsheet_safe: bool = False) -> bytes | Path:
+    """Export a segment run as CSV, Excel (``xlsx``) or Parquet: the bytes, or the written ``path``.
 
-    See :func:`export_frame` for the columns; the file is written to a
-    temporary name and moved into place, so a failed export leaves no half file.
+    See :func:`export_frame` for the columns and :mod:`cx_core.insight.export_files` for what
+    each format guarantees; ``spreadsheet_safe`` formula-guards every text column (ids
+    included) in CSV and Excel.  The file is written to a temporary name and moved into
+    place, so a failed export leaves no half file.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     run_id = resolve_run(ws, run_id)
     df = export_frame(ws, run_id, mask_pii, segments)
-    data = to_bytes(df, fmt, export_metadata(ws, run_id, df, mask_pii, segments))
+    meta = {**export_metadata(ws, run_id, df, mask_pii, segments),
+            "spreadsheet_safe": bool(spreadsheet_safe)}
+    data = to_bytes(df, fmt, meta, spreadsheet_safe=spreadsheet_safe)
     if path is None:
         return data
     target = Path(path)

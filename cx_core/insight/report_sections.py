@@ -3,7 +3,9 @@
 Every function takes the workspace (and the PII switch) and returns an HTML fragment.
 Every user string (review texts, segment and aspect names, column values) goes through
 :func:`cx_core.safe.html_escape`; with ``mask_pii`` emails and phone numbers inside them
-are masked first (:func:`cx_core.ingest.pii.mask_text`). A section whose data is missing says so.
+are masked first (:func:`cx_core.ingest.pii.mask_text`), and generated text (segment
+names, keywords, aspects, traits) also loses emails and 5+ digit groups
+(:func:`cx_core.ingest.pii_scrub.mask_generated`). A section whose data is missing says so.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from cx_core.store.db import Workspace
 from cx_core.insight.drivers import aspect_drivers
 from cx_core.insight.overview import PERIOD_DAYS, overview_kpis
 from cx_core.ingest.pii import mask_text
+from cx_core.ingest.pii_scrub import mask_generated
 from cx_core.customers.profiles import latest_run
 from cx_core.reviews.store import list_models
 from cx_core.safe import html_escape
@@ -44,6 +47,14 @@ def user_text(value: object, mask_pii: bool) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return html_escape(mask_text(str(value)) if mask_pii else str(value))
+
+
+def generated_text(value: object, mask_pii: bool) -> str:
+    """Generated text (a name, keyword, label) ready for HTML: personal data masked when asked."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    text = str(value)
+    return html_escape(str(mask_generated(mask_text(text))) if mask_pii else text)
 
 
 def is_number(value: Any) -> bool:
@@ -106,7 +117,7 @@ def drivers_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> s
     drivers = aspect_drivers(ws)
     if drivers.empty:
         return missing("No aspect scores yet: score the reviews (Reviews page or `python -m cx_core run`).")
-    shown = drivers.assign(aspect=[user_text(a, mask_pii) for a in drivers["aspect"]])
+    shown = drivers.assign(aspect=[generated_text(a, mask_pii) for a in drivers["aspect"]])
     top = shown.iloc[0]
     lead = (f"<p><b>{top['aspect']}</b> costs the most: the mean rating would rise by "
             f"{top['rating_gain']:.2f} stars if its negative mentions were neutral.</p>")
@@ -119,15 +130,16 @@ def drivers_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> s
 
 def _segment_profile(row: Any, mask_pii: bool) -> str:
     """One segment: name, size, value, keywords, top aspects, traits and representative reviews."""
-    keywords = ", ".join(user_text(w, mask_pii) for w in row.keywords) or "–"
-    aspects = ", ".join(f"{user_text(a.get('aspect'), mask_pii)} ({fmt_number(a.get('share'), '{:.0%}')})"
+    keywords = ", ".join(generated_text(w, mask_pii) for w in row.keywords) or "–"
+    aspects = ", ".join(f"{generated_text(a.get('aspect'), mask_pii)} "
+                        f"({fmt_number(a.get('share'), '{:.0%}')})"
                         for a in row.top_aspects if isinstance(a, dict)) or "–"
-    traits = ", ".join(user_text(t.get("label"), mask_pii) for t in row.traits
+    traits = ", ".join(generated_text(t.get("label"), mask_pii) for t in row.traits
                        if isinstance(t, dict)) or "–"
     reps = "".join(f"<li>{user_text(r.get('text'), mask_pii)} "
                    f"<span class=\"rating\">({fmt_number(r.get('rating'), '{:.0f}')}★)</span></li>"
                    for r in row.representatives if isinstance(r, dict))
-    return (f"<div class=\"segment\"><h3>{int(row.segment_id)} · {user_text(row.name, mask_pii)}</h3>"
+    return (f"<div class=\"segment\"><h3>{int(row.segment_id)} · {generated_text(row.name, mask_pii)}</h3>"
             f"<p>{fmt_number(row.size, '{:,.0f}')} units ({fmt_number(row.share, '{:.1%}')}); revenue share "
             f"{fmt_number(row.revenue_share, '{:.1%}')}; mean CLV {fmt_number(row.mean_clv, '{:,.0f}')}; "
             f"churn rate {fmt_number(row.churn_rate, '{:.1%}')}; mean sentiment "
@@ -146,7 +158,8 @@ def segments_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> 
     info = load_segment_info(ws, run["run_id"])
     if info.empty:
         return missing("The newest segment run has no segments.")
-    named = info.assign(name=[mask_text(str(n)) if mask_pii else str(n) for n in info["name"]])
+    named = info.assign(name=[str(mask_generated(mask_text(str(n)))) if mask_pii else str(n)
+                              for n in info["name"]])
     m = run["metrics"]
     head = (f"<p class=\"note\">Run {html_escape(run['run_id'])}: {fmt_number(m.get('n'), '{:,.0f}')} "
             f"{html_escape(m.get('unit_kind', 'units'))}s, {fmt_number(m.get('n_segments'), '{:,.0f}')} "

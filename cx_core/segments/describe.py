@@ -4,7 +4,10 @@ Names come from c-TF-IDF over the segment's reviews (BERTopic's class-based
 TF-IDF, :class:`~cx_core.cluster.CTfidfRepresentation`), prefixed by the
 segment's dominant aspect when review scores exist and one aspect stands out;
 segments without any review text are named by the behaviour traits that set
-them apart.  Pure pandas/numpy: the run module reads and writes the tables.
+them apart.  No personal data in names or keywords: the texts are scrubbed of
+emails, phone numbers and 5+ digit runs before words are counted, and every name
+and keyword goes through :func:`cx_core.ingest.pii_scrub.mask_generated` as well.
+Pure pandas/numpy: the run module reads and writes the tables.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cx_core.cluster import OUTLIER, CTfidfRepresentation, readable_name, representative_indices
+from cx_core.ingest.pii_scrub import is_pii_word, mask_generated
 from cx_core.segments.inputs import SegmentInputs, parse_json
 
 N_REPRESENTATIVE = 3
@@ -45,14 +49,19 @@ def review_labels(inputs: SegmentInputs, labels: np.ndarray) -> np.ndarray:
 
 
 def keywords(inputs: SegmentInputs, rlab: np.ndarray) -> dict[int, list[tuple[str, float]]]:
-    """Top c-TF-IDF words per segment over the reviews (empty without reviews)."""
+    """Top c-TF-IDF words per segment over the reviews (empty without reviews).
+
+    The texts are scrubbed of personal data before counting (the representation
+    does it) and no returned word holds an email, phone number or 5+ digit run.
+    """
     if not len(inputs.reviews):
         return {}
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     stop = sorted(ENGLISH_STOP_WORDS | EXTRA_STOP_WORDS)
-    rep = CTfidfRepresentation(top_k=10, stop_words=stop).fit(inputs.reviews["doc"].tolist(), rlab)
-    return {int(k): v for k, v in rep.top_words_.items()}
+    rep = CTfidfRepresentation(top_k=10, stop_words=stop, scrub_pii=True).fit(
+        inputs.reviews["doc"].tolist(), rlab)
+    return {int(k): [(w, s) for w, s in v if not is_pii_word(w)] for k, v in rep.top_words_.items()}
 
 
 def aspect_table(inputs: SegmentInputs, rlab: np.ndarray) -> pd.DataFrame:
@@ -136,7 +145,8 @@ def segment_name(seg: int, words: list[str], aspects: list[dict], trait_list: li
         name = f"{name} · {strong[0]['label']}"
     if not name and trait_list:
         name = ", ".join(t["label"] for t in trait_list[:2])
-    return (name or f"Segment {seg}")[:1].upper() + (name or f"Segment {seg}")[1:]
+    name = str(mask_generated(name)) if name else f"Segment {seg}"
+    return name[:1].upper() + name[1:]
 
 
 def _unique_names(names: dict[int, str]) -> dict[int, str]:

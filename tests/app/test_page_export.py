@@ -77,3 +77,44 @@ def test_export_page_without_segments_says_what_to_do(export_env):
     at = open_export()
     assert any("No segments yet" in i.value for i in at.info)
     assert not at.get("download_button")
+
+
+def test_export_page_offers_excel_and_a_spreadsheet_safe_option(export_env):
+    seed_workspace(export_env)
+    export_env.close()
+    at = open_export()
+    assert at.radio(key="export_format").options == ["CSV", "Excel (.xlsx)", "Parquet"]
+    safe = at.checkbox(key="export_safe")
+    assert safe.value is False and not safe.disabled
+    assert any("Ids are written exactly" in c.value for c in at.caption)
+    safe.check().run()
+    assert not at.exception, at.exception
+    assert at.get("download_button")[0].label.startswith("Download CSV (5 rows)")
+    at.radio(key="export_format").set_value("xlsx").run()
+    assert not at.exception, at.exception
+    assert at.get("download_button")[0].label.startswith("Download XLSX (5 rows)")
+    at.radio(key="export_format").set_value("parquet").run()
+    assert at.checkbox(key="export_safe").disabled  # Parquet is never guarded
+
+
+def test_export_page_files_follow_the_options(export_env, monkeypatch):
+    """The page hands the chosen format and option to the exporter (what the download holds)."""
+    import cx_core.insight.export as export
+
+    calls = []
+    real = export.export_segments
+
+    def spy(*args, **kwargs):
+        calls.append((args[2] if len(args) > 2 else kwargs.get("fmt"), kwargs.get("spreadsheet_safe")))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(export, "export_segments", spy)
+    seed_workspace(export_env)
+    export_env.close()
+    at = open_export()
+    at.checkbox(key="export_safe").check().run()
+    at.radio(key="export_format").set_value("xlsx").run()
+    at.radio(key="export_format").set_value("parquet").run()
+    assert not at.exception, at.exception
+    assert calls[:1] == [("csv", False)] and ("csv", True) in calls and ("xlsx", True) in calls
+    assert ("parquet", False) in calls

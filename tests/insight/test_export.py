@@ -125,24 +125,37 @@ def test_personal_data_masked_unless_asked(seeded):
     assert plain.loc["C1", "phone"] == "+44 7700 900123"
 
 
-def test_csv_is_spreadsheet_safe(seeded):
+def test_csv_guards_free_text_and_writes_ids_exactly(seeded):
     text = export_segments(seeded, fmt="csv", mask_pii=False).decode("utf-8")
     back = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    for col in back.columns:  # numbers such as -1 are fine; text never starts a formula
-        risky = back[col].str.match(r"^[=+\-@\t\r]") & pd.to_numeric(back[col], errors="coerce").isna()
-        assert not risky.any(), col
+    free = ["segment_name", "name", "top_aspects", "recommended_items"]
+    for col in free:  # free text never starts a formula
+        assert not back[col].str.match(r"^\s*[=+\-@]").any(), col
     row = back.set_index("customer_id")
     assert row.loc["C2", "name"] == "'" + FORMULA and row.loc["C1", "segment_name"] == "'" + FORMULA
-    assert row.loc["C3", "email"] == "'-cat@example.net" and row.loc["C1", "phone"] == "'+44 7700 900123"
+    assert row.loc["C3", "email"] == "-cat@example.net" and row.loc["C1", "phone"] == "+44 7700 900123"
     assert row.loc["C3", "name"] == XSS  # data, not HTML: kept literally in the file
     assert row.loc["C1", "clv"] == "120.0"  # numbers untouched
+    assert text.startswith('"customer_id","segment_id"') and '\r\n"C1","0"' in text  # QUOTE_ALL
+
+
+def test_csv_spreadsheet_safe_guards_every_text_column(seeded):
+    text = export_segments(seeded, fmt="csv", mask_pii=False, spreadsheet_safe=True).decode()
+    row = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False).set_index("customer_id")
+    assert row.loc["C3", "email"] == "'-cat@example.net" and row.loc["C1", "phone"] == "'+44 7700 900123"
+    assert row.loc["C2", "name"] == "'" + FORMULA
 
 
 def test_neutralise_formulas_leaves_numbers_and_plain_text():
-    df = pd.DataFrame({"a": ["=1+1", "@SUM(A1)", "\tx", "plain", None], "n": [-1.5, 2, 3, 4, 5]})
+    df = pd.DataFrame({"a": ["=1+1", "@SUM(A1)", "\t@x", "plain", None, " =1", "\r=cmd|' /C calc'!A0",
+                             "\tx"],
+                       "n": [-1.5, 2, 3, 4, 5, 6, 7, 8]})
     out = neutralise_formulas(df)
-    assert out["a"].tolist()[:4] == ["'=1+1", "'@SUM(A1)", "'\tx", "plain"]
-    assert out["n"].tolist() == [-1.5, 2, 3, 4, 5]
+    got = out["a"].tolist()
+    assert got[:4] + got[5:] == ["'=1+1", "'@SUM(A1)", "'\t@x", "plain", "' =1",
+                                 "'\r=cmd|' /C calc'!A0", "\tx"]
+    assert pd.isna(got[4])
+    assert out["n"].tolist() == [-1.5, 2, 3, 4, 5, 6, 7, 8]
     mixed = neutralise_formulas(pd.DataFrame({"b": [True, None], "c": [-1, "=x"], "e": [None, None]}))
     assert mixed["b"].tolist() == [True, None] and mixed["c"].tolist() == [-1, "'=x"]
 
@@ -167,7 +180,7 @@ def test_segment_filter_and_bad_input(seeded):
     with pytest.raises(ValueError, match="No finished segment run"):
         export_frame(seeded, run_id="nope")
     with pytest.raises(ValueError, match="format must be"):
-        export_segments(seeded, fmt="xlsx")
+        export_segments(seeded, fmt="xls")
 
 
 def test_no_segment_run_is_a_clear_message(ws):
