@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages._auth import gate_pages, page_allowed
+from pages._run import jobs_sidebar
+
 st.set_page_config(page_title="CX Insight", page_icon="📊", layout="wide")
 
 PAGES = [
@@ -19,4 +22,9 @@ PAGES = [
     st.Page("pages/recommend.py", title="Recommend", icon=":material/shopping_cart:"),
 ]
 
-st.navigation(PAGES).run()
+# Decided before navigation: served beyond loopback without login, or not signed in, a session
+# gets only the setup / sign-in page (the address comes from server.address).
+page = st.navigation(gate_pages(PAGES, st.get_option("server.address")))
+if page_allowed():
+    jobs_sidebar()  # every running job, on every page, in every tab
+page.run()

@@ -61,13 +61,14 @@ def demo() -> tuple[pd.DataFrame, pd.DataFrame]:
     from cx_core.config import load_config
     from cx_core.store.db import Workspace
     from cx_core.customers.profiles import load_orders
-    from cx_core.customers.text_profile import latest_scores_run, load_review_signals
+    from cx_core.customers.text_profile import load_review_signals
+    from cx_core.store.runs import latest_id
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = load_config(env={}, db__path=f"{tmp}/ws.duckdb", demo__dir=f"{tmp}/demo")
         ws = Workspace.open(cfg.db)
         load_demo(ws, cfg)
-        out = load_orders(ws), load_review_signals(ws, latest_scores_run(ws))
+        out = load_orders(ws), load_review_signals(ws, latest_id(ws, "review_scores"))
         ws.close()
     return out
 

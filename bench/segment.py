@@ -220,13 +220,14 @@ def child_prep_demo(seed: int, n: int, folder: str, out: str) -> dict:
     """Runs in its own process (torch and the data stay out of the timed children's memory):
     the demo store's customer vectors as run_segmentation builds them, saved to ``out``."""
     from cx_core.ingest.demo import generate_demo
-    from cx_core.segments.inputs import latest_run_id, load_inputs
+    from cx_core.segments.inputs import load_inputs
+    from cx_core.store.runs import latest_id
     from cx_core.segments.fit import build_vectors
     from cx_core.segments.run import SegmentSettings, make_encoder
 
     ws = demo_workspace(seed, n, folder)
     inputs = load_inputs(ws, "customer", True, make_encoder, lambda f, m: None,
-                         latest_run_id(ws, "profiles"))
+                         latest_id(ws, "profiles"))
     ws.close()
     sv = build_vectors(inputs, SegmentSettings())
     truth = generate_demo(seed=seed, n_customers=n).truth_map()

@@ -36,6 +36,9 @@ class IngestConfig:
     max_expanded_gb: float = 4.0  # cap on a decompressed / UTF-8 copy of one file
     sample_rows: int = 20_000
     max_reject_examples: int = 20
+    date_min: str = "1990-01-01"  # dates before this are refused (counted, with row numbers)
+    date_max: str = ""  # dates after this are refused; empty: one year after today
+    max_id_length: int = 256  # longer customer / order / review / item ids are refused
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,6 @@ class UiConfig:
 
 
 @dataclass(frozen=True)
-class ThemesConfig:
-    """Open theme discovery over review embeddings (cx_core/themes/run.py)."""
-@dataclass(frozen=True)
 class AuthConfig:
     """Login (cx_core/auth/): the users file, session expiry, single sign-on, the access gate."""
 
@@ -80,6 +80,9 @@ class AuthConfig:
     assume_remote: bool = False  # treat a loopback bind as reachable from elsewhere (a proxy in front)
 
 
+@dataclass(frozen=True)
+class ThemesConfig:
+    """Open theme discovery over review embeddings (cx_core/themes/run.py)."""
 
     preset: str = "auto"  # auto (fast above 20k reviews) | default | fast
     seed: int = 42
@@ -163,11 +166,11 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
     ui: UiConfig = field(default_factory=UiConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
     customers: CustomersConfig = field(default_factory=CustomersConfig)
     themes: ThemesConfig = field(default_factory=ThemesConfig)
     reviews: ReviewsConfig = field(default_factory=ReviewsConfig)
     explain: ExplainConfig = field(default_factory=ExplainConfig)
-    auth: AuthConfig = field(default_factory=AuthConfig)
     segments: SegmentsConfig = field(default_factory=SegmentsConfig)
     batch: BatchConfig = field(default_factory=BatchConfig)
 
@@ -181,12 +184,15 @@ SETTINGS_DOC: dict[str, str] = {
     "ingest.allowed_dirs": "folders (separated by ':' or ',') under which the app accepts typed server "
                            "paths, checked after resolving symlinks; empty = the app takes uploads only "
                            "(the CLI reads any path)",
-    "ingest.sample_rows": "rows sampled to suggest a mapping and a date format",
-    "ingest.max_reject_examples": "rejected rows shown per reason in the validation report",
-    "model.model_dir": "local HF model directory (alias CX_MODEL_DIR); empty = packaged MiniLM",
-    "model.device": "auto, cpu or cuda",
     "ingest.max_expanded_gb": "largest decompressed or UTF-8 (Windows-1252) copy of one file, in GB; "
                               "bigger files are refused with a message",
+    "ingest.sample_rows": "rows sampled to suggest a mapping and a date format",
+    "ingest.max_reject_examples": "rejected rows shown per reason in the validation report",
+    "ingest.date_min": "earliest accepted date (YYYY-MM-DD); rows with earlier dates are refused",
+    "ingest.date_max": "latest accepted date (YYYY-MM-DD); empty = one year after today",
+    "ingest.max_id_length": "longest accepted customer, order, review or item id (characters)",
+    "model.model_dir": "local HF model directory (alias CX_MODEL_DIR); empty = packaged MiniLM",
+    "model.device": "auto, cpu or cuda",
     "model.dtype": "auto, float32, bfloat16 or float16",
     "model.max_length": "max tokens per text",
     "model.batch_tokens": "token budget per encoder batch (0 = auto: 2048 on CPU, 16384 on CUDA)",
@@ -196,6 +202,12 @@ SETTINGS_DOC: dict[str, str] = {
     "demo.customers": "number of demo customers",
     "ui.mask_pii": "mask personal data (emails, phones, names) in the UI and exports",
     "ui.sample_rows": "rows shown in sample tables",
+    "auth.users_file": "users file with roles and argon2 password hashes (python -m cx_core users); "
+                       "with at least one user, everyone signs in",
+    "auth.session_idle_hours": "a signed-in session ends after this many idle hours (0 = never)",
+    "auth.oidc_default_role": "role of a single-sign-on user without a users-file entry (empty = refuse)",
+    "auth.assume_remote": "treat the app as reachable beyond this machine even on loopback (set it "
+                          "behind a reverse proxy): without login it then serves no data",
     "segments.preset": "segmentation preset: fast (fewer UMAP epochs) or default",
     "segments.seed": "seed of the segmentation (same data + settings + seed = same segments and ids)",
     "segments.min_size": "smallest segment in units (0 = auto: 0.5% of the units, at least 10)",
@@ -203,12 +215,6 @@ SETTINGS_DOC: dict[str, str] = {
     "segments.text_weight": "weight of the review-text block in customer vectors (0 = ignore text)",
     "segments.behaviour_weight": "weight of the behaviour block in customer vectors (0 = ignore it)",
     "customers.churn_horizon_days": "churn = no purchase in this many days (0 = auto: 90 with a year "
-    "auth.users_file": "users file with roles and argon2 password hashes (python -m cx_core users); "
-                       "with at least one user, everyone signs in",
-    "auth.session_idle_hours": "a signed-in session ends after this many idle hours (0 = never)",
-    "auth.oidc_default_role": "role of a single-sign-on user without a users-file entry (empty = refuse)",
-    "auth.assume_remote": "treat the app as reachable beyond this machine even on loopback (set it "
-                          "behind a reverse proxy): without login it then serves no data",
                                     "of orders, else a quarter of the span)",
     "customers.churn_method": "churn classifier: logreg (measured best), hgb (gradient-boosted trees) or off",
     "customers.churn_cutoffs": "earlier cutoffs (N days apart) stacked into the churn training set",

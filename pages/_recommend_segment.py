@@ -9,7 +9,8 @@ from cx_core.store.db import Workspace
 from cx_core.recommend.store import segment_recommended_items
 from cx_core.segments.actions import (LEVELS, load_rules, reset_rules, rules_frame, rules_from_records,
                                      save_rules, segment_actions, segment_products)
-from cx_core.segments.run import load_segment_info, segment_runs
+from cx_core.segments.run import load_segment_info
+from cx_core.segments.query import segment_runs
 from pages._ui import md, user_errors
 
 

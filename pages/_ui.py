@@ -10,28 +10,76 @@ from typing import Iterator
 
 import streamlit as st
 
+from cx_core.auth.guarded import ReadOnlyWorkspace
+from cx_core.auth.roles import LOCAL_ACTOR, Actor, can
 from cx_core.ingest.bootstrap import ensure_demo
 from cx_core.config import Config, load_config
 from cx_core.store.db import Workspace, WorkspaceError
 from cx_core.ingest.load import InputFileError, MappingError
 from cx_core.safe import md_escape
+from cx_core.store.audit import record_event
 
 USER_ERRORS = (InputFileError, MappingError, WorkspaceError, ValueError)
 
 
 @st.cache_resource(show_spinner=False)
-def get_config() -> Config:
+def cached_config() -> Config:
     """The app's config, read once from the environment (CX_* variables)."""
     return load_config()
 
 
+def get_config() -> Config:
+    """The app's config, for a page this session may see.
+
+    Every page asks for it first, so the access gate is checked again here, in the page's own
+    run: a page script started without app.py (Streamlit runs ``pages/*.py`` directly for a
+    new server's first request) still serves nothing to a session that is not let in.
+    """
+    from pages._auth import page_allowed
+
+    if not page_allowed():
+        st.stop()
+    return cached_config()
+
+
 @st.cache_resource(show_spinner=False)
 def _open_workspace(db_path: str) -> Workspace:
-    return Workspace.open(get_config().db)
+    return Workspace.open(cached_config().db)
+
+
+def current_actor() -> Actor:
+    """Who is using this session: the signed-in user, or ``local`` (admin) in single-user local mode."""
+    return st.session_state.get("_cx_actor", LOCAL_ACTOR)
+
+
+def allowed(permission: str) -> bool:
+    """Whether the current user's role holds ``permission`` (see cx_core/auth/roles.py)."""
+    return can(current_actor().role, permission)
+
+
+def audit(action: str, **detail: object) -> None:
+    """Record an action that writes nothing else (reveal, report, login) in the audit log."""
+    actor = current_actor()
+    record_event(audit_workspace(), actor.name, actor.role, action, detail)
+
+
+def audit_workspace() -> Workspace:
+    """The real workspace, for audit rows and audited actions of any role (no demo bootstrap)."""
+    return _open_workspace(cached_config().db.path)
 
 
 def get_workspace() -> Workspace:
-    """The shared workspace connection; on a brand-new workspace the demo store is loaded first."""
+    """The shared workspace connection; on a brand-new workspace the demo store is loaded first.
+
+    A role that may not change data gets a read-only view: every write is refused with a message.
+    """
+    ws = _bootstrapped_workspace()
+    if not allowed("analyse"):
+        return ReadOnlyWorkspace(ws, current_actor().role)  # type: ignore[return-value]
+    return ws
+
+
+def _bootstrapped_workspace() -> Workspace:
     cfg = get_config()
     ws = _open_workspace(cfg.db.path)
     if not st.session_state.get("_cx_demo_checked"):
@@ -66,7 +114,30 @@ def user_errors() -> Iterator[None]:
 
 
 def mask_pii_toggle(key: str) -> bool:
-    """The 'show personal data' switch; returns whether to mask."""
+    """The 'show personal data' switch (admins only); returns whether to mask.
+
+    Turning it on is recorded in the audit log first: if that fails, nothing is revealed.
+    """
+    if not allowed("reveal"):
+        st.caption("Personal data is masked (only administrators can reveal it).")
+        return True
     show = st.toggle("Show personal data", value=not get_config().ui.mask_pii, key=key,
-                     help="Emails, phone numbers and names are masked by default.")
-    return not show
+                     help="Emails, phone numbers and names are masked by default. Revealing them "
+                          "is recorded in the audit log.")
+    flag = f"_cx_revealed_{key}"
+    if not show:
+        st.session_state.pop(flag, None)
+        return True
+    if not st.session_state.get(flag):
+        try:
+            audit("reveal", where=key)
+        except USER_ERRORS as exc:
+            st.error("Personal data stays masked: the audit log could not be written. " + md(str(exc)))
+            return True
+        st.session_state[flag] = True
+    return False
+
+
+def shared_workspace() -> Workspace:
+    """The process-wide read-write workspace (for the server's job runner, not for a session's pages)."""
+    return _open_workspace(cached_config().db.path)

@@ -9,10 +9,12 @@ from cx_core.ingest.datasets import dataset_version
 from cx_core.plots.charts import rfm_segment_figure
 from cx_core.customers.churn import evaluation_line
 from cx_core.ingest.pii import mask_frame, mask_text
-from cx_core.customers.profiles import (ProfileSettings, build_profiles, customer_detail, latest_run,
+from cx_core.customers.profiles import (ProfileSettings, customer_detail,
                               load_profiles)
 from cx_core.customers.text_profile import signal_rows
-from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
+from cx_core.store import runs
+from pages._run import run_stage
+from pages._ui import get_config, get_workspace, mask_pii_toggle, md
 
 st.title("Customers")
 ws = get_workspace()
@@ -30,23 +32,20 @@ def _compute_form() -> None:
         horizon = c1.number_input("CLV horizon (weeks)", 4, 260, 52, step=4)
         rate = c2.number_input("Yearly discount rate", 0.0, 0.5, 0.10, step=0.01, format="%.2f")
         if st.form_submit_button("Compute profiles", type="primary"):
-            with user_errors():
-                bar = st.progress(0.0, text="Starting")
-                settings = ProfileSettings.from_config(get_config().customers, horizon_weeks=int(horizon),
-                                                       annual_discount_rate=float(rate))
-                build_profiles(ws, settings, lambda f, m: bar.progress(f, text=m))
-                bar.empty()
+            settings = ProfileSettings.from_config(get_config().customers, horizon_weeks=int(horizon),
+                                                   annual_discount_rate=float(rate))
+            if run_stage("profiles", settings) is not None:
                 st.rerun()
 
 
-run = latest_run(ws)
+run = runs.latest(ws, runs.StageName.PROFILES)
 with st.expander("Settings and recompute", expanded=run is None):
     _compute_form()
 if run is None:
     st.info("No profiles yet: press **Compute profiles** (a few seconds).")
     st.stop()
 
-run_id, metrics, data_key = run
+run_id, metrics, data_key = run.run_id, run.metrics, run.dataset_key
 if data_key != dataset_version(ws):
     st.warning("Data changed since these profiles were computed: recompute to include it.")
 df = _profiles(run_id)

@@ -8,6 +8,7 @@ from cx_core.explain import browse, loader
 from cx_core.explain.cache import attention_cached, explain_cached, settings_from_config
 from cx_core.explain.render import to_html, top_words_figure
 from cx_core.ingest.pii import mask_text
+from cx_core.store import runs
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
 
 PREDICTED = "(predicted label)"
@@ -82,7 +83,8 @@ def _show(result, mask: bool, what: str) -> None:
     st.caption(f"{expl.n_tokens} tokens, {origin}.")
 
 
-run = browse.latest_scores_run(ws)
+scored = runs.latest(ws, runs.StageName.REVIEW_SCORES)
+run = None if scored is None else (scored.run_id, str(scored.config.get("model_id", "")))
 if browse.count_reviews(ws) == 0:
     st.info("No reviews yet: load reviews on the **Data** page.")
     st.stop()

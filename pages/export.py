@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cx_core.insight.export import (BGNBD_METHOD, FORMATS, MIME, export_frame, export_segments, file_name,
-                            segment_choices, segment_runs, state_key)
+from cx_core.insight.export import BGNBD_METHOD, FORMATS, MIME, export_frame, export_segments, file_name, record_export, segment_choices, state_key
+from cx_core.segments.query import segment_runs
 from cx_core.insight.export_files import FORMAT_LABELS
-from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
+from pages._ui import audit_workspace, current_actor, get_config, get_workspace, mask_pii_toggle, md, user_errors
 
 st.title("Export")
 cfg = get_config()
@@ -18,7 +18,8 @@ ws = get_workspace()
 def _file(run_id: str, fmt: str, mask: bool, segments: tuple[int, ...] | None,
           data_key: str, safe: bool = False) -> bytes:
     """The export file's bytes, cached on cheap ids (data_key changes when inputs change)."""
-    return export_segments(ws, run_id, fmt, mask_pii=mask, segments=segments, spreadsheet_safe=safe)
+    return export_segments(ws, run_id, fmt, mask_pii=mask, segments=segments, spreadsheet_safe=safe,
+                           actor=None)  # audited on download, below
 
 
 def _pick_run() -> str | None:
@@ -75,4 +76,5 @@ with user_errors():
     data = _file(run_id, fmt, mask, segments, state_key(ws), bool(safe) and fmt != "parquet")
     st.download_button(f"Download {fmt.upper()} ({len(frame):,} rows)", data=data,
                        file_name=file_name(run_id, fmt), mime=MIME[fmt], type="primary",
-                       key="export_download", on_click="ignore")
+                       key="export_download", on_click=record_export,
+                       args=(audit_workspace(), current_actor(), run_id, fmt, len(frame), mask, segments))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from cx_core.ingest.datasets import dataset_labels
-from cx_core.reviews.pipeline import train_review_model
 from cx_core.reviews.report import (confusion_frame, data_notes, evaluation_table, label_table,
                                     language_warning, per_class_table)
 from cx_core.reviews.store import latest_model
 from cx_core.reviews.taxonomy import (TaxonomyError, add_aspect, apply_starter, current_starter,
                                       remove_aspect, reset_taxonomy, starter_coverage, taxonomy_frame)
-from pages._ui import get_config, get_workspace, md, user_errors
+from pages._run import run_stage
+from pages._ui import get_config, get_workspace, md
 
 st.title("Model")
 st.caption("One model scores every review: sentiment, star rating, aspects and complaint risk. "
@@ -32,13 +32,10 @@ def _train_form() -> None:
                                  f"{cfg.reviews.finetune_max_texts:,} reviews (slow on CPU)")
         dataset = c2.selectbox("Reviews", list(labels), format_func=labels.__getitem__)
         if st.form_submit_button("Train model", type="primary"):
-            with user_errors():
-                bar = st.progress(0.0, text="Starting")
-                res = train_review_model(ws, cfg, mode=mode,
-                                         dataset_id=None if dataset == "all reviews" else dataset,
-                                         progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
-                bar.empty()
-                st.success(f"Trained model {md(res.model.model_id_)}.")
+            done = run_stage("review_model", {"mode": mode,
+                                              "dataset_id": None if dataset == "all reviews" else dataset})
+            if done is not None:
+                st.success(f"Trained model {md(done.result_run_id)}.")
 
 
 def _evaluation(found: dict) -> None:

@@ -11,7 +11,7 @@ from cx_core.insight.drivers import aspect_drivers
 from cx_core.insight.trends import monthly_trends
 from cx_core.insight.overview import PERIOD_DAYS, overview_kpis, overview_version
 from cx_core.insight.report import build_report
-from pages._ui import get_workspace, mask_pii_toggle, md, user_errors
+from pages._ui import allowed, audit, get_workspace, mask_pii_toggle, md, user_errors
 
 st.title("Overview")
 ws = get_workspace()
@@ -75,10 +75,15 @@ def _report_download() -> None:
     st.subheader("Insight report")
     st.caption("One self-contained HTML file (opens without a network): overview, drivers, segments "
                "with representative reviews, model quality.")
+    if not allowed("report"):
+        st.caption("Building reports needs the analyst role.")
+        return
     mask = mask_pii_toggle("report_mask_pii")
     if st.button("Build report", key="build_report"):
         with user_errors(), st.spinner("Building the report"):
-            st.session_state["report_html"] = (build_report(ws, mask_pii=mask), mask)
+            html = build_report(ws, mask_pii=mask)
+            audit("report", masked=mask)
+            st.session_state["report_html"] = (html, mask)
     built = st.session_state.get("report_html")
     if built:
         st.download_button("Download insight report (HTML)", built[0].encode("utf-8"),

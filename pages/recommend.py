@@ -7,12 +7,14 @@ import pandas as pd
 import streamlit as st
 
 from cx_core.ingest.datasets import dataset_version
-from cx_core.recommend.store import (build_recommendations, latest_recommend_run, load_recommendations,
+from cx_core.recommend.store import (load_recommendations,
                                      purchase_history, recommended_customers)
 from cx_core.recommend.text_inputs import reviewer_reviews
+from cx_core.store import runs
 from cx_core.recommend.text import is_anonymous, item_label, reviewer_label
 from pages import _recommend_segment
-from pages._ui import get_workspace, md, user_errors
+from pages._run import run_stage
+from pages._ui import get_workspace, md
 
 st.title("Recommend")
 ws = get_workspace()
@@ -39,21 +41,18 @@ def _compute_form() -> None:
         method = c1.selectbox("Method", list(METHODS), format_func=METHODS.get, key="recommend_method")
         n = c2.number_input("Items per customer", 1, 50, 10)
         if st.form_submit_button("Compute recommendations", type="primary"):
-            with user_errors():
-                bar = st.progress(0.0, text="Starting")
-                build_recommendations(ws, method, int(n), lambda f, m: bar.progress(f, text=m))
-                bar.empty()
+            if run_stage("recommend", {"method": method, "n": int(n)}) is not None:
                 st.rerun()
 
 
-run = latest_recommend_run(ws)
+run = runs.latest(ws, runs.StageName.RECOMMEND)
 with st.expander("Compute", expanded=run is None):
     _compute_form()
 if run is None:
     st.info("No recommendations yet: press **Compute recommendations** (seconds).")
     st.stop()
 
-run_id, metrics, data_key = run
+run_id, metrics, data_key = run.run_id, run.metrics, run.dataset_key
 if data_key != dataset_version(ws):
     st.warning("Data changed since these recommendations were computed: recompute to include it.")
 st.caption(f"Run {md(run_id)}: {metrics.get('customers', 0):,} customers, {metrics.get('items', 0):,} "

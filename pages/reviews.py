@@ -6,12 +6,12 @@ import streamlit as st
 
 from cx_core.ingest.pii import mask_text
 from cx_core.reviews.browse import (ReviewFilter, aspect_names, count_reviews, date_bounds,
-                                    filter_reviews, latest_score_run, segment_options,
+                                    filter_reviews, segment_options,
                                     unscored_reviews)
-from cx_core.reviews.model import SENTIMENT_LABELS, load_review_model
-from cx_core.reviews.pipeline import train_review_model
-from cx_core.reviews.score import score_reviews
+from cx_core.reviews.model import SENTIMENT_LABELS
 from cx_core.reviews.store import latest_model_dir
+from cx_core.store import runs
+from pages._run import run_stage
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
 
 st.title("Reviews")
@@ -19,41 +19,31 @@ ws = get_workspace()
 cfg = get_config()
 
 
-def _score(bar) -> None:
-    progress = lambda f, m: bar.progress(min(f, 1.0), text=m)  # noqa: E731
-    model_dir = latest_model_dir(ws)
-    if model_dir is None:
-        res = train_review_model(ws, cfg, progress=lambda f, m: progress(0.5 * f, "Training: " + m))
-        model_dir = res.model_dir
-    model = load_review_model(model_dir, device=cfg.model.device)
-    score_reviews(ws, model, progress)
-
-
 def _score_button(label: str, primary: bool) -> None:
+    """Score every review (a model is trained first when there is none: the stage needs one)."""
     if st.button(label, type="primary" if primary else "secondary", key="score_reviews"):
-        with user_errors():
-            bar = st.progress(0.0, text="Starting")
-            _score(bar)
-            bar.empty()
+        if latest_model_dir(ws) is None and run_stage("review_model") is None:
+            return
+        if run_stage("review_scores") is not None:
             st.rerun()
 
 
-run = latest_score_run(ws)
+run = runs.latest(ws, runs.StageName.REVIEW_SCORES)
 if run is None:
     st.info("No review scores yet. **Score reviews** trains a model first when there is none "
             "(about a minute on the demo store), then scores every review.")
     _score_button("Score reviews", True)
     st.stop()
 
-run_id = run["run_id"]
+run_id = run.run_id
 counts = count_reviews(ws, run_id)
-labels = run["config"].get("sentiment_labels") or SENTIMENT_LABELS  # 2 for a binary model
+labels = run.config.get("sentiment_labels") or SENTIMENT_LABELS  # 2 for a binary model
 cols = st.columns(1 + len(labels))
 cols[0].metric("Scored reviews", f"{sum(counts.values()):,}")
 for col, label in zip(cols[1:], labels):
     col.metric(label.capitalize(), f"{counts.get(label, 0):,}")
-st.caption(f"Run {md(run_id)} with model {md(run['config'].get('model_id', '?'))}, sentiment method "
-           f"{md(run['config'].get('sentiment_method', '?'))}, scored {run['finished_at']:%Y-%m-%d %H:%M}.")
+st.caption(f"Run {md(run_id)} with model {md(run.config.get('model_id', '?'))}, sentiment method "
+           f"{md(run.config.get('sentiment_method', '?'))}, scored {run.finished_at:%Y-%m-%d %H:%M}.")
 new_reviews = unscored_reviews(ws, run_id)
 if new_reviews:
     st.warning(f"Data changed since these scores were computed: {new_reviews:,} "

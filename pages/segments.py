@@ -13,9 +13,10 @@ from cx_core.plots.segments import (aspect_heatmap_figure, aspect_timeline_figur
                                     clv_churn_figure, segment_map_figure,
                                     sentiment_timeline_figure, size_value_figure, unit_noun)
 from cx_core.segments.query import load_units, segment_aspects, segment_timeline
-from cx_core.segments.run import (PRESETS, SegmentSettings, load_segment_info, make_encoder,
-                                  run_segmentation, run_settings, segment_runs)
-from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
+from cx_core.segments.run import PRESETS, SegmentSettings, load_segment_info, make_encoder, run_settings
+from cx_core.segments.query import segment_runs
+from pages._run import run_stage
+from pages._ui import get_config, get_workspace, mask_pii_toggle, md
 
 UNITS = ("auto", "customer", "review")
 STRATEGY = {
@@ -61,11 +62,7 @@ def _aspects(run_id: str, by_month: bool) -> pd.DataFrame:
 
 def _run(settings: SegmentSettings) -> None:
     """Run a segmentation with a progress bar, then show the new run."""
-    with user_errors():
-        bar = st.progress(0.0, text="Starting")
-        run_segmentation(ws, settings, lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m),
-                         encoder=_encoder(), customers=cfg.customers)
-        bar.empty()
+    if run_stage("segments", settings, encoder=_encoder()) is not None:
         st.session_state.pop("seg_run_pick", None)
         st.rerun()
 

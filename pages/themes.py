@@ -7,6 +7,7 @@ import streamlit as st
 from cx_core.themes import run as th
 from cx_core.ingest.datasets import dataset_version
 from cx_core.ingest.pii import mask_text
+from pages._run import run_stage
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
 
 MAX_CARDS = 30
@@ -41,12 +42,8 @@ def _run_form() -> None:
                        format_func={"eom": "Broader", "leaf": "Finer (more outliers)"}.get)
         assign = c3.checkbox("Assign outliers to the nearest theme", base.assign_outliers)
         if st.form_submit_button("Discover themes", type="primary"):
-            with user_errors():
-                bar = st.progress(0.0, text="Starting")
-                settings = base.replace(min_size=int(size), selection=sel, assign_outliers=assign)
-                th.discover_themes(ws, settings, lambda f, m: bar.progress(min(f, 1.0), text=m),
-                                   encoder=_encoder())
-                bar.empty()
+            settings = base.replace(min_size=int(size), selection=sel, assign_outliers=assign)
+            if run_stage("themes", settings, encoder=_encoder()) is not None:
                 st.rerun()
 
 

@@ -35,10 +35,10 @@ def actions_table(ws: Workspace, run_id: str | None = None, top: int = 5, min_bu
     Raises ``ValueError`` when there is no such run.
     """
     from cx_core.segments.actions import load_rules, segment_actions, segment_products
-    from cx_core.segments.inputs import latest_run_id
+    from cx_core.store.runs import latest_id
     from cx_core.segments.run import load_segment_info
 
-    run_id = run_id or latest_run_id(ws, "segments")
+    run_id = run_id or latest_id(ws, "segments")
     if run_id is None:
         raise ValueError("No segment run yet: run `python -m cx_core segment` (or the Segments page) first.")
     info = load_segment_info(ws, run_id)

@@ -11,8 +11,9 @@ import json
 import sys
 from typing import Any, Callable
 
-from cx_core.cli.progress import progress_bar
-from cx_core.pipeline.batch import STAGES, BatchOptions, InputFile, run_batch
+from cx_core.cli.common import progress_bar
+from cx_core.pipeline.batch import ORDER, run_batch
+from cx_core.pipeline.stage import InputFile, RunOptions
 from cx_core.ingest.mapping import KINDS
 
 Handler = Callable[[Any, argparse.Namespace, Any], int]
@@ -25,7 +26,7 @@ def _say(msg: str) -> None:
 
 def input_files(paths: list[str], kinds: list[str], maps: list[str]) -> list[InputFile]:
     """Pair each FILE with its --kind (one per file in order, or one for all) and the --map overrides."""
-    from cx_core.cli.main import _parse_map
+    from cx_core.cli.common import parse_map
 
     if not paths:
         if kinds or maps:
@@ -35,13 +36,13 @@ def input_files(paths: list[str], kinds: list[str], maps: list[str]) -> list[Inp
         raise ValueError(f"give one --kind for all files or one per file ({len(paths)} files, "
                          f"{len(kinds)} --kind)")
     kinds = kinds * len(paths) if len(kinds) == 1 else kinds
-    overrides = _parse_map(maps)
+    overrides = parse_map(maps)
     return [InputFile(p, k, dict(overrides)) for p, k in zip(paths, kinds)]
 
 
 def cmd_run(ws: Any, args: argparse.Namespace, cfg: Any) -> int:
     """Run ingest, embeddings, review model, scores, profiles, segments, themes and exports."""
-    opts = BatchOptions(demo=args.demo, files=input_files(args.files, args.kind, args.map),
+    opts = RunOptions(demo=args.demo, files=input_files(args.files, args.kind, args.map),
                         export_dir=args.export_dir, skip=args.skip, retrain=args.retrain,
                         force=args.force)
     summary = run_batch(ws, cfg, opts, progress_bar, _say)
@@ -72,8 +73,8 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
     r.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
                    help="override the suggested mapping of the FILEs (repeatable)")
     r.add_argument("--export-dir", default=None, help="write the segment list (CSV, masked) here")
-    r.add_argument("--skip", action="append", default=[], choices=STAGES, metavar="STAGE",
-                   help=f"leave a stage out (repeatable): {', '.join(STAGES)}")
+    r.add_argument("--skip", action="append", default=[], choices=ORDER, metavar="STAGE",
+                   help=f"leave a stage out (repeatable): {', '.join(ORDER)}")
     r.add_argument("--retrain", action="store_true", help="train a new review model even if one exists")
     r.add_argument("--force", action="store_true", help="rerun every stage even when nothing changed")
     rep = subparsers.add_parser("report", help="write the self-contained HTML insight report "

@@ -14,12 +14,13 @@ import json
 import sys
 from typing import Any, Callable
 
-from cx_core.cli.progress import progress_bar as _progress
+from cx_core.cli.common import progress_bar as _progress
 from cx_core.customers.churn import METHODS, evaluate_churn
 from cx_core.customers.churn_features import OrderHistory
 from cx_core.store.db import Workspace
-from cx_core.customers.profiles import ProfileSettings, build_profiles, latest_run, load_orders, load_profiles
-from cx_core.customers.text_profile import latest_scores_run, load_review_signals
+from cx_core.customers.profiles import ProfileSettings, build_profiles, load_orders, load_profiles
+from cx_core.store import runs
+from cx_core.customers.text_profile import load_review_signals
 
 Handler = Callable[[Workspace, argparse.Namespace, Any], int]
 
@@ -39,7 +40,7 @@ def cmd_churn(ws: Workspace, args: argparse.Namespace, cfg: Any) -> int:
     """Evaluate the churn model against the baselines; save a profile run unless --no-save."""
     settings = _settings(args, cfg)
     if args.no_save:
-        signals = load_review_signals(ws, latest_scores_run(ws))
+        signals = load_review_signals(ws, runs.latest_id(ws, runs.StageName.REVIEW_SCORES))
         report = evaluate_churn(OrderHistory(load_orders(ws)), settings.churn(),
                                 None if signals.empty else signals)
         print(json.dumps(report, indent=1))
@@ -51,17 +52,17 @@ def cmd_churn(ws: Workspace, args: argparse.Namespace, cfg: Any) -> int:
 
 def cmd_customer(ws: Workspace, args: argparse.Namespace, cfg: Any) -> int:
     """Print one customer's profile from the latest profile run as JSON."""
-    run = latest_run(ws)
+    run = runs.latest(ws, runs.StageName.PROFILES)
     if run is None:
         print("No profiles yet: run `python -m cx_core profile` first.", file=sys.stderr)
         return 2
-    df = load_profiles(ws, run[0])
+    df = load_profiles(ws, run.run_id)
     row = df[df["customer_id"] == args.customer_id]
     if row.empty:
-        print(f"No customer {args.customer_id!r} in profile run {run[0]}.", file=sys.stderr)
+        print(f"No customer {args.customer_id!r} in profile run {run.run_id}.", file=sys.stderr)
         return 2
     record = json.loads(row.drop(columns=["name", "email"]).to_json(orient="records", date_format="iso"))[0]
-    print(json.dumps({"run_id": run[0], **record}, indent=1))
+    print(json.dumps({"run_id": run.run_id, **record}, indent=1))
     return 0
 
 

@@ -12,21 +12,14 @@ import sys
 from typing import Sequence
 
 from cx_core.config import load_config
-from cx_core.cli.progress import progress_bar as _progress
+from cx_core.cli import actions, batch, customers, recommend, reviews, segments, themes_export, users
+from cx_core.cli.common import parse_map
+from cx_core.pipeline.graph import run_named
+from cx_core.cli.common import progress_bar as _progress
 from cx_core.store.db import Workspace, WorkspaceError
 from cx_core.ingest.load import InputFileError, MappingError
 from cx_core.ingest.mapping import KINDS
 
-
-
-def _parse_map(pairs: Sequence[str]) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for pair in pairs:
-        field, sep, column = pair.partition("=")
-        if not sep:
-            raise MappingError([f"--map takes field=column, got {pair!r}"])
-        out[field.strip()] = column or None
-    return out
 
 
 def cmd_demo(ws: Workspace, args, cfg) -> int:
@@ -45,9 +38,12 @@ def cmd_load(ws: Workspace, args, cfg) -> int:
     mapping = None
     if args.map:
         _, columns = read_columns(ws, inspect_file(args.path))
-        mapping = {**suggest_mapping(args.kind, columns), **_parse_map(args.map)}
+        mapping = {**suggest_mapping(args.kind, columns), **parse_map(args.map)}
+    from cx_core.ingest.options import options_from_config
+
+    opts = options_from_config(cfg.ingest, decimal=args.decimal, duplicates=args.duplicates, sheet=args.sheet)
     rep = load_file(ws, args.path, args.kind, mapping, dry_run=args.dry_run,
-                    replace_dataset=args.replace, progress=_progress)
+                    replace_dataset=args.replace, progress=_progress, options=opts)
     print("Mapping: " + ", ".join(f"{k}={v}" for k, v in rep.mapping.items() if v))
     print("\n".join(rep.summary_lines()))
     if rep.dataset_id:
@@ -74,11 +70,11 @@ def cmd_delete(ws: Workspace, args, cfg) -> int:
 
 
 def cmd_profile(ws: Workspace, args, cfg) -> int:
-    from cx_core.customers.profiles import ProfileSettings, build_profiles
+    from cx_core.customers.profiles import ProfileSettings
 
     settings = ProfileSettings.from_config(cfg.customers, horizon_weeks=args.horizon_weeks,
                                            annual_discount_rate=args.discount_rate, cutoff=args.cutoff)
-    res = build_profiles(ws, settings, _progress)
+    res = run_named("profiles", ws, cfg, _progress, settings=settings).output
     p = res.profiles
     print(f"run_id: {res.run_id}\ncustomers: {len(p):,}\ntotal predicted CLV: {p['clv'].sum():,.2f}\n"
           f"BG/NBD: {res.metrics['bgnbd'].get('params')}\n"
@@ -89,15 +85,10 @@ def cmd_profile(ws: Workspace, args, cfg) -> int:
 
 
 def cmd_embed(ws: Workspace, args, cfg) -> int:
-    from cx_core.text.embeddings import embed_reviews
-    from cx_core.text.encoder import TextEncoder
-
-    encoder = TextEncoder.from_config(cfg.model)
-
-    def progress(done: int, total: int) -> None:
-        _progress(done / total if total else 1.0, f"Embedding {done:,}/{total:,} texts")
-
-    stats = embed_reviews(ws, encoder, progress)
+    result = run_named("embed", ws, cfg, _progress)
+    if result.output is None:
+        raise ValueError(f"Nothing to embed: {result.reason}.")
+    stats = result.output
     print("\n".join(f"{k}: {v}" for k, v in stats.items()))
     return 0
 
@@ -114,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
                       help="override the suggested mapping (repeatable); FIELD= unmaps")
     load.add_argument("--dry-run", action="store_true", help="validate and report only")
+    load.add_argument("--decimal", default="auto", choices=("auto", "point", "comma", ".", ","), help="decimal separator of numbers: auto, point (.) or comma (,)")
+    load.add_argument("--duplicates", default="auto", choices=("auto", "keep", "drop"),
+                      help="order lines repeating another line exactly (auto: keep with a line or no quantity column)")
+    load.add_argument("--sheet", help="Excel: the sheet to load (default: the first)")
     load.add_argument("--replace", metavar="DATASET_ID", help="replace this dataset in the same transaction")
     sub.add_parser("datasets", help="list loaded datasets")
     d = sub.add_parser("delete", help="delete a dataset and its rows")
@@ -123,22 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--discount-rate", type=float, default=0.10, help="yearly")
     pr.add_argument("--cutoff", help="last day to use (default: last order day)")
     sub.add_parser("embed", help="embed every review text not yet cached (MiniLM, CPU or GPU)")
-    for module in _command_modules():
+    for module in COMMAND_MODULES:
         COMMANDS.update(module.register(sub))
     return p
 
 
-#: modules that add sub-commands: each has ``register(subparsers) -> {name: handler}``
-COMMAND_MODULES = ("cx_core.cli.reviews", "cx_core.cli.customers", "cx_core.cli.segments",
-                   "cx_core.cli.batch", "cx_core.cli.recommend", "cx_core.cli.actions")
-
-
-def _command_modules() -> list:
-    """The command modules present in this checkout."""
-    import importlib
-    import importlib.util
-
-    return [importlib.import_module(m) for m in COMMAND_MODULES if importlib.util.find_spec(m)]
+#: modules that add sub-commands: each has ``register(subparsers) -> {name: handler}``; an explicit
+#: list, so a missing command module is an import error, never a silently absent command
+COMMAND_MODULES = (reviews, customers, segments, themes_export, batch, recommend, actions, users)
 
 
 COMMANDS = {"demo": cmd_demo, "load": cmd_load, "datasets": cmd_datasets, "delete": cmd_delete,

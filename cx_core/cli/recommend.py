@@ -21,15 +21,12 @@ Handler = Callable[[Workspace, argparse.Namespace, Any], int]
 
 def cmd_recommend(ws: Workspace, args: argparse.Namespace, cfg: Any) -> int:
     """Recommend by the chosen method and print the items with their reasons."""
-    from cx_core.recommend.store import build_recommendations, recommend_frame
+    from cx_core.recommend.store import recommend_frame
 
-    encoder = None
-    if args.method in ("auto", "text"):
-        from cx_core.text.encoder import TextEncoder
-
-        encoder = TextEncoder.from_config(cfg.model)
     if args.save:
-        run_id = build_recommendations(ws, args.method, args.n, _progress, encoder)
+        from cx_core.pipeline.graph import run_named
+
+        run_id = run_named("recommend", ws, cfg, _progress, settings={"method": args.method, "n": args.n}).run_id
         sys.stderr.write("\n")
         print(f"run_id: {run_id} (recommendations for every customer saved; the app's Recommend page "
               "shows them)")
@@ -40,6 +37,11 @@ def cmd_recommend(ws: Workspace, args: argparse.Namespace, cfg: Any) -> int:
     if args.n < 1:
         print("error: -n must be at least 1.", file=sys.stderr)
         return 2
+    encoder = None
+    if args.method in ("auto", "text"):
+        from cx_core.text.encoder import TextEncoder
+
+        encoder = TextEncoder.from_config(cfg.model)
     recs, _ = recommend_frame(ws, args.method, args.n, _progress, encoder)
     sys.stderr.write("\n")
     if args.customer:

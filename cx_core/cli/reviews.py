@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any, Callable
 
-from cx_core.cli.progress import progress_bar as _progress
+from cx_core.cli.common import progress_bar as _progress
 from cx_core.store.db import Workspace
 
 
@@ -31,10 +31,11 @@ def _model_dir(ws: Workspace, args: Any) -> str:
 
 def cmd_train(ws: Workspace, args: Any, cfg: Any) -> int:
     """Train, evaluate against the baseline, save; prints the model id and the key metrics."""
-    from cx_core.reviews.pipeline import train_review_model
+    from cx_core.pipeline.graph import run_named
     from cx_core.reviews.report import baseline_label, data_notes, language_warning, per_class_table
 
-    res = train_review_model(ws, cfg, mode=args.mode, dataset_id=args.dataset, progress=_progress)
+    settings = {"mode": args.mode or cfg.reviews.mode, "dataset_id": args.dataset}
+    res = run_named("review_model", ws, cfg, _progress, settings=settings).output
     m = res.metrics
     print(f"model_id: {res.model.model_id_}\nmodel_dir: {res.model_dir}\n"
           f"sentiment_method: {m['sentiment_method']}\nreviews: train {m['n_train']:,}, "
@@ -64,11 +65,10 @@ def cmd_evaluate(ws: Workspace, args: Any, cfg: Any) -> int:
 
 def cmd_score(ws: Workspace, args: Any, cfg: Any) -> int:
     """Score every review with the newest (or a named) model into review_scores."""
-    from cx_core.reviews.model import load_review_model
-    from cx_core.reviews.score import score_reviews
+    from cx_core.pipeline.graph import run_named
 
-    model = load_review_model(_model_dir(ws, args), device=cfg.model.device)
-    res = score_reviews(ws, model, _progress, dataset_id=args.dataset)
+    settings = {"model_dir": _model_dir(ws, args), "dataset_id": args.dataset}
+    res = run_named("review_scores", ws, cfg, _progress, settings=settings).output
     print(json.dumps(res.metrics, indent=2, default=str))
     return 0
 

@@ -1,4 +1,4 @@
-"""Segment commands for ``python -m cx_core``: ``segment`` (and the themes/export commands).
+"""Segment command for ``python -m cx_core``: ``segment``.
 
 ``register(subparsers)`` adds the sub-commands and returns ``{name: handler}``;
 a handler is ``fn(ws, args, cfg) -> int`` (the exit code).  Progress goes to
@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cx_core.cli.progress import Handler
-from cx_core.cli.progress import progress_bar as _progress
+from cx_core.cli.common import Handler
+from cx_core.cli.common import progress_bar as _progress
 
 
 def cmd_segment(ws: Any, args: argparse.Namespace, cfg: Any) -> int:
     """Segment customers (or reviews) and print the segments of the new run."""
-    from cx_core.segments.run import SegmentSettings, load_segment_info, run_segmentation
+    from cx_core.pipeline.graph import run_named
+    from cx_core.segments.run import SegmentSettings, load_segment_info
 
     base = SegmentSettings.from_config(cfg)
     settings = base.replace(
@@ -28,7 +29,7 @@ def cmd_segment(ws: Any, args: argparse.Namespace, cfg: Any) -> int:
         behaviour_weight=(base.behaviour_weight if args.behaviour_weight is None
                           else args.behaviour_weight),
         unit=args.unit)
-    run_id = run_segmentation(ws, settings, _progress, model=cfg.model, customers=cfg.customers)
+    run_id = run_named("segments", ws, cfg, _progress, settings=settings).run_id
     info = load_segment_info(ws, run_id)
     print(f"run_id: {run_id}")
     for r in info.itertuples():
@@ -50,6 +51,5 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
     seg.add_argument("--behaviour-weight", type=float, default=None)
     seg.add_argument("--unit", choices=["auto", "customer", "review"], default="auto",
                      help="what one point is (auto: customers when ids exist, else reviews)")
-    from cx_core.cli.themes_export import register as register_themes_export  # themes, export
 
-    return {"segment": cmd_segment, **register_themes_export(subparsers)}
+    return {"segment": cmd_segment}

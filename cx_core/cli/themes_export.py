@@ -1,4 +1,4 @@
-"""``themes`` and ``export`` commands for ``python -m cx_core`` (registered by ``cli_segments``).
+"""``themes`` and ``export`` commands for ``python -m cx_core``.
 
 ``register(subparsers)`` adds them and returns ``{name: handler}``; a handler is
 ``fn(ws, args, cfg) -> int``.  Progress goes to stderr, results to stdout.
@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cx_core.cli.progress import Handler
-from cx_core.cli.progress import progress_bar as _progress
+from cx_core.cli.common import Handler
+from cx_core.cli.common import progress_bar as _progress
 
 
 def cmd_themes(ws: Any, args: argparse.Namespace, cfg: Any) -> int:
     """Discover themes (or promote one) and print the theme table."""
-    from cx_core.themes.run import ThemeSettings, discover_themes, load_themes, promote_theme, theme_runs
+    from cx_core.pipeline.graph import run_named
+    from cx_core.themes.run import ThemeSettings, load_themes, promote_theme, theme_runs
 
     if args.promote is not None:
         runs = theme_runs(ws)
@@ -29,7 +30,7 @@ def cmd_themes(ws: Any, args: argparse.Namespace, cfg: Any) -> int:
         min_size=base.min_size if args.min_size is None else args.min_size,
         selection=args.selection or base.selection, seed=base.seed if args.seed is None else args.seed,
         assign_outliers=args.assign_outliers or base.assign_outliers, dataset_id=args.dataset)
-    run_id = discover_themes(ws, settings, _progress, model=cfg.model)
+    run_id = run_named("themes", ws, cfg, _progress, settings=settings).run_id
     metrics = theme_runs(ws).set_index("run_id").loc[run_id, "metrics"]
     print(f"run_id: {run_id}\nreviews: {metrics['n_reviews']:,} (skipped short: "
           f"{metrics['skipped_short']:,})\noutlier share: {metrics['outlier_share']:.1%}")

@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import check_is_fitted
 
-from cx_core.cluster.reduce import _check_X
+from cx_core.cluster.reduce import check_X
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class HdbscanClusterer(ClusterMixin, BaseEstimator):
         """Cluster ``X`` (n, d); returns self."""
         import hdbscan
 
-        X = _check_X(X)
+        X = check_X(X)
         if self.min_cluster_size < 2:
             raise ValueError("min_cluster_size must be >= 2")
         if self.cluster_selection_method not in ("eom", "leaf"):
@@ -210,7 +210,7 @@ class HdbscanClusterer(ClusterMixin, BaseEstimator):
         labels are never changed (see module docstring for the rule).
         """
         check_is_fitted(self, "raw_labels_")
-        X = self._fit_X if X is None else _check_X(X)
+        X = self._fit_X if X is None else check_X(X)
         if X.shape[0] != self.raw_labels_.shape[0]:
             raise ValueError("X must be the rows the clusterer was fit on")
         return assign_to_nearest(X, self.raw_labels_, method=self.outlier_method)
@@ -233,7 +233,7 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
         """Cluster ``X`` (n, d); returns self."""
         from sklearn.cluster import KMeans
 
-        X = _check_X(X)
+        X = check_X(X)
         if self.n_clusters < 1:
             raise ValueError("n_clusters must be >= 1")
         self.n_features_in_ = X.shape[1]

@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from cx_core.cluster.cluster import OUTLIER, HdbscanClusterer
 from cx_core.cluster.knn import METHODS, METRICS, KnnGraph, compute_knn
-from cx_core.cluster.reduce import NullReducer, PCAReducer, UmapReducer, _check_X
+from cx_core.cluster.reduce import NullReducer, PCAReducer, UmapReducer, check_X
 from cx_core.cluster.represent import (OUTLIER_NAME, CTfidfRepresentation,
                                        representative_docs)
 
@@ -138,7 +138,7 @@ class SegmentPipeline(BaseEstimator):
         reduce, cluster, map, represent).
         """
         self._progress = progress
-        X = _check_X(X, min_rows=3)
+        X = check_X(X, min_rows=3)
         if texts_by_row is not None and len(texts_by_row) != X.shape[0]:
             raise ValueError(f"{len(texts_by_row)} texts for {X.shape[0]} rows")
         self.n_rows_, self.n_features_in_ = X.shape

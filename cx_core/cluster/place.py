@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from cx_core.cluster.cluster import OUTLIER
-from cx_core.cluster.reduce import _check_X
+from cx_core.cluster.reduce import check_X
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class NeighbourPlacer(BaseEstimator):
         """Remember the anchors; returns self."""
         from sklearn.neighbors import NearestNeighbors
 
-        X = _check_X(X, min_rows=1)
+        X = check_X(X, min_rows=1)
         if self.n_neighbors < 1:
             raise ValueError("n_neighbors must be >= 1")
         self.labels_ = np.asarray(labels, dtype=np.int64)
@@ -74,7 +74,7 @@ class NeighbourPlacer(BaseEstimator):
     def place(self, X: np.ndarray) -> Placement:
         """Labels and positions for new rows."""
         check_is_fitted(self, "nn_")
-        X = _check_X(X, min_rows=1)
+        X = check_X(X, min_rows=1)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"expected {self.n_features_in_} columns, got {X.shape[1]}")
         dist, ind = self.nn_.kneighbors(X)

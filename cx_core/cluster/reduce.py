@@ -74,7 +74,7 @@ def enable_umap_jit_cache() -> bool:
     return _umap_cache_enabled
 
 
-def _check_X(X: Any, min_rows: int = 2) -> np.ndarray:
+def check_X(X: Any, min_rows: int = 2) -> np.ndarray:
     """2-D finite float32 array with at least ``min_rows`` rows."""
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 2:
@@ -89,7 +89,7 @@ def _check_X(X: Any, min_rows: int = 2) -> np.ndarray:
 def _check_new_rows(stage: Any, X: Any) -> np.ndarray:
     """Validate rows passed to ``transform`` of a fitted stage (same number of columns as fit)."""
     check_is_fitted(stage, "embedding_")
-    X = _check_X(X, min_rows=1)
+    X = check_X(X, min_rows=1)
     if X.shape[1] != stage.n_features_in_:
         raise ValueError(f"expected {stage.n_features_in_} columns, got {X.shape[1]}")
     return X
@@ -100,7 +100,7 @@ class NullReducer(TransformerMixin, BaseEstimator):
 
     def fit(self, X: np.ndarray, y: Any = None) -> "NullReducer":
         """Store the input as the embedding."""
-        X = _check_X(X, min_rows=1)
+        X = check_X(X, min_rows=1)
         self.n_features_in_ = X.shape[1]
         self.embedding_ = X
         return self
@@ -108,7 +108,7 @@ class NullReducer(TransformerMixin, BaseEstimator):
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Return ``X`` unchanged (as float32)."""
         check_is_fitted(self, "embedding_")
-        return _check_X(X, min_rows=1)
+        return check_X(X, min_rows=1)
 
     def fit_transform(self, X: np.ndarray, y: Any = None) -> np.ndarray:
         """Fit and return the embedding."""
@@ -134,7 +134,7 @@ class PCAReducer(TransformerMixin, BaseEstimator):
         """Fit the projection (or decide to skip) and store ``embedding_``."""
         from sklearn.decomposition import PCA
 
-        X = _check_X(X)
+        X = check_X(X)
         if self.n_components < 1:
             raise ValueError("n_components must be >= 1")
         self.n_features_in_ = X.shape[1]
@@ -216,7 +216,7 @@ class UmapReducer(TransformerMixin, BaseEstimator):
 
     def fit(self, X: np.ndarray, y: Any = None) -> "UmapReducer":
         """Embed ``X``; stores ``embedding_`` (float32) and ``knn_graph_``."""
-        X = _check_X(X, min_rows=3)
+        X = check_X(X, min_rows=3)
         if self.n_components < 1 or self.n_neighbors < 2:
             raise ValueError("n_components must be >= 1 and n_neighbors >= 2")
         if self.jit_cache:

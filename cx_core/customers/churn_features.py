@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from cx_core.customers.clv import fit_bgnbd
-from cx_core.customers.rfm import _cutoff_day, _Lines, _prepare, _purchase_days, _restrict, _summarise
+from cx_core.customers.rfm import cutoff_day_number, OrderLines, prepare_lines, purchase_days, restrict_lines, summarise_lines
 from cx_core.customers.text_profile import SIGNAL_STATS, aggregate_signals
 
 RFM_FEATURES = ("frequency", "recency_days", "tenure_days", "n_orders", "revenue", "monetary_value",
@@ -54,7 +54,7 @@ class OrderHistory:
     """Order lines reduced once to arrays, to cut features and labels at any day."""
 
     def __init__(self, orders: pd.DataFrame) -> None:
-        self.lines: _Lines = _prepare(orders)
+        self.lines: OrderLines = prepare_lines(orders)
         if self.lines.day.size == 0 or not self.lines.purchase.any():
             raise ValueError("No purchases with a customer id: load orders to model churn.")
         self.first_day = int(self.lines.day[self.lines.purchase].min())
@@ -71,19 +71,19 @@ class OrderHistory:
         """A date (anything ``pd.Timestamp`` takes, or an int day) as an int day; None: last day."""
         if isinstance(value, (int, np.integer)):
             return int(value)
-        return _cutoff_day(value, self.lines.day)
+        return cutoff_day_number(value, self.lines.day)
 
     def date(self, day: int) -> str:
         """An int day as ``YYYY-MM-DD``."""
         return str(_day_to_ts(day).date())
 
-    def upto(self, cutoff_day: int) -> _Lines:
+    def upto(self, cutoff_day: int) -> OrderLines:
         """The lines dated on or before the cutoff day."""
-        return _restrict(self.lines, self.lines.day <= cutoff_day)
+        return restrict_lines(self.lines, self.lines.day <= cutoff_day)
 
     def summary(self, cutoff_day: int, freq: str = "D") -> pd.DataFrame:
         """RFM summary (net monetary value) of the lines up to the cutoff."""
-        return _summarise(self.upto(cutoff_day), cutoff_day, freq)
+        return summarise_lines(self.upto(cutoff_day), cutoff_day, freq)
 
     def labels(self, cutoff_day: int, horizon_days: int) -> pd.Series:
         """True where a customer active by the cutoff makes no purchase in (cutoff, cutoff + horizon]."""
@@ -114,7 +114,7 @@ class OrderHistory:
                   signals: pd.DataFrame | None) -> pd.DataFrame:
         """The uncached feature table (see :meth:`features`)."""
         lines = self.upto(cutoff_day)
-        summary = _summarise(lines, cutoff_day, "D")
+        summary = summarise_lines(lines, cutoff_day, "D")
         out = summary[list(RFM_FEATURES)].astype(float)
         for name, values in _shape_features(lines, cutoff_day, horizon_days, summary).items():
             out[name] = values
@@ -139,11 +139,11 @@ def _gap_cv(cust: np.ndarray, day: np.ndarray, n_codes: int) -> np.ndarray:
         return np.where(n >= 2, sd / mean, np.nan)
 
 
-def _shape_features(lines: _Lines, cutoff_day: int, horizon: int,
+def _shape_features(lines: OrderLines, cutoff_day: int, horizon: int,
                     summary: pd.DataFrame) -> dict[str, np.ndarray]:
     """Trend, regularity, overdue and return-value features, aligned to the summary's rows."""
     n_codes = len(lines.customers)
-    cust, day, spend = _purchase_days(lines)
+    cust, day, spend = purchase_days(lines)
     recent = day > cutoff_day - horizon
     before = (day > cutoff_day - 2 * horizon) & ~recent
     days_recent = np.bincount(cust[recent], minlength=n_codes).astype(float)

@@ -13,22 +13,21 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
+from cx_core.progress import Progress
 from cx_core.customers.churn import ChurnSettings, score_churn
 from cx_core.customers.churn_features import OrderHistory
 from cx_core.customers.clv import GammaGammaModel, customer_lifetime_value, fit_bgnbd
 from cx_core.config import CustomersConfig
 from cx_core.store.db import Workspace
 from cx_core.customers.rfm import rfm_scores, rfm_summary
-from cx_core.store.runs import latest_run as find_latest_run, record_run
-from cx_core.customers.text_profile import (TEXT_PROFILE_COLUMNS, latest_scores_run, load_review_signals,
+from cx_core.store.runs import StageName, latest_id, record_run
+from cx_core.customers.text_profile import (TEXT_PROFILE_COLUMNS, load_review_signals,
                            text_profile_summary, text_profiles)
 
-Progress = Callable[[float, str], None]
 STAGE = "profiles"
 METHOD = "RFM + BG/NBD (P(alive), expected purchases) + Gamma-Gamma spend, discounted CLV"
 
@@ -165,7 +164,7 @@ def build_profiles(ws: Workspace, settings: ProfileSettings = ProfileSettings(),
     step(0.05, "Reading orders and reviews")
     started = datetime.now()
     orders = load_orders(ws)
-    scores_run = latest_scores_run(ws)
+    scores_run = latest_id(ws, StageName.REVIEW_SCORES)
     signals = load_review_signals(ws, scores_run)
     step(0.3, "Fitting BG/NBD, Gamma-Gamma and the churn model")
     profiles, metrics = compute_profiles(orders, settings, signals, scores_run)
@@ -189,12 +188,6 @@ def save_profiles(ws: Workspace, run_id: str, profiles: pd.DataFrame, settings: 
         record_run(cur, run_id, STAGE, dataset_version(ws), asdict(settings), started, metrics)
 
 
-def latest_run(ws: Workspace, stage: str = STAGE) -> tuple[str, dict, str] | None:
-    """(run_id, metrics, dataset_key) of the newest finished run of a stage, or None."""
-    run = find_latest_run(ws, stage)
-    return None if run is None else (run.run_id, run.metrics, run.dataset_key)
-
-
 def load_profiles(ws: Workspace, run_id: str) -> pd.DataFrame:
     """The stored profiles of a run, with the customer's name and email when known."""
     return ws.query_df(
@@ -216,3 +209,8 @@ def customer_detail(ws: Workspace, customer_id: str) -> dict[str, pd.DataFrame]:
                                "WHERE customer_id = ? ORDER BY ts DESC NULLS LAST LIMIT 200",
                                [customer_id]),
     }
+
+
+def count_customer_orders(ws: Workspace) -> int:
+    """Order lines with a customer id (profiles need at least one)."""
+    return int(ws.scalar("SELECT count(*) FROM orders WHERE customer_id IS NOT NULL"))

@@ -75,7 +75,7 @@ SUMMARY_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class _Lines:
+class OrderLines:
     """Order lines reduced to numpy arrays (customer codes, days, amounts)."""
 
     codes: np.ndarray  # int64 customer code per line
@@ -94,7 +94,7 @@ def _to_day(ts: pd.Series) -> np.ndarray:
     return ts.to_numpy().astype("datetime64[D]").astype(np.int64)
 
 
-def _cutoff_day(cutoff: object, day: np.ndarray) -> int:
+def cutoff_day_number(cutoff: object, day: np.ndarray) -> int:
     """The cutoff as an int day; ``None`` means the last day in the data."""
     if cutoff is None:
         if day.size == 0:
@@ -117,7 +117,7 @@ def _id_strings(ids: pd.Series) -> pd.Series:
     return ids.astype(str)
 
 
-def _prepare(orders: pd.DataFrame) -> _Lines:
+def prepare_lines(orders: pd.DataFrame) -> OrderLines:
     """Validate the orders frame and reduce it to arrays; drops lines without a customer, time or amount."""
     _check_columns(orders)
     keep = orders["customer_id"].notna() & orders["ts"].notna() & orders["amount"].notna()
@@ -133,13 +133,13 @@ def _prepare(orders: pd.DataFrame) -> _Lines:
     else:
         order = pd.factorize(pd.to_datetime(df["ts"]).to_numpy())[0].astype(np.int64)
     signed = np.where(is_return, -np.abs(amount), amount)
-    return _Lines(codes.astype(np.int64), pd.Index(customers, name="customer_id"), day,
+    return OrderLines(codes.astype(np.int64), pd.Index(customers, name="customer_id"), day,
                   signed, ~is_return, order)
 
 
-def _restrict(lines: _Lines, mask: np.ndarray) -> _Lines:
+def restrict_lines(lines: OrderLines, mask: np.ndarray) -> OrderLines:
     """The subset of lines selected by ``mask`` (customer coding unchanged)."""
-    return _Lines(lines.codes[mask], lines.customers, lines.day[mask], lines.signed[mask],
+    return OrderLines(lines.codes[mask], lines.customers, lines.day[mask], lines.signed[mask],
                   lines.purchase[mask], lines.order[mask])
 
 
@@ -160,7 +160,7 @@ def _unique_inverse(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return key[order][flag], inverse
 
 
-def _purchase_days(lines: _Lines) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def purchase_days(lines: OrderLines) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct (customer, day) purchases sorted by customer then day, with the day's spend."""
     p = lines.purchase
     d0 = int(lines.day.min()) if lines.day.size else 0
@@ -170,7 +170,7 @@ def _purchase_days(lines: _Lines) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ukey // span, ukey % span + d0, spend
 
 
-def _distinct_orders(lines: _Lines, n_customers: int) -> np.ndarray:
+def _distinct_orders(lines: OrderLines, n_customers: int) -> np.ndarray:
     """Number of distinct purchase order ids per customer code."""
     p = lines.purchase
     n_ord = int(lines.order.max()) + 1 if lines.order.size else 1
@@ -178,17 +178,17 @@ def _distinct_orders(lines: _Lines, n_customers: int) -> np.ndarray:
     return np.bincount(key[_first_of_runs(key)] // n_ord, minlength=n_customers)
 
 
-def _returns_after_first(lines: _Lines, first_by_code: np.ndarray) -> np.ndarray:
+def _returns_after_first(lines: OrderLines, first_by_code: np.ndarray) -> np.ndarray:
     """Value (<= 0) of each customer's returns dated after their first purchase day, per code."""
     late = ~lines.purchase & (lines.day > first_by_code[lines.codes])
     return np.bincount(lines.codes[late], weights=lines.signed[late], minlength=first_by_code.size)
 
 
-def _summarise(lines: _Lines, cutoff_day: int, freq: str, monetary: str = "net") -> pd.DataFrame:
+def summarise_lines(lines: OrderLines, cutoff_day: int, freq: str, monetary: str = "net") -> pd.DataFrame:
     """The summary table for lines already restricted to the cutoff."""
     unit = FREQ_DAYS[freq]
     n_all = len(lines.customers)
-    cust, day, spend = _purchase_days(lines)
+    cust, day, spend = purchase_days(lines)
     first_idx = np.flatnonzero(_first_of_runs(cust))  # cust is sorted
     buyers = cust[first_idx]
     n_days = np.diff(np.append(first_idx, cust.size))
@@ -244,9 +244,9 @@ def rfm_summary(orders: pd.DataFrame, cutoff: object = None, freq: Freq = "W",
         :data:`SUMMARY_COLUMNS`; only customers with a purchase by the cutoff.
     """
     _check_options(freq, monetary)
-    lines = _prepare(orders)
-    cut = _cutoff_day(cutoff, lines.day)
-    return _summarise(_restrict(lines, lines.day <= cut), cut, freq, monetary)
+    lines = prepare_lines(orders)
+    cut = cutoff_day_number(cutoff, lines.day)
+    return summarise_lines(restrict_lines(lines, lines.day <= cut), cut, freq, monetary)
 
 
 def _check_options(freq: str, monetary: str) -> None:
@@ -270,20 +270,20 @@ def calibration_holdout(orders: pd.DataFrame, calibration_end: object, holdout_e
     and ``duration_holdout`` (holdout length in the model unit).
     """
     _check_options(freq, monetary)
-    lines = _prepare(orders)
-    cal, hold = _cutoff_day(calibration_end, lines.day), _cutoff_day(holdout_end, lines.day)
+    lines = prepare_lines(orders)
+    cal, hold = cutoff_day_number(calibration_end, lines.day), cutoff_day_number(holdout_end, lines.day)
     if hold <= cal:
         raise ValueError("holdout_end must be after calibration_end")
-    summary = _summarise(_restrict(lines, lines.day <= cal), cal, freq, monetary)
-    holdout = _holdout(_restrict(lines, (lines.day > cal) & (lines.day <= hold)), summary.index)
+    summary = summarise_lines(restrict_lines(lines, lines.day <= cal), cal, freq, monetary)
+    holdout = _holdout(restrict_lines(lines, (lines.day > cal) & (lines.day <= hold)), summary.index)
     holdout["duration_holdout"] = (hold - cal) / FREQ_DAYS[freq]
     return summary, holdout
 
 
-def _holdout(lines: _Lines, index: pd.Index) -> pd.DataFrame:
+def _holdout(lines: OrderLines, index: pd.Index) -> pd.DataFrame:
     """Holdout purchase days, spend and revenue per customer, aligned to ``index``."""
     n_all = len(lines.customers)
-    cust, _, spend = _purchase_days(lines)
+    cust, _, spend = purchase_days(lines)
     frame = pd.DataFrame({
         "n_purchases_holdout": np.bincount(cust, minlength=n_all).astype(np.int64),
         "spend_holdout": np.bincount(cust, weights=spend, minlength=n_all),

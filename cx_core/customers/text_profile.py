@@ -31,7 +31,6 @@ import numpy as np
 import pandas as pd
 
 from cx_core.store.db import Workspace
-from cx_core.store.runs import latest_run_id
 
 #: An aspect scored below this (in [-1, 1]) is a complaint.
 COMPLAINT_BELOW = -0.25
@@ -48,11 +47,6 @@ TEXT_PROFILE_COLUMNS = ("n_reviews", "mean_rating", "mean_sentiment", "negative_
 #: Numeric signals the churn model reads (plus the date of the last review).
 SIGNAL_STATS = ("n_reviews", "mean_rating", "low_rating_share", "mean_sentiment", "negative_share",
                 "complaint_rate", "praise_rate", "risk_rate", "mean_risk")
-
-
-def latest_scores_run(ws: Workspace) -> str | None:
-    """Run id of the newest finished review-scoring run, or None."""
-    return latest_run_id(ws, SCORES_STAGE)
 
 
 def load_review_signals(ws: Workspace, scores_run_id: str | None = None) -> pd.DataFrame:

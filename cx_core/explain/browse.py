@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from cx_core.store.db import Workspace
-from cx_core.store.runs import latest_run
+from cx_core.store.runs import history
 
 SCORE_STAGE = "review_scores"
 MODEL_STAGE = "review_model"
@@ -29,24 +29,14 @@ class ModelChoice:
 
 def trained_models(ws: Workspace) -> list[ModelChoice]:
     """Trained review models whose folder still exists, newest first."""
-    rows = ws.execute("SELECT run_id, config_json, finished_at FROM runs WHERE stage = ? "
-                      "AND status = 'done' ORDER BY finished_at DESC NULLS LAST", [MODEL_STAGE])
     out = []
-    for run_id, config_json, finished in rows:
-        cfg = _json(config_json)
+    models = history(ws, MODEL_STAGE)
+    for run_id, cfg, finished in zip(models["run_id"], models["config"], models["finished_at"]):
         folder = str(cfg.get("model_dir", ""))
         if folder and (Path(folder) / "config.json").is_file():
             method = str(cfg.get("sentiment_method", "") or "")
             out.append(ModelChoice(str(run_id), folder, str(finished or ""), method))
     return out
-
-
-def latest_scores_run(ws: Workspace) -> tuple[str, str] | None:
-    """``(run_id, model_id)`` of the newest finished scoring run, or None."""
-    run = latest_run(ws, SCORE_STAGE)
-    if run is None:
-        return None
-    return run.run_id, str(run.config.get("model_id", ""))
 
 
 def pick_reviews(ws: Workspace, search: str = "", limit: int = 200,

@@ -265,7 +265,7 @@ def explain_review(model: Any, text: str, head: str, target: str | int | None = 
     enc = encode_review(model, text, cfg.max_length)
     base = pad_baseline(model, enc)
     layers = list(model.attribution_layers())
-    with LayerTap(layers) as tap, _eval_mode(model), torch_threads(cfg.threads):
+    with LayerTap(layers) as tap, eval_mode(model), torch_threads(cfg.threads):
         fx, fb, f_ids, index, label, logits = _endpoints(model, tap, head, target, enc, base)
         allowed = cfg.rel_tol * max(abs(fx - fb), MIN_LOGIT_GAP)
         segments = cfg.segments
@@ -414,7 +414,7 @@ def torch_threads(n: int) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-class _eval_mode:
+class eval_mode:
     """Put a module in eval mode for a block and restore its training flag after."""
 
     def __init__(self, model: Any) -> None:

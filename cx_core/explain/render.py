@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from cx_core.ingest.pii import EMAIL_RE, PHONE_RE, _is_phone
+from cx_core.ingest.pii import EMAIL_RE, PHONE_RE, is_phone
 from cx_core.safe import html_escape
 from cx_core.explain.integrated import IG_METHOD, Explanation
 
@@ -26,7 +26,7 @@ def display_text(text: str, mask_pii: bool) -> str:
         return text
     chars = list(text)
     spans = [m.span() for m in EMAIL_RE.finditer(text)]
-    spans += [m.span() for m in PHONE_RE.finditer(text) if _is_phone(m.group(0))]
+    spans += [m.span() for m in PHONE_RE.finditer(text) if is_phone(m.group(0))]
     for start, end in spans:
         for i in range(start, end):
             if not chars[i].isspace():

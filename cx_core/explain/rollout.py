@@ -24,7 +24,7 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
-from cx_core.explain.integrated import ROLLOUT_METHOD, ExplainError, Explanation, _eval_mode, encode_review
+from cx_core.explain.integrated import ROLLOUT_METHOD, ExplainError, Explanation, eval_mode, encode_review
 from cx_core.explain.words import merge_pieces
 
 _ATTN_LOCK = threading.Lock()
@@ -64,7 +64,7 @@ def eager_attention(encoder: Any) -> Iterator[None]:
 def attention_maps(encoder: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor
                    ) -> list[torch.Tensor]:
     """Per-layer attention probabilities ``(1, heads, seq, seq)`` of one input."""
-    with eager_attention(encoder), _eval_mode(encoder), torch.no_grad():
+    with eager_attention(encoder), eval_mode(encoder), torch.no_grad():
         out = encoder(input_ids=input_ids, attention_mask=attention_mask, output_attentions=True)
     maps = [a for a in (getattr(out, "attentions", None) or ()) if a is not None]
     if not maps:

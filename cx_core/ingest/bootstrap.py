@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
+from cx_core.progress import Progress
 from cx_core.config import Config
 from cx_core.store.db import Workspace
 from cx_core.ingest.load import LoadReport, load_file
@@ -18,7 +18,7 @@ def demo_seeded(ws: Workspace) -> bool:
 
 
 def load_demo(ws: Workspace, cfg: Config,
-              progress: Callable[[float, str], None] | None = None) -> list[LoadReport]:
+              progress: Progress | None = None) -> list[LoadReport]:
     """Write the demo CSV files (deterministic) and load the three tables with suggested mappings."""
     from cx_core.ingest.demo import write_demo
 
@@ -37,7 +37,7 @@ def load_demo(ws: Workspace, cfg: Config,
 
 
 def ensure_demo(ws: Workspace, cfg: Config,
-                progress: Callable[[float, str], None] | None = None) -> list[LoadReport]:
+                progress: Progress | None = None) -> list[LoadReport]:
     """Load the demo store into a brand-new, empty workspace; otherwise do nothing."""
     if demo_seeded(ws) or ws.scalar("SELECT count(*) FROM datasets"):
         return []

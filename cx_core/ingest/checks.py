@@ -10,7 +10,6 @@ from typing import Mapping
 
 from cx_core.ingest.mapping import fields_for
 from cx_core.ingest.options import LoadOptions
-from cx_core.ingest.transforms import TEXT_CONTROL
 
 # control characters: refused in ids; removed from text (tab, line feed and carriage return stay)
 ID_CONTROL = "[\\x00-\\x1f\\x7f]"
@@ -38,7 +37,7 @@ def reject_rules(kind: str, mapping: Mapping[str, str | None],
             continue
         f, label = spec.name, spec.label.lower()
         if spec.vtype == "id":
-            rules.append((f"regexp_matches({f}, {_lit(ID_CONTROL)})",
+            rules.append((f"(_idctl AND regexp_matches({f}, {_lit(ID_CONTROL)}))",
                           f"{label} contains control characters (such as NUL)"))
             rules.append((f"length({f}) > {int(opts.max_id_length)}",
                           f"{label} longer than {int(opts.max_id_length)} characters"))
@@ -56,7 +55,3 @@ def reason_case(kind: str, mapping: Mapping[str, str | None], opts: LoadOptions)
     whens = " ".join(f"WHEN {cond} THEN {_lit(why)}" for cond, why in reject_rules(kind, mapping, opts))
     return f"CASE {whens} END"
 
-
-def has_control_sql(expr: str) -> str:
-    """True where ``expr`` holds control characters that :func:`clean_text_sql` removes."""
-    return f"coalesce(regexp_matches({expr}, {_lit(TEXT_CONTROL)}), false)"

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from cx_core.store.db import Workspace, quote_ident
+from cx_core.store.db import Workspace
+from cx_core.store.sql import quote_ident
 from cx_core.ingest.mapping import KINDS
 from cx_core.ingest.pii import mask_frame
 
@@ -90,3 +91,15 @@ def distinct_customers(ws: Workspace) -> int:
         "SELECT count(DISTINCT customer_id) FROM (SELECT customer_id FROM customers UNION ALL "
         "SELECT customer_id FROM orders UNION ALL SELECT customer_id FROM reviews) "
         "WHERE customer_id IS NOT NULL") or 0)
+
+
+def find_dataset_by_hash(ws: Workspace, sha256: str, kind: str) -> str | None:
+    """The id of a dataset already loaded from a file with this content hash and kind, or None."""
+    row = ws.query_one("SELECT dataset_id FROM datasets WHERE sha256 = ? AND kind = ? LIMIT 1",
+                       [sha256, kind])
+    return None if row is None else str(row[0])
+
+
+def count_rows(ws: Workspace, table: str) -> int:
+    """Rows in a data table (customers, orders, reviews, datasets)."""
+    return int(ws.scalar(f"SELECT count(*) FROM {quote_ident(table)}"))

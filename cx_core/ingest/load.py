@@ -14,24 +14,30 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Mapping
 
 import duckdb
 import pandas as pd
 
-from cx_core.store.db import Workspace, quote_ident
+from cx_core.progress import Progress
+from cx_core.store.db import Workspace
+from cx_core.store.sql import quote_ident
 from cx_core.ingest.mapping import fields_for, kind_hint, mapping_problems, suggest_mapping
-from cx_core.ingest.readers import InputFileError, SourceFile, inspect_file, reader_sql
-from cx_core.ingest.transforms import detect_ts_format, id_expr, label_expr, num_expr, text_expr, ts_expr
+from cx_core.ingest.readers import InputFileError, SourceFile, drop_utf8_copy, inspect_file, reader_sql
+from cx_core.auth.roles import LOCAL_ACTOR, Actor
+from cx_core.store.audit import record_audit
+from cx_core.ingest.checks import BASE_RULES, reason_case
+from cx_core.ingest.content import rating_warning, text_problem
+from cx_core.ingest.duplicates import (ORDER_KEY, dedupe_key, in_file_duplicates, order_policy,
+                                       repeated_review_texts)
+from cx_core.ingest.joins import reviewer_match_in
+from cx_core.ingest.messages import reader_message
+from cx_core.ingest.numbers import detect_style, parse_number_sql, parsed_examples
+from cx_core.ingest.options import LoadOptions
+from cx_core.ingest.plan import ReadPlan, column_kinds, stage_sql, text_fields
+from cx_core.ingest.transforms import detect_ts_format, ts_expr
 
-Progress = Callable[[float, str], None]
-
-REJECT_RULES: dict[str, tuple[tuple[str, str], ...]] = {
-    "customers": (("customer_id IS NULL", "missing customer id"),),
-    "orders": (("ts IS NULL", "order date missing or not parsed"),
-               ("amount IS NULL", "amount missing or not a number")),
-    "reviews": (("text IS NULL", "empty review text"),),
-}
+REJECT_RULES = BASE_RULES  # the always-on rules; see cx_core.ingest.checks for the rest
 
 
 class MappingError(ValueError):
@@ -64,6 +70,9 @@ class LoadReport:
     dataset_id: str | None = None
     already_loaded: str | None = None
     dry_run: bool = True
+    parsed: list[str] = field(default_factory=list)  # "UnitPrice (decimal comma): `2,55` → 2.55"
+    duplicates: str | None = None  # what was decided about repeated order lines, and why
+    joins: str | None = None  # "0 of 6,403 reviewers match an order customer…"
 
     def summary_lines(self) -> list[str]:
         """The report as short plain sentences for a screen or a terminal."""
@@ -79,6 +88,8 @@ class LoadReport:
         if self.date_min:
             lines.append(f"Dates from {self.date_min} to {self.date_max}"
                          + (f" (format {self.ts_format})." if self.ts_format else "."))
+        lines += [f"Read as: {p}" for p in self.parsed]
+        lines += [x for x in (self.duplicates, self.joins) if x]
         lines += self.warnings
         return lines
 
@@ -114,11 +125,7 @@ def read_columns(ws: Workspace, src: SourceFile) -> tuple[SourceFile, list[str]]
 
 
 def _reader_message(src: SourceFile, msg: str) -> str:
-    first = msg.strip().splitlines()[0] if msg.strip() else msg
-    if "sniff" in msg.lower() or "dialect" in msg.lower():
-        return (f"'{src.name}' could not be read as {src.fmt.upper()}: no consistent delimiter or "
-                "quoting was found. Check that it is a CSV/TSV export, or JSON lines.")
-    return f"'{src.name}' could not be read as {src.fmt.upper()}: {first}"
+    return reader_message(src, msg)
 
 
 def header_warnings(columns: list[str]) -> list[str]:
@@ -137,62 +144,44 @@ def header_warnings(columns: list[str]) -> list[str]:
     return out
 
 
-def _select_list(kind: str, mapping: Mapping[str, str | None], ts_fmt: dict[str, str]) -> list[str]:
-    """One typed expression per canonical field (NULL for unmapped fields)."""
-    exprs = []
-    for spec in fields_for(kind):
-        src = mapping.get(spec.name)
-        if not src:
-            exprs.append(f"NULL AS {spec.name}")
-            continue
-        make = {"id": id_expr, "str": text_expr, "text": text_expr, "num": num_expr,
-                "label": label_expr}.get(spec.vtype)
-        e = ts_expr(src, ts_fmt[spec.name]) if spec.vtype == "ts" else make(src)
-        exprs.append(f"{e} AS {spec.name}")
-        if spec.vtype in ("ts", "num"):
-            exprs.append(f"(NULLIF(trim(CAST({quote_ident(src)} AS VARCHAR)), '') IS NOT NULL) "
-                         f"AS _has_{spec.name}")
-    return exprs
-
-
-def _stage_sql(kind: str, mapping: Mapping[str, str | None], ts_fmt: dict[str, str],
-               reader: str, attrs: list[str]) -> str:
-    cols = _select_list(kind, mapping, ts_fmt)
-    if attrs:
-        struct = ", ".join(f"{quote_ident(a)}: CAST({quote_ident(a)} AS VARCHAR)" for a in attrs)
-        cols.append(f"to_json({{{struct}}})::VARCHAR AS attrs_json")
-    return f"SELECT {', '.join(cols)} FROM {reader}"
-
-
-def _finish_expr(kind: str, mapping: Mapping[str, str | None]) -> str:
-    """Derived columns computed after staging (amount, order id, returns, text hash)."""
-    if kind == "orders":
-        amount = "amount" if mapping.get("amount") else "quantity * unit_price"
-        order = ("order_id" if mapping.get("order_id")
-                 else "coalesce(customer_id, '?') || '@' || strftime(ts, '%Y%m%d%H%M%S')")
-        return f"SELECT * REPLACE ({amount} AS amount, {order} AS order_id) FROM ({{stage}})"
-    return "SELECT * FROM ({stage})"
-
-
-def _reason_case(kind: str) -> str:
-    whens = " ".join(f"WHEN {cond} THEN '{why}'" for cond, why in REJECT_RULES[kind])
-    return f"CASE {whens} END"
-
-
 def load_file(ws: Workspace, path: str | Path, kind: str,
               mapping: Mapping[str, str | None] | None = None, *, name: str | None = None,
               dry_run: bool = False, replace_dataset: str | None = None,
-              progress: Progress | None = None, sample_rows: int = 20_000) -> LoadReport:
+              progress: Progress | None = None, sample_rows: int = 20_000,
+              actor: Actor = LOCAL_ACTOR, max_expanded_bytes: int | None = None,
+              options: LoadOptions | None = None) -> LoadReport:
     """Validate a file and (unless ``dry_run``) load it as a new dataset, all in one transaction.
 
-    Raises :class:`InputFileError` for unreadable files and :class:`MappingError`
-    for an unusable mapping; either way nothing in the workspace changes.
+    The load is recorded in ``audit_log`` (``actor``) in that same transaction; a gzip file or a
+    Windows-1252 copy bigger than ``max_expanded_bytes`` is refused; any UTF-8 copy made for the
+    load is deleted afterwards, whatever happened.  ``options`` carry the decimal separator,
+    the duplicate choice, the Excel sheet and the date/id limits (defaults: :class:`LoadOptions`).
+    Raises :class:`InputFileError` for unreadable files and :class:`MappingError` for an unusable
+    mapping or a number column that cannot be read without a choice; either way nothing in the
+    workspace changes.
     """
+    (progress or (lambda f, m: None))(0.02, "Checking the file")
+    first = inspect_file(path, name, max_expanded_bytes)
+    try:
+        return _validate_and_load(ws, first, kind, mapping, dry_run=dry_run, actor=actor,
+                                  replace_dataset=replace_dataset, progress=progress,
+                                  sample_rows=sample_rows, opts=options or LoadOptions())
+    finally:
+        drop_utf8_copy(first)
+
+
+def _validate_and_load(ws: Workspace, first: SourceFile, kind: str,
+                       mapping: Mapping[str, str | None] | None, *, dry_run: bool,
+                       replace_dataset: str | None, progress: Progress | None, sample_rows: int,
+                       actor: Actor, opts: LoadOptions) -> LoadReport:
     step = progress or (lambda f, m: None)
-    step(0.02, "Checking the file")
-    src, sample = read_sample(ws, inspect_file(path, name), sample_rows)
+    if first.fmt == "xlsx":
+        from cx_core.ingest.excel import with_sheet
+
+        first = with_sheet(first, opts.sheet)
+    src, sample = read_sample(ws, first, sample_rows)
     columns = [str(c) for c in sample.columns]
-    mapping = dict(mapping) if mapping is not None else suggest_mapping(kind, columns)
+    mapping = dict(mapping) if mapping is not None else suggest_mapping(kind, columns, sample)
     problems = mapping_problems(kind, mapping, columns)
     hint = [h for h in [kind_hint(kind, columns)] if h]
     if problems:
@@ -201,15 +190,21 @@ def load_file(ws: Workspace, path: str | Path, kind: str,
                         warnings=hint + header_warnings(columns))
     used = {v for v in mapping.values() if v}
     report.ignored_columns = [c for c in columns if c not in used]
-    step(0.1, "Detecting date formats")
-    ts_fmt = _detect_formats(ws, kind, mapping, sample, report)
+    plan = ReadPlan(rest=list(report.ignored_columns),
+                    attrs=report.ignored_columns if kind == "customers" else [])
+    plan.nested, plan.native = column_kinds(_column_types(ws, src)) if src.fmt != "csv" else (set(), set())
+    _check_content(kind, mapping, sample, plan, report)
+    step(0.1, "Detecting number and date formats")
+    _detect_numbers(ws, kind, mapping, sample, plan, opts, report)
+    plan.ts_formats = _detect_formats(ws, kind, mapping, sample, report)
     suffix = uuid.uuid4().hex[:12]
     reader, params = reader_sql(src, rejects_suffix=suffix if src.fmt == "csv" else None)
-    attrs = report.ignored_columns if kind == "customers" else []
     try:
         with ws.write() as cur:
-            _load_in_transaction(cur, src, kind, mapping, ts_fmt, reader, params, attrs,
+            _load_in_transaction(cur, src, kind, mapping, plan, reader, params, opts,
                                  suffix, report, replace_dataset, step)
+            if report.dataset_id:
+                record_audit(cur, actor.name, actor.role, "load", _load_detail(report, replace_dataset))
             if dry_run:
                 raise _DryRun
     except _DryRun:
@@ -218,6 +213,62 @@ def load_file(ws: Workspace, path: str | Path, kind: str,
         raise InputFileError(_reader_message(src, str(exc))) from exc
     step(1.0, "Done" if not dry_run else "Validated")
     return report
+
+
+def _column_types(ws: Workspace, src: SourceFile) -> dict[str, str]:
+    """DuckDB's type of each source column (Parquet, JSON, Excel copy)."""
+    reader, params = reader_sql(src)
+    try:
+        rows = ws.execute(f"DESCRIBE SELECT * FROM {reader}", params)
+    except duckdb.Error as exc:
+        raise InputFileError(_reader_message(src, str(exc))) from exc
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+def _check_content(kind: str, mapping, sample: pd.DataFrame, plan: ReadPlan,
+                   report: LoadReport) -> None:
+    """Refuse a number column as text; warn on 0/1/2 ratings and on nested JSON values."""
+    problems = [p for spec in fields_for(kind) if spec.vtype == "text" and mapping.get(spec.name)
+                for p in [text_problem(mapping[spec.name], spec.label, sample[mapping[spec.name]])] if p]
+    if problems:
+        raise MappingError(problems)
+    if kind == "reviews" and mapping.get("rating"):
+        report.warnings += [w for w in [rating_warning(mapping["rating"], sample[mapping["rating"]])] if w]
+    for col in sorted(plan.nested & {c for c in mapping.values() if c} | set(plan.nested) & set(plan.attrs)):
+        report.warnings.append(f"Column '{col}' holds nested JSON objects or lists; they are kept "
+                               "as JSON text.")
+
+
+def _detect_numbers(ws: Workspace, kind: str, mapping, sample: pd.DataFrame, plan: ReadPlan,
+                    opts: LoadOptions, report: LoadReport) -> None:
+    """Decimal separator per number field (refusing to guess), with parsed examples."""
+    questions = []
+    for spec in fields_for(kind):
+        col = mapping.get(spec.name)
+        if spec.vtype != "num" or not col or col in plan.native:
+            continue
+        with ws.cursor() as cur:
+            cur.register("_cx_sample", sample[[col]].dropna().head(5_000).astype(str))
+            style = detect_style(cur, "_cx_sample", col, opts.decimal)
+            plan.decimals[spec.name] = style.decimal
+            if style.question:
+                questions.append(style.question)
+                continue
+            shown = parsed_examples(cur, "_cx_sample", col,
+                                    parse_number_sql(col, style.decimal, nested=col in plan.nested))
+        if shown:
+            how = ("whole numbers" if style.why == "whole numbers" else
+                   f"decimal {style.decimal}, {style.why}")
+            report.parsed.append(f"{col} ({how}): {', '.join(shown)}")
+    if questions:
+        raise MappingError(questions + ["Choose the decimal separator (point or comma) in the form, "
+                                        "or with --decimal on the command line."])
+
+
+def _load_detail(report: LoadReport, replace_dataset: str | None) -> dict:
+    """What the audit log keeps of a load: ids and counts, never row content."""
+    return {"dataset_id": report.dataset_id, "kind": report.kind, "source_name": report.source_name,
+            "rows": report.rows_loaded, "replaced": replace_dataset}
 
 
 def _detect_formats(ws: Workspace, kind: str, mapping: Mapping[str, str | None],
@@ -231,6 +282,11 @@ def _detect_formats(ws: Workspace, kind: str, mapping: Mapping[str, str | None],
             values = sample[[src_col]].dropna().head(2_000).astype(str)
             cur.register("_cx_sample", values)
             fmt, share = detect_ts_format(cur, "_cx_sample", src_col)
+            shown = cur.execute(
+                f"SELECT DISTINCT {quote_ident(src_col)} AS v, ({ts_expr(src_col, fmt)})::VARCHAR "
+                f"FROM _cx_sample ORDER BY v LIMIT 2").fetchall()
+        report.parsed.append(f"{src_col} ({fmt}): " + ", ".join(
+            f"`{v}` → {p or 'not a date'}" for v, p in shown))
         fmts[spec.name] = fmt
         report.ts_format = report.ts_format or fmt
         if share < 0.5:
@@ -238,17 +294,17 @@ def _detect_formats(ws: Workspace, kind: str, mapping: Mapping[str, str | None],
     return fmts
 
 
-def _load_in_transaction(cur, src: SourceFile, kind: str, mapping, ts_fmt, reader, params,
-                         attrs, suffix, report: LoadReport, replace_dataset, step) -> None:
+def _load_in_transaction(cur, src: SourceFile, kind: str, mapping, plan: ReadPlan, reader, params,
+                         opts: LoadOptions, suffix, report: LoadReport, replace_dataset, step) -> None:
     existing = cur.execute(
         "SELECT dataset_id FROM datasets WHERE sha256 = ? AND kind = ? AND dataset_id <> ?",
         [src.sha256, kind, replace_dataset or ""]).fetchone()
     step(0.15, "Reading the file")
-    stage = _finish_expr(kind, mapping).format(stage=_stage_sql(kind, mapping, ts_fmt, reader, attrs))
+    stage = stage_sql(kind, mapping, plan, reader)
     cur.execute("SET preserve_insertion_order = true")  # rowid = line order, for row numbers
     try:
-        cur.execute(f"CREATE TEMP TABLE _cx_stage AS SELECT *, {_reason_case(kind)} AS _reject "
-                    f"FROM ({stage})", params)
+        cur.execute(f"CREATE TEMP TABLE _cx_stage AS SELECT *, {reason_case(kind, mapping, opts)} "
+                    f"AS _reject FROM ({stage})", params)
     finally:
         cur.execute("SET preserve_insertion_order = false")
     base = cur.execute("SELECT coalesce(min(rowid), 0) FROM _cx_stage").fetchone()[0]
@@ -258,6 +314,7 @@ def _load_in_transaction(cur, src: SourceFile, kind: str, mapping, ts_fmt, reade
         report.malformed_lines = cur.execute(f"SELECT count(*) FROM cx_rej_{suffix}").fetchone()[0]
         _malformed_examples(cur, suffix, report)
     _fill_report(cur, kind, mapping, report, row_no)
+    keys = _duplicates(cur, kind, mapping, plan, opts, report, row_no)
     if existing:
         report.already_loaded = existing[0]
         report.rows_loaded = 0
@@ -267,8 +324,10 @@ def _load_in_transaction(cur, src: SourceFile, kind: str, mapping, ts_fmt, reade
         _delete_rows(cur, replace_dataset)
     dataset_id = "ds_" + uuid.uuid4().hex[:10]
     step(0.7, "Writing rows")
-    report.rows_loaded, had_rows = _insert_rows(cur, kind, mapping, dataset_id, bool(attrs), row_no)
-    _count_skipped(cur, kind, mapping, had_rows, report)
+    report.rows_loaded = _insert_rows(cur, kind, mapping, dataset_id, bool(plan.attrs), row_no, *keys)
+    _count_skipped(kind, report)
+    if kind in ("orders", "reviews") and report.rows_loaded:
+        report.joins = reviewer_match_in(cur)
     if report.rows_loaded == 0:
         report.warnings.append(
             f"'{report.source_name}' has column headers but no data rows. Nothing changed."
@@ -284,19 +343,51 @@ def _load_in_transaction(cur, src: SourceFile, kind: str, mapping, ts_fmt, reade
     _drop_temps(cur, src, suffix)
 
 
-def _count_skipped(cur, kind: str, mapping, had_rows: bool, report: LoadReport) -> None:
-    """Split accepted-but-not-inserted rows into in-file duplicates and rows already loaded."""
-    key = _dedupe_key(kind, mapping)
-    not_inserted = report.rows_read - sum(report.rejected.values()) - report.rows_loaded
-    if key is None:
+def _duplicates(cur, kind: str, mapping, plan: ReadPlan, opts: LoadOptions, report: LoadReport,
+                row_no: str) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    """Count in-file duplicates, decide what happens to them, and return the keys the insert uses:
+    ``(in_file_key, workspace_key)`` (None: no check)."""
+    key = dedupe_key(kind, mapping, bool(plan.rest))
+    n = 0
+    if key is not None:
+        n, revenue, examples = in_file_duplicates(cur, key, row_no, "amount" if kind == "orders" else None)
+    if kind == "orders":
+        action, why = order_policy(opts.duplicates, mapping, report.columns)
+        report.notes["exact duplicate rows dropped" if action == "drop" else "exact duplicate rows kept"] = n
+        if n:
+            report.reject_examples["exact duplicate order lines"] = examples
+            lines = "order line repeats" if n == 1 else "order lines repeat"
+            report.duplicates = (f"{n:,} {lines} an earlier line in every column "
+                                 f"(amount {revenue:,.2f}); {'dropped' if action == 'drop' else 'kept'} "
+                                 f"because {why}. Choose keep or drop to change this.")
+        return (key if action == "drop" else None), ORDER_KEY
+    if kind == "reviews":
+        report.notes[DUPLICATE_NOTES["reviews"]] = n
+        reps, ex = repeated_review_texts(cur, row_no)
+        report.notes[REPEATED_REVIEWS] = reps
+        if reps:
+            report.reject_examples["repeated reviews"] = ex
+        return key, None  # review ids are unique per dataset, not per workspace
+    report.notes[DUPLICATE_NOTES[kind]] = n
+    return key, key
+
+
+REPEATED_REVIEWS = "repeated reviews (same text, author and item; kept and flagged)"
+
+
+def _count_skipped(kind: str, report: LoadReport) -> None:
+    """Accepted rows neither inserted nor dropped as in-file duplicates: already in the workspace."""
+    if kind == "reviews":
         return
-    dups = _dup_count(cur, key) if had_rows else not_inserted
-    report.notes[DUPLICATE_NOTES[kind]] = dups
-    report.notes["rows already in the workspace (skipped)"] = not_inserted - dups
+    dropped = report.notes.get("exact duplicate rows dropped", 0) if kind == "orders" else \
+        report.notes.get(DUPLICATE_NOTES[kind], 0)
+    not_inserted = report.rows_read - sum(report.rejected.values()) - report.rows_loaded
+    report.notes["rows already in the workspace (skipped)"] = not_inserted - dropped
 
 
 def _drop_temps(cur, src: SourceFile, suffix: str) -> None:
     cur.execute("DROP TABLE IF EXISTS _cx_stage")
+    cur.execute("DROP TABLE IF EXISTS _cx_dups")
     if src.fmt == "csv":
         cur.execute(f"DROP TABLE IF EXISTS cx_rej_{suffix}")
         cur.execute(f"DROP TABLE IF EXISTS cx_scan_{suffix}")
@@ -323,6 +414,9 @@ def _fill_report(cur, kind: str, mapping, report: LoadReport, row_no: str) -> No
                             f"AND {spec.name} IS NULL").fetchone()[0]
             if n:
                 report.notes[f"values of '{mapping[spec.name]}' that could not be parsed"] = n
+    if text_fields(kind, mapping):
+        report.notes["rows whose text had control characters (such as NUL) removed"] = cur.execute(
+            "SELECT count(*) FROM _cx_stage WHERE _ctl").fetchone()[0]
     _kind_notes(cur, kind, mapping, report)
 
 
@@ -349,31 +443,11 @@ DUPLICATE_NOTES = {"orders": "exact duplicate rows dropped",
                    "customers": "duplicate customer ids (first kept)",
                    "reviews": "duplicate review ids (first kept)"}
 
-_ORDER_KEY = ("order_id", "customer_id", "ts", "amount", "quantity", "unit_price", "item",
-              "item_name", "country")
 
-
-def _dup_count(cur, key: tuple[str, ...]) -> int:
-    cols = ", ".join(key)
-    return cur.execute(f"SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT {cols} FROM _cx_stage "
-                       f"WHERE _reject IS NULL)) FROM _cx_stage WHERE _reject IS NULL").fetchone()[0]
-
-
-def _dedupe_key(kind: str, mapping) -> tuple[str, ...] | None:
-    if kind == "orders":
-        return _ORDER_KEY
-    if kind == "customers":
-        return ("customer_id",)
-    if kind == "reviews" and mapping.get("review_id"):
-        return ("review_id",)
-    return None
-
-
-def _insert_rows(cur, kind: str, mapping, dataset_id: str, has_attrs: bool,
-                 row_no: str) -> tuple[int, bool]:
-    """Insert accepted rows, dropping in-file duplicates and rows already in the workspace.
-
-    Returns the number of rows inserted and whether the table held rows before."""
+def _insert_rows(cur, kind: str, mapping, dataset_id: str, has_attrs: bool, row_no: str,
+                 in_file_key: tuple[str, ...] | None, workspace_key: tuple[str, ...] | None) -> int:
+    """Insert accepted rows, keeping the first of rows equal on ``in_file_key`` and skipping rows
+    equal on ``workspace_key`` to one already in the table; returns the number inserted."""
     names = [s.name for s in fields_for(kind)]
     extra = {"orders": "(amount < 0 OR quantity < 0) IS TRUE AS is_return",
              "reviews": "sha256(text) AS text_hash",
@@ -381,16 +455,14 @@ def _insert_rows(cur, kind: str, mapping, dataset_id: str, has_attrs: bool,
     if kind == "reviews":
         names = [n if mapping.get("review_id") or n != "review_id"
                  else f"? || '-' || CAST({row_no} AS VARCHAR) AS review_id" for n in names]
-    key = _dedupe_key(kind, mapping)
     where = "_reject IS NULL"
-    qualify = ""
     table_has_rows = cur.execute(f"SELECT count(*) > 0 FROM (SELECT 1 FROM {quote_ident(kind)} LIMIT 1)"
                                  ).fetchone()[0]
-    if key and table_has_rows:
-        on = " AND ".join(f"t.{k} IS NOT DISTINCT FROM s.{k}" for k in key)
+    if workspace_key and table_has_rows:
+        on = " AND ".join(f"t.{k} IS NOT DISTINCT FROM s.{k}" for k in workspace_key)
         where += f" AND NOT EXISTS (SELECT 1 FROM {quote_ident(kind)} t WHERE {on})"
-    if key:
-        qualify = f"QUALIFY row_number() OVER (PARTITION BY {', '.join(key)} ORDER BY rowid) = 1"
+    if in_file_key:  # the repeats found by in_file_duplicates
+        where += " AND s.rowid NOT IN (SELECT rid FROM _cx_dups)"
     cols = ", ".join(names)
     target_cols = ", ".join(["dataset_id", *(["line_no"] if kind == "orders" else []),
                              *[s.name for s in fields_for(kind)],
@@ -400,8 +472,8 @@ def _insert_rows(cur, kind: str, mapping, dataset_id: str, has_attrs: bool,
     params = [dataset_id] + ([dataset_id] if kind == "reviews" and not mapping.get("review_id") else [])
     before = cur.execute(f"SELECT count(*) FROM {quote_ident(kind)}").fetchone()[0]
     cur.execute(f"INSERT INTO {quote_ident(kind)} ({target_cols}) SELECT ?, {line}{cols}, {extra} "
-                f"FROM _cx_stage s WHERE {where} {qualify}", params)
-    return cur.execute(f"SELECT count(*) FROM {quote_ident(kind)}").fetchone()[0] - before, table_has_rows
+                f"FROM _cx_stage s WHERE {where}", params)
+    return cur.execute(f"SELECT count(*) FROM {quote_ident(kind)}").fetchone()[0] - before
 
 
 def _delete_rows(cur, dataset_id: str) -> None:
@@ -410,19 +482,27 @@ def _delete_rows(cur, dataset_id: str) -> None:
     cur.execute("DELETE FROM datasets WHERE dataset_id = ?", [dataset_id])
 
 
-def delete_dataset(ws: Workspace, dataset_id: str) -> bool:
-    """Delete a dataset and its rows in one transaction; False when it did not exist."""
+def delete_dataset(ws: Workspace, dataset_id: str, actor: Actor = LOCAL_ACTOR) -> bool:
+    """Delete a dataset and its rows in one transaction (audited); False when it did not exist."""
     with ws.write() as cur:
         if not cur.execute("SELECT count(*) FROM datasets WHERE dataset_id = ?", [dataset_id]).fetchone()[0]:
             return False
         _delete_rows(cur, dataset_id)
+        record_audit(cur, actor.name, actor.role, "delete", {"dataset_id": dataset_id})
     return True
 
 
-def peek_file(ws: Workspace, path: str | Path, name: str | None = None,
-              n: int = 20) -> tuple[SourceFile, list[str], "pd.DataFrame"]:
-    """Inspect a file and return its description, column names and first ``n`` rows (as text)."""
-    src, columns = read_columns(ws, inspect_file(path, name))
+def peek_file(ws: Workspace, path: str | Path, name: str | None = None, n: int = 20,
+              max_expanded_bytes: int | None = None,
+              sheet: str | None = None) -> tuple[SourceFile, list[str], "pd.DataFrame"]:
+    """Inspect a file and return its description, column names and first ``n`` rows (as text);
+    for an Excel workbook, of ``sheet`` (the first when None)."""
+    first = inspect_file(path, name, max_expanded_bytes)
+    if first.fmt == "xlsx":
+        from cx_core.ingest.excel import with_sheet
+
+        first = with_sheet(first, sheet)
+    src, columns = read_columns(ws, first)
     reader, params = reader_sql(src)
     try:
         df = ws.query_df(f"SELECT * FROM {reader} LIMIT ?", [*params, int(n)])

@@ -18,7 +18,7 @@ PHONE_RE = re.compile(r"(?<![\w:.\-/])\+?\(?\d[\d\s().\-]{7,}\d(?![\w:.\-/])")
 _DATE_LIKE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
 
 
-def _is_phone(s: str) -> bool:
+def is_phone(s: str) -> bool:
     """A phone number: 9-15 digits, not shaped like a date."""
     return 9 <= len(re.sub(r"\D", "", s)) <= 15 and not _DATE_LIKE.search(s)
 
@@ -53,7 +53,7 @@ def pii_kind_from_values(values: Iterable[object], threshold: float = 0.6) -> st
         return None
     if sum(bool(EMAIL_RE.fullmatch(v.strip())) for v in vals) / len(vals) >= threshold:
         return "email"
-    if sum(bool(PHONE_RE.fullmatch(v.strip())) and _is_phone(v) for v in vals) / len(vals) >= threshold:
+    if sum(bool(PHONE_RE.fullmatch(v.strip())) and is_phone(v) for v in vals) / len(vals) >= threshold:
         return "phone"
     return None
 
@@ -92,7 +92,7 @@ def mask_text(text: object) -> object:
     if not isinstance(text, str):
         return text
     text = EMAIL_RE.sub(lambda m: str(mask_value(m.group(0), "email")), text)
-    return PHONE_RE.sub(lambda m: str(mask_value(m.group(0), "phone")) if _is_phone(m.group(0))
+    return PHONE_RE.sub(lambda m: str(mask_value(m.group(0), "phone")) if is_phone(m.group(0))
                         else m.group(0), text)
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from cx_core.ingest.checks import has_control_sql
+from cx_core.ingest.checks import ID_CONTROL
 from cx_core.ingest.duplicates import REST_HASH
 from cx_core.ingest.mapping import fields_for
 from cx_core.ingest.numbers import parse_number_sql
-from cx_core.ingest.transforms import id_expr, label_expr, raw, text_expr, ts_expr
+from cx_core.ingest.transforms import TEXT_CONTROL, id_expr, label_expr, raw, ts_expr
 from cx_core.store.sql import quote_ident
 
 NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
@@ -53,13 +53,15 @@ def _field_expr(spec, col: str, plan: ReadPlan) -> str:
         return label_expr(col)
     if spec.vtype == "id":
         return id_expr(col, nested)
-    return text_expr(col, nested)
+    return raw(col, nested)  # control characters are removed in finish_sql, on flagged rows only
 
 
 def select_list(kind: str, mapping: Mapping[str, str | None], plan: ReadPlan) -> list[str]:
     """One typed expression per canonical field (NULL for unmapped fields), plus flags:
-    ``_has_<f>`` (a number or date was written) and ``_ctl_<f>`` (text held control characters)."""
-    exprs = []
+    ``_has_<f>`` (a number or date was written), ``_ctl`` (some text field held control
+    characters) and ``_idctl`` (some id did).  One regular expression per row for all text
+    fields and one for all ids: these scans are the costly part of a load."""
+    exprs, texts, ids = [], [], []
     for spec in fields_for(kind):
         col = mapping.get(spec.name)
         if not col:
@@ -69,8 +71,19 @@ def select_list(kind: str, mapping: Mapping[str, str | None], plan: ReadPlan) ->
         if spec.vtype in ("ts", "num"):
             exprs.append(f"({raw(col)} IS NOT NULL) AS _has_{spec.name}")
         elif spec.vtype in ("str", "text"):
-            exprs.append(f"{has_control_sql(raw(col, col in plan.nested))} AS _ctl_{spec.name}")
+            texts.append(raw(col, col in plan.nested))
+        elif spec.vtype == "id":
+            ids.append(raw(col, col in plan.nested))
+    for name, parts, pattern in (("_ctl", texts, TEXT_CONTROL), ("_idctl", ids, ID_CONTROL)):
+        if parts:
+            exprs.append(f"coalesce(regexp_matches(concat_ws('', {', '.join(parts)}), '{pattern}'), false) "
+                         f"AS {name}")
     return exprs
+
+
+def text_fields(kind: str, mapping: Mapping[str, str | None]) -> list[str]:
+    """The mapped free-text and label fields of a kind."""
+    return [s.name for s in fields_for(kind) if s.vtype in ("str", "text") and mapping.get(s.name)]
 
 
 def stage_sql(kind: str, mapping: Mapping[str, str | None], plan: ReadPlan, reader: str) -> str:
@@ -87,11 +100,14 @@ def stage_sql(kind: str, mapping: Mapping[str, str | None], plan: ReadPlan, read
 
 
 def finish_sql(kind: str, mapping: Mapping[str, str | None]) -> str:
-    """Derived columns computed after staging (amount, order id); ``{stage}`` is the inner SELECT."""
+    """Derived columns computed after staging (amount, order id, text without control characters);
+    ``{stage}`` is the inner SELECT."""
+    derived = [f"CASE WHEN _ctl THEN NULLIF(trim(regexp_replace({f}, '{TEXT_CONTROL}', '', 'g')), '') "
+               f"ELSE {f} END AS {f}" for f in text_fields(kind, mapping)]
     if kind == "orders":
         amount = ("amount" if mapping.get("amount")
                   else "quantity * unit_price" if mapping.get("quantity") else "unit_price")
         order = ("order_id" if mapping.get("order_id")
                  else "coalesce(customer_id, '?') || '@' || strftime(ts, '%Y%m%d%H%M%S')")
-        return f"SELECT * REPLACE ({amount} AS amount, {order} AS order_id) FROM ({{stage}})"
-    return "SELECT * FROM ({stage})"
+        derived += [f"{amount} AS amount", f"{order} AS order_id"]
+    return f"SELECT * REPLACE ({', '.join(derived)}) FROM ({{stage}})" if derived else "SELECT * FROM ({stage})"

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SNIFF_BYTES = 1 << 20
+#: default cap on a file's decompressed size and on its UTF-8 copy (setting ingest.max_expanded_gb)
+DEFAULT_MAX_EXPANDED = 4 * 10**9
+UTF8_COPY_DIR = "cx_utf8"
 
 
 class InputFileError(ValueError):
@@ -30,11 +33,13 @@ class SourceFile:
 
     path: str
     name: str
-    fmt: str  # csv | json | parquet
+    fmt: str  # csv | json | parquet | xlsx
     encoding: str  # utf-8 | latin-1 (read as Windows-1252, its superset)
     compressed: bool
     size: int
     sha256: str
+    max_expanded: int = DEFAULT_MAX_EXPANDED  # bytes a decompressed stream or UTF-8 copy may reach
+    sheet: str | None = None  # Excel: the sheet read (None: the first)
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 22) -> str:
@@ -60,12 +65,29 @@ def _guess_format(name: str, head: bytes, raw_magic: bytes) -> str:
     if raw_magic.startswith(b"PAR1") or lower.endswith(".parquet"):
         return "parquet"
     if raw_magic.startswith(b"PK\x03\x04"):
-        raise InputFileError(f"'{name}' is a ZIP or Excel file. Save it as CSV (or unzip it) first.")
+        if lower.endswith((".xlsx", ".xlsm")):
+            return "xlsx"
+        raise InputFileError(f"'{name}' is a ZIP or Excel file under another name. Give an Excel "
+                             "workbook its .xlsx name, or save it as CSV (or unzip it) first.")
     if lower.endswith((".jsonl", ".ndjson", ".json")):
         return "json"
     if head.lstrip()[:1] in (b"{", b"["):
         return "json"
     return "csv"
+
+
+MAX_COLUMNS = 2_000
+
+
+def check_width(name: str, head: bytes, limit: int = MAX_COLUMNS) -> None:
+    """Refuse a delimited file whose header has more than ``limit`` columns, before reading it."""
+    header = head.split(b"\n", 1)[0]
+    width = 1 + max(header.count(d) for d in (b",", b";", b"\t", b"|"))
+    if width > limit:
+        raise InputFileError(
+            f"'{name}' has about {width:,} columns; the most this app reads is {limit:,}. Keep only "
+            "the columns you need (a customers, orders or reviews file needs a handful) and save "
+            "it again.")
 
 
 def _guess_encoding(head: bytes) -> str:
@@ -79,11 +101,37 @@ def _guess_encoding(head: bytes) -> str:
         return "latin-1"
 
 
-def inspect_file(path: str | Path, name: str | None = None) -> SourceFile:
+def too_big_message(name: str, limit: int) -> str:
+    """The refusal for a file that expands beyond ``limit`` bytes."""
+    return (f"'{name}' expands to more than {limit / 1e9:,.1f} GB when decompressed or converted to "
+            "UTF-8, more than this app accepts (setting ingest.max_expanded_gb). Split the file, or "
+            "ask your administrator to raise the limit.")
+
+
+def check_expanded_size(path: str | Path, name: str, limit: int, chunk: int = 1 << 22) -> int:
+    """Decompressed size of a gzip file, streamed and stopped as soon as it passes ``limit``
+    (:class:`InputFileError` then): a small "zip bomb" never reaches the disk or the database."""
+    total = 0
+    try:
+        with gzip.open(path, "rb") as fh:
+            while block := fh.read(chunk):
+                total += len(block)
+                if total > limit:
+                    raise InputFileError(too_big_message(name, limit))
+    except (OSError, EOFError) as exc:
+        raise InputFileError(f"'{name}' is not a readable gzip file ({exc}).") from exc
+    return total
+
+
+def inspect_file(path: str | Path, name: str | None = None,
+                 max_expanded: int | None = None) -> SourceFile:
     """Check that a file is there, non-empty and text-like, and guess format and encoding.
 
-    Raises :class:`InputFileError` with a message for the user when it is not.
+    A gzip file whose content is bigger than ``max_expanded`` bytes (default
+    ``DEFAULT_MAX_EXPANDED``) is refused.  Raises :class:`InputFileError` with a
+    message for the user when the file cannot be used.
     """
+    limit = int(max_expanded or DEFAULT_MAX_EXPANDED)
     p = Path(path)
     name = name or p.name
     if not p.is_file():
@@ -95,16 +143,22 @@ def inspect_file(path: str | Path, name: str | None = None) -> SourceFile:
         raw_magic = fh.read(4)
     compressed = raw_magic[:2] == b"\x1f\x8b"
     if raw_magic.startswith(b"PAR1"):
-        return SourceFile(str(p), name, "parquet", "utf-8", False, size, file_sha256(p))
+        return SourceFile(str(p), name, "parquet", "utf-8", False, size, file_sha256(p), limit)
     head = _head(p, compressed)
     if not head.strip():
         raise InputFileError(f"'{name}' has no content.")
     fmt = _guess_format(name, head, raw_magic)
+    if fmt == "xlsx":
+        return SourceFile(str(p), name, "xlsx", "utf-8", False, size, file_sha256(p), limit)
+    if fmt == "csv":
+        check_width(name, head)
     if fmt != "parquet" and b"\x00" in head[:65536]:
         raise InputFileError(
             f"'{name}' looks like a binary file (or UTF-16 text), not CSV or JSON lines. "
             "Export it as UTF-8 CSV and try again.")
-    return SourceFile(str(p), name, fmt, _guess_encoding(head), compressed, size, file_sha256(p))
+    if compressed:
+        check_expanded_size(p, name, limit)
+    return SourceFile(str(p), name, fmt, _guess_encoding(head), compressed, size, file_sha256(p), limit)
 
 
 def _latin1_fallback(exc: UnicodeDecodeError) -> tuple[str, int]:
@@ -120,20 +174,27 @@ def utf8_copy(src: SourceFile, chunk: int = 1 << 22) -> str:
 
     DuckDB reads only UTF-8, UTF-16 and strict Latin-1; a CSV saved by Excel on Windows
     (curly quotes, the euro sign, dashes: bytes 0x80-0x9F) is none of them.  The copy is
-    streamed (memory stays flat), kept in the temp folder and reused for the same content.
+    streamed (memory stays flat), written 0600 in the temp folder, reused for the same content
+    until :func:`drop_utf8_copy` (every load ends with it), and refused with a message once
+    it passes ``src.max_expanded`` bytes.
     """
-    out = Path(tempfile.gettempdir()) / "cx_utf8" / f"{src.sha256}.csv"
+    out = utf8_copy_path(src)
     if out.exists():
         return str(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _drop_stale_copies(out.parent)
+    out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    drop_stale_copies(out.parent)
     opener = gzip.open if src.compressed else open
     decoder = codecs.getincrementaldecoder("cp1252")(errors="cx_latin1")
     fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".part")
     try:
         with opener(src.path, "rb") as fin, os.fdopen(fd, "w", encoding="utf-8", newline="") as fout:
+            written = 0
             while block := fin.read(chunk):
-                fout.write(decoder.decode(block))
+                text = decoder.decode(block)
+                written += len(text.encode("utf-8"))
+                if written > src.max_expanded:
+                    raise InputFileError(too_big_message(src.name, src.max_expanded))
+                fout.write(text)
             fout.write(decoder.decode(b"", final=True))
         os.replace(tmp, out)
     finally:
@@ -142,11 +203,26 @@ def utf8_copy(src: SourceFile, chunk: int = 1 << 22) -> str:
     return str(out)
 
 
-def _drop_stale_copies(folder: Path, max_age_s: float = 86_400) -> None:
-    """Delete UTF-8 copies older than a day (a load reads its copy within minutes)."""
+def utf8_copy_path(src: SourceFile) -> Path:
+    """Where the UTF-8 copy of ``src`` lives (named by content hash, never by user text)."""
+    return Path(tempfile.gettempdir()) / UTF8_COPY_DIR / f"{src.sha256}.csv"
+
+
+def drop_utf8_copy(src: SourceFile) -> None:
+    """Delete the UTF-8 copy of ``src`` if there is one (after a load, successful or not)."""
+    try:
+        utf8_copy_path(src).unlink()
+    except FileNotFoundError:
+        pass
+
+
+def drop_stale_copies(folder: Path | None = None, max_age_s: float = 3_600) -> None:
+    """Delete UTF-8 copies (and unfinished ones) older than an hour: left by a load that was
+    never run, or by a server that stopped mid-load."""
     import time
 
-    for f in folder.glob("*.csv"):
+    folder = folder or Path(tempfile.gettempdir()) / UTF8_COPY_DIR
+    for f in [*folder.glob("*.csv"), *folder.glob("*.part")]:
         try:
             if time.time() - f.stat().st_mtime > max_age_s:
                 f.unlink()
@@ -163,6 +239,10 @@ def reader_sql(src: SourceFile, rejects_suffix: str | None = None) -> tuple[str,
     """
     if src.fmt == "parquet":
         return "read_parquet(?)", [src.path]
+    if src.fmt == "xlsx":
+        from cx_core.ingest.excel import sheet_copy
+
+        return "read_parquet(?)", [sheet_copy(src.path, src.name, src.sha256, src.sheet)[0]]
     if src.fmt == "json":
         return "read_json(?, format='auto', maximum_object_size=67108864)", [src.path]
     opts = "all_varchar=true, header=true, encoding=?, max_line_size=4194304"

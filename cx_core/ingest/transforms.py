@@ -7,7 +7,7 @@ through :func:`cx_core.store.db.quote_ident`; date formats come from a fixed lis
 
 from __future__ import annotations
 
-from cx_core.store.db import quote_ident
+from cx_core.store.sql import quote_ident
 
 # Candidate timestamp formats, tried on a sample; the one parsing the most values wins.
 TS_FORMATS: tuple[str, ...] = (
@@ -75,25 +75,6 @@ def num_expr(col: str) -> str:
             f"ELSE TRY_CAST({cleaned} AS DOUBLE) END")
 
 
-def ts_expr(col: str, fmt: str) -> str:
-    """A timestamp parsed with one of :data:`TS_FORMATS`."""
-    if fmt not in TS_FORMATS:
-        raise ValueError(f"unknown timestamp format {fmt!r}")
-    r = raw(col)
-    if fmt == "iso":
-        return f"TRY_CAST({r} AS TIMESTAMP)"
-    if fmt == "unix_s":
-        return f"make_timestamp(TRY_CAST(TRY_CAST({r} AS DOUBLE) * 1000000 AS BIGINT))"
-    if fmt == "unix_ms":
-        return f"make_timestamp(TRY_CAST(TRY_CAST({r} AS DOUBLE) * 1000 AS BIGINT))"
-    if "%z" in fmt:
-        return f"CAST(TRY_STRPTIME({r}, '{fmt}') AS TIMESTAMP)"
-    return f"TRY_STRPTIME({r}, '{fmt}')"
-
-
-def _plausible(expr: str) -> str:
-    """Parsed timestamps outside 1970–2100 count as misses (e.g. a number read as unix time)."""
-    return f"({expr}) BETWEEN TIMESTAMP '1970-01-02' AND TIMESTAMP '2100-01-01'"
 #: words accepted as sentiment labels (lower-cased), and the label each one stands for
 LABEL_WORDS: dict[str, str] = {"positive": "positive", "pos": "positive",
                                "negative": "negative", "neg": "negative",
@@ -122,6 +103,25 @@ def label_expr(col: str) -> str:
             f"WHEN {n} = 2 THEN 'positive' END")
 
 
+def ts_expr(col: str, fmt: str) -> str:
+    """A timestamp parsed with one of :data:`TS_FORMATS`."""
+    if fmt not in TS_FORMATS:
+        raise ValueError(f"unknown timestamp format {fmt!r}")
+    r = raw(col)
+    if fmt == "iso":
+        return f"TRY_CAST({r} AS TIMESTAMP)"
+    if fmt == "unix_s":
+        return f"make_timestamp(TRY_CAST(TRY_CAST({r} AS DOUBLE) * 1000000 AS BIGINT))"
+    if fmt == "unix_ms":
+        return f"make_timestamp(TRY_CAST(TRY_CAST({r} AS DOUBLE) * 1000 AS BIGINT))"
+    if "%z" in fmt:
+        return f"CAST(TRY_STRPTIME({r}, '{fmt}') AS TIMESTAMP)"
+    return f"TRY_STRPTIME({r}, '{fmt}')"
+
+
+def _plausible(expr: str) -> str:
+    """Parsed timestamps outside 1970–2100 count as misses (e.g. a number read as unix time)."""
+    return f"({expr}) BETWEEN TIMESTAMP '1970-01-02' AND TIMESTAMP '2100-01-01'"
 
 
 def detect_ts_format(cur, table: str, col: str) -> tuple[str, float]:

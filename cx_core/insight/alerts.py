@@ -19,38 +19,23 @@ Benjamini-Hochberg q-value over the whole family (:func:`cx_core.insight.stats.f
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pandas as pd
 
 from cx_core.store.db import Workspace
 from cx_core.insight.drivers import load_aspect_reviews, mention_indicators
+from cx_core.insight.alert import Alert
+from cx_core.insight.segment_changes import segment_run_alerts
 from cx_core.insight.stats import ALPHA, fdr_q, two_proportion_p
 from cx_core.insight.overview import PERIOD_DAYS, Periods, periods
 from cx_core.customers.profiles import STAGE as PROFILES_STAGE
-from cx_core.segments.inputs import latest_run_id
+from cx_core.store.runs import history, latest_id
 from cx_core.customers.text_profile import SCORES_STAGE
 
 #: fewest observations (aspect mentions, active units) each period needs before a change is flagged
 MIN_COUNT = 10
 SEGMENTS_STAGE = "segments"
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One change: ``before``/``after`` are shares (0-1) in the two periods (or runs).
-
-    ``p_value`` is the test's own p; ``q_value`` its Benjamini-Hochberg q over every candidate
-    alert (NaN for structural segment changes, which are not tested).
-    """
-
-    kind: str
-    subject: str
-    message: str
-    before: float
-    after: float
-    p_value: float
-    q_value: float = math.nan
 
 
 def _test(k_after: int, n_after: int, k_before: int, n_before: int) -> tuple[float, float, float] | None:
@@ -71,10 +56,10 @@ def _windows(ts: pd.Series, p: Periods) -> tuple[pd.Series, pd.Series]:
 
 def aspect_alerts(ws: Workspace, p: Periods) -> list[Alert]:
     """Candidate alerts: aspects whose negative share of mentions changed (newest scoring run)."""
-    run = latest_run_id(ws, SCORES_STAGE)
+    run = latest_id(ws, SCORES_STAGE)
     if run is None or p.anchor is None:
         return []
-    frame = load_aspect_reviews(ws, run, latest_run_id(ws, PROFILES_STAGE))
+    frame = load_aspect_reviews(ws, run, latest_id(ws, PROFILES_STAGE))
     if frame.empty:
         return []
     ment, neg, _ = mention_indicators(frame)
@@ -118,7 +103,7 @@ def _segment_activity(ws: Workspace, run: str, unit_kind: str, p: Periods) -> pd
 
 def segment_alerts(ws: Workspace, p: Periods) -> list[Alert]:
     """Candidate alerts: segments of the newest segment run whose share of the active units moved."""
-    run = latest_run_id(ws, SEGMENTS_STAGE)
+    run = latest_id(ws, SEGMENTS_STAGE)
     if run is None or p.anchor is None:
         return []
     unit_kind = ws.scalar("SELECT any_value(unit_kind) FROM segments WHERE run_id = ?", [run])
@@ -166,8 +151,6 @@ def what_changed(ws: Workspace, days: int = PERIOD_DAYS, fdr: bool = True) -> li
 
     Empty when nothing is loaded, nothing is scored/segmented, or nothing changed significantly.
     """
-    from cx_core.insight.segment_changes import segment_run_alerts
-
     p = periods(ws, days)
     alerts = control_fdr(aspect_alerts(ws, p) + segment_alerts(ws, p) + segment_run_alerts(ws), fdr)
     return sorted(alerts, key=lambda a: (math.isnan(a.p_value), 0.0 if math.isnan(a.p_value) else a.p_value,
@@ -178,6 +161,5 @@ def alerts_version(ws: Workspace) -> str:
     """A cheap cache key: the overview version plus the segment run ids."""
     from cx_core.insight.overview import overview_version
 
-    runs = ws.query_df("SELECT run_id FROM runs WHERE stage = ? AND status = 'done' ORDER BY run_id",
-                       [SEGMENTS_STAGE])["run_id"]
-    return f"{overview_version(ws)}|{','.join(runs)}"
+    run_ids = sorted(history(ws, SEGMENTS_STAGE)["run_id"])
+    return f"{overview_version(ws)}|{','.join(run_ids)}"

@@ -23,7 +23,7 @@ import pandas as pd
 from cx_core.store.db import Workspace
 from cx_core.insight.overview import PERIOD_DAYS, periods
 from cx_core.customers.profiles import STAGE as PROFILES_STAGE
-from cx_core.store.runs import latest_run_id
+from cx_core.store.runs import latest_id
 from cx_core.insight.stats import ALPHA, fdr_q, two_proportion_p
 from cx_core.customers.text_profile import COMPLAINT_BELOW, PRAISE_ABOVE, SCORES_STAGE
 
@@ -146,8 +146,8 @@ def aspect_drivers(ws: Workspace, days: int = PERIOD_DAYS) -> pd.DataFrame:
 
     Empty when no review-scoring run exists yet.
     """
-    run = latest_run_id(ws, SCORES_STAGE)
+    run = latest_id(ws, SCORES_STAGE)
     if run is None:
         return pd.DataFrame(columns=list(DRIVER_COLUMNS))
-    frame = load_aspect_reviews(ws, run, latest_run_id(ws, PROFILES_STAGE))
+    frame = load_aspect_reviews(ws, run, latest_id(ws, PROFILES_STAGE))
     return drivers_from_frame(frame, periods(ws, days).anchor, days)

@@ -20,8 +20,6 @@ With masking on, generated text (segment names, aspects) is masked as well
 
 from __future__ import annotations
 
-import io
-import json
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -32,9 +30,13 @@ from cx_core.store.db import Workspace
 from cx_core.ingest.pii import mask_text, mask_value
 from cx_core.ingest.pii_scrub import mask_generated
 from cx_core.insight.export_files import FORMATS, MIME, neutralise_formulas, to_bytes
-from cx_core.store.runs import latest_run_id
+from cx_core.auth.roles import LOCAL_ACTOR, Actor
+from cx_core.store.audit import record_event
+from cx_core.segments.query import segment_runs
+from cx_core.store.runs import latest_id
 
 __all__ = ["FORMATS", "MIME", "neutralise_formulas", "to_bytes"]  # re-exported for callers
+
 PII_KINDS = {"name": "name", "email": "email", "phone": "phone"}
 BGNBD_METHOD = "1 - P(alive) (BG/NBD)"
 #: generated text columns masked with the personal data (names come from review words)
@@ -46,15 +48,6 @@ REVIEW_SNIPPET = 300
 
 
 # ---------------------------------------------------------------------- runs
-
-def segment_runs(ws: Workspace) -> pd.DataFrame:
-    """Finished segment runs, newest first: run_id, finished_at, unit_kind, units, segments."""
-    return ws.query_df(
-        "SELECT r.run_id, r.finished_at, any_value(s.unit_kind) AS unit_kind, count(*) AS units, "
-        "count(DISTINCT s.segment_id) FILTER (WHERE s.segment_id >= 0) AS segments "
-        "FROM runs r JOIN segments s USING (run_id) WHERE r.stage = 'segments' "
-        "AND r.status = 'done' GROUP BY r.run_id, r.finished_at ORDER BY r.finished_at DESC")
-
 
 def segment_choices(ws: Workspace, run_id: str) -> pd.DataFrame:
     """The segments of a run (segment_id, name, size), outliers last."""
@@ -81,7 +74,7 @@ def resolve_run(ws: Workspace, run_id: str | None) -> str:
 
 # ---------------------------------------------------------------------- the frame
 
-_latest = latest_run_id
+_latest = latest_id
 
 
 def _churn_sql(ws: Workspace) -> tuple[str, str, str]:
@@ -233,6 +226,7 @@ def export_metadata(ws: Workspace, run_id: str, df: pd.DataFrame, mask_pii: bool
 def export_segments(ws: Workspace, run_id: str | None = None, fmt: str = "csv",
                     mask_pii: bool = True, path: str | os.PathLike | None = None,
                     segments: Sequence[int] | None = None,
+                    actor: Actor | None = LOCAL_ACTOR,
                     spreadsheet_safe: bool = False) -> bytes | Path:
     """Export a segment run as CSV, Excel (``xlsx``) or Parquet: the bytes, or the written ``path``.
 
@@ -240,6 +234,7 @@ def export_segments(ws: Workspace, run_id: str | None = None, fmt: str = "csv",
     each format guarantees; ``spreadsheet_safe`` formula-guards every text column (ids
     included) in CSV and Excel.  The file is written to a temporary name and moved into
     place, so a failed export leaves no half file.
+    The export is audited as ``actor`` (None: the caller records it, e.g. on download).
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
@@ -248,6 +243,8 @@ def export_segments(ws: Workspace, run_id: str | None = None, fmt: str = "csv",
     meta = {**export_metadata(ws, run_id, df, mask_pii, segments),
             "spreadsheet_safe": bool(spreadsheet_safe)}
     data = to_bytes(df, fmt, meta, spreadsheet_safe=spreadsheet_safe)
+    if actor is not None:
+        record_export(ws, actor, run_id, fmt, len(df), mask_pii, segments)
     if path is None:
         return data
     target = Path(path)
@@ -256,6 +253,14 @@ def export_segments(ws: Workspace, run_id: str | None = None, fmt: str = "csv",
     tmp.write_bytes(data)
     os.replace(tmp, target)
     return target
+
+
+def record_export(ws: Workspace, actor: Actor, run_id: str, fmt: str, rows: int, mask_pii: bool,
+                  segments: Sequence[int] | None) -> None:
+    """Audit an export: run, format, row count, segments and whether personal data was masked."""
+    record_event(ws, actor.name, actor.role, "export",
+                 {"segment_run_id": run_id, "format": fmt, "rows": int(rows), "masked": bool(mask_pii),
+                  "segments": None if segments is None else list(segments)})
 
 
 def state_key(ws: Workspace) -> str:

@@ -15,7 +15,7 @@ import pandas as pd
 from cx_core.ingest.datasets import dataset_version
 from cx_core.store.db import Workspace
 from cx_core.customers.profiles import STAGE as PROFILES_STAGE
-from cx_core.segments.inputs import latest_run_id
+from cx_core.store.runs import latest_id
 from cx_core.customers.text_profile import SCORES_STAGE
 
 #: Customers with ``churn_prob`` at or above this count as "at churn risk".
@@ -109,7 +109,7 @@ def _activity_kpis(ws: Workspace, p: Periods) -> dict[str, Kpi]:
 
 
 def _sentiment_kpi(ws: Workspace, p: Periods) -> Kpi:
-    run = latest_run_id(ws, SCORES_STAGE)
+    run = latest_id(ws, SCORES_STAGE)
     if run is None:
         return Kpi(None, hint="Score the reviews on the **Reviews** page to see sentiment.")
     src = ("(SELECT r.ts, s.sentiment_score FROM review_scores s JOIN reviews r "
@@ -120,7 +120,7 @@ def _sentiment_kpi(ws: Workspace, p: Periods) -> Kpi:
 
 
 def _profile_kpis(ws: Workspace) -> dict[str, Kpi]:
-    run = latest_run_id(ws, PROFILES_STAGE)
+    run = latest_id(ws, PROFILES_STAGE)
     if run is None:
         hint = "Compute customer profiles on the **Customers** page to see churn risk and CLV."
         return {"churn_risk_share": Kpi(None, hint=hint), "clv_total": Kpi(None, hint=hint)}
@@ -142,5 +142,5 @@ def overview_kpis(ws: Workspace, days: int = PERIOD_DAYS) -> dict[str, Kpi]:
 
 def overview_version(ws: Workspace) -> str:
     """A cheap cache key: the dataset version plus the newest scoring and profiles run ids."""
-    runs = [latest_run_id(ws, s) or "" for s in (SCORES_STAGE, PROFILES_STAGE)]
+    runs = [latest_id(ws, s) or "" for s in (SCORES_STAGE, PROFILES_STAGE)]
     return "|".join([dataset_version(ws), *runs])

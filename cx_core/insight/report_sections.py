@@ -24,12 +24,12 @@ from cx_core.insight.drivers import aspect_drivers
 from cx_core.insight.overview import PERIOD_DAYS, overview_kpis
 from cx_core.ingest.pii import mask_text
 from cx_core.ingest.pii_scrub import mask_generated
-from cx_core.customers.profiles import latest_run
+from cx_core.store import runs
 from cx_core.reviews.store import list_models
 from cx_core.safe import html_escape
 from cx_core.plots.segments import clv_churn_figure, size_value_figure
-from cx_core.segments.inputs import parse_json
-from cx_core.segments.run import load_segment_info, segment_runs
+from cx_core.segments.run import load_segment_info
+from cx_core.segments.query import segment_runs
 
 #: turns a plotly figure into an HTML fragment (the report decides where plotly.js goes)
 FigureHtml = Callable[[go.Figure], str]
@@ -176,7 +176,7 @@ def _review_model_quality(ws: Workspace, mask_pii: bool) -> str:
     if models.empty:
         return missing("No review model trained yet: its held-out quality will show here.")
     row = models.iloc[0]
-    metrics = parse_json(row["metrics_json"], {})
+    metrics = row["metrics"]
     table = evaluation_table(metrics if isinstance(metrics, dict) else {})
     if table.empty:
         return missing(f"Review model {row['model_id']} has no held-out metrics.")
@@ -188,10 +188,10 @@ def _churn_quality(ws: Workspace, mask_pii: bool) -> str:
     """The churn hold-out check of the newest profiles run, model vs BG/NBD baselines."""
     from cx_core.customers.churn import evaluation_line
 
-    found = latest_run(ws)
+    found = runs.latest(ws, runs.StageName.PROFILES)
     if found is None:
         return missing("No customer profiles yet: the churn hold-out check will show here.")
-    run_id, metrics, _ = found
+    run_id, metrics = found.run_id, found.metrics
     churn = metrics.get("churn") or {}
     ev = churn.get("evaluation") or {}
     rows = [{"scorer": name, **{k: v for k, v in vals.items() if k in ("auc", "pr_auc", "brier")}}

@@ -26,7 +26,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from cx_core.insight.alerts import SEGMENTS_STAGE, Alert
+from cx_core.insight.alert import Alert
+from cx_core.segments.query import segment_runs
 from cx_core.store.db import Workspace
 from cx_core.insight.stats import two_proportion_p
 
@@ -38,9 +39,7 @@ MIN_UNITS = 10
 
 def run_pair(ws: Workspace) -> tuple[str, str, str] | None:
     """(newest run, previous run of the same unit kind, unit kind), or None without two such runs."""
-    runs = ws.query_df("SELECT r.run_id, any_value(s.unit_kind) AS unit_kind, any_value(r.finished_at) AS f "
-                       "FROM runs r JOIN segments s USING (run_id) WHERE r.stage = ? AND r.status = 'done' "
-                       "GROUP BY r.run_id ORDER BY f DESC, r.run_id DESC", [SEGMENTS_STAGE])
+    runs = segment_runs(ws).sort_values(["finished_at", "run_id"], ascending=False)
     if len(runs) < 2:
         return None
     newest, kind = runs["run_id"].iloc[0], runs["unit_kind"].iloc[0]

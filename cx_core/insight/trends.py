@@ -13,7 +13,7 @@ import pandas as pd
 from cx_core.store.db import Workspace
 from cx_core.insight.drivers import load_aspect_reviews, mention_indicators
 from cx_core.customers.profiles import STAGE as PROFILES_STAGE
-from cx_core.store.runs import latest_run_id
+from cx_core.store.runs import latest_id
 from cx_core.insight.stats import ALPHA, fdr_q, two_proportion_p, welch_p
 from cx_core.customers.text_profile import SCORES_STAGE
 
@@ -92,7 +92,7 @@ def trends_from_frame(frame: pd.DataFrame, fdr: bool = True) -> pd.DataFrame:
 def monthly_trends(ws: Workspace, fdr: bool = True) -> pd.DataFrame:
     """Monthly sentiment, aspect mentions and churn risk of the newest scoring run with
     month-over-month significance flags (:func:`trends_from_frame`; empty without a run)."""
-    run = latest_run_id(ws, SCORES_STAGE)
+    run = latest_id(ws, SCORES_STAGE)
     if run is None:
         return trends_from_frame(pd.DataFrame(columns=["ts"]))
-    return trends_from_frame(load_aspect_reviews(ws, run, latest_run_id(ws, PROFILES_STAGE)), fdr)
+    return trends_from_frame(load_aspect_reviews(ws, run, latest_id(ws, PROFILES_STAGE)), fdr)

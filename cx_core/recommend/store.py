@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
+from cx_core.progress import Progress
 from cx_core.store.db import Workspace
-from cx_core.store.runs import latest_run, record_run
+from cx_core.store.runs import latest, record_run
 from cx_core.recommend.orders import ItemRecommender, PopularityRecommender, load_order_lines
 
 STAGE = "recommend"
-Progress = Callable[[float, str], None]
 
 
 METHODS = ("auto", "text", "als", "popularity")
@@ -27,12 +27,6 @@ def _order_model(ws: Workspace, method: str):
     model = ItemRecommender() if method in ("als", "auto") else PopularityRecommender()
     return model.fit(lines), lines
 
-
-def _default_encoder() -> Any:
-    from cx_core.config import load_config
-    from cx_core.text.encoder import TextEncoder
-
-    return TextEncoder.from_config(load_config().model)
 
 
 def recommend_frame(ws: Workspace, method: str = "auto", n: int = 10,
@@ -69,7 +63,9 @@ def recommend_frame(ws: Workspace, method: str = "auto", n: int = 10,
 
             lines = load_order_lines(ws)
             exclude = purchases(lines) if not lines.empty else None
-        recs, tmodel = text_recommendations(ws, encoder or _default_encoder(), None, n, exclude, step)
+        if encoder is None:
+            raise ValueError("Text recommendations need the text encoder (pass encoder=...).")
+        recs, tmodel = text_recommendations(ws, encoder, None, n, exclude, step)
         if model is not None:
             recs = recs[~recs["customer_id"].isin(set(model.customers_))]
         parts.append(recs.assign(source="text"))
@@ -104,12 +100,6 @@ def build_recommendations(ws: Workspace, method: str = "auto", n: int = 10,
     return run_id
 
 
-def latest_recommend_run(ws: Workspace) -> tuple[str, dict, str] | None:
-    """(run_id, metrics, dataset_key) of the newest recommendation run, or None."""
-    run = latest_run(ws, STAGE)
-    return None if run is None else (run.run_id, run.metrics, run.dataset_key)
-
-
 def recommended_customers(ws: Workspace, run_id: str) -> list[str]:
     """Customer ids with recommendations in a run, sorted."""
     return [r[0] for r in ws.execute("SELECT DISTINCT customer_id FROM recommendations WHERE run_id = ? "
@@ -142,7 +132,7 @@ def segment_recommended_items(ws: Workspace, segment_run: str, segment_id: int, 
     segment's members with recommendations), reason (the most frequent reason for it).
     Review-level runs map each review to its reviewer (``review:<id>`` when anonymous).
     """
-    run = latest_recommend_run(ws)
+    run = latest(ws, STAGE)
     if run is None:
         return pd.DataFrame(columns=["item", "item_name", "members", "share", "reason"])
     return ws.query_df(
@@ -156,4 +146,11 @@ def segment_recommended_items(ws: Workspace, segment_run: str, segment_id: int, 
         "SELECT item, any_value(item_name) AS item_name, count(DISTINCT customer_id) AS members, "
         "count(DISTINCT customer_id) / (SELECT count(DISTINCT customer_id) FROM recs) AS share, "
         "mode(reason) AS reason FROM recs GROUP BY item ORDER BY members DESC, item LIMIT ?",
-        [segment_run, int(segment_id), run[0], int(top)])
+        [segment_run, int(segment_id), run.run_id, int(top)])
+
+
+def count_item_rows(ws: Workspace) -> tuple[int, int]:
+    """(order lines with an item and a customer, reviews with an item)."""
+    row = ws.query_one("SELECT (SELECT count(*) FROM orders WHERE item IS NOT NULL AND customer_id "
+                       "IS NOT NULL), (SELECT count(*) FROM reviews WHERE item IS NOT NULL)")
+    return int(row[0]), int(row[1])

@@ -10,21 +10,16 @@ reviewers asked for.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from cx_core.progress import Progress
 from cx_core.store.db import Workspace
-from cx_core.store.runs import latest_run_id
+from cx_core.store.runs import StageName, latest_id
 from cx_core.recommend.text import TextRecommender
 
-Progress = Callable[[float, str], None]
-
-
-def latest_scores_run(ws: Workspace) -> str | None:
-    """The newest finished review-scoring run, or None."""
-    return latest_run_id(ws, "review_scores")
 
 
 def _praised_aspects(raw: object) -> list[str]:
@@ -49,7 +44,7 @@ def load_review_rows(ws: Workspace) -> pd.DataFrame:
         "SELECT r.dataset_id, r.review_id, r.customer_id, r.item, r.rating, r.category, r.ts, "
         "r.text_hash, s.sentiment, s.aspect_sentiment_json FROM reviews r "
         "LEFT JOIN (SELECT * FROM review_scores WHERE run_id = ?) s USING (dataset_id, review_id) "
-        "WHERE r.item IS NOT NULL ORDER BY r.dataset_id, r.review_id", [latest_scores_run(ws) or ""])
+        "WHERE r.item IS NOT NULL ORDER BY r.dataset_id, r.review_id", [latest_id(ws, StageName.REVIEW_SCORES) or ""])
     df["praised_aspects"] = [_praised_aspects(v) for v in df["aspect_sentiment_json"]]
     return df.drop(columns="aspect_sentiment_json")
 

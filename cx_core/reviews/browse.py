@@ -9,8 +9,7 @@ from typing import Any
 import pandas as pd
 
 from cx_core.store.db import Workspace
-from cx_core.store.runs import latest_run, latest_run_id
-from cx_core.reviews.score import STAGE
+from cx_core.store.runs import StageName, latest_id
 
 
 @dataclass(frozen=True)
@@ -28,23 +27,9 @@ class ReviewFilter:
     limit: int = 500
 
 
-def latest_score_run(ws: Workspace) -> dict[str, Any] | None:
-    """The newest finished scoring run: run_id, finished_at, config (model id), metrics."""
-    run = latest_run(ws, STAGE)
-    if run is None:
-        return None
-    return {"run_id": run.run_id, "finished_at": run.finished_at, "config": run.config,
-            "metrics": run.metrics}
-
-
-def latest_segment_run(ws: Workspace) -> str | None:
-    """Run id of the newest finished segmentation (None when segments were never computed)."""
-    return latest_run_id(ws, "segments")
-
-
 def segment_options(ws: Workspace) -> pd.DataFrame:
     """segment_id, name, size of the newest segmentation (empty frame when there is none)."""
-    run_id = latest_segment_run(ws)
+    run_id = latest_id(ws, StageName.SEGMENTS)
     if run_id is None:
         return pd.DataFrame(columns=["segment_id", "name", "size"])
     return ws.query_df("SELECT segment_id, name, size FROM segment_info WHERE run_id = ? "
@@ -65,7 +50,7 @@ def date_bounds(ws: Workspace) -> tuple[date | None, date | None]:
 
 
 def _segment_clause(ws: Workspace, segment_id: int) -> tuple[str, list[Any]]:
-    run_id = latest_segment_run(ws)
+    run_id = latest_id(ws, StageName.SEGMENTS)
     sql = (" AND EXISTS (SELECT 1 FROM segments g WHERE g.run_id = ? AND g.segment_id = ? AND ("
            "(g.unit_kind = 'review' AND g.unit_id = r.review_id) OR "
            "(g.unit_kind = 'customer' AND g.unit_id = r.customer_id)))")
@@ -86,7 +71,7 @@ def filter_reviews(ws: Workspace, run_id: str, f: ReviewFilter) -> pd.DataFrame:
     if f.aspect:
         sql += " AND list_contains(s.aspects, ?)"
         params.append(f.aspect)
-    if f.segment_id is not None and latest_segment_run(ws) is not None:
+    if f.segment_id is not None and latest_id(ws, StageName.SEGMENTS) is not None:
         clause, extra = _segment_clause(ws, f.segment_id)
         sql += clause
         params += extra
@@ -115,3 +100,11 @@ def unscored_reviews(ws: Workspace, run_id: str) -> int:
         "SELECT count(*) FROM reviews r WHERE length(trim(r.text)) > 0 AND NOT EXISTS "
         "(SELECT 1 FROM review_scores s WHERE s.run_id = ? AND s.dataset_id = r.dataset_id "
         "AND s.review_id = r.review_id)", [run_id]) or 0)
+
+
+def count_texts(ws: Workspace, dataset_ids: list[str] | None = None) -> int:
+    """Reviews with non-empty text (only those of ``dataset_ids`` when given)."""
+    if dataset_ids is None:
+        return int(ws.scalar("SELECT count(*) FROM reviews WHERE length(trim(text)) > 0"))
+    return int(ws.scalar("SELECT count(*) FROM reviews WHERE length(trim(text)) > 0 "
+                         "AND list_contains(?, dataset_id)", [list(dataset_ids)]))

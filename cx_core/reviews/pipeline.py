@@ -15,12 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
+from cx_core.progress import CountProgress, Progress
 from cx_core.config import Config
 from cx_core.store.db import Workspace
 from cx_core.text.embeddings import embed_texts_cached
@@ -35,7 +36,6 @@ from cx_core.reviews.train import ReviewTrainer, TrainingSet, rating_classes, se
 from cx_core.reviews.weak import AspectLabeller, RiskLabeller
 from cx_core.reviews.zeroshot import install_zero_shot_sentiment, prompt_texts, prototypes, split_prompt_vectors
 
-Progress = Callable[[float, str], None]
 SUPERVISED, ZERO_SHOT = "supervised", "zero-shot"
 #: where sentiment targets come from (``reviews.sentiment_source``)
 SOURCES = ("auto", "label", "rating")
@@ -63,7 +63,7 @@ def load_review_rows(ws: Workspace, dataset_id: str | None = None) -> pd.DataFra
 
 
 def _stage(progress: Progress | None, lo: float, hi: float, label: str
-           ) -> Callable[[int, int], None] | None:
+           ) -> CountProgress | None:
     """A (done, total) callback mapped onto [lo, hi] of the overall progress."""
     if progress is None:
         return None

@@ -12,21 +12,21 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from cx_core.progress import CountProgress, Progress
 from cx_core.store.db import Workspace
-from cx_core.store.runs import record_run
+from cx_core.store.runs import get, record_run
 from cx_core.text.embeddings import embed_texts_cached
 from cx_core.reviews.clauses import aspect_clauses, aspect_scores
 from cx_core.reviews.model import ReviewModel, sentiment_parts
 from cx_core.reviews.pipeline import SUPERVISED, heads_proba, load_review_rows
 from cx_core.reviews.weak import AspectLabeller
 
-Progress = Callable[[float, str], None]
 STAGE = "review_scores"
 SCORE_COLUMNS = ("run_id", "dataset_id", "review_id", "model_id", "sentiment_method", "sentiment",
                  "p_negative", "p_neutral", "p_positive", "sentiment_score", "rating_pred", "aspects",
@@ -57,7 +57,7 @@ class FeatureEncoder:
             return f"{self.model.model_id_}/encoder"
         return self.model.encoder_id_
 
-    def encode(self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None
+    def encode(self, texts: Sequence[str], progress: CountProgress | None = None
                ) -> np.ndarray:
         """Unit vectors from the model's encoder (same maths as ``forward_logits``)."""
         self.model.eval()
@@ -79,7 +79,7 @@ def _labeller(model: ReviewModel) -> AspectLabeller:
 
 
 def clause_sentiment(ws: Workspace, model: ReviewModel, texts: Sequence[str],
-                     progress: Callable[[int, int], None] | None = None) -> list[dict[str, float]]:
+                     progress: CountProgress | None = None) -> list[dict[str, float]]:
     """``{aspect: score in [-1, 1]}`` per text from the clauses that name each aspect."""
     per_review = aspect_clauses(texts, _labeller(model).match)
     clauses = sorted({c for review in per_review for c, _ in review})
@@ -136,9 +136,9 @@ def write_scores(ws: Workspace, frame: pd.DataFrame, model: ReviewModel, metrics
 
 def carried_scores(ws: Workspace, run_id: str, model: ReviewModel, rows: pd.DataFrame) -> pd.DataFrame:
     """The rows of scoring run ``run_id`` for reviews still in ``rows`` (same model required)."""
-    used = ws.scalar("SELECT json_extract_string(config_json, '$.model_id') FROM runs "
-                     "WHERE run_id = ? AND stage = ? AND status = 'done'", [run_id, STAGE])
-    if used is None:
+    found = get(ws, run_id, STAGE)
+    used = None if found is None else found.config.get("model_id")
+    if found is None:
         raise ValueError(f"No finished scoring run {run_id!r} to carry scores from.")
     if used != model.model_id_:
         raise ValueError(f"Scoring run {run_id} used model {used}, not {model.model_id_}: "

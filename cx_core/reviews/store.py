@@ -3,7 +3,6 @@ and one ``runs`` row (stage ``review_model``) per training with its folder, sett
 
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from cx_core.store.db import Workspace
-from cx_core.store.runs import record_run
+from cx_core.store.runs import history, record_run
 
 STAGE = "review_model"
 
@@ -31,19 +30,17 @@ def record_training(ws: Workspace, model_id: str, model_dir: Path, dataset_key: 
 
 
 def list_models(ws: Workspace) -> pd.DataFrame:
-    """Trained models, newest first: model_id, dataset_key, started_at, config_json, metrics_json."""
-    return ws.query_df("SELECT run_id AS model_id, dataset_key, started_at, finished_at, config_json, "
-                       "metrics_json FROM runs WHERE stage = ? AND status = 'done' "
-                       "ORDER BY finished_at DESC", [STAGE])
+    """Trained models, newest first: model_id, dataset_key, started_at, finished_at, config, metrics."""
+    return history(ws, STAGE).rename(columns={"run_id": "model_id"})
 
 
 def latest_model(ws: Workspace) -> dict[str, Any] | None:
     """The newest trained model whose folder still exists: {model_id, model_dir, config, metrics}."""
     for row in list_models(ws).itertuples():
-        cfg = json.loads(row.config_json)
-        if (Path(cfg["model_dir"]) / "config.json").is_file():
+        cfg = row.config
+        if cfg.get("model_dir") and (Path(cfg["model_dir"]) / "config.json").is_file():
             return {"model_id": row.model_id, "model_dir": cfg["model_dir"], "config": cfg,
-                    "metrics": json.loads(row.metrics_json or "{}")}
+                    "metrics": row.metrics}
     return None
 
 

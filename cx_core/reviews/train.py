@@ -11,15 +11,15 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from cx_core.progress import Progress
 from cx_core.reviews.model import MULTICLASS, ReviewModel
 
-Progress = Callable[[float, str], None]
 #: loss weight of each head in the joint objective
 HEAD_WEIGHTS = {"sentiment": 1.0, "rating": 0.5, "aspects": 0.5, "risk": 0.5}
 

@@ -18,23 +18,24 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cx_core.store.db import Workspace, quote_ident
+from cx_core.progress import Progress
+from cx_core.store.db import Workspace
+from cx_core.store.sql import quote_ident
 from cx_core.cluster import CustomerFeatureBuilder, NeighbourPlacer
-from cx_core.segments.inputs import SegmentInputs, choose_unit_kind, latest_run_id, load_inputs
+from cx_core.segments.inputs import SegmentInputs, choose_unit_kind, load_inputs
+from cx_core.store.runs import datasets_since, latest_id
 from cx_core.segments.describe import describe
 from cx_core.segments.fit import SegmentFit
 
-Progress = Callable[[float, str], None]
 
 _CHANGED_SQL = """
 SELECT DISTINCT customer_id FROM {table}
-WHERE customer_id IS NOT NULL AND dataset_id IN (
-    SELECT dataset_id FROM datasets WHERE loaded_at > (SELECT started_at FROM runs WHERE run_id = ?))
+WHERE customer_id IS NOT NULL AND list_contains(?, dataset_id)
 """
 
 
@@ -61,18 +62,18 @@ def moving_units(ws: Workspace, inputs: SegmentInputs, base: pd.DataFrame, run_i
     if inputs.unit_kind == "customer":
         changed = set()
         for table in ("reviews", "orders"):
-            changed |= {r[0] for r in ws.execute(_CHANGED_SQL.format(table=quote_ident(table)), [run_id])}
+            changed |= {r[0] for r in ws.execute(_CHANGED_SQL.format(table=quote_ident(table)),
+                                                 [datasets_since(ws, run_id)])}
         moving |= ids.isin(sorted(changed))
     return np.asarray(moving)
 
 
 def quick_share(ws: Workspace, unit_kind: str, run_id: str, profiles_run: str | None) -> tuple[int, float]:
     """(moving units, their share) from SQL alone, before any input is read or embedded."""
-    new_ds = ("SELECT dataset_id FROM datasets WHERE loaded_at > "
-              "(SELECT started_at FROM runs WHERE run_id = ?)")
+    new_ds = datasets_since(ws, run_id)
     if unit_kind != "customer":
-        n, moving = ws.query_one(f"SELECT count(*), count(*) FILTER (WHERE dataset_id IN ({new_ds})) "
-                                 "FROM reviews WHERE trim(text) <> ''", [run_id])
+        n, moving = ws.query_one("SELECT count(*), count(*) FILTER (WHERE list_contains(?, dataset_id)) "
+                                 "FROM reviews WHERE trim(text) <> ''", [new_ds])
         return int(moving), int(moving) / max(int(n), 1)
     changed = " UNION ".join(_CHANGED_SQL.format(table=quote_ident(t)) for t in ("reviews", "orders"))
     sql = f"""
@@ -84,7 +85,7 @@ def quick_share(ws: Workspace, unit_kind: str, run_id: str, profiles_run: str | 
                UNION SELECT * FROM (SELECT customer_id FROM changed
                                     INTERSECT SELECT customer_id FROM units))
     SELECT (SELECT count(*) FROM moving), (SELECT count(*) FROM units)"""
-    moving, n = ws.query_one(sql, [profiles_run, run_id, run_id, run_id])
+    moving, n = ws.query_one(sql, [profiles_run, new_ds, new_ds, run_id])
     return int(moving), int(moving) / max(int(n), 1)
 
 
@@ -138,7 +139,8 @@ def extend_segmentation(ws: Workspace, base_run: str, settings: Any, progress: P
     """A new run = ``base_run``'s assignments + the moving units placed; None run id when the
     moving units exceed ``max_share`` (or the base run does not fit these settings)."""
     from cx_core.ingest.datasets import dataset_version
-    from cx_core.segments.run import _metrics, _run_id, make_encoder, run_settings, save_run, segment_runs
+    from cx_core.segments.run import run_metrics, new_run_id, make_encoder, run_settings, save_run
+    from cx_core.segments.query import segment_runs
 
     step = progress or (lambda f, m: None)
     started, t0 = datetime.now(), time.perf_counter()
@@ -149,7 +151,7 @@ def extend_segmentation(ws: Workspace, base_run: str, settings: Any, progress: P
     unit_kind = choose_unit_kind(ws, settings.unit)
     if run_settings(config) != settings or config.get("unit_kind") != unit_kind:
         return Extension(None, "settings or unit kind differ from the last segment run")
-    profiles_run = latest_run_id(ws, "profiles") if unit_kind == "customer" else None
+    profiles_run = latest_id(ws, "profiles") if unit_kind == "customer" else None
     n_moving, share = quick_share(ws, unit_kind, base_run, profiles_run)
     if share > max_share:
         return Extension(None, f"{share:.1%} of the {unit_kind}s are new or changed "
@@ -170,8 +172,8 @@ def extend_segmentation(ws: Workspace, base_run: str, settings: Any, progress: P
                      timings={"place": round(time.perf_counter() - t0 - t_inputs, 3)})
     step(0.85, "Describing segments")
     info = describe(inputs, fit.labels)
-    run_id = _run_id(settings, dataset_version(ws), started)
-    metrics = _metrics(inputs, fit, info, t_inputs, time.perf_counter() - t0)
+    run_id = new_run_id(settings, dataset_version(ws), started)
+    metrics = run_metrics(inputs, fit, info, t_inputs, time.perf_counter() - t0)
     metrics.update(extended_from=base_run, placed=int(moving.sum()), placed_share=round(share, 4))
     new_config = {**config, "settings": asdict(settings), "inputs": inputs.sources,
                   "extended_from": base_run, "placed": int(moving.sum())}

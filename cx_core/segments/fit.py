@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from cx_core.progress import Progress
 from cx_core.cluster import CustomerFeatureBuilder, NeighbourPlacer, make_pipeline
 from cx_core.cluster.pipeline import default_min_cluster_size
 from cx_core.segments.inputs import SegmentInputs
 
-Progress = Callable[[float, str], None]
 MIN_UNITS = 20
 ANCHOR_MIN_SHARE = 0.2
 ANCHOR_MIN_ROWS = 50

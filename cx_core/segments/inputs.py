@@ -15,10 +15,10 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from cx_core.progress import Progress
 from cx_core.store.db import Workspace
-from cx_core.store.runs import latest_run_id  # noqa: F401  (re-exported: older imports use it from here)
+from cx_core.store.runs import latest_id
 
-Progress = Callable[[float, str], None]
 UNIT_KINDS = ("auto", "customer", "review")
 
 #: profile columns used as behaviour when present and not all empty
@@ -198,7 +198,7 @@ def load_inputs(ws: Workspace, unit_kind: str, use_text: bool, encoder_factory: 
     """Read (and embed where needed) everything a run segments, for ``unit_kind`` units."""
     from cx_core.cluster import mean_review_embeddings
 
-    scores_run = latest_run_id(ws, "review_scores")
+    scores_run = latest_id(ws, "review_scores")
     progress(0.05, "Reading reviews")
     reviews = load_reviews(ws, unit_kind, scores_run)
     if unit_kind == "customer":

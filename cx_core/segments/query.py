@@ -11,7 +11,18 @@ from __future__ import annotations
 import pandas as pd
 
 from cx_core.store.db import Workspace
-from cx_core.segments.inputs import parse_json
+from cx_core.store import runs
+
+def segment_runs(ws: Workspace) -> pd.DataFrame:
+    """Finished segment runs, newest first: run_id, finished_at, started_at, dataset_key, config,
+    metrics (dicts), unit_kind, units and segments (count without outliers)."""
+    history = runs.history(ws, runs.StageName.SEGMENTS)
+    counts = ws.query_df(
+        "SELECT run_id, any_value(unit_kind) AS unit_kind, count(*) AS units, "
+        "count(DISTINCT segment_id) FILTER (WHERE segment_id >= 0) AS segments "
+        "FROM segments GROUP BY run_id")
+    return history.merge(counts, on="run_id", how="inner").reset_index(drop=True)
+
 
 _REVIEW_KEYS = {
     "customer": "SELECT customer_id AS k, dataset_id, review_id FROM reviews "
@@ -23,10 +34,10 @@ _REVIEW_KEYS = {
 
 def _run_meta(ws: Workspace, run_id: str) -> tuple[str, str | None]:
     """(unit kind, review scoring run) of a segment run."""
-    row = ws.query_one("SELECT config_json FROM runs WHERE run_id = ?", [run_id])
-    if row is None:
+    run = runs.get(ws, run_id)
+    if run is None:
         raise ValueError(f"no segment run {run_id}")
-    cfg = parse_json(row[0], {})
+    cfg = run.config
     kind = cfg.get("unit_kind", "customer")
     if kind not in _REVIEW_KEYS:
         raise ValueError(f"unknown unit kind {kind!r} in run {run_id}")

@@ -15,19 +15,20 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from cx_core.progress import Progress
 from cx_core.store.db import Workspace
 from cx_core.text.embeddings import make_encoder
 from cx_core.store.runs import record_run
-from cx_core.segments.inputs import SegmentInputs, choose_unit_kind, latest_run_id, load_inputs, parse_json
+from cx_core.segments.inputs import SegmentInputs, choose_unit_kind, load_inputs, parse_json
+from cx_core.store.runs import latest_id
 from cx_core.segments.describe import describe
 from cx_core.segments.fit import SegmentFit, fit_segments
 
-Progress = Callable[[float, str], None]
 STAGE = "segments"
 PRESETS = ("fast", "default")
 
@@ -75,33 +76,17 @@ class SegmentSettings:
             raise ValueError("unit must be auto, customer or review")
 
 
-def _profiles_run(ws: Workspace, unit_kind: str, progress: Progress,
-                  customers: Any = None) -> str | None:
-    """The latest profile run; computed first (with the ``customers`` config section's settings)
-    when orders exist and none was ever run."""
-    run = latest_run_id(ws, "profiles")
-    if run is not None or unit_kind != "customer":
-        return run
-    if not ws.scalar("SELECT count(*) FROM orders WHERE customer_id IS NOT NULL"):
-        return None
-    from cx_core.customers.profiles import ProfileSettings, build_profiles
-
-    settings = ProfileSettings.from_config(customers) if customers is not None else ProfileSettings()
-    progress(0.02, "No customer profiles yet: computing them first")
-    return build_profiles(ws, settings, lambda f, m: progress(0.02 + 0.03 * f, m)).run_id
-
-
 def run_segmentation(ws: Workspace, settings: SegmentSettings = SegmentSettings(),
                      progress: Progress | None = None, encoder: Any = None,
-                     model: Any = None, customers: Any = None) -> str:
+                     model: Any = None) -> str:
     """Segment customers (or reviews) and persist the run; returns its run id.
 
     ``encoder`` is anything :func:`cx_core.text.embeddings.embed_texts_cached`
     accepts; by default a :class:`~cx_core.text.encoder.TextEncoder` built from
     ``model`` (a :class:`~cx_core.config.ModelConfig`), loaded only when some
-    review text is not in the embedding cache yet.  ``customers`` (a
-    :class:`~cx_core.config.CustomersConfig`) sets up the profiles computed first
-    when customers were never profiled.
+    review text is not in the embedding cache yet.  Customer behaviour comes from the newest
+    profile run; this function never computes profiles (the segments stage declares
+    ``needs=("profiles", ...)`` and :func:`cx_core.pipeline.graph.run_with_needs` runs them first).
     """
     from cx_core.ingest.datasets import dataset_version
 
@@ -109,7 +94,7 @@ def run_segmentation(ws: Workspace, settings: SegmentSettings = SegmentSettings(
     settings.validate()
     started, t0 = datetime.now(), time.perf_counter()
     unit_kind = choose_unit_kind(ws, settings.unit)
-    profiles_run = _profiles_run(ws, unit_kind, step, customers)
+    profiles_run = latest_id(ws, "profiles")
     factory = (lambda: encoder) if encoder is not None else (lambda: make_encoder(model))
     inputs = load_inputs(ws, unit_kind, settings.text_weight > 0, factory, step, profiles_run)
     t_inputs = time.perf_counter() - t0
@@ -117,8 +102,8 @@ def run_segmentation(ws: Workspace, settings: SegmentSettings = SegmentSettings(
     step(0.85, "Describing segments")
     info = describe(inputs, fit.labels)
     step(0.95, "Saving")
-    run_id = _run_id(settings, dataset_version(ws), started)
-    metrics = _metrics(inputs, fit, info, t_inputs, time.perf_counter() - t0)
+    run_id = new_run_id(settings, dataset_version(ws), started)
+    metrics = run_metrics(inputs, fit, info, t_inputs, time.perf_counter() - t0)
     config = {"settings": asdict(settings), "unit_kind": unit_kind, "strategy": fit.strategy,
               "inputs": inputs.sources, **fit.config}
     save_run(ws, run_id, inputs, fit, info, config, metrics, started, dataset_version(ws))
@@ -126,13 +111,13 @@ def run_segmentation(ws: Workspace, settings: SegmentSettings = SegmentSettings(
     return run_id
 
 
-def _run_id(settings: SegmentSettings, data_key: str, started: datetime) -> str:
+def new_run_id(settings: SegmentSettings, data_key: str, started: datetime) -> str:
     """A new run id (time-ordered, with a short hash of data and settings)."""
     h = hashlib.sha256(f"{data_key}|{json.dumps(asdict(settings), sort_keys=True)}".encode())
     return f"seg_{started:%Y%m%d%H%M%S%f}_{h.hexdigest()[:6]}"
 
 
-def _metrics(inputs: SegmentInputs, fit: SegmentFit, info: pd.DataFrame, t_inputs: float,
+def run_metrics(inputs: SegmentInputs, fit: SegmentFit, info: pd.DataFrame, t_inputs: float,
              total: float) -> dict[str, Any]:
     """What the run reports: counts, outlier shares, text coverage, timings."""
     has_text = (np.zeros(inputs.n, bool) if inputs.text is None
@@ -164,15 +149,6 @@ def save_run(ws: Workspace, run_id: str, inputs: SegmentInputs, fit: SegmentFit,
 
 
 # ---------------------------------------------------------------------- reading
-
-
-def segment_runs(ws: Workspace) -> pd.DataFrame:
-    """Finished segment runs, newest first: run_id, finished_at, dataset_key, config, metrics."""
-    df = ws.query_df("SELECT run_id, finished_at, dataset_key, config_json, metrics_json FROM runs "
-                     "WHERE stage = ? AND status = 'done' ORDER BY finished_at DESC", [STAGE])
-    df["config"] = df.pop("config_json").map(lambda s: parse_json(s, {}))
-    df["metrics"] = df.pop("metrics_json").map(lambda s: parse_json(s, {}))
-    return df
 
 
 def run_settings(config: dict) -> SegmentSettings:

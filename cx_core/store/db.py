@@ -1,7 +1,7 @@
 """The one SQL gateway: every query in CX Insight goes through ``Workspace``.
 
 Values are always bound as parameters; identifiers (table and column names,
-which can come from user files) are quoted by :func:`quote_ident` and nothing
+which can come from user files) are quoted by :func:`cx_core.store.sql.quote_ident` and nothing
 else.  Writes are serialised by a lock so two browser tabs cannot interleave a
 load; a writer that cannot get the lock in time gets :class:`WorkspaceBusy`.
 """
@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from cx_core.config import DbConfig
+from cx_core.store.schema import ensure_schema
 
 Params = Sequence[Any] | dict[str, Any] | None
 
@@ -31,24 +32,6 @@ class WorkspaceBusy(WorkspaceError):
 
 class WorkspaceLocked(WorkspaceError):
     """Another process has the DuckDB file open."""
-
-
-def quote_ident(name: str) -> str:
-    """Quote an SQL identifier (table or column name) for DuckDB.
-
-    The only place identifiers are escaped: double quotes are doubled, and NUL
-    characters, which DuckDB cannot hold in a name, are refused.
-    """
-    if not isinstance(name, str) or name == "":
-        raise ValueError("an identifier must be a non-empty string")
-    if "\x00" in name:
-        raise ValueError("an identifier cannot contain a NUL character")
-    return '"' + name.replace('"', '""') + '"'
-
-
-def qualified(*parts: str) -> str:
-    """Quote and join a dotted name such as schema.table."""
-    return ".".join(quote_ident(p) for p in parts)
 
 
 class Workspace:
@@ -67,7 +50,6 @@ class Workspace:
     @classmethod
     def open(cls, cfg: DbConfig, read_only: bool = False) -> "Workspace":
         """Open (creating if needed) the workspace named by the config, with its schema."""
-        from cx_core.store.schema import ensure_schema
 
         ws = cls(cfg.path, cfg.memory_limit, cfg.threads, cfg.busy_timeout_s, read_only)
         if not read_only:

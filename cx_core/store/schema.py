@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from cx_core.store.sql import quote_ident
+
 if TYPE_CHECKING:  # pragma: no cover
     from cx_core.store.db import Workspace
 
@@ -159,21 +161,42 @@ TABLES: dict[str, str] = {
         reason VARCHAR NOT NULL,
         because_item VARCHAR,
         source VARCHAR""",
-    "runs": """
-        run_id VARCHAR PRIMARY KEY,
-        stage VARCHAR NOT NULL,
     "audit_log": """
         happened_at TIMESTAMP NOT NULL,
         actor VARCHAR NOT NULL,
         role VARCHAR NOT NULL,
         action VARCHAR NOT NULL,
         detail_json VARCHAR NOT NULL""",
+    "runs": """
+        run_id VARCHAR PRIMARY KEY,
+        stage VARCHAR NOT NULL,
         dataset_key VARCHAR NOT NULL,
         config_json VARCHAR NOT NULL,
         started_at TIMESTAMP NOT NULL,
         finished_at TIMESTAMP,
         status VARCHAR NOT NULL,
         metrics_json VARCHAR""",
+    "jobs": """
+        job_id VARCHAR PRIMARY KEY,
+        stage VARCHAR NOT NULL,
+        settings_json VARCHAR NOT NULL,
+        started_by VARCHAR NOT NULL,
+        state VARCHAR NOT NULL,
+        progress DOUBLE NOT NULL,
+        message VARCHAR NOT NULL,
+        units_done BIGINT,
+        units_total BIGINT,
+        rate DOUBLE,
+        eta_s DOUBLE,
+        estimate_s DOUBLE,
+        device VARCHAR,
+        created_at TIMESTAMP NOT NULL,
+        started_at TIMESTAMP,
+        finished_at TIMESTAMP,
+        result_run_id VARCHAR,
+        error VARCHAR,
+        cancel_requested BOOLEAN NOT NULL,
+        pid INTEGER""",
 }
 
 DATA_TABLES = ("customers", "orders", "reviews")
@@ -198,7 +221,6 @@ def ensure_schema(ws: "Workspace") -> None:
     Idempotent; a workspace written by an older version gains the new (nullable)
     columns, so nothing already stored is lost.
     """
-    from cx_core.store.db import quote_ident
 
     with ws.write(timeout_s=30) as cur:
         for name, cols in TABLES.items():

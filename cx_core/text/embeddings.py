@@ -16,19 +16,20 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from cx_core.store.db import Workspace, quote_ident
+from cx_core.progress import CountProgress
+from cx_core.store.db import Workspace
+from cx_core.store.sql import quote_ident
 
-Progress = Callable[[int, int], None]
 
-#: unique texts encoded and committed per transaction by :func:`embed_reviews`,
-#: so an interrupted run keeps what it finished
-REVIEW_CHUNK = 20_000
+#: unique texts encoded and committed per transaction (a checkpoint: an interrupted run keeps what
+#: it finished); ~2k texts is a minute or less on a 2-core CPU and one small insert
+REVIEW_CHUNK = 2_048
 
 
 class Encoder(Protocol):
@@ -39,7 +40,7 @@ class Encoder(Protocol):
     def identify(self) -> str:
         """The model id under which vectors are cached."""
 
-    def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+    def encode(self, texts: Sequence[str], progress: CountProgress | None = None) -> np.ndarray:
         """Unit vectors ``(len(texts), dim_)`` in input order."""
 
 
@@ -113,7 +114,7 @@ def store_vectors(ws: Workspace, model_id: str, hashes: Sequence[str], vectors: 
 
 # -- the cache -------------------------------------------------------------------------
 def _encode_missing(ws: Workspace, encoder: Encoder, model_id: str, hashes: list[str],
-                    texts: list[str], progress: Progress | None) -> np.ndarray:
+                    texts: list[str], progress: CountProgress | None) -> np.ndarray:
     """Encode and store unique ``texts`` (with their ``hashes``); returns their vectors."""
     vectors = np.asarray(encoder.encode(texts, progress=progress), dtype=np.float32)
     if vectors.shape != (len(texts), encoder.dim_):
@@ -123,12 +124,14 @@ def _encode_missing(ws: Workspace, encoder: Encoder, model_id: str, hashes: list
 
 
 def embed_texts_cached(ws: Workspace, encoder: Encoder, texts: Sequence[str | None],
-                       progress: Progress | None = None) -> np.ndarray:
+                       progress: CountProgress | None = None) -> np.ndarray:
     """Vectors of ``texts`` in input order, encoding only what is not cached yet.
 
     Identical texts are encoded once; texts already stored for the encoder's model
-    id are read back. New vectors are written in one transaction. ``progress``
-    receives ``(done, total)`` over the texts actually encoded.
+    id are read back. New vectors are committed every ``REVIEW_CHUNK`` texts, so an
+    interrupted run (a cancelled or killed job) keeps what it encoded and a rerun
+    encodes only the rest. ``progress`` receives ``(done, total)`` over the texts
+    actually encoded.
     """
     model_id = encoder.identify()
     items = [_as_str(t) for t in texts]
@@ -143,24 +146,27 @@ def embed_texts_cached(ws: Workspace, encoder: Encoder, texts: Sequence[str | No
     if found:
         matrix[[slot[h] for h in found]] = cached
     missing = sorted(set(unique) - set(found), key=slot.__getitem__)
-    if missing:
-        vecs = _encode_missing(ws, encoder, model_id, missing,
-                               [items[first[h]] for h in missing], progress)
-        matrix[[slot[h] for h in missing]] = vecs
+    for lo in range(0, len(missing), REVIEW_CHUNK):
+        part = missing[lo:lo + REVIEW_CHUNK]
+        step = None if progress is None else (
+            lambda done, _n, lo=lo: progress(lo + done, len(missing)))
+        vecs = _encode_missing(ws, encoder, model_id, part, [items[first[h]] for h in part], step)
+        matrix[[slot[h] for h in part]] = vecs
     return matrix[[slot[h] for h in hashes]] if hashes else matrix
 
 
-def embed_reviews(ws: Workspace, encoder: Encoder, progress: Progress | None = None,
-                  chunk_size: int = REVIEW_CHUNK) -> dict[str, Any]:
+def embed_reviews(ws: Workspace, encoder: Encoder, progress: CountProgress | None = None,
+                  chunk_size: int | None = None) -> dict[str, Any]:
     """Embed every review ``text`` not yet cached for the encoder's model.
 
     Works on distinct ``reviews.text_hash`` values; commits every ``chunk_size``
-    texts so an interrupted run keeps its work. ``progress(done, total)`` counts
+    (default ``REVIEW_CHUNK``) texts so an interrupted run keeps its work. ``progress(done, total)`` counts
     the texts to encode. Returns statistics: ``total`` (reviews), ``unique_texts``,
     ``cached``, ``newly_encoded``, ``seconds``, ``texts_per_s``, ``device``,
     ``dtype``, ``model_id``.
     """
     start = time.perf_counter()
+    chunk_size = chunk_size or REVIEW_CHUNK
     model_id = encoder.identify()
     total, unique = ws.query_one("SELECT count(*), count(DISTINCT text_hash) FROM reviews")
     todo = ws.query_df(
@@ -189,13 +195,15 @@ def embed_reviews(ws: Workspace, encoder: Encoder, progress: Progress | None = N
     }
 
 
-def make_encoder(model: Any = None) -> Any:
-    """The configured :class:`~cx_core.text.encoder.TextEncoder` for a :class:`~cx_core.config.ModelConfig`
-    (default: the packaged MiniLM); torch loads here, the weights on the first encode."""
-    from cx_core.config import ModelConfig
+def make_encoder(model: Any) -> Any:
+    """The :class:`~cx_core.text.encoder.TextEncoder` for a :class:`~cx_core.config.ModelConfig`
+    (passed explicitly: the config is read at the edges); torch loads here, the weights on the
+    first encode."""
     from cx_core.text.encoder import TextEncoder
 
-    return TextEncoder.from_config(model if model is not None else ModelConfig())
+    if model is None:
+        raise ValueError("No text encoder given: pass an encoder or the model config section.")
+    return TextEncoder.from_config(model)
 
 
 def load_review_embeddings(ws: Workspace, model_id: str, dataset_id: str | None = None

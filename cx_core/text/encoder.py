@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
+from cx_core.progress import CountProgress
 import torch
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,7 +41,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]
 
 #: token budget per batch when ``batch_tokens`` is 0 ("auto"): small batches keep
 #: the activations in the CPU caches (measured: 2,048 tokens 1.5x faster than 16,384
@@ -439,7 +439,7 @@ class TextEncoder:
         return fast
 
     # -- encoding --------------------------------------------------------------------
-    def encode(self, texts: Sequence[str | None] | str, progress: Progress | None = None
+    def encode(self, texts: Sequence[str | None] | str, progress: CountProgress | None = None
                ) -> np.ndarray:
         """Embed ``texts`` -> float32 array ``(len(texts), dim_)`` of unit vectors, input order.
 

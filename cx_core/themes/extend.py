@@ -19,29 +19,25 @@ import time
 import uuid
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from cx_core.progress import Progress
 from cx_core.store.db import Workspace
+from cx_core.store.runs import datasets_since, get
 from cx_core.segments.extend import Extension, quick_share
-from cx_core.themes.run import (OUTLIER, STAGE, ThemeSettings, _embed, _metrics, _save, taxonomy_overlap,
+from cx_core.themes.run import (OUTLIER, STAGE, ThemeSettings, embed_theme_texts, theme_metrics, save_theme_run, taxonomy_overlap,
                      theme_table, usable_review_vectors)
-
-Progress = Callable[[float, str], None]
-
-_NEW_SQL = ("SELECT dataset_id FROM datasets WHERE loaded_at > "
-            "(SELECT started_at FROM runs WHERE run_id = ?)")
 
 
 def _base_run(ws: Workspace, run_id: str) -> tuple[dict, dict]:
     """(config, metrics) of a finished theme run; ``ValueError`` when there is none."""
-    row = ws.query_one("SELECT config_json, metrics_json FROM runs WHERE run_id = ? AND stage = ? "
-                       "AND status = 'done'", [run_id, STAGE])
-    if row is None:
+    run = get(ws, run_id, STAGE)
+    if run is None:
         raise ValueError(f"No finished theme run {run_id!r} to extend.")
-    return json.loads(row[0] or "{}"), json.loads(row[1] or "{}")
+    return run.config, run.metrics
 
 
 def moving_reviews(ws: Workspace, frame: pd.DataFrame, run_id: str) -> tuple[np.ndarray, pd.DataFrame]:
@@ -49,7 +45,7 @@ def moving_reviews(ws: Workspace, frame: pd.DataFrame, run_id: str) -> tuple[np.
     base = ws.query_df("SELECT dataset_id, review_id, theme_id, is_outlier FROM review_themes "
                        "WHERE run_id = ?", [run_id])
     got = frame[["dataset_id", "review_id"]].merge(base, how="left", on=["dataset_id", "review_id"])
-    new_ds = {r[0] for r in ws.execute(_NEW_SQL, [run_id])}
+    new_ds = set(datasets_since(ws, run_id))
     moving = got["theme_id"].isna().to_numpy() | frame["dataset_id"].isin(sorted(new_ds)).to_numpy()
     return moving, got
 
@@ -119,7 +115,7 @@ def extend_themes(ws: Workspace, base_run: str, encoder: Any, max_share: float =
     n_new, share = quick_share(ws, "review", base_run, None)
     if base_settings.dataset_id is None and share > max_share:
         return _too_many(n_new, share, max_share)
-    model_id = _embed(ws, encoder, step)
+    model_id = embed_theme_texts(ws, encoder, step)
     step(0.55, "Reading review vectors")
     frame, X, skipped = usable_review_vectors(ws, model_id, base_settings)
     moving, got = moving_reviews(ws, frame, base_run)
@@ -135,12 +131,12 @@ def extend_themes(ws: Workspace, base_run: str, encoder: Any, max_share: float =
     step(0.85, "Comparing themes with the aspect taxonomy")
     overlap = taxonomy_overlap(frame["text"].tolist(), raw, load_taxonomy(ws))
     table = _promoted(ws, base_run, theme_table(frame, fit, overlap, base_settings))
-    out = _metrics(frame, fit, table, skipped, model_id)
+    out = theme_metrics(frame, fit, table, skipped, model_id)
     out.update(extended_from=base_run, placed=int(moving.sum()), placed_share=round(share, 4),
                seconds=round(time.perf_counter() - t0, 3))
     run_id = "run_" + uuid.uuid4().hex[:10]
     new_config = {**config, "extended_from": base_run, "placed": int(moving.sum())}
-    _save(ws, run_id, frame, fit, table, new_config, out, started, dataset_version(ws))
+    save_theme_run(ws, run_id, frame, fit, table, new_config, out, started, dataset_version(ws))
     step(1.0, f"Extended {base_run}: placed {int(moving.sum()):,} reviews")
     return Extension(run_id, f"extended {base_run}: placed {int(moving.sum()):,} new reviews "
                              f"({share:.1%}; refit above {max_share:.0%})", int(moving.sum()), share)

@@ -25,16 +25,16 @@ import re
 import uuid
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from cx_core.progress import Progress
 from cx_core.store.db import Workspace
 from cx_core.text.embeddings import load_review_frame, make_encoder
-from cx_core.store.runs import record_run
+from cx_core.store.runs import history, record_run
 
-Progress = Callable[[float, str], None]
 STAGE = "themes"
 OUTLIER = -1
 MIN_REVIEWS = 30
@@ -104,7 +104,7 @@ def load_review_vectors(ws: Workspace, model_id: str, dataset_id: str | None = N
     return load_review_frame(ws, model_id, dataset_id)
 
 
-def _embed(ws: Workspace, enc: Any, step: Progress) -> str:
+def embed_theme_texts(ws: Workspace, enc: Any, step: Progress) -> str:
     """Embed review texts not cached yet (progress 0-50 %); returns the model id."""
     from cx_core.text.embeddings import embed_reviews
 
@@ -231,7 +231,7 @@ def discover_themes(ws: Workspace, settings: ThemeSettings = ThemeSettings(),
     settings.validate()
     step = progress or (lambda f, m: None)
     started = datetime.now()
-    model_id = _embed(ws, encoder if encoder is not None else make_encoder(model), step)
+    model_id = embed_theme_texts(ws, encoder if encoder is not None else make_encoder(model), step)
     step(0.52, "Reading review vectors")
     frame, X, skipped = usable_review_vectors(ws, model_id, settings)
     if len(frame) < MIN_REVIEWS:
@@ -242,10 +242,10 @@ def discover_themes(ws: Workspace, settings: ThemeSettings = ThemeSettings(),
     step(0.9, "Comparing themes with the aspect taxonomy")
     overlap = taxonomy_overlap(frame["text"].tolist(), fit["raw"], load_taxonomy(ws))
     table = theme_table(frame, fit, overlap, settings)
-    metrics = _metrics(frame, fit, table, skipped, model_id)
+    metrics = theme_metrics(frame, fit, table, skipped, model_id)
     run_id = "run_" + uuid.uuid4().hex[:10]
     step(0.95, "Saving themes")
-    _save(ws, run_id, frame, fit, table, {"settings": asdict(settings), "pipeline": fit["config"]},
+    save_theme_run(ws, run_id, frame, fit, table, {"settings": asdict(settings), "pipeline": fit["config"]},
           metrics, started, dataset_version(ws))
     step(1.0, f"{metrics['n_themes']} themes found")
     return run_id
@@ -274,7 +274,7 @@ def theme_table(frame: pd.DataFrame, fit: dict[str, Any], overlap: dict[int, dic
     return pd.DataFrame(rows)
 
 
-def _metrics(frame: pd.DataFrame, fit: dict[str, Any], table: pd.DataFrame, skipped: int,
+def theme_metrics(frame: pd.DataFrame, fit: dict[str, Any], table: pd.DataFrame, skipped: int,
              model_id: str) -> dict[str, Any]:
     """What the run reports: counts, outlier shares, coverage, timings."""
     themes = table[table["theme_id"] >= 0]
@@ -287,7 +287,7 @@ def _metrics(frame: pd.DataFrame, fit: dict[str, Any], table: pd.DataFrame, skip
     }
 
 
-def _save(ws: Workspace, run_id: str, frame: pd.DataFrame, fit: dict[str, Any],
+def save_theme_run(ws: Workspace, run_id: str, frame: pd.DataFrame, fit: dict[str, Any],
           table: pd.DataFrame, config: dict, metrics: dict, started: datetime,
           data_key: str) -> None:
     """Write the run record, the themes and every review's theme in one transaction."""
@@ -313,10 +313,7 @@ def _save(ws: Workspace, run_id: str, frame: pd.DataFrame, fit: dict[str, Any],
 
 def theme_runs(ws: Workspace) -> pd.DataFrame:
     """Finished theme runs, newest first: run_id, finished_at, dataset_key, metrics (dict)."""
-    df = ws.query_df("SELECT run_id, finished_at, dataset_key, metrics_json FROM runs "
-                     "WHERE stage = ? AND status = 'done' ORDER BY finished_at DESC", [STAGE])
-    df["metrics"] = df.pop("metrics_json").map(lambda s: json.loads(s or "{}"))
-    return df
+    return history(ws, STAGE)
 
 
 def load_themes(ws: Workspace, run_id: str) -> pd.DataFrame:

@@ -76,9 +76,11 @@ def _cli(capsys, *argv: str) -> str:
 
 def test_load_and_run_on_real_samples_match_the_app_reads(env, capsys):
     from cx_core.ingest.datasets import list_datasets, summarize
-    from cx_core.insight.export import export_frame, segment_runs
-    from cx_core.customers.profiles import latest_run, load_profiles
-    from cx_core.reviews.browse import count_reviews, latest_score_run
+    from cx_core.insight.export import export_frame
+    from cx_core.segments.query import segment_runs
+    from cx_core.customers.profiles import load_profiles
+    from cx_core.store import runs as run_api
+    from cx_core.reviews.browse import count_reviews
 
     reviews_csv, orders_csv, texts, customers = _samples(env)
     db = str(env / "ws.duckdb")
@@ -98,10 +100,10 @@ def test_load_and_run_on_real_samples_match_the_app_reads(env, capsys):
         assert sorted(datasets["kind"]) == ["orders", "reviews"]
         s = summarize(ws)
         assert s["reviews"].rows == texts  # reviews without text are rejected, the rest kept
-        score_run = latest_score_run(ws)
-        assert score_run["run_id"] == runs["review_scores"]
-        assert sum(count_reviews(ws, score_run["run_id"]).values()) == texts
-        prof_run, _, _ = latest_run(ws)
+        score_run = run_api.latest(ws, "review_scores")
+        assert score_run.run_id == runs["review_scores"]
+        assert sum(count_reviews(ws, score_run.run_id).values()) == texts
+        prof_run = run_api.latest_id(ws, "profiles")
         assert prof_run == runs["profiles"]
         profiles = load_profiles(ws, prof_run)
         # profiles cover customers with a purchase line (a return-only customer has none: Online

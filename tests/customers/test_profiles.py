@@ -5,7 +5,8 @@ import pytest
 
 from cx_core.ingest.load import load_file
 from cx_core.customers.profiles import (ProfileSettings, build_profiles, compute_profiles, customer_detail,
-                              latest_run, load_profiles)
+                              load_profiles)
+from cx_core.store import runs
 from tests.conftest import shared
 
 
@@ -14,7 +15,8 @@ def test_online_retail_profiles_persist(ws):
     res = build_profiles(ws, ProfileSettings(horizon_weeks=26))
     assert len(res.profiles) == ws.scalar(
         "SELECT count(DISTINCT customer_id) FROM orders WHERE NOT is_return AND customer_id IS NOT NULL")
-    run_id, metrics, _ = latest_run(ws)
+    found = runs.latest(ws, "profiles")
+    run_id, metrics = found.run_id, found.metrics
     assert run_id == res.run_id and metrics["window_end"] == "2011-12-09"
     stored = load_profiles(ws, run_id)
     assert len(stored) == len(res.profiles)

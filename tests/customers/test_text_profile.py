@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cx_core.customers.profiles import ProfileSettings, build_profiles, latest_run, load_profiles
-from cx_core.customers.text_profile import (latest_scores_run, load_review_signals, signal_rows,
+from cx_core.customers.profiles import ProfileSettings, build_profiles, load_profiles
+from cx_core.store import runs
+from cx_core.customers.text_profile import (load_review_signals, signal_rows,
                                   text_profiles)
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -49,7 +50,7 @@ def seed_reviews(ws, with_scores: bool = True) -> None:
 
 def test_text_profile_hand_checked(ws):
     seed_reviews(ws)
-    assert latest_scores_run(ws) == "new"
+    assert runs.latest_id(ws, "review_scores") == "new"
     prof = text_profiles(load_review_signals(ws, "new"))
     assert list(prof.index) == ["a", "b", "c"]  # r6 has no customer
     a, b, c = prof.loc["a"], prof.loc["b"], prof.loc["c"]
@@ -69,7 +70,7 @@ def test_text_profile_hand_checked(ws):
 def test_no_scores_and_no_reviews(ws):
     assert text_profiles(load_review_signals(ws, None)).empty
     seed_reviews(ws, with_scores=False)
-    assert latest_scores_run(ws) is None
+    assert runs.latest_id(ws, "review_scores") is None
     prof = text_profiles(load_review_signals(ws, None))
     assert prof.loc["a", "n_reviews"] == 3 and prof["mean_sentiment"].isna().all()
 
@@ -91,7 +92,8 @@ def test_profiles_store_text_and_churn_columns(ws):
     _seed_orders(ws)
     seed_reviews(ws)
     res = build_profiles(ws, ProfileSettings(horizon_weeks=13))
-    run_id, metrics, _ = latest_run(ws)
+    found = runs.latest(ws, "profiles")
+    run_id, metrics = found.run_id, found.metrics
     stored = load_profiles(ws, run_id).set_index("customer_id")
     assert stored.loc["a", "n_reviews"] == 3
     assert list(stored.loc["a", "top_complaints"]) == ["delivery", "fit"]

@@ -290,7 +290,7 @@ def test_browse_reviews_scores_and_models(ws, tmp_path):
     import json
     from datetime import datetime
 
-    from cx_core.explain.browse import (latest_scores_run, pick_reviews, review_scores_row,
+    from cx_core.explain.browse import (pick_reviews, review_scores_row,
                                         trained_models)
 
     now = datetime.now()
@@ -309,7 +309,9 @@ def test_browse_reviews_scores_and_models(ws, tmp_path):
         for run_id, folder in [("m_ok", tmp_path / "m_ok"), ("m_gone", tmp_path / "gone")]:
             cur.execute("INSERT INTO runs VALUES (?, 'review_model', 'all', ?, ?, ?, 'done', '{}')",
                         [run_id, json.dumps({"model_dir": str(folder)}), now, now])
-    assert latest_scores_run(ws) == ("s1", "m1")
+    from cx_core.store.runs import latest
+
+    assert latest(ws, "review_scores").run_id == "s1"
     assert pick_reviews(ws)["review_id"].tolist() == ["a1", "a2"]  # empty text left out
     scored = pick_reviews(ws, run_id="s1")
     assert scored["review_id"].tolist() == ["a2", "a1"]  # most negative first

@@ -7,7 +7,8 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from cx_core.insight.alerts import MIN_COUNT, Alert, what_changed
+from cx_core.insight.alert import Alert
+from cx_core.insight.alerts import MIN_COUNT, what_changed
 from tests.drivers_fixtures import ANCHOR, add_reviews, add_run, insert, planted
 
 XSS = "<img src=x onerror=alert(1)>"

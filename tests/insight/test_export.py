@@ -10,8 +10,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from cx_core.insight.export import (BGNBD_METHOD, export_frame, export_segments, neutralise_formulas,
-                            segment_choices, segment_runs)
+from cx_core.insight.export import BGNBD_METHOD, export_frame, export_segments, neutralise_formulas, segment_choices
+from cx_core.segments.query import segment_runs
 
 XSS = "<img src=x onerror=alert(1)>"
 FORMULA = '=HYPERLINK("http://evil.example","click me")'

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from scipy.stats import false_discovery_control
 
-from cx_core.insight.alerts import Alert, control_fdr
+from cx_core.insight.alert import Alert
+from cx_core.insight.alerts import control_fdr
 from cx_core.insight.stats import ALPHA, benjamini_hochberg, fdr_q
 from cx_core.insight.trends import trends_from_frame
 

@@ -179,17 +179,20 @@ def test_overview_page_builds_and_offers_the_report(tmp_path, monkeypatch):
 
 
 def test_batch_export_stage_writes_the_report(ws, tmp_path):
-    from cx_core.pipeline.batch import REPORT_FILE, BatchContext, BatchOptions, stage_export
+    from cx_core.pipeline.stages.export import REPORT_FILE
+    from cx_core.pipeline.stage import RunOptions, StageContext, run_stage
+    from cx_core.pipeline.stages import STAGES
+    from cx_core.progress import no_progress
 
     _full(ws)
     cfg = load_config(env={}, db__path=str(tmp_path / "ws.duckdb"))
-    ctx = BatchContext(ws, cfg, BatchOptions(export_dir=str(tmp_path / "out")), lambda f, m: None, {})
-    out = stage_export(ctx)
+    ctx = StageContext(ws, cfg, RunOptions(export_dir=str(tmp_path / "out")), {})
+    out = run_stage(STAGES["export"], ctx, no_progress)
     assert out.status == "done" and out.extra["report"].endswith(REPORT_FILE)
     html = (tmp_path / "out" / REPORT_FILE).read_text(encoding="utf-8")
     _safe(html)
     assert EMAIL not in html
     ctx.previous = {"export": {"key": out.key, "run_id": None}}
-    assert stage_export(ctx).status == "skipped"          # unchanged: nothing rewritten
+    assert run_stage(STAGES["export"], ctx, no_progress).status == "skipped"          # unchanged: nothing rewritten
     (tmp_path / "out" / REPORT_FILE).unlink()
-    assert stage_export(ctx).status == "done" and (tmp_path / "out" / REPORT_FILE).is_file()
+    assert run_stage(STAGES["export"], ctx, no_progress).status == "done" and (tmp_path / "out" / REPORT_FILE).is_file()

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from cx_core.pipeline.batch import STAGES
+from cx_core.pipeline.batch import ORDER as STAGES
 from cx_core.cli.main import main
 from cx_core.config import load_config
 from cx_core.store.db import Workspace
@@ -98,7 +98,8 @@ def test_run_demo_end_to_end_then_skips_everything(batch_env, capsys):
 
 def _check_extension(db: str, first: dict, third: dict) -> None:
     """Unchanged customers keep their segment; the retrain and refit thresholds are honoured."""
-    from cx_core.pipeline.batch import BatchContext, BatchOptions, _model_decision
+    from cx_core.pipeline.stage import RunOptions, StageContext
+    from cx_core.pipeline.stages.reviews import model_decision
     from cx_core.reviews.store import latest_model
     from cx_core.segments.extend import extend_segmentation
     from cx_core.segments.run import SegmentSettings
@@ -111,8 +112,8 @@ def _check_extension(db: str, first: dict, third: dict) -> None:
                             "WHERE a.run_id = ? AND b.run_id = ? AND (a.segment_id <> b.segment_id "
                             "OR a.x IS DISTINCT FROM b.x)", [old, new])["unit_id"].tolist()
         assert set(moved) <= {"C00001", "C00002"}
-        ctx = BatchContext(ws, cfg, BatchOptions(), lambda f, m: None, {})
-        keep, why = _model_decision(ctx, latest_model(ws))
+        ctx = StageContext(ws, cfg, RunOptions(), {})
+        keep, why = model_decision(ctx, latest_model(ws))
         assert not keep and why.startswith("reviews grew by")
         ext = extend_segmentation(ws, old, SegmentSettings.from_config(cfg), model=cfg.model,
                                   max_share=0.0)

@@ -112,7 +112,8 @@ def test_store_roundtrip(tmp_path, lines):
     from cx_core.config import load_config
     from cx_core.store.db import Workspace
     from cx_core.ingest.load import load_file
-    from cx_core.recommend.store import (build_recommendations, latest_recommend_run,
+    from cx_core.store.runs import latest_id
+    from cx_core.recommend.store import (build_recommendations,
                                          load_recommendations, purchase_history, recommended_customers)
 
     f = tmp_path / "orders.csv"
@@ -120,10 +121,10 @@ def test_store_roundtrip(tmp_path, lines):
         columns="is_return").to_csv(f, index=False)
     ws = Workspace.open(load_config(db__path=str(tmp_path / "w.duckdb")).db)
     try:
-        assert latest_recommend_run(ws) is None
+        assert latest_id(ws, "recommend") is None
         load_file(ws, f, "orders", _suggested(ws, f) | {"item": "item"})
         run_id = build_recommendations(ws, "als", n=3)
-        assert latest_recommend_run(ws)[0] == run_id
+        assert latest_id(ws, "recommend") == run_id
         assert "t" in recommended_customers(ws, run_id)
         t = load_recommendations(ws, run_id, "t")
         assert list(t["rank"]) == [1, 2, 3] and t["item"].iat[0] == "a4" and t["reason"].str.len().gt(0).all()

@@ -129,6 +129,14 @@ def _seed(ws, tmp_path) -> None:
                "rating": "rating", "category": "category", "text": "text"})
 
 
+def _encoder():
+    """The encoder the environment names (the tiny test encoder: the fixture sets CX_MODEL_DIR)."""
+    from cx_core.config import load_config
+    from cx_core.text.encoder import TextEncoder
+
+    return TextEncoder.from_config(load_config().model)
+
+
 @pytest.fixture
 def ws(tmp_path, tiny_dir, monkeypatch):
     from cx_core.config import load_config
@@ -145,7 +153,7 @@ def ws(tmp_path, tiny_dir, monkeypatch):
 def test_hybrid_split_by_source(ws, tiny_dir):
     from cx_core.recommend.store import build_recommendations, load_recommendations
 
-    run = build_recommendations(ws, "auto", n=2)
+    run = build_recommendations(ws, "auto", n=2, encoder=_encoder())
     recs = load_recommendations(ws, run)
     src = recs.groupby("customer_id")["source"].first().to_dict()
     assert src["o1"] == "als" and src["r1"] == "text" and src["review:v3"] == "text"
@@ -153,7 +161,7 @@ def test_hybrid_split_by_source(ws, tiny_dir):
     assert not set(recs.loc[recs["customer_id"] == "r1", "item"]) & {"p2", "p3"}
     metrics = ws.query_one("SELECT metrics_json FROM runs WHERE run_id = ?", [run])[0]
     assert '"by_source"' in metrics
-    text = load_recommendations(ws, build_recommendations(ws, "text", n=2))
+    text = load_recommendations(ws, build_recommendations(ws, "text", n=2, encoder=_encoder()))
     assert set(text["source"]) == {"text"} and "o1" in set(text["customer_id"])
     assert "o2" not in set(text["customer_id"])  # no reviews: nothing from text
     names = set(text["item_name"])
@@ -172,27 +180,31 @@ def test_cli_text_method(ws, tmp_path, capsys):
 
 
 def test_batch_stage_runs_then_skips(ws):
-    from cx_core.pipeline.batch import BatchContext, BatchOptions, stage_recommend
+    from cx_core.pipeline.stage import RunOptions, StageContext, run_stage
+    from cx_core.pipeline.stages import STAGES
+    from cx_core.progress import no_progress
     from cx_core.config import load_config
 
     cfg = load_config()
-    ctx = BatchContext(ws, cfg, BatchOptions(), lambda f, m: None, {})
-    first = stage_recommend(ctx)
+    ctx = StageContext(ws, cfg, RunOptions(), {})
+    first = run_stage(STAGES["recommend"], ctx, no_progress)
     assert first.status == "done" and first.run_id.startswith("rec_")
     ctx.previous = {"recommend": {"key": first.key, "run_id": first.run_id}}
-    again = stage_recommend(ctx)
+    again = run_stage(STAGES["recommend"], ctx, no_progress)
     assert again.status == "skipped" and again.run_id == first.run_id
 
 
 def test_batch_stage_skipped_without_items(tmp_path):
-    from cx_core.pipeline.batch import BatchContext, BatchOptions, stage_recommend
+    from cx_core.pipeline.stage import RunOptions, StageContext, run_stage
+    from cx_core.pipeline.stages import STAGES
+    from cx_core.progress import no_progress
     from cx_core.config import load_config
     from cx_core.store.db import Workspace
 
     cfg = load_config(db__path=str(tmp_path / "e.duckdb"))
     w = Workspace.open(cfg.db)
     try:
-        out = stage_recommend(BatchContext(w, cfg, BatchOptions(), lambda f, m: None, {}))
+        out = run_stage(STAGES["recommend"], StageContext(w, cfg, RunOptions(), {}), no_progress)
         assert out.status == "skipped" and "with items" in out.reason
     finally:
         w.close()
@@ -204,7 +216,7 @@ def test_export_carries_text_recommendations_for_anonymous_reviewers(ws):
     from cx_core.insight.export import export_frame
     from cx_core.recommend.store import build_recommendations
 
-    build_recommendations(ws, "auto", n=2)
+    build_recommendations(ws, "auto", n=2, encoder=_encoder())
     with ws.write() as cur:
         cur.execute("INSERT INTO runs VALUES ('seg1', 'segments', 'k', '{}', ?, ?, 'done', '{}')",
                     [datetime(2024, 1, 1), datetime(2024, 1, 1)])

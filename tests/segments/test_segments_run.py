@@ -12,18 +12,19 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from cx_core.config import CustomersConfig
+from cx_core.config import load_config
+from cx_core.pipeline.graph import run_named
 from cx_core.ingest.demo import generate_demo
 from cx_core.ingest.load import load_file
-from cx_core.store.runs import latest_run
+from cx_core.store.runs import latest
 from cx_core.safe import html_escape
 from cx_core.cluster import NeighbourPlacer
 from cx_core.plots.segments import (aspect_heatmap_figure, aspect_timeline_figure,
                                     clv_churn_figure, segment_map_figure,
                                     sentiment_timeline_figure, size_value_figure)
 from cx_core.segments.query import load_units, segment_aspects, segment_timeline
-from cx_core.segments.run import (SegmentSettings, load_segment_info, run_segmentation,
-                                  segment_runs)
+from cx_core.segments.run import SegmentSettings, load_segment_info, run_segmentation
+from cx_core.segments.query import segment_runs
 from tests.conftest import shared
 from tests.segment_helpers import DEMO_CUSTOMERS, DEMO_SEED, BowEncoder, demo_workspace
 
@@ -57,8 +58,8 @@ def demo_run(tmp_path_factory):
     ws, cfg = demo_workspace(tmp_path_factory.mktemp("segdemo"))
     n_vectors = ws.scalar("SELECT count(*) FROM embeddings")
     steps: list[tuple[float, str]] = []
-    first = run_segmentation(ws, SegmentSettings(), lambda f, m: steps.append((f, m)),
-                             model=cfg.model)
+    first = run_named("segments", ws, cfg, lambda f, m: steps.append((f, m)),
+                      settings=SegmentSettings()).run_id  # profiles first: the stage needs them
     second = run_segmentation(ws, SegmentSettings(), model=cfg.model)
     yield ws, cfg, first, second, steps, n_vectors
     ws.close()
@@ -199,11 +200,11 @@ def test_reviews_without_customer_ids_segment_each_review(ws, tmp_path):
 def test_orders_only_names_segments_by_behaviour(ws, tmp_path):
     load_file(ws, _write_demo_part(tmp_path, "orders"), "orders")
     steps: list[str] = []
-    customers = CustomersConfig(churn_horizon_days=60)
-    run_id = run_segmentation(ws, SegmentSettings(), lambda f, m: steps.append(m),
-                              encoder=BowEncoder(), customers=customers)
-    assert any("profiles" in s for s in steps)  # computed first, none existed
-    assert latest_run(ws, "profiles").config["churn_horizon_days"] == 60  # with the given settings
+    cfg = load_config(env={}, customers__churn_horizon_days=60)
+    run_id = run_named("segments", ws, cfg, lambda f, m: steps.append(m), settings=SegmentSettings(),
+                       encoder=BowEncoder()).run_id
+    assert any("profiles" in s for s in steps)  # the stage's needs: computed first, none existed
+    assert latest(ws, "profiles").config["churn_horizon_days"] == 60  # with the given settings
     cfg = segment_runs(ws).iloc[0]["config"]
     assert cfg["strategy"] == "single" and not cfg["inputs"]["text"]
     info = load_segment_info(ws, run_id)

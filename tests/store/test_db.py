@@ -4,7 +4,8 @@ import threading
 
 import pytest
 
-from cx_core.store.db import Workspace, WorkspaceBusy, WorkspaceLocked, quote_ident
+from cx_core.store.db import Workspace, WorkspaceBusy, WorkspaceLocked
+from cx_core.store.sql import quote_ident
 
 HOSTILE = ['"; DROP TABLE orders; --', "<img src=x onerror=alert(1)>", "a\"b", "Robert'); --"]
 

@@ -100,19 +100,21 @@ def test_too_many_new_reviews_or_other_settings_refit(base):
 
 
 def test_batch_stage_extends_after_a_few_new_reviews(ws, cfg):
-    from cx_core.pipeline.batch import BatchContext, BatchOptions, stage_themes
+    from cx_core.pipeline.stage import RunOptions, StageContext, run_stage
+    from cx_core.pipeline.stages import STAGES
+    from cx_core.progress import no_progress
 
     texts, truth, enc = planted_corpus(n_noise=6)
     add_dataset(ws, "ds_test")
     insert_reviews(ws, texts)
-    ctx = BatchContext(ws, cfg, BatchOptions(), lambda f, m: None, {}, _encoder=enc)
-    first = stage_themes(ctx)
+    ctx = StageContext(ws, cfg, RunOptions(incremental=True), {}, encoder_override=enc)
+    first = run_stage(STAGES["themes"], ctx, no_progress)
     assert first.extra["mode"] == "refit" and first.reason == "refit: no theme run yet"
     added, _ = new_reviews(enc, texts, truth, per_topic=2)
     add_dataset(ws, "ds_new")
     insert_reviews(ws, added, dataset_id="ds_new")
-    second = stage_themes(ctx)
+    second = run_stage(STAGES["themes"], ctx, no_progress)
     assert second.extra == {"mode": "extended", "placed": 6}
     assert second.reason.startswith(f"extended {first.run_id}: placed 6 new reviews")
     ctx.opts.force = True
-    assert stage_themes(ctx).extra["mode"] == "refit"
+    assert run_stage(STAGES["themes"], ctx, no_progress).extra["mode"] == "refit"

@@ -1,0 +1,111 @@
+"""Running a stage from a page: as a server-side job (it outlives the tab), followed with a progress
+bar while the page is open; the sidebar block shows every job on every page."""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import streamlit as st
+
+from cx_core.pipeline.jobs import JobRunner, describe_eta, last_duration
+from cx_core.progress import Progress, clamp
+from cx_core.store import jobs as job_table
+from pages._ui import allowed, cached_config, current_actor, md, shared_workspace
+
+STAGE_LABELS = {"embed": "Embedding reviews", "review_model": "Training the review model",
+                "review_scores": "Scoring reviews", "profiles": "Customer profiles",
+                "segments": "Segmentation", "themes": "Theme discovery", "recommend": "Recommendations",
+                "ingest": "Loading data", "export": "Export"}
+
+
+@st.cache_resource(show_spinner=False)
+def get_runner() -> JobRunner:
+    """The server's one job runner (shared by every session and tab of this process)."""
+    cfg = cached_config()
+    return JobRunner(shared_workspace(), cfg)
+
+
+@contextmanager
+def progress_block(text: str = "Starting") -> Iterator[Progress]:
+    """A progress bar for the duration of the block; removed even when the work fails, so an
+    error message never sits under a frozen bar."""
+    bar = st.progress(0.0, text=text)
+    try:
+        yield lambda fraction, message: bar.progress(clamp(fraction), text=message)
+    finally:
+        bar.empty()
+
+
+def _label(job: job_table.Job) -> str:
+    eta = describe_eta(job.eta_s)
+    rate = f" · {job.rate:,.1f}/s" if job.rate and job.units_total else ""
+    return f"{STAGE_LABELS.get(job.stage, job.stage)}: {job.message}{rate}" + (f" · {eta} left" if eta else "")
+
+
+def run_stage(name: str, settings: Any = None, encoder: Any = None) -> job_table.Job | None:
+    """Start stage ``name`` as a job and follow it here with a progress bar. Closing the tab or
+    leaving the page does not stop it (the sidebar shows it everywhere). Returns the finished job,
+    or None when it failed or was cancelled (with a message on the page)."""
+    if not allowed("analyse"):
+        st.error("Your role can browse results but not run analyses.")
+        return None
+    runner = get_runner()
+    job_id = runner.submit(name, settings, started_by=current_actor().name, encoder=encoder)
+    job = job_table.get_job(runner.ws, job_id)
+    with progress_block(f"{STAGE_LABELS.get(name, name)}: queued") as progress:
+        while job is not None and job.active:
+            progress(job.progress, _label(job))
+            time.sleep(0.25)
+            job = job_table.get_job(runner.ws, job_id)
+    if job is None or job.state == "failed":
+        st.error(md(f"{STAGE_LABELS.get(name, name)} failed: {job.error if job else 'job lost'}"))
+        return None
+    if job.state != "done":
+        st.warning(md(f"{STAGE_LABELS.get(name, name)} was {job.state}: {job.message}"))
+        return None
+    return job
+
+
+def estimate_caption(name: str) -> str:
+    """"Last run took about 3 min" for a stage, from this machine's earlier jobs ("" without one)."""
+    took = last_duration(get_runner().ws, name)
+    return f"Last run on this machine took {describe_eta(took).removeprefix('about ')}." if took else ""
+
+
+def jobs_sidebar() -> None:
+    """Every active job (any tab, any user) with progress, time left and Cancel; refreshes itself
+    while something runs and reruns the page when a job finishes."""
+    ws = get_runner().ws
+    active = job_table.active_jobs(ws)
+    if active:
+        _active_jobs_fragment()
+    else:
+        _recent_job_note(ws)
+
+
+@st.fragment(run_every=2.0)
+def _active_jobs_fragment() -> None:
+    ws = get_runner().ws
+    active = job_table.active_jobs(ws)
+    seen = st.session_state.setdefault("_cx_jobs_seen", set())
+    if seen - {j.job_id for j in active}:
+        st.session_state["_cx_jobs_seen"] = {j.job_id for j in active}
+        st.rerun(scope="app")  # a job finished: pages show its result
+    seen.update(j.job_id for j in active)
+    with st.sidebar:
+        st.markdown("**Running jobs**")
+        for job in active:
+            st.progress(clamp(job.progress), text=md(_label(job)))
+            st.caption(md(f"Started by {job.started_by}"))
+            if allowed("analyse") and st.button("Cancel", key=f"cancel_{job.job_id}"):
+                get_runner().cancel(job.job_id)
+
+
+def _recent_job_note(ws) -> None:
+    recent = job_table.recent_jobs(ws, 1)
+    if recent and recent[0].state in ("failed", "cancelled", "interrupted"):
+        job = recent[0]
+        st.sidebar.caption(md(f"Last job: {STAGE_LABELS.get(job.stage, job.stage)} {job.state}. "
+                              f"{job.message}"))

@@ -1,0 +1,53 @@
+"""Jobs in a real browser: a job started in one tab shows in a second tab, survives closing the first,
+and its result is on the page after a reload (Debian chromium + Playwright)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.test_browser import _require_browser, browser, running_app  # noqa: F401  (browser: fixture)
+from tests.e2e.test_journey import FIRST_VIEW_MS, SMALL_TRAINING, _open, _wait_done
+
+pytestmark = pytest.mark.e2e
+
+LONG_TRAINING = {**SMALL_TRAINING, "CX_REVIEWS_MIN_STEPS": "1000"}  # long enough to watch and close a tab
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory):
+    _require_browser()
+    from cx_core.reviews.testing import tiny_encoder_dir
+
+    tmp = tmp_path_factory.mktemp("e2e_jobs")
+    ws = {"CX_DB_PATH": str(tmp / "workspace.duckdb"), "CX_DEMO_DIR": str(tmp / "demo"),
+          "CX_INGEST_UPLOAD_DIR": str(tmp / "uploads"), "CX_REVIEWS_MODEL_STORE": str(tmp / "models"),
+          "CX_MODEL_DIR": tiny_encoder_dir(tmp), **LONG_TRAINING}
+    with running_app(tmp, ws, OMP_NUM_THREADS="1") as server:
+        yield server
+
+
+def test_job_outlives_its_tab_and_shows_everywhere(browser, app_server, tmp_path):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    first, second = context.new_page(), context.new_page()
+    try:
+        first.goto(app_server["url"] + "/", wait_until="domcontentloaded")
+        _open(first, "Model", FIRST_VIEW_MS, ready=False)  # the demo store loads on the first view
+        first.get_by_role("button", name="Train model", exact=True).click()
+        expect(first.get_by_test_id("stProgress").first).to_be_visible(timeout=60_000)
+
+        second.goto(app_server["url"] + "/", wait_until="domcontentloaded")
+        sidebar = second.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_text("Running jobs")).to_be_visible(timeout=60_000)
+        expect(sidebar.get_by_text("Training the review model", exact=False)).to_be_visible()
+        second.screenshot(path=str(tmp_path / "second-tab-running.png"))
+        first.close()  # the tab that started the job goes away mid-job
+
+        expect(sidebar.get_by_text("Running jobs")).to_have_count(0, timeout=240_000)
+        second.reload(wait_until="domcontentloaded")
+        _open(second, "Model", ready=False)
+        expect(second.get_by_role("heading", name="Held-out evaluation")).to_be_visible(timeout=60_000)
+        _wait_done(second)
+    finally:
+        context.close()
