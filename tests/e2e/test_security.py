@@ -233,6 +233,9 @@ def test_viewer_cannot_load_delete_or_reveal(browser, team_server):
         expect(_reveal(page)).to_have_count(0)
         page.get_by_test_id("stSidebar").get_by_role("button", name="Log out").click()
         expect(_heading(page, "Sign in to CX Insight")).to_be_visible()
+        _idle(page)
+        expect(page.get_by_text("Signed in as")).to_have_count(0)
+        expect(page.get_by_test_id("stDataFrame")).to_have_count(0)
 
 
 def _reveal(page):
