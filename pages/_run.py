@@ -17,14 +17,20 @@ from pages._ui import allowed, cached_config, current_actor, md, shared_workspac
 STAGE_LABELS = {"embed": "Embedding reviews", "review_model": "Training the review model",
                 "review_scores": "Scoring reviews", "profiles": "Customer profiles",
                 "segments": "Segmentation", "themes": "Theme discovery", "recommend": "Recommendations",
-                "ingest": "Loading data", "export": "Export"}
+                "ingest": "Loading data", "export": "Export", "cli": "Command from the terminal"}
 
 
 @st.cache_resource(show_spinner=False)
 def get_runner() -> JobRunner:
-    """The server's one job runner (shared by every session and tab of this process)."""
+    """The server's one job runner (shared by every session and tab of this process); it also runs
+    the CLI commands handed to the app while it holds the workspace."""
+    from cx_core.cli.main import run_in_app
+
     cfg = cached_config()
-    return JobRunner(shared_workspace(), cfg)
+    ws = shared_workspace()
+    runner = JobRunner(ws, cfg)
+    runner.serve_inbox(cfg.db.path, lambda argv: run_in_app(ws, cfg, argv))
+    return runner
 
 
 @contextmanager
@@ -97,7 +103,8 @@ def _active_jobs_fragment() -> None:
     with st.sidebar:
         st.markdown("**Running jobs**")
         for job in active:
-            st.progress(clamp(job.progress), text=md(_label(job)))
+            st.markdown(md(_label(job)))
+            st.progress(clamp(job.progress))
             st.caption(md(f"Started by {job.started_by}"))
             if allowed("analyse") and st.button("Cancel", key=f"cancel_{job.job_id}"):
                 get_runner().cancel(job.job_id)
@@ -109,3 +116,15 @@ def _recent_job_note(ws) -> None:
         job = recent[0]
         st.sidebar.caption(md(f"Last job: {STAGE_LABELS.get(job.stage, job.stage)} {job.state}. "
                               f"{job.message}"))
+
+
+def embedding_estimate() -> str:
+    """Before a job that embeds reviews: texts left and the time this machine's measured rate implies."""
+    from cx_core.text.embeddings import make_encoder
+    from cx_core.text.speed import estimate
+
+    try:
+        model_id = make_encoder(cached_config().model).identify()
+    except (OSError, ValueError) as exc:
+        return f"The text encoder cannot be read: {exc}"
+    return estimate(get_runner().ws, model_id).describe()

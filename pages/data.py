@@ -15,7 +15,8 @@ from cx_core.ingest.joins import reviewer_match
 from cx_core.ingest.options import options_from_config
 from cx_core.ingest.uploads import (discard_upload, new_session_token, save_upload, session_upload_dir,
                                     upload_refusal)
-from cx_core.store.audit import audit_csv, audit_log
+from cx_core.insight.export_files import audit_csv
+from cx_core.store.audit import audit_log
 from pages._ui import (allowed, audit_workspace, current_actor, get_config, get_workspace, mask_pii_toggle,
                        md, user_errors)
 

@@ -10,7 +10,8 @@ from cx_core.reviews.report import (confusion_frame, data_notes, evaluation_tabl
 from cx_core.reviews.store import latest_model
 from cx_core.reviews.taxonomy import (TaxonomyError, add_aspect, apply_starter, current_starter,
                                       remove_aspect, reset_taxonomy, starter_coverage, taxonomy_frame)
-from pages._run import run_stage
+from cx_core.ingest.datasets import count_rows
+from pages._run import embedding_estimate, run_stage
 from pages._ui import get_config, get_workspace, md
 
 st.title("Model")
@@ -31,6 +32,8 @@ def _train_form() -> None:
                                  f"finetune: the encoder is trained too, on at most "
                                  f"{cfg.reviews.finetune_max_texts:,} reviews (slow on CPU)")
         dataset = c2.selectbox("Reviews", list(labels), format_func=labels.__getitem__)
+        st.caption(md(embedding_estimate() + " Training runs as a job: you can leave this page or close "
+                      "the tab; the sidebar shows its progress on every page."))
         if st.form_submit_button("Train model", type="primary"):
             done = run_stage("review_model", {"mode": mode,
                                               "dataset_id": None if dataset == "all reviews" else dataset})
@@ -71,8 +74,7 @@ def _evaluation(found: dict) -> None:
 
 def _coverage_rows() -> list:
     """Starter lists' coverage of the reviews (measured once per review count, ~5 s)."""
-    n = ws.scalar("SELECT count(*) FROM reviews")
-    key = ("starter_coverage", n)
+    key = ("starter_coverage", count_rows(ws, "reviews"))
     if st.session_state.get("_starter_key") != key:
         st.session_state["_starter_rows"] = starter_coverage(ws)
         st.session_state["_starter_key"] = key

@@ -11,7 +11,7 @@ from cx_core.reviews.browse import (ReviewFilter, aspect_names, count_reviews, d
 from cx_core.reviews.model import SENTIMENT_LABELS
 from cx_core.reviews.store import latest_model_dir
 from cx_core.store import runs
-from pages._run import run_stage
+from pages._run import embedding_estimate, run_stage
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
 
 st.title("Reviews")
@@ -30,8 +30,9 @@ def _score_button(label: str, primary: bool) -> None:
 
 run = runs.latest(ws, runs.StageName.REVIEW_SCORES)
 if run is None:
-    st.info("No review scores yet. **Score reviews** trains a model first when there is none "
-            "(about a minute on the demo store), then scores every review.")
+    st.info("No review scores yet. **Score reviews** trains a model first when there is none, then "
+            "scores every review, as a job that goes on when you leave the page.")
+    st.caption(md(embedding_estimate()))
     _score_button("Score reviews", True)
     st.stop()
 

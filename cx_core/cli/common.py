@@ -11,7 +11,13 @@ Handler = Callable[[Any, argparse.Namespace, Any], int]
 
 
 def progress_bar(frac: float, msg: str) -> None:
-    """A one-line terminal progress bar on stderr (a newline once ``frac`` reaches 1)."""
+    """A one-line terminal progress bar on stderr (a newline once ``frac`` reaches 1); inside the app
+    (a handed-off command) it also feeds the job's progress."""
+    from cx_core.pipeline.capture import progress_hook
+
+    hook = progress_hook()
+    if hook is not None:
+        hook(frac, msg)
     width = 30
     done = int(width * min(max(frac, 0.0), 1.0))
     sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {frac:4.0%} {msg[:48]:<48}")

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Sequence
 
-from cx_core.config import load_config
+from cx_core.config import Config, load_config
 from cx_core.cli import actions, batch, customers, recommend, reviews, segments, themes_export, users
 from cx_core.cli.common import parse_map
+from cx_core.pipeline import handoff
 from cx_core.pipeline.graph import run_named
 from cx_core.cli.common import progress_bar as _progress
-from cx_core.store.db import Workspace, WorkspaceError
+from cx_core.store.db import Workspace, WorkspaceError, WorkspaceLocked
 from cx_core.ingest.load import InputFileError, MappingError
 from cx_core.ingest.mapping import KINDS
 
@@ -97,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (one sub-command per feature)."""
     p = argparse.ArgumentParser(prog="python -m cx_core", description=__doc__.splitlines()[0])
     p.add_argument("--db", help="DuckDB workspace file (default: CX_DB_PATH or data/workspace.duckdb)")
+    p.add_argument("--no-handoff", action="store_true",
+                   help="when the app holds the workspace, fail instead of handing the command to the app")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="write the demo store to data/demo and load it")
     load = sub.add_parser("load", help="validate and load a CSV / CSV.gz / Parquet / JSON-lines file")
@@ -133,14 +137,41 @@ COMMANDS = {"demo": cmd_demo, "load": cmd_load, "datasets": cmd_datasets, "delet
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit code."""
+    """Entry point; returns the process exit code. When the app holds the workspace, the command is
+    handed to it (:mod:`cx_core.pipeline.handoff`) and its output followed here."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     cfg = load_config(**({"db__path": args.db} if args.db else {}))
     try:
         ws = Workspace.open(cfg.db)
+    except WorkspaceLocked as exc:
+        if args.command == "users":  # passwords are typed here, never handed to another process
+            print(f"error: {exc} User changes read passwords from this terminal: stop the app briefly, "
+                  "run the users command, start the app again.", file=sys.stderr)
+            return 2
+        if not args.no_handoff and handoff.app_pid(cfg.db.path) is not None:
+            return hand_off(cfg.db.path, argv)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except WorkspaceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        return dispatch(ws, args, cfg)
+    finally:
+        ws.close()
+
+
+def hand_off(db_path: str, argv: list[str]) -> int:
+    """Give the command to the running app and print its output as it comes."""
+    req = handoff.submit(db_path, [a for a in argv if a != "--no-handoff"])
+    print(f"The app holds {db_path}: the command runs there as job 'cli' (request {req}); "
+          "it shows in the app's sidebar. Ctrl-C stops following, not the command.", file=sys.stderr)
+    return handoff.follow(db_path, req, sys.stdout, sys.stderr, timeout_s=120)
+
+
+def dispatch(ws: Workspace, args: argparse.Namespace, cfg: Config) -> int:
+    """Run the parsed command on an open workspace; expected problems exit 2 with a plain message."""
     try:
         return COMMANDS[args.command](ws, args, cfg)
     except MappingError as exc:
@@ -149,5 +180,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InputFileError, WorkspaceError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    finally:
-        ws.close()
+
+
+def run_in_app(ws: Workspace, cfg: Config, argv: Sequence[str]) -> int:
+    """What the app runs for a handed-off command: the same parser and handler, on the app's workspace
+    (``--db`` must name the app's own file)."""
+    try:
+        args = build_parser().parse_args(list(argv))
+    except SystemExit as exc:  # argparse already printed why
+        return int(exc.code or 2)
+    if args.db and Path(args.db).resolve() != Path(cfg.db.path).resolve():
+        print(f"error: the app serves {cfg.db.path}, not {args.db}", file=sys.stderr)
+        return 2
+    return dispatch(ws, args, cfg)

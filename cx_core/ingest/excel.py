@@ -14,7 +14,7 @@ import tempfile
 from datetime import date, datetime, time
 from pathlib import Path
 
-from cx_core.ingest.readers import InputFileError
+from cx_core.ingest.errors import InputFileError
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 _BATCH = 50_000

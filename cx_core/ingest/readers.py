@@ -16,15 +16,12 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from cx_core.ingest.errors import InputFileError
 
 SNIFF_BYTES = 1 << 20
 #: default cap on a file's decompressed size and on its UTF-8 copy (setting ingest.max_expanded_gb)
 DEFAULT_MAX_EXPANDED = 4 * 10**9
 UTF8_COPY_DIR = "cx_utf8"
-
-
-class InputFileError(ValueError):
-    """A file we cannot read, with a message meant for the user."""
 
 
 @dataclass(frozen=True)

@@ -228,3 +228,11 @@ def to_bytes(df: pd.DataFrame, fmt: str, metadata: dict[str, Any] | None = None,
     if fmt == "parquet":
         return to_parquet_bytes(df, metadata)
     raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+
+
+def audit_csv(ws: Any) -> bytes:
+    """The whole audit log as CSV (UTF-8, spreadsheet formulas neutralised), newest first."""
+    from cx_core.store.audit import audit_log
+
+    df = audit_log(ws, limit=None)
+    return neutralise_formulas(df).to_csv(index=False, lineterminator="\n").encode("utf-8")

@@ -114,7 +114,10 @@ class JobRunner:
         self.interval_s = interval_s
         self._queue: queue.Queue[_Request | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._inbox: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._exec = threading.Lock()  # one heavy job at a time: page jobs and CLI commands alike
+        self._closed = False
         self.interrupted_ = job_table.mark_interrupted(ws)
 
     def submit(self, stage: str, settings: Any = None, started_by: str = "local",
@@ -158,6 +161,10 @@ class JobRunner:
 
     def run_one(self, job_id: str, stage: str, settings: Any, encoder: Any = None) -> None:
         """Run one job to its end (``done``/``failed``/``cancelled``) in the calling thread."""
+        with self._exec:
+            self._run_one(job_id, stage, settings, encoder)
+
+    def _run_one(self, job_id: str, stage: str, settings: Any, encoder: Any) -> None:
         if job_table.cancel_requested(self.ws, job_id):
             job_table.finish_job(self.ws, job_id, "cancelled", message="Cancelled before it started")
             return
@@ -180,6 +187,67 @@ class JobRunner:
                                   tracker.rate, 0.0)
         message = "Done" if result.done else f"Nothing to do: {result.reason}"
         job_table.finish_job(self.ws, job_id, "done", run_id=result.run_id, message=message)
+
+    # ------------------------------------------------------------ commands handed over by the CLI
+
+    def serve_inbox(self, db_path: str, command: Callable[[list[str]], int]) -> None:
+        """Run CLI commands handed to this process (:mod:`cx_core.pipeline.handoff`) as jobs of
+        stage ``cli``, one at a time with the page jobs; ``command(argv) -> exit code`` runs one
+        (its prints go to the request's files, its progress bar to the job row)."""
+        from cx_core.pipeline import handoff
+
+        with self._lock:
+            if self._inbox is not None and self._inbox.is_alive():
+                return
+            handoff.write_marker(db_path)
+            self._inbox = threading.Thread(
+                target=handoff.serve_forever, name="cx-inbox", daemon=True,
+                args=(db_path, lambda req: self.run_command(req, command), lambda: self._closed))
+            self._inbox.start()
+
+    def run_command(self, req: Any, command: Callable[[list[str]], int]) -> int:
+        """One handed-over command as a job: output captured per thread, progress tracked."""
+        from cx_core.pipeline.capture import captured
+
+        job_id = job_table.create_job(self.ws, "cli", {"argv": req.argv}, "cli")
+        with self._exec:
+            job_table.start_job(self.ws, job_id)
+            tracker = Tracker(self.ws, job_id, self.interval_s)
+            with open(req.out_path, "a", encoding="utf-8") as out, \
+                    open(req.err_path, "a", encoding="utf-8") as err:
+                try:
+                    with captured(_Flushing(out), _Flushing(err), tracker):
+                        code = command(req.argv)
+                except JobCancelled:
+                    job_table.finish_job(self.ws, job_id, "cancelled", message="Cancelled")
+                    err.write("\ncancelled in the app\n")
+                    return 130
+                except Exception as exc:  # noqa: BLE001
+                    job_table.finish_job(self.ws, job_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+                    raise
+        state = "done" if code == 0 else "failed"
+        job_table.finish_job(self.ws, job_id, state, error=None if code == 0 else f"exit code {code}",
+                             message=f"python -m cx_core {' '.join(req.argv)}"[:200])
+        return code
+
+    def close(self) -> None:
+        """Stop serving the inbox (the worker thread ends when its queue is idle)."""
+        self._closed = True
+
+
+class _Flushing:
+    """A text file that flushes after every write (the CLI follows it as it grows)."""
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+
+    def write(self, text: str) -> int:
+        n = self.f.write(text)
+        self.f.flush()
+        return n
+
+    def flush(self) -> None:
+        self.f.flush()
 
 
 def last_duration(ws: Workspace, stage: str) -> float | None:

@@ -52,7 +52,8 @@ def date_bounds(ws: Workspace) -> tuple[date | None, date | None]:
 def _segment_clause(ws: Workspace, segment_id: int) -> tuple[str, list[Any]]:
     run_id = latest_id(ws, StageName.SEGMENTS)
     sql = (" AND EXISTS (SELECT 1 FROM segments g WHERE g.run_id = ? AND g.segment_id = ? AND ("
-           "(g.unit_kind = 'review' AND g.unit_id = r.review_id) OR "
+           "(g.unit_kind = 'review' AND (g.unit_id = r.review_id "
+           "OR g.unit_id = r.dataset_id || '/' || r.review_id)) OR "
            "(g.unit_kind = 'customer' AND g.unit_id = r.customer_id)))")
     return sql, [run_id, int(segment_id)]
 

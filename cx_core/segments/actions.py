@@ -270,7 +270,8 @@ def segment_products(ws: Workspace, run_id: str, top: int = 10, min_buyers: int 
     if kind is None:
         raise ValueError(f"No segment run {run_id!r} in this workspace.")
     if kind == "review":
-        member, join = "r.customer_id", "JOIN reviews r ON r.review_id = s.unit_id"
+        member, join = "r.customer_id", ("JOIN reviews r ON (r.review_id = s.unit_id "
+                                         "OR r.dataset_id || '/' || r.review_id = s.unit_id)")
     else:
         member, join = "s.unit_id", ""
     df = ws.query_df(_PRODUCTS_SQL.format(member=member, join=join), [run_id, int(min_buyers)])

@@ -44,11 +44,3 @@ def audit_log(ws: Workspace, limit: int | None = 1000, action: str | None = None
         sql += " LIMIT ?"
         params.append(int(limit))
     return ws.query_df(sql, params)
-
-
-def audit_csv(ws: Workspace) -> bytes:
-    """The whole audit log as CSV (UTF-8, spreadsheet formulas neutralised), newest first."""
-    from cx_core.insight.export import neutralise_formulas
-
-    df = audit_log(ws, limit=None)
-    return neutralise_formulas(df).to_csv(index=False, lineterminator="\n").encode("utf-8")

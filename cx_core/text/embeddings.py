@@ -115,11 +115,17 @@ def store_vectors(ws: Workspace, model_id: str, hashes: Sequence[str], vectors: 
 # -- the cache -------------------------------------------------------------------------
 def _encode_missing(ws: Workspace, encoder: Encoder, model_id: str, hashes: list[str],
                     texts: list[str], progress: CountProgress | None) -> np.ndarray:
-    """Encode and store unique ``texts`` (with their ``hashes``); returns their vectors."""
+    """Encode and store unique ``texts`` (with their ``hashes``); returns their vectors. The rate is
+    kept for time estimates (:mod:`cx_core.text.speed`)."""
+    from cx_core.text.speed import record_rate
+
+    t0 = time.perf_counter()
     vectors = np.asarray(encoder.encode(texts, progress=progress), dtype=np.float32)
+    seconds = time.perf_counter() - t0
     if vectors.shape != (len(texts), encoder.dim_):
         raise ValueError(f"encoder returned shape {vectors.shape} for {len(texts)} texts")
     store_vectors(ws, model_id, hashes, vectors)
+    record_rate(ws, model_id, str(getattr(encoder, "device_", "cpu")), len(texts), seconds)
     return vectors
 
 

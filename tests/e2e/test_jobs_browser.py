@@ -51,3 +51,38 @@ def test_job_outlives_its_tab_and_shows_everywhere(browser, app_server, tmp_path
         _wait_done(second)
     finally:
         context.close()
+
+
+def test_batch_cli_runs_while_the_app_is_up_and_its_runs_show_in_the_app(browser, app_server, tmp_path):
+    """The app holds the DuckDB file; `python -m cx_core run` hands itself to the app (one writer),
+    prints its summary, and the app's pages show the new runs."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from playwright.sync_api import expect
+
+    from tests.conftest import ROOT
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(app_server["url"] + "/", wait_until="domcontentloaded")
+        _open(page, "Segments", FIRST_VIEW_MS, ready=False)  # the app now holds the workspace
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CX_")}
+        done = subprocess.run([sys.executable, "-m", "cx_core", "--db", app_server["CX_DB_PATH"], "run",
+                               "--skip", "themes", "--skip", "recommend"],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "runs there as job" in done.stderr
+        summary = json.loads(done.stdout[done.stdout.index("{"):])
+        assert "segments" in summary["ran"], summary
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_text("Running jobs")).to_have_count(0, timeout=60_000)
+        page.reload(wait_until="domcontentloaded")
+        _open(page, "Segments", ready=False)
+        expect(page.get_by_role("heading", name="Segment profiles")).to_be_visible(timeout=60_000)
+        page.screenshot(path=str(tmp_path / "segments-after-cli-batch.png"), full_page=True)
+    finally:
+        context.close()

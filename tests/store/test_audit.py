@@ -11,7 +11,8 @@ from cx_core.auth.roles import Actor
 from cx_core.ingest import load as load_module
 from cx_core.ingest.load import delete_dataset, load_file
 from cx_core.ingest.readers import InputFileError
-from cx_core.store.audit import audit_csv, audit_log, record_event
+from cx_core.insight.export_files import audit_csv
+from cx_core.store.audit import audit_log, record_event
 
 REVIEWS = "review_id,customer_id,text,rating\nr1,c1,Great fit,5\nr2,c2,=HYPERLINK(1),1\n"
 ANA = Actor("ana", "analyst")
