@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._auth import gate_pages, page_allowed
-from pages._run import jobs_sidebar
+from pages._run import first_start, jobs_sidebar
 
 st.set_page_config(page_title="CX Insight", page_icon="📊", layout="wide")
 
@@ -26,5 +26,6 @@ PAGES = [
 # gets only the setup / sign-in page (the address comes from server.address).
 page = st.navigation(gate_pages(PAGES, st.get_option("server.address")))
 if page_allowed():
+    first_start()  # a brand-new workspace: demo store loaded, then analysed as a job (once)
     jobs_sidebar()  # every running job, on every page, in every tab
 page.run()

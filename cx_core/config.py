@@ -68,6 +68,7 @@ class UiConfig:
 
     mask_pii: bool = True
     sample_rows: int = 50
+    first_start_analysis: bool = True  # analyse the demo store as a job on the app's first start
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,8 @@ SETTINGS_DOC: dict[str, str] = {
     "demo.seed": "seed of the demo generator",
     "demo.customers": "number of demo customers",
     "ui.mask_pii": "mask personal data (emails, phones, names) in the UI and exports",
+    "ui.first_start_analysis": "on the app's first start, analyse the demo store end to end as a job "
+                               "(so every page shows results); false: pages start empty",
     "ui.sample_rows": "rows shown in sample tables",
     "auth.users_file": "users file with roles and argon2 password hashes (python -m cx_core users); "
                        "with at least one user, everyone signs in",

@@ -9,7 +9,7 @@ from typing import Any, Iterator
 
 import streamlit as st
 
-from cx_core.pipeline.jobs import JobRunner, describe_eta, last_duration
+from cx_core.pipeline.jobs import BATCH, JobRunner, describe_eta, last_duration
 from cx_core.progress import Progress, clamp
 from cx_core.store import jobs as job_table
 from pages._ui import allowed, cached_config, current_actor, md, shared_workspace
@@ -17,7 +17,8 @@ from pages._ui import allowed, cached_config, current_actor, md, shared_workspac
 STAGE_LABELS = {"embed": "Embedding reviews", "review_model": "Training the review model",
                 "review_scores": "Scoring reviews", "profiles": "Customer profiles",
                 "segments": "Segmentation", "themes": "Theme discovery", "recommend": "Recommendations",
-                "ingest": "Loading data", "export": "Export", "cli": "Command from the terminal"}
+                "ingest": "Loading data", "export": "Export", "cli": "Command from the terminal",
+                BATCH: "Analysing everything"}
 
 
 @st.cache_resource(show_spinner=False)
@@ -128,3 +129,22 @@ def embedding_estimate() -> str:
     except (OSError, ValueError) as exc:
         return f"The text encoder cannot be read: {exc}"
     return estimate(get_runner().ws, model_id).describe()
+
+
+def first_start() -> None:
+    """On a brand-new workspace: the demo store loads (with its progress), then is analysed end to
+    end as a job, once, so every page shows results a few minutes later (``ui.first_start_analysis``)."""
+    from cx_core.ingest.bootstrap import first_analysis_pending, mark_first_analysis
+    from pages._ui import get_workspace
+
+    get_workspace()  # loads the demo store into a brand-new workspace
+    cfg = cached_config()
+    runner = get_runner()
+    if not cfg.ui.first_start_analysis or not allowed("analyse") or not first_analysis_pending(runner.ws):
+        return
+    mark_first_analysis(runner.ws, runner.submit(BATCH, {"demo": True}, started_by="first start"))
+
+
+def analysis_running() -> job_table.Job | None:
+    """The running (or queued) whole-pipeline job, if any."""
+    return next((j for j in job_table.active_jobs(get_runner().ws) if j.stage == BATCH), None)

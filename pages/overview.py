@@ -11,6 +11,8 @@ from cx_core.insight.drivers import aspect_drivers
 from cx_core.insight.trends import monthly_trends
 from cx_core.insight.overview import PERIOD_DAYS, overview_kpis, overview_version
 from cx_core.insight.report import build_report
+from cx_core.pipeline.jobs import BATCH
+from pages._run import analysis_running, estimate_caption, run_stage
 from pages._ui import allowed, audit, get_workspace, mask_pii_toggle, md, user_errors
 
 st.title("Overview")
@@ -91,11 +93,32 @@ def _report_download() -> None:
                            help="Personal data masked." if built[1] else "Personal data NOT masked.")
 
 
+def _analyse_everything() -> None:
+    """The whole pipeline as one job: while it runs, say so; else offer it for the loaded data."""
+    running = analysis_running()
+    if running is not None:
+        by = "the first start (the demo store)" if running.started_by == "first start" else running.started_by
+        st.info(md(f"Analysing everything (started by {by}): {running.message}. Pages fill in as each "
+                   "step finishes; the sidebar shows the progress on every page."))
+        return
+    if not allowed("analyse"):
+        return
+    c1, c2 = st.columns([1, 3])
+    if c1.button("Analyse everything", key="analyse_everything",
+                 help="Embeddings, review model and scores, customer profiles, segments, themes and "
+                      "recommendations for everything loaded; steps whose inputs did not change are skipped."):
+        if run_stage(BATCH) is not None:
+            st.rerun()
+    c2.caption(md(estimate_caption(BATCH) or "Runs every analysis as one job (minutes on the demo store)."))
+
+
 version = overview_version(ws)
 k = _kpis(version)
 if not any(k[x].value for x in ("customers", "orders", "reviews")):
     st.info("No data loaded yet. Open the **Data** page to upload customers, orders or reviews.")
     st.stop()
+
+_analyse_everything()
 
 for row in (list(FORMATS)[:4], list(FORMATS)[4:]):
     for col, key in zip(st.columns(4), row):

@@ -22,6 +22,12 @@ def shared(rel: str) -> Path:
     return p
 
 
+@pytest.fixture(autouse=True)
+def _no_first_start_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages start without the first-start analysis job (tests that want it switch it on)."""
+    monkeypatch.setenv("CX_UI_FIRST_START_ANALYSIS", "false")
+
+
 @pytest.fixture
 def cfg(tmp_path: Path) -> Config:
     """A config whose workspace, uploads and demo folder live in tmp_path."""

@@ -44,6 +44,17 @@ def ensure_demo(ws: Workspace, cfg: Config,
     return load_demo(ws, cfg, progress)
 
 
+def first_analysis_pending(ws: Workspace) -> bool:
+    """Whether the demo store was loaded and its first end-to-end analysis was never started."""
+    return demo_seeded(ws) and not ws.scalar("SELECT count(*) FROM meta WHERE key = 'first_analysis'")
+
+
+def mark_first_analysis(ws: Workspace, job_id: str) -> None:
+    """Remember that the first analysis was started (it is started once per workspace)."""
+    with ws.write() as cur:
+        cur.execute("INSERT OR REPLACE INTO meta VALUES ('first_analysis', ?)", [job_id])
+
+
 def demo_dataset_ids(ws: Workspace) -> list[str]:
     """Ids of the demo store's datasets still loaded (their source name starts with ``demo/``)."""
     df = ws.query_df("SELECT dataset_id FROM datasets WHERE source_name IN (?, ?, ?) "

@@ -22,7 +22,7 @@ from cx_core.ingest.datasets import count_rows
 from cx_core.pipeline.graph import topological
 from cx_core.pipeline.stage import RunOptions, StageContext, StageResult, run_stage
 from cx_core.pipeline.stages import STAGES
-from cx_core.progress import Progress, no_progress
+from cx_core.progress import Progress, no_progress, scaled
 from cx_core.store import runs
 from cx_core.store.db import Workspace
 
@@ -53,11 +53,12 @@ def run_batch(ws: Workspace, cfg: Config, opts: RunOptions, progress: Progress |
     started = datetime.now()
     ctx = batch_context(ws, cfg, opts, encoder)
     records, summary = {}, []
-    for name in ORDER:
+    for i, name in enumerate(ORDER):
         say(f"== {name}")
         t0 = time.perf_counter()
+        step = scaled(progress or no_progress, i / len(ORDER), (i + 1) / len(ORDER), f"{name}: ")
         out = (StageResult("skipped", reason="--skip") if name in opts.skip
-               else run_stage(STAGES[name], ctx, progress or no_progress))
+               else run_stage(STAGES[name], ctx, step))
         secs = round(time.perf_counter() - t0, 2)
         if out.status == "skipped":
             say(f"   skipped: {out.reason}")

@@ -15,15 +15,19 @@ import queue
 import re
 import threading
 import time
+import weakref
 from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any, Callable
 
 from cx_core.config import Config
 from cx_core.pipeline.graph import run_named
+from cx_core.pipeline.stage import RunOptions, StageResult
 from cx_core.progress import clamp
 from cx_core.store import jobs as job_table
-from cx_core.store.db import Workspace
+from cx_core.store.db import Workspace, WorkspaceBusy
 
+#: the job name of the whole pipeline (every stage in order, as ``python -m cx_core run``)
+BATCH = "batch"
 _COUNT = re.compile(r"(\d[\d,]*)\s*/\s*(\d[\d,]*)")
 
 
@@ -67,11 +71,14 @@ class Tracker:
         now = self.clock()
         self._count(message, now)
         if now - self._last_write >= self.interval_s or self.fraction >= 1.0:
-            self._last_write = now
             if job_table.cancel_requested(self.ws, self.job_id):
                 raise JobCancelled("cancelled")
-            job_table.update_progress(self.ws, self.job_id, self.fraction, message, self.units_done,
-                                      self.units_total, self.rate, self.eta(now))
+            try:  # never wait: the stage itself may hold the write lock (progress inside its transaction)
+                job_table.update_progress(self.ws, self.job_id, self.fraction, message, self.units_done,
+                                          self.units_total, self.rate, self.eta(now), timeout_s=0.0)
+            except WorkspaceBusy:
+                return  # the next report tries again
+            self._last_write = now
 
     def _count(self, message: str, now: float) -> None:
         found = _COUNT.findall(message)
@@ -129,6 +136,15 @@ class JobRunner:
         self._ensure_worker()
         return job_id
 
+    def _run_batch(self, settings: Any, progress: Tracker, encoder: Any) -> StageResult:
+        """The whole pipeline as one job (``settings``: a :class:`RunOptions` or its fields)."""
+        from cx_core.pipeline.batch import run_batch
+
+        opts = settings if isinstance(settings, RunOptions) else RunOptions(**(settings or {}))
+        summary = run_batch(self.ws, self.cfg, opts, progress, encoder=encoder)
+        return StageResult("done", run_id=summary["batch_run_id"],
+                           reason=f"ran {', '.join(summary['ran']) or 'nothing (all up to date)'}")
+
     def cancel(self, job_id: str) -> bool:
         """Ask a queued or running job to stop."""
         return job_table.request_cancel(self.ws, job_id)
@@ -170,9 +186,12 @@ class JobRunner:
             return
         job_table.start_job(self.ws, job_id)
         tracker = Tracker(self.ws, job_id, self.interval_s)
+        encoder = encoder if encoder is not None else self.encoder
         try:
-            result = run_named(stage, self.ws, self.cfg, tracker, settings=settings,
-                               encoder=encoder if encoder is not None else self.encoder)
+            if stage == BATCH:
+                result = self._run_batch(settings, tracker, encoder)
+            else:
+                result = run_named(stage, self.ws, self.cfg, tracker, settings=settings, encoder=encoder)
         except JobCancelled:
             job_table.finish_job(self.ws, job_id, "cancelled", message="Cancelled; finished work was kept")
             return
@@ -185,7 +204,7 @@ class JobRunner:
             tracker.rate = tracker.units_done / elapsed
         job_table.update_progress(self.ws, job_id, 1.0, "Finished", tracker.units_done, tracker.units_total,
                                   tracker.rate, 0.0)
-        message = "Done" if result.done else f"Nothing to do: {result.reason}"
+        message = (result.reason or "Done") if result.done else f"Nothing to do: {result.reason}"
         job_table.finish_job(self.ws, job_id, "done", run_id=result.run_id, message=message)
 
     # ------------------------------------------------------------ commands handed over by the CLI
@@ -200,9 +219,18 @@ class JobRunner:
             if self._inbox is not None and self._inbox.is_alive():
                 return
             handoff.write_marker(db_path)
-            self._inbox = threading.Thread(
-                target=handoff.serve_forever, name="cx-inbox", daemon=True,
-                args=(db_path, lambda req: self.run_command(req, command), lambda: self._closed))
+            me = weakref.ref(self)  # the thread ends once the runner is dropped (e.g. a cleared cache)
+
+            def stop() -> bool:
+                runner = me()
+                return runner is None or runner._closed or not handoff.inbox_dir(db_path).is_dir()
+
+            def handle(req: Any) -> int:
+                runner = me()
+                return 1 if runner is None else runner.run_command(req, command)
+
+            self._inbox = threading.Thread(target=handoff.serve_forever, name="cx-inbox", daemon=True,
+                                           args=(db_path, handle, stop))
             self._inbox.start()
 
     def run_command(self, req: Any, command: Callable[[list[str]], int]) -> int:

@@ -94,9 +94,9 @@ def start_job(ws: Workspace, job_id: str) -> None:
 
 def update_progress(ws: Workspace, job_id: str, progress: float, message: str,
                     units_done: int | None = None, units_total: int | None = None,
-                    rate: float | None = None, eta_s: float | None = None) -> None:
-    """Store a running job's progress; returns quickly (one small write)."""
-    with ws.write(timeout_s=5) as cur:
+                    rate: float | None = None, eta_s: float | None = None, timeout_s: float = 5.0) -> None:
+    """Store a running job's progress (one small write; ``WorkspaceBusy`` after ``timeout_s``)."""
+    with ws.write(timeout_s=timeout_s) as cur:
         cur.execute("UPDATE jobs SET progress = ?, message = ?, units_done = ?, units_total = ?, rate = ?, "
                     "eta_s = ? WHERE job_id = ?",
                     [float(progress), message[:500], units_done, units_total, rate, eta_s, job_id])

@@ -115,6 +115,7 @@ def running_app(tmp: Path, settings: dict[str, str], **extra_env: str):
     """`streamlit run app.py` on a free port with only ``settings`` as CX_* environment (no CX_*
     setting of the caller's shell leaks in); yields {url, tmp, log, **settings}; always stopped."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CX_")}
+    env["CX_UI_FIRST_START_ANALYSIS"] = "false"  # a test that wants the first-start job says so
     env.update(settings, PYTHONUNBUFFERED="1", **extra_env)
     port = _free_port()
     log_path = tmp / "streamlit.log"

@@ -133,6 +133,28 @@ def test_runner_runs_fails_and_cancels(ws, cfg, fake_stages):
     assert done.state == "cancelled" and done.progress < 1.0
 
 
+@dataclass
+class _InTransaction(_FakeStage):
+    """Reports progress while it holds the workspace's write lock (as a long load does)."""
+
+    name: str = "in_tx"
+
+    def run(self, ctx, progress):
+        with ctx.ws.write() as cur:
+            for i in range(3):
+                cur.execute("SELECT 1")
+                progress(i / 3, f"Writing {i}/3")
+        return StageResult("done", run_id="tx_run")
+
+
+def test_progress_inside_the_stages_own_transaction_does_not_block(ws, cfg, fake_stages):
+    runner = JobRunner(ws, cfg, interval_s=0.0)
+    t0 = time.monotonic()
+    job = runner.wait(runner.submit(fake_stages(_InTransaction())), timeout_s=30)
+    assert job.state == "done" and job.result_run_id == "tx_run", job.error
+    assert time.monotonic() - t0 < 10  # skipped progress writes, no 5 s waits per report
+
+
 def test_a_job_outlives_its_caller_and_runs_the_real_stage(ws, cfg):
     _reviews(ws, 30)
     runner = JobRunner(ws, cfg, encoder=BowEncoder(), interval_s=0.0)

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from cx_core.reviews.taxonomy import apply_starter
 from cx_core.reviews.taxonomy import TaxonomyError, load_taxonomy, taxonomy_frame
 from cx_core.themes.run import (ThemeSettings, covering_aspect, discover_themes, load_themes,
                             promote_theme, suggest_aspect_name, taxonomy_overlap, theme_reviews,
@@ -95,6 +96,9 @@ def planted(ws):
     truth = np.append(truth, [-2, -2, 0])
     enc.vectors[texts[-1]] = enc.vectors[texts[0]]
     insert_reviews(ws, texts)
+    # a person's choice of list (the automatic choice may pick another industry for this tiny,
+    # synthetic vocabulary: "size"/"small"/"large" also fit restaurant portions)
+    apply_starter(ws, "fashion & apparel")
     return ws, texts, truth, enc
 
 
