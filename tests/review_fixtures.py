@@ -1,4 +1,5 @@
-"""Shared set-up for the Model and Reviews page tests: a small rated review set and the tiny encoder."""
+"""Shared set-up for the Model and Reviews page tests: a small rated review set and the tiny encoder;
+a scoring run over every loaded review."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import datetime
 
 from cx_core.config import load_config
 from cx_core.store.db import Workspace
+from cx_core.store.runs import record_run
 from tests.reviews.test_review_pipeline import add, reviews
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -33,3 +35,13 @@ def review_app_env(tmp_path, monkeypatch, tiny_dir: str, n: int = 150) -> None:
         cur.execute("UPDATE reviews SET ts = TIMESTAMP '2024-01-01' "
                     "+ to_days(CAST(substr(review_id, 2) AS INT))")
     ws.close()
+
+
+def score_all(ws, run_id: str = "rs1") -> None:
+    """A scoring run over every loaded review (what Score reviews would leave behind)."""
+    with ws.write() as cur:
+        cur.execute("INSERT INTO review_scores (run_id, dataset_id, review_id, model_id, "
+                    "sentiment_method, sentiment, sentiment_score, aspects) "
+                    "SELECT ?, dataset_id, review_id, 'm', 'supervised', 'neutral', 0.0, [] "
+                    "FROM reviews", [run_id])
+        record_run(cur, run_id, "review_scores", "all", {"model_id": "m"}, datetime.now(), {})

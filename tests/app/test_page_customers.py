@@ -11,7 +11,7 @@ import streamlit as st
 from cx_core.ingest.bootstrap import ensure_demo
 from cx_core.config import load_config
 from cx_core.store.db import Workspace
-from tests.app.test_app_pages import XSS, app_env, new_app  # noqa: F401  (app_env is a fixture)
+from tests.app_fixtures import XSS, app_env, new_app  # noqa: F401  (app_env is a fixture)
 
 
 @pytest.fixture(autouse=True)

@@ -1,11 +1,14 @@
-"""Model page under AppTest: train with a button, evaluation ours vs baseline, taxonomy editor."""
+"""Model page under AppTest: train with a button, evaluation ours vs baseline, taxonomy editor, the
+dataset picker with file names."""
 
 from __future__ import annotations
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cx_core.ingest.load import load_file
 from cx_core.reviews.testing import tiny_encoder_dir
+from tests.app_fixtures import open_page, page_env
 from tests.conftest import ROOT
 from tests.review_fixtures import XSS, review_app_env
 
@@ -58,3 +61,16 @@ def test_train_evaluate_and_edit_taxonomy(tmp_path, monkeypatch, tiny_dir):
     at.selectbox(key="remove_aspect").set_value("hardware").run()
     at.button(key="remove_aspect_btn").click().run()
     assert "hardware" not in at.selectbox(key="remove_aspect").options
+
+
+def test_model_page_picker_and_taxonomy(tmp_path, monkeypatch, cfg, ws):
+    p = tmp_path / "clothing.csv"
+    p.write_text("id,text,rating\n1,great fit,5\n2,too small,2\n")
+    rep = load_file(ws, p, "reviews")
+    page_env(tmp_path, monkeypatch)
+    at = open_page("pages/model.py")
+    picker = next(s for s in at.selectbox if s.label == "Reviews")
+    assert f"clothing.csv (2 rows, {rep.dataset_id})" in picker.options
+    assert picker.value == "all reviews"
+    seeds = at.dataframe[-1].value["seeds"]
+    assert len(seeds) > 3 and not seeds.str.startswith("[").any()

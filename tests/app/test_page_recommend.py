@@ -9,7 +9,7 @@ import streamlit as st
 from cx_core.config import load_config
 from cx_core.store.db import Workspace
 from cx_core.safe import md_escape
-from tests.app.test_app_pages import XSS, app_env, new_app  # noqa: F401  (app_env is a fixture)
+from tests.app_fixtures import XSS, app_env, new_app  # noqa: F401  (app_env is a fixture)
 from tests.recommend.test_recommend import _baskets
 
 

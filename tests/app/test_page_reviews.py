@@ -1,13 +1,16 @@
-"""Reviews page under AppTest: score with a button, filter, hostile text stays text."""
+"""Reviews page under AppTest: score with a button, filter, hostile text stays text, data changed since
+scoring."""
 
 from __future__ import annotations
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cx_core.ingest.load import load_file
 from cx_core.reviews.testing import tiny_encoder_dir
+from tests.app_fixtures import open_page, page_env
 from tests.conftest import ROOT
-from tests.review_fixtures import XSS, review_app_env
+from tests.review_fixtures import XSS, review_app_env, score_all
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +42,19 @@ def test_score_filter_and_escape(tmp_path, monkeypatch, tiny_dir):
     at.multiselect(key="rv_sentiment").set_value([]).run()
     at.slider(key="rv_score").set_value((0.0, 1.0)).run()
     assert (at.dataframe[0].value["score"] >= 0).all()
+
+
+def test_reviews_page_says_data_changed(tmp_path, monkeypatch, cfg, ws):
+    p = tmp_path / "a.csv"
+    p.write_text("id,text\n1,great fit\n2,too small\n")
+    load_file(ws, p, "reviews")
+    score_all(ws)
+    page_env(tmp_path, monkeypatch)
+    at = open_page("pages/reviews.py")
+    assert not any("Data changed" in w.value for w in at.warning)
+    q = tmp_path / "b.csv"
+    q.write_text("id,text\n8,lovely colour\n")
+    load_file(ws, q, "reviews")
+    at.run()
+    assert any("Data changed since these scores were computed: 1 review is not scored yet" in w.value
+               and "Score again" in w.value for w in at.warning)

@@ -1,4 +1,5 @@
-"""The Themes page under AppTest: discover with a planted encoder, escaped cards, promotion."""
+"""The Themes page under AppTest: discover with a planted encoder, escaped cards, promotion, the empty
+state."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import cx_core.themes.run as themes_mod
 from cx_core.reviews.taxonomy import load_taxonomy
 from tests.conftest import ROOT
 from tests.app.test_page_export import export_env  # noqa: F401  (fixture: empty workspace)
+from tests.app_fixtures import clear_streamlit_caches, new_app
 from tests.themes.test_themes import XSS, insert_reviews, planted_corpus
 
 
@@ -99,3 +101,20 @@ def test_hostile_theme_names_render_escaped(export_env):  # noqa: F811
     assert not any("ada@example.com" in t for t in texts)  # masked by default
     at.toggle(key="themes_mask").set_value(True).run()
     assert any("ada@example" in t for t in rendered(at))
+
+
+def test_themes_empty_state_opens_the_run_form(tmp_path, monkeypatch):
+    """No theme run yet: the 'Find themes' expander is open, so 'Discover themes' is visible."""
+    for k, v in {"CX_DB_PATH": tmp_path / "ws.duckdb", "CX_DEMO_DIR": tmp_path / "demo",
+                 "CX_INGEST_UPLOAD_DIR": tmp_path / "uploads", "CX_INGEST_ALLOWED_DIRS": tmp_path, "CX_DEMO_CUSTOMERS": 200}.items():
+        monkeypatch.setenv(k, str(v))
+    clear_streamlit_caches()
+    try:
+        at = new_app()
+        at.switch_page("pages/themes.py").run()
+        assert not at.exception, at.exception
+        assert any("No themes yet" in i.value for i in at.info)
+        finder = next(e for e in at.expander if e.label == "Find themes")
+        assert finder.proto.expanded
+    finally:
+        clear_streamlit_caches()

@@ -1,12 +1,14 @@
-"""Loading files: validation report, transactions, re-loads, replace and delete, concurrency."""
+"""Loading files: validation report, transactions, re-loads, replace and delete, encodings (Latin-1,
+Windows-1252), dataset labels, concurrency."""
 
 import gzip
 import threading
 
 import pytest
 
-from cx_core.store.db import WorkspaceBusy
+from cx_core.ingest.datasets import dataset_labels
 from cx_core.ingest.load import delete_dataset, load_file, peek_file
+from cx_core.store.db import WorkspaceBusy
 
 ORDERS = """order_id,customer_id,order_date,sku,quantity,unit_price
 O1,C1,2024-01-05 10:00:00,A,2,5.00
@@ -93,6 +95,30 @@ def test_latin1_and_semicolon(ws, tmp_path):
     assert ws.scalar("SELECT text FROM reviews ORDER BY rating DESC LIMIT 1") == "Café très bon"
 
 
+CP1252_TEXT = "id;Review Text;stars\n1;It\u2019s great \u2013 \u20ac20, caf\u00e9;5\n2;\u201cNa\u00efve\u201d fit;2\n"
+
+
+def test_windows_1252_csv_with_curly_quotes_and_euro_loads(ws, tmp_path):
+    """Excel on Windows writes bytes 0x80-0x9F (’ “ ” – €) that strict Latin-1 refuses."""
+    p = tmp_path / "excel.csv"
+    p.write_bytes(CP1252_TEXT.encode("cp1252"))
+    rep = load_file(ws, p, "reviews")
+    assert rep.rows_loaded == 2
+    texts = set(ws.query_df("SELECT text FROM reviews")["text"])
+    assert texts == {"It\u2019s great \u2013 \u20ac20, caf\u00e9", "\u201cNa\u00efve\u201d fit"}
+
+
+def test_windows_1252_gzip_and_late_non_ascii(ws, tmp_path):
+    """A gzip CSV whose first MiB is ASCII and whose Windows-1252 bytes come later."""
+    rows = "".join(f"{i};plain text {i};4\n" for i in range(3, 40_000))
+    text = "id;Review Text;stars\n" + rows + "99999;late \u2019quote\u2019 \u20ac;1\n"
+    p = tmp_path / "late.csv.gz"
+    p.write_bytes(gzip.compress(text.encode("cp1252")))
+    rep = load_file(ws, p, "reviews", {"review_id": "id", "text": "Review Text", "rating": "stars"})
+    assert rep.rows_loaded == 39_998
+    assert ws.scalar("SELECT text FROM reviews WHERE review_id = '99999'") == "late \u2019quote\u2019 \u20ac"
+
+
 def test_gzip_tsv_and_jsonl(ws, tmp_path):
     p = tmp_path / "r.tsv.gz"
     with gzip.open(p, "wt") as fh:
@@ -140,3 +166,12 @@ def test_concurrent_loads_both_succeed_or_one_is_busy(ws, tmp_path):
     assert len(results) + len(errors) == 2 and results
     assert ws.scalar("SELECT count(*) FROM datasets") == len(results)
     assert ws.scalar("SELECT count(*) FROM orders") == sum(r.rows_loaded for r in results)
+
+
+def test_dataset_labels_show_file_name_and_rows(ws, tmp_path):
+    p = tmp_path / "clothing.csv"
+    p.write_text("id,text\n1,great fit\n2,too small\n")
+    rep = load_file(ws, p, "reviews")
+    labels = dataset_labels(ws, "reviews")
+    assert labels == {rep.dataset_id: f"clothing.csv (2 rows, {rep.dataset_id})"}
+    assert dataset_labels(ws, "orders") == {}

@@ -1,8 +1,12 @@
-"""Column mapping suggestions for the names real exports use."""
+"""Column mapping suggestions for the names real exports use; hints at the file kind the columns fit."""
 
 import pytest
 
-from cx_core.ingest.mapping import mapping_problems, suggest_mapping
+from cx_core.ingest.mapping import kind_hint, mapping_problems, suggest_mapping
+from tests.ingest_fixtures import RETAIL
+
+AMAZON = ["reviewerID", "asin", "reviewerName", "helpful", "reviewText", "overall", "summary",
+          "unixReviewTime", "reviewTime"]
 
 
 @pytest.mark.parametrize("kind, column, field", [
@@ -52,3 +56,16 @@ def test_problems_are_plain_words():
     assert any("more than one" in p for p in mapping_problems(
         "reviews", {"text": "a", "title": "a"}, ["a"]))
     assert any("not in the file" in p for p in mapping_problems("reviews", {"text": "b"}, ["a"]))
+
+
+def test_kind_hint_names_the_kind_the_columns_fit():
+    hint = kind_hint("reviews", RETAIL)
+    assert hint == ("This looks like an orders file (InvoiceNo, Description, Quantity columns): "
+                    "choose 'Orders'.")
+    assert "an orders file" in kind_hint("customers", RETAIL)
+    assert "a reviews file" in kind_hint("customers", AMAZON)
+    assert "a reviews file" in kind_hint("orders", AMAZON)
+    for kind, cols in [("orders", RETAIL), ("reviews", AMAZON), ("reviews", ["sentence", "label"]),
+                       ("customers", ["customer_id", "name", "email", "signup_date"]),
+                       ("customers", ["ID", "frequency", "recency", "T"])]:
+        assert kind_hint(kind, cols) is None, (kind, cols)

@@ -155,7 +155,7 @@ def test_cli_writes_the_report(tmp_path, capsys):
 
 
 def test_overview_page_builds_and_offers_the_report(tmp_path, monkeypatch):
-    from tests.app.test_app_pages import new_app
+    from tests.app_fixtures import new_app
 
     db = tmp_path / "ws.duckdb"
     w = Workspace.open(load_config(env={}, db__path=str(db)).db)

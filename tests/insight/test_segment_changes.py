@@ -10,7 +10,7 @@ import pytest
 
 from cx_core.insight.alerts import control_fdr, what_changed
 from cx_core.insight.segment_changes import change_alerts, match_segments, run_pair, segment_run_alerts
-from tests.app.test_app_pages import app_env, new_app  # noqa: F401  (app_env is a fixture)
+from tests.app_fixtures import app_env, new_app  # noqa: F401  (app_env is a fixture)
 from tests.drivers_fixtures import ANCHOR, add_run, insert
 
 XSS = "<img src=x onerror=alert(1)>"

@@ -9,7 +9,7 @@ import pytest
 
 from cx_core.recommend.orders import REC_COLUMNS
 from cx_core.recommend.text import (PraisePopularityRecommender, TextRecommender, is_anonymous,
-                                    reviewer_key, reviewer_label)
+                                    item_label, reviewer_key, reviewer_label)
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -303,3 +303,12 @@ def test_max_aggregate_and_fixed_weight(planted):
     recs = TextRecommender(aggregate="max", popularity_weight=0.0).fit(df, emb).recommend(["u"], n=2)
     assert set(recs["item"]) == {"d2", "d3"}
     assert "praised by" not in recs["reason"].iat[0]
+
+
+def test_item_label_does_not_repeat_the_id():
+    """Recommend showed "Dora Satin Slip Dress (Dora Satin Slip Dress)" when the id is the name."""
+    assert item_label("Dora Satin Slip Dress", "Dora Satin Slip Dress") == ("Dora Satin Slip Dress", None)
+    assert item_label("KNT-C02", "Nell Cable Knit") == ("Nell Cable Knit", "KNT-C02")
+    assert item_label("984", None) == ("984", None)
+    assert item_label("984", float("nan")) == ("984", None)
+    assert item_label("984", "  ") == ("984", None)

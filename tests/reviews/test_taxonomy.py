@@ -1,10 +1,12 @@
-"""The aspect taxonomy and schema upgrades of older workspaces."""
+"""The aspect taxonomy, its seeds as readable phrases, and schema upgrades of older workspaces."""
 
 import pytest
 
-from cx_core.store.db import Workspace
 from cx_core.reviews.taxonomy import (DEFAULT_TAXONOMY, TaxonomyError, add_aspect, load_taxonomy,
-                                      remove_aspect, reset_taxonomy)
+                                      remove_aspect, reset_taxonomy, taxonomy_frame)
+from cx_core.store.db import Workspace
+
+XSS = "<img src=x onerror=alert(1)>"
 
 
 def test_defaults_then_edit(ws):
@@ -37,3 +39,12 @@ def test_old_workspace_gains_new_columns(cfg):
         assert row.loc[0, "name"] == "kept" and "mean_clv" in row.columns
     finally:
         w.close()
+
+
+def test_taxonomy_seeds_are_readable_phrases_and_round_trip(ws):
+    add_aspect(ws, "hardware", ["zipper", "Buckle ", XSS])
+    seeds = taxonomy_frame(ws).set_index("aspect").loc["hardware", "seeds"]
+    assert seeds == f"zipper, buckle, {XSS}"
+    add_aspect(ws, "hardware", (seeds + ", strap").split(","))  # what the editor does
+    assert taxonomy_frame(ws).set_index("aspect").loc["hardware", "seeds"] == f"zipper, buckle, {XSS}, strap"
+    assert not taxonomy_frame(ws)["seeds"].str.contains(r"[\[\]\"]").any()

@@ -14,7 +14,7 @@ from cx_core.segments.actions import (DEFAULT_RULES, Rule, load_rules, next_best
                                      rules_from_records, save_rules, segment_actions, segment_metrics,
                                      segment_products, validate_rules)
 from cx_core.segments.run import load_segment_info
-from tests.app.test_app_pages import XSS, app_env, new_app  # noqa: F401  (app_env is a fixture)
+from tests.app_fixtures import XSS, app_env, new_app  # noqa: F401  (app_env is a fixture)
 
 RUN = "seg_test_run"
 SEG0 = [f"c{i}" for i in range(5)]
