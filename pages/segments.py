@@ -73,7 +73,7 @@ def _settings_form(base: SegmentSettings) -> None:
         preset = c1.selectbox("Preset", PRESETS, index=PRESETS.index(base.preset),
                               help="fast: fewer UMAP epochs (large data); default: more epochs")
         size = c2.number_input("Minimum segment size (0 = auto)", 0, 10_000_000,
-                               int(base.min_segment_size), help="auto: 0.5 % of the units, ≥ 10")
+                               int(base.min_size), help="auto: 0.5 % of the units, ≥ 10")
         unit = c3.selectbox("Segment", UNITS, index=UNITS.index(base.unit),
                             format_func={"auto": "auto (customers when ids exist)",
                                          "customer": "customers", "review": "reviews"}.get)
@@ -86,7 +86,7 @@ def _settings_form(base: SegmentSettings) -> None:
                           format_func={"keep": "Keep as outliers",
                                        "assign": "Assign to the nearest segment"}.get)
         if st.form_submit_button("Run segmentation", type="primary"):
-            _run(SegmentSettings(preset=preset, min_segment_size=int(size), unit=unit,
+            _run(SegmentSettings(preset=preset, min_size=int(size), unit=unit,
                                  text_weight=float(tw), behaviour_weight=float(bw),
                                  seed=int(seed), assign_outliers=assign == "assign"))
 

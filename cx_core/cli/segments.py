@@ -22,7 +22,7 @@ def cmd_segment(ws: Any, args: argparse.Namespace, cfg: Any) -> int:
     base = SegmentSettings.from_config(cfg)
     settings = base.replace(
         preset=args.preset or base.preset,
-        min_segment_size=base.min_segment_size if args.min_size is None else args.min_size,
+        min_size=base.min_size if args.min_size is None else args.min_size,
         assign_outliers=args.assign_outliers or base.assign_outliers,
         seed=base.seed if args.seed is None else args.seed,
         text_weight=base.text_weight if args.text_weight is None else args.text_weight,

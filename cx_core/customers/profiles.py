@@ -40,22 +40,18 @@ PROFILE_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class ProfileSettings:
-    """What the user picks: CLV horizon, yearly discount rate, optional cutoff, churn model."""
+class ProfileSettings(CustomersConfig):
+    """What one profile run uses: the churn options of the ``customers`` config section (one set of
+    fields and defaults) plus the user's CLV horizon, yearly discount rate and optional cutoff."""
 
     horizon_weeks: int = 52
     annual_discount_rate: float = 0.10
     cutoff: str | None = None  # None: the last order day
-    churn_horizon_days: int = 0  # 0: from the data's span (see cx_core.customers.churn)
-    churn_method: str = "logreg"
-    churn_cutoffs: int = 2
 
     @classmethod
     def from_config(cls, customers: CustomersConfig, **values: object) -> "ProfileSettings":
         """Settings with the churn options of the ``customers`` config section."""
-        return cls(**{"churn_horizon_days": customers.churn_horizon_days,
-                      "churn_method": customers.churn_method,
-                      "churn_cutoffs": customers.churn_cutoffs, **values})
+        return cls(**{**asdict(customers), **values})
 
     def churn(self) -> ChurnSettings:
         """The churn part of the settings."""

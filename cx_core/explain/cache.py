@@ -9,6 +9,8 @@ A busy workspace (another load writing) only skips the cache write.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import json
 import logging
 from dataclasses import dataclass
@@ -34,9 +36,7 @@ class Cached:
 
 def settings_from_config(cfg: ExplainConfig) -> IGSettings:
     """The integrated-gradients settings of the ``explain`` config section."""
-    return IGSettings(n_steps=cfg.n_steps, segments=cfg.segments, method=cfg.method,
-                      max_steps=cfg.max_steps, rel_tol=cfg.rel_tol, max_length=cfg.max_length,
-                      threads=cfg.threads)
+    return IGSettings(**asdict(cfg))
 
 
 def lookup(ws: Workspace, model_id: str, thash: str, head: str, target: str, settings: str

@@ -30,6 +30,7 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
+from cx_core.config import ExplainConfig
 from cx_core.explain.words import Word, merge_pieces
 
 IG_METHOD = "integrated_gradients"
@@ -44,25 +45,20 @@ class ExplainError(ValueError):
 
 
 @dataclass(frozen=True)
-class IGSettings:
-    """How integrated gradients is computed (part of the cache key).
+class IGSettings(ExplainConfig):
+    """How integrated gradients is computed (part of the cache key): the ``explain`` config section
+    (one set of fields and defaults: see :class:`~cx_core.config.ExplainConfig`) plus the batch size.
 
     The path from the baseline to the text is cut into ``segments`` equal pieces
     and each is integrated with ``n_steps // segments`` points of ``method``
     (composite quadrature: the model's output changes sharply over a short
     stretch of the path, which one global rule with few points misses). While
     ``|delta|`` exceeds ``rel_tol`` x ``max(|F(x) - F(baseline)|, MIN_LOGIT_GAP)``
-    the segments are doubled, up to ``max_steps`` points in all.
+    the segments are doubled, up to ``max_steps`` points in all. ``threads`` is
+    not in the key.
     """
 
-    n_steps: int = 12
-    segments: int = 2
-    method: str = "gausslegendre"
-    max_steps: int = 24
-    rel_tol: float = 0.05
-    max_length: int = 256
     internal_batch_size: int = 0  # 0: all steps in one batch
-    threads: int = 1  # torch threads while integrating (0: leave torch's setting); not in the key
 
     def __post_init__(self) -> None:
         if self.segments < 1 or self.n_steps < 2:

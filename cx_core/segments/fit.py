@@ -104,7 +104,7 @@ def build_vectors(inputs: SegmentInputs, settings: Any) -> StageVectors:
                                      behaviour_weight=settings.behaviour_weight)
     X = builder.fit_transform(None if text is None else text[rows],
                               None if beh is None else beh.iloc[rows])
-    min_size = min_size_for(settings.min_segment_size, inputs.n)
+    min_size = min_size_for(settings.min_size, inputs.n)
     stage_min = max(5, int(round(min_size * rows.size / inputs.n)))
     return StageVectors(X, anchor, strategy, builder.feature_names_, min_size, stage_min)
 

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cx_core.config import Config, SegmentsConfig
+
 from cx_core.progress import Progress
 from cx_core.store.db import Workspace
 from cx_core.text.embeddings import make_encoder
@@ -34,27 +36,22 @@ PRESETS = ("fast", "default")
 
 
 @dataclass(frozen=True)
-class SegmentSettings:
-    """What the user picks; stored with every run (``config_json``)."""
+class SegmentSettings(SegmentsConfig):
+    """What one segmentation run uses: the ``segments`` config section (one set of fields and
+    defaults) plus the run-only choice of unit; stored with every run (``config_json``)."""
 
-    preset: str = "fast"
-    min_segment_size: int = 0  # 0: auto (0.5 % of the units, at least 10)
-    assign_outliers: bool = False
-    seed: int = 42
-    text_weight: float = 1.0
-    behaviour_weight: float = 1.0
     unit: str = "auto"  # auto | customer | review
 
     @classmethod
-    def from_config(cls, cfg: Any) -> "SegmentSettings":
+    def from_config(cls, cfg: Config) -> "SegmentSettings":
         """Defaults from the ``segments`` section of a :class:`~cx_core.config.Config`."""
-        s = cfg.segments
-        return cls(preset=s.preset, min_segment_size=s.min_size, assign_outliers=s.assign_outliers,
-                   seed=s.seed, text_weight=s.text_weight, behaviour_weight=s.behaviour_weight)
+        return cls(**dataclasses.asdict(cfg.segments))
 
     @classmethod
     def from_json(cls, data: dict) -> "SegmentSettings":
-        """Settings stored with a run (unknown keys ignored)."""
+        """Settings stored with a run (unknown keys ignored; runs before 2026-12 said
+        ``min_segment_size``)."""
+        data = {"min_size": data.get("min_segment_size", 0), **data}
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
@@ -66,7 +63,7 @@ class SegmentSettings:
         """Raise ``ValueError`` with a plain message for impossible settings."""
         if self.preset not in PRESETS:
             raise ValueError(f"preset must be one of {PRESETS}, got {self.preset!r}")
-        if self.min_segment_size < 0 or self.min_segment_size == 1:
+        if self.min_size < 0 or self.min_size == 1:
             raise ValueError("minimum segment size must be 0 (auto) or at least 2")
         if self.text_weight < 0 or self.behaviour_weight < 0:
             raise ValueError("weights must be 0 or more")

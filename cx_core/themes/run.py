@@ -20,6 +20,8 @@ on request, each is assigned to the nearest theme (``is_outlier`` stays true).
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import re
 import uuid
@@ -30,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cx_core.config import ThemesConfig
 from cx_core.progress import Progress
 from cx_core.store.db import Workspace
 from cx_core.text.embeddings import load_review_frame, make_encoder
@@ -45,8 +48,9 @@ _TEXT_CHARS = 400  # representative review text stored per theme
 
 
 @dataclass(frozen=True)
-class ThemeSettings:
-    """What a theme run uses (all stored with the run).
+class ThemeSettings(ThemesConfig):
+    """What a theme run uses (all stored with the run): the ``themes`` config section (one set of
+    fields and defaults: see :class:`~cx_core.config.ThemesConfig`) plus the run-only dataset.
 
     ``min_size`` 0 means auto (0.5 % of the reviews, at least 10);
     ``selection`` is HDBSCAN's cluster selection ("eom": broader themes,
@@ -54,26 +58,12 @@ class ThemeSettings:
     ("ok", "Great") carry no theme and are left out (their count is reported).
     """
 
-    preset: str = "auto"
-    seed: int = 42
-    min_size: int = 0
-    min_samples: int = 5
-    selection: str = "eom"
-    assign_outliers: bool = False
-    min_words: int = 3
-    covered_share: float = 0.5
-    covered_lift: float = 1.25
-    keywords: int = 10
     dataset_id: str | None = None
 
     @classmethod
     def from_config(cls, cfg: Any) -> "ThemeSettings":
         """Settings from the ``themes`` section of a :class:`~cx_core.config.Config`."""
-        t = cfg.themes
-        return cls(preset=t.preset, seed=t.seed, min_size=t.min_size, min_samples=t.min_samples,
-                   selection=t.selection, assign_outliers=t.assign_outliers,
-                   min_words=t.min_words, covered_share=t.covered_share,
-                   covered_lift=t.covered_lift, keywords=t.keywords)
+        return cls(**dataclasses.asdict(cfg.themes))
 
     def replace(self, **changes: Any) -> "ThemeSettings":
         """A copy with some settings changed."""

@@ -31,7 +31,7 @@ def seed_reviews(ws, with_scores: bool = True) -> None:
     """Write the reviews above and two scoring runs (the older one with other scores)."""
     with ws.write() as cur:
         for rid, cid, day, rating, _ in REVIEWS:
-            cur.execute("INSERT INTO reviews VALUES ('ds_r', ?, ?, ?, NULL, ?, ?, NULL, NULL, ?)",
+            cur.execute("INSERT INTO reviews VALUES ('ds_r', ?, ?, ?, NULL, ?, ?, NULL, NULL, ?, NULL)",
                         [rid, cid, datetime(2024, 1, day), f"text {rid}", rating, f"h{rid}"])
         if not with_scores:
             return

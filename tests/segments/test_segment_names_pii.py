@@ -93,7 +93,7 @@ def test_segment_name_masks_what_slips_through():
 def planted_run(ws):
     """Review-level segmentation of the planted reviews (bag-of-words encoder)."""
     insert_reviews(ws, planted_texts())
-    run_id = run_segmentation(ws, SegmentSettings(min_segment_size=15), encoder=BowEncoder())
+    run_id = run_segmentation(ws, SegmentSettings(min_size=15), encoder=BowEncoder())
     return ws, run_id
 
 

@@ -102,7 +102,7 @@ def test_run_is_persisted_with_settings_metrics_and_descriptions(demo_run):
     runs = segment_runs(ws)
     run = runs.set_index("run_id").loc[run_id]
     cfg, m = run["config"], run["metrics"]
-    assert cfg["settings"] == {"preset": "fast", "min_segment_size": 0, "assign_outliers": False,
+    assert cfg["settings"] == {"preset": "fast", "min_size": 0, "assign_outliers": False,
                                "seed": 42, "text_weight": 1.0, "behaviour_weight": 1.0,
                                "unit": "auto"}
     assert cfg["strategy"] == "place" and cfg["inputs"]["text"] and cfg["inputs"]["behaviour"]
@@ -179,7 +179,7 @@ def test_reviews_without_customer_ids_segment_each_review(ws, tmp_path):
     src.to_csv(path, index=False)
     load_file(ws, path, "reviews")
     assert ws.scalar("SELECT count(*) FROM reviews WHERE customer_id IS NOT NULL") == 0
-    run_id = run_segmentation(ws, SegmentSettings(min_segment_size=15), encoder=BowEncoder())
+    run_id = run_segmentation(ws, SegmentSettings(min_size=15), encoder=BowEncoder())
     u = _units(ws, run_id)
     n_text = ws.scalar("SELECT count(*) FROM reviews WHERE trim(text) <> ''")
     assert len(u) == n_text and set(u["unit_kind"]) == {"review"}
@@ -255,7 +255,7 @@ def test_bad_settings_and_empty_workspace_give_plain_messages(ws):
     with pytest.raises(ValueError, match="preset"):
         run_segmentation(ws, SegmentSettings(preset="turbo"))
     with pytest.raises(ValueError, match="minimum segment size"):
-        run_segmentation(ws, SegmentSettings(min_segment_size=1))
+        run_segmentation(ws, SegmentSettings(min_size=1))
     with pytest.raises(ValueError, match="at least one"):
         run_segmentation(ws, SegmentSettings(text_weight=0, behaviour_weight=0))
     with pytest.raises(ValueError, match="need at least"):
@@ -323,5 +323,5 @@ def test_cli_segment_command(tmp_path, capsys):
     assert "minimum segment size" in capsys.readouterr().err
     w = Workspace.open(load_config(env={}, db__path=db).db)
     cfg = segment_runs(w).iloc[0]["config"]["settings"]
-    assert (cfg["min_segment_size"], cfg["seed"], cfg["assign_outliers"]) == (20, 3, True)
+    assert (cfg["min_size"], cfg["seed"], cfg["assign_outliers"]) == (20, 3, True)
     w.close()
