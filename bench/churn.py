@@ -50,18 +50,24 @@ def online_retail() -> tuple[pd.DataFrame, None]:
 def cdnow() -> tuple[pd.DataFrame, None]:
     """The CDNOW master file (one cohort, no returns)."""
     m = pd.read_csv(DATA / "cdnow" / "CDNOW_master.txt", sep=r"\s+", dtype={"customer_id": str, "date": str})
-    return pd.DataFrame({"customer_id": m["customer_id"], "ts": pd.to_datetime(m["date"], format="%Y%m%d"),
-                         "amount": m["dollar_value"], "is_return": False,
-                         "order_id": m.index.astype(str)}), None
+    return pd.DataFrame(
+        {
+            "customer_id": m["customer_id"],
+            "ts": pd.to_datetime(m["date"], format="%Y%m%d"),
+            "amount": m["dollar_value"],
+            "is_return": False,
+            "order_id": m.index.astype(str),
+        }
+    ), None
 
 
 def demo() -> tuple[pd.DataFrame, pd.DataFrame]:
     """The demo store (3,000 customers), loaded through the workspace like the app does."""
-    from cx_core.ingest.bootstrap import load_demo
     from cx_core.config import load_config
-    from cx_core.store.db import Workspace
     from cx_core.customers.profiles import load_orders
     from cx_core.customers.text_profile import load_review_signals
+    from cx_core.ingest.bootstrap import load_demo
+    from cx_core.store.db import Workspace
     from cx_core.store.runs import latest_id
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,11 +81,20 @@ def demo() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _row(ev: dict[str, Any]) -> dict[str, Any]:
     """The numbers of one evaluation worth keeping."""
-    keep = ("model", "classifier_alone", "baseline_bgnbd_p_no_purchase",
-            "baseline_bgnbd_1_minus_p_alive", "baseline_recency_days")
-    return {"holdout_window": ev["holdout_window"], "customers": ev["customers"],
-            "holdout_churn_rate": ev["holdout_churn_rate"], "train_cutoffs": ev["train_cutoffs"],
-            **{k: {m: v for m, v in ev[k].items() if m != "method"} for k in keep}}
+    keep = (
+        "model",
+        "classifier_alone",
+        "baseline_bgnbd_p_no_purchase",
+        "baseline_bgnbd_1_minus_p_alive",
+        "baseline_recency_days",
+    )
+    return {
+        "holdout_window": ev["holdout_window"],
+        "customers": ev["customers"],
+        "holdout_churn_rate": ev["holdout_churn_rate"],
+        "train_cutoffs": ev["train_cutoffs"],
+        **{k: {m: v for m, v in ev[k].items() if m != "method"} for k in keep},
+    }
 
 
 def bench_dataset(name: str, horizon: int) -> dict[str, Any]:
@@ -87,25 +102,36 @@ def bench_dataset(name: str, horizon: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     orders, signals = globals()[name]()
     history = OrderHistory(orders)
-    out: dict[str, Any] = {"order_lines": int(len(orders)), "span_days": history.span_days,
-                           "load_s": round(time.perf_counter() - t0, 2)}
+    out: dict[str, Any] = {
+        "order_lines": int(len(orders)),
+        "span_days": history.span_days,
+        "load_s": round(time.perf_counter() - t0, 2),
+    }
     for variant, settings in VARIANTS.items():
         runs, times = [], []
         for shift in SHIFTS:
             t = time.perf_counter()
-            ev = evaluate_churn(history, ChurnSettings(horizon, settings.method), signals,
-                                end=history.last_day - shift)
+            ev = evaluate_churn(
+                history, ChurnSettings(horizon, settings.method), signals, end=history.last_day - shift
+            )
             times.append(time.perf_counter() - t)
             runs.append(_row(ev))
         gains = [r["model"]["auc"] - r["baseline_bgnbd_p_no_purchase"]["auc"] for r in runs]
-        out[variant] = {"method": ev["model"]["method"], "runs": runs,
-                        "mean_auc": round(float(np.mean([r["model"]["auc"] for r in runs])), 4),
-                        "mean_auc_gain_vs_p_no_purchase": round(float(np.mean(gains)), 4),
-                        "evaluate_s": [round(t, 2) for t in times]}
+        out[variant] = {
+            "method": ev["model"]["method"],
+            "runs": runs,
+            "mean_auc": round(float(np.mean([r["model"]["auc"] for r in runs])), 4),
+            "mean_auc_gain_vs_p_no_purchase": round(float(np.mean(gains)), 4),
+            "evaluate_s": [round(t, 2) for t in times],
+        }
     t = time.perf_counter()
     res = score_churn(history, ChurnSettings(horizon), signals)
-    out["production"] = {"wall_s": round(time.perf_counter() - t, 2), "customers": int(len(res.scores)),
-                         "window": res.window, "mean_churn_prob": res.metrics["mean_churn_prob"]}
+    out["production"] = {
+        "wall_s": round(time.perf_counter() - t, 2),
+        "customers": int(len(res.scores)),
+        "window": res.window,
+        "mean_churn_prob": res.metrics["mean_churn_prob"],
+    }
     return out
 
 
@@ -115,8 +141,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--datasets", default="online_retail,cdnow,demo")
     ap.add_argument("--horizon-days", type=int, default=90)
     args = ap.parse_args(argv)
-    report: dict[str, Any] = {"cpu_count": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
-                              "horizon_days": args.horizon_days, "hold_out_ends": "last day - 0/30/60 days"}
+    report: dict[str, Any] = {
+        "cpu_count": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "horizon_days": args.horizon_days,
+        "hold_out_ends": "last day - 0/30/60 days",
+    }
     for name in args.datasets.split(","):
         report[name] = bench_dataset(name.strip(), args.horizon_days)
     print(json.dumps(report, indent=1))

@@ -42,8 +42,15 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cx_core.text.encoder import (CHUNK_TEXTS, TextEncoder, cpu_has_native_bf16,  # noqa: E402
-                             cpu_model_name, default_model_dir, dtype_name, plan_batches)
+from cx_core.text.encoder import (
+    CHUNK_TEXTS,
+    TextEncoder,
+    cpu_has_native_bf16,  # noqa: E402
+    cpu_model_name,
+    default_model_dir,
+    dtype_name,
+    plan_batches,
+)
 
 SHARED = Path(os.environ.get("CX_SHARED_DATA", ROOT.parent / "shared" / "data"))
 CLOTHING = SHARED / "womens_clothing_reviews" / "womens_clothing_ecommerce_reviews.csv.gz"
@@ -63,17 +70,18 @@ def load_texts(n: int, seed: int) -> list[str]:
     return [texts[i] for i in rng.permutation(len(texts))[:n]]
 
 
-def padded_tokens(texts: list[str], lengths: np.ndarray, batch_size: int, budget: int
-                  ) -> dict[str, float]:
+def padded_tokens(texts: list[str], lengths: np.ndarray, batch_size: int, budget: int) -> dict[str, float]:
     """Padded / real tokens: ours (token-sorted budget batches, as in the encoder's chunks)
     and the baseline's (sorted by characters, ``batch_size`` rows per batch)."""
     real = int(lengths.sum())
     order = np.argsort([-len(t) for t in texts], kind="stable")
-    base = sum(int(lengths[b].max()) * len(b)
-               for b in (order[i:i + batch_size] for i in range(0, len(order), batch_size)))
+    base = sum(
+        int(lengths[b].max()) * len(b)
+        for b in (order[i : i + batch_size] for i in range(0, len(order), batch_size))
+    )
     ours = 0
     for c in range(0, len(order), CHUNK_TEXTS):
-        chunk = lengths[order[c:c + CHUNK_TEXTS]]
+        chunk = lengths[order[c : c + CHUNK_TEXTS]]
         ours += sum(int(chunk[rows].max()) * len(rows) for rows in plan_batches(chunk, budget))
     return {"ours": round(ours / real, 4), "baseline": round(base / real, 4)}
 
@@ -89,16 +97,20 @@ def timed(fn: Callable[[], Any], device: torch.device) -> tuple[Any, float, floa
     return out, time.perf_counter() - start, time.process_time() - cpu
 
 
-def run_rounds(texts: list[str], rounds: int, base_fn: Callable[[list[str]], np.ndarray],
-               ours_fn: Callable[[list[str]], np.ndarray], device: torch.device
-               ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+def run_rounds(
+    texts: list[str],
+    rounds: int,
+    base_fn: Callable[[list[str]], np.ndarray],
+    ours_fn: Callable[[list[str]], np.ndarray],
+    device: torch.device,
+) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """Both encoders on ``rounds`` equal slices, alternating which goes first (ABBA), so
     a change in the machine's load during the run hits both alike."""
     base_parts, ours_parts = [], []
     t = {"base_s": 0.0, "base_cpu_s": 0.0, "ours_s": 0.0, "ours_cpu_s": 0.0}
     for r, idx in enumerate(np.array_split(np.arange(len(texts)), rounds)):
         part = [texts[i] for i in idx]
-        for who in (("base", "ours") if r % 2 == 0 else ("ours", "base")):
+        for who in ("base", "ours") if r % 2 == 0 else ("ours", "base"):
             out, wall, cpu = timed(lambda: (base_fn if who == "base" else ours_fn)(part), device)
             (base_parts if who == "base" else ours_parts).append(np.asarray(out, np.float32))
             t[f"{who}_s"] += wall
@@ -114,11 +126,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
     ap.add_argument("--dtype", default="auto", help="our dtype: auto, float32, bfloat16, float16")
     ap.add_argument("--batch-tokens", type=int, default=0, help="our token budget (0: auto)")
-    ap.add_argument("--baseline-batch-size", type=int, default=32,
-                    help="sentence-transformers batch_size (its default is 32)")
+    ap.add_argument(
+        "--baseline-batch-size",
+        type=int,
+        default=32,
+        help="sentence-transformers batch_size (its default is 32)",
+    )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--rounds", type=int, default=4,
-                    help="slices timed alternately (ABBA) to spread load changes over both")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="slices timed alternately (ABBA) to spread load changes over both",
+    )
     args = ap.parse_args(argv)
 
     if args.threads > 0:
@@ -127,8 +147,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     texts = load_texts(args.n, args.seed)
     load_before = os.getloadavg()
 
-    ours = TextEncoder(model_dir=model_dir, device=args.device, dtype=args.dtype,
-                       batch_tokens=args.batch_tokens, threads=args.threads).load()
+    ours = TextEncoder(
+        model_dir=model_dir,
+        device=args.device,
+        dtype=args.dtype,
+        batch_tokens=args.batch_tokens,
+        threads=args.threads,
+    ).load()
     device = ours.device_
     from sentence_transformers import SentenceTransformer
 
@@ -139,10 +164,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     batches = []
     base, mine, t = run_rounds(
-        texts, args.rounds,
-        lambda part: st.encode(part, batch_size=args.baseline_batch_size,
-                               normalize_embeddings=True),
-        lambda part: ours.encode(part, progress=lambda d, n: batches.append(d)), device)
+        texts,
+        args.rounds,
+        lambda part: st.encode(part, batch_size=args.baseline_batch_size, normalize_embeddings=True),
+        lambda part: ours.encode(part, progress=lambda d, n: batches.append(d)),
+        device,
+    )
     base_s, ours_s = t["base_s"], t["ours_s"]
     cos = (base * mine).sum(1)
     lengths = np.fromiter((len(e.ids) for e in ours._fast_.encode_batch_fast(texts)), np.int64)

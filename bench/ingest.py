@@ -35,8 +35,11 @@ def make_file(src: Path, scale: int, folder: Path) -> Path:
     out = folder / f"online_retail_x{scale}.csv.gz"
     duckdb.sql(
         "COPY (SELECT * REPLACE (InvoiceNo || '-' || CAST(k AS VARCHAR) AS InvoiceNo) "
-        "FROM read_csv(?, all_varchar=true), range(?) t(k)) TO '" + str(out).replace("'", "''")
-        + "' (HEADER, COMPRESSION gzip)", params=[str(src), scale])
+        "FROM read_csv(?, all_varchar=true), range(?) t(k)) TO '"
+        + str(out).replace("'", "''")
+        + "' (HEADER, COMPRESSION gzip)",
+        params=[str(src), scale],
+    )
     return out
 
 
@@ -46,8 +49,8 @@ def worker(method: str, path: str, db: str) -> dict:
     if method == "ours":
         sys.path.insert(0, str(ROOT))
         from cx_core.config import load_config
-        from cx_core.store.db import Workspace
         from cx_core.ingest.load import load_file
+        from cx_core.store.db import Workspace
 
         ws = Workspace.open(load_config(env={}, db__path=db).db)
         rows = load_file(ws, path, "orders").rows_read
@@ -64,14 +67,23 @@ def worker(method: str, path: str, db: str) -> dict:
         con.close()
     secs = time.perf_counter() - t0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"method": method, "seconds": round(secs, 3), "rows": rows,
-            "rows_per_s": round(rows / secs), "peak_rss_mb": round(rss_mb)}
+    return {
+        "method": method,
+        "seconds": round(secs, 3),
+        "rows": rows,
+        "rows_per_s": round(rows / secs),
+        "peak_rss_mb": round(rss_mb),
+    }
 
 
 def run_worker(method: str, path: Path, folder: Path) -> dict:
     db = folder / f"{method}-{path.stem}-{time.time_ns()}.duckdb"
-    out = subprocess.run([sys.executable, __file__, "--worker", method, str(path), str(db)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", method, str(path), str(db)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -92,12 +104,27 @@ def main() -> None:
             path = make_file(Path(args.src), scale, folder)
             ours = run_worker("ours", path, folder)
             base = run_worker("pandas", path, folder)
-            results.append({"scale": scale, "file_mb": round(path.stat().st_size / 1e6, 1),
-                            "ours": ours, "pandas_read_csv_insert": base,
-                            "speed_ratio": round(base["seconds"] / ours["seconds"], 2)})
-    print(json.dumps({"benchmark": "ingest", "date": date.today().isoformat(),
-                      "device": f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-                      "load_avg": os.getloadavg()[0], "results": results}, indent=2))
+            results.append(
+                {
+                    "scale": scale,
+                    "file_mb": round(path.stat().st_size / 1e6, 1),
+                    "ours": ours,
+                    "pandas_read_csv_insert": base,
+                    "speed_ratio": round(base["seconds"] / ours["seconds"], 2),
+                }
+            )
+    print(
+        json.dumps(
+            {
+                "benchmark": "ingest",
+                "date": date.today().isoformat(),
+                "device": f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+                "load_avg": os.getloadavg()[0],
+                "results": results,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -47,10 +47,19 @@ STAGES = [s for s in ORDER if s not in ("ingest", "export", "themes")]
 
 
 def _config(root: Path, customers: int, model_dir: str):
-    return load_config(env={}, db__path=str(root / "ws.duckdb"), demo__dir=str(root / "demo"),
-                       demo__customers=customers, reviews__model_store=str(root / "models"),
-                       model__model_dir=model_dir, model__device="cpu", model__dtype="float32",
-                       model__max_length=64, reviews__epochs=2, reviews__min_steps=0)
+    return load_config(
+        env={},
+        db__path=str(root / "ws.duckdb"),
+        demo__dir=str(root / "demo"),
+        demo__customers=customers,
+        reviews__model_store=str(root / "models"),
+        model__model_dir=model_dir,
+        model__device="cpu",
+        model__dtype="float32",
+        model__max_length=64,
+        reviews__epochs=2,
+        reviews__min_steps=0,
+    )
 
 
 def _fresh(template: Path, into: Path) -> None:
@@ -126,7 +135,7 @@ def machinery(root: Path, jobs: int = 30) -> dict:
         ws.close()
 
 
-_CHILD = textwrap.dedent('''
+_CHILD = textwrap.dedent("""
     import sys
     sys.path.insert(0, {root!r})
     from cx_core.config import load_config
@@ -147,7 +156,7 @@ _CHILD = textwrap.dedent('''
     embeddings.store_vectors = marked
     runner = JobRunner(ws, cfg, interval_s=0.2)
     runner.wait(runner.submit("embed"), timeout_s=3600)
-''')
+""")
 
 
 def _reviews_workspace(root: Path, texts: int) -> str:
@@ -156,18 +165,28 @@ def _reviews_workspace(root: Path, texts: int) -> str:
     db = str(root / "embed.duckdb")
     ws = Workspace.open(load_config(env={}, db__path=db).db)
     with ws.write() as cur:
-        cur.execute("INSERT INTO datasets VALUES ('d', 'reviews', 'x', 'x', now(), ?, 0, '{}', '{}')", [texts])
+        cur.execute(
+            "INSERT INTO datasets VALUES ('d', 'reviews', 'x', 'x', now(), ?, 0, '{}', '{}')", [texts]
+        )
         for i in range(texts):
             t = f"review {i}: the fit was {'great' if i % 2 else 'poor'} and delivery took {i % 9} days"
-            cur.execute("INSERT INTO reviews (dataset_id, review_id, text, text_hash) VALUES ('d', ?, ?, ?)",
-                        [str(i), t, text_hash(t)])
+            cur.execute(
+                "INSERT INTO reviews (dataset_id, review_id, text, text_hash) VALUES ('d', ?, ?, ?)",
+                [str(i), t, text_hash(t)],
+            )
     ws.close()
     return db
 
 
 def _embed_seconds(db: str, model_dir: str) -> tuple[float, int]:
-    cfg = load_config(env={}, db__path=db, model__model_dir=model_dir, model__device="cpu",
-                      model__dtype="float32", model__max_length=64)
+    cfg = load_config(
+        env={},
+        db__path=db,
+        model__model_dir=model_dir,
+        model__device="cpu",
+        model__dtype="float32",
+        model__max_length=64,
+    )
     ws = Workspace.open(cfg.db)
     try:
         runner = JobRunner(ws, cfg)
@@ -198,9 +217,17 @@ def resume(root: Path, texts: int, model_dir: str, chunk: int) -> dict:
     kept = int(ws.scalar("SELECT count(*) FROM embeddings"))
     ws.close()
     rerun_s, encoded = _embed_seconds(db, model_dir)
-    return {"encoder": "MiniLM (packaged)", "texts": texts, "chunk": chunk, "full_s": round(full_s, 2), "killed_after_s": round(killed_after, 2),
-            "kept_after_kill": kept, "rerun_s": round(rerun_s, 2), "rerun_encoded": encoded,
-            "saving": round(1 - rerun_s / full_s, 3) if full_s else None}
+    return {
+        "encoder": "MiniLM (packaged)",
+        "texts": texts,
+        "chunk": chunk,
+        "full_s": round(full_s, 2),
+        "killed_after_s": round(killed_after, 2),
+        "kept_after_kill": kept,
+        "rerun_s": round(rerun_s, 2),
+        "rerun_encoded": encoded,
+        "saving": round(1 - rerun_s / full_s, 3) if full_s else None,
+    }
 
 
 def main() -> None:
@@ -208,7 +235,9 @@ def main() -> None:
     ap.add_argument("--customers", type=int, default=600)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--texts", type=int, default=2000)
-    ap.add_argument("--chunk", type=int, default=256, help="texts committed per checkpoint in the resume test")
+    ap.add_argument(
+        "--chunk", type=int, default=256, help="texts committed per checkpoint in the resume test"
+    )
     ap.add_argument("--minilm", action="store_true", help="use the packaged MiniLM (slow on CPU)")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -234,14 +263,20 @@ def main() -> None:
             direct.append(_direct(tmp / "a", args.customers, model_dir))
             _fresh(template, tmp / "b")
             jobs.append(_as_jobs(tmp / "b", args.customers, model_dir))
-        out = {"device": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load "
-                         f"{os.getloadavg()[0]:.1f}",
-               "encoder": "MiniLM" if args.minilm else "tiny random BERT (2 layers)",
-               "overhead": {"stages": STAGES, "customers": args.customers,
-                            "direct_s": [round(x, 2) for x in direct], "jobs_s": [round(x, 2) for x in jobs],
-                            "ratio_jobs_vs_direct": round(statistics.median(jobs) / statistics.median(direct), 3)},
-               "machinery": machinery(tmp),
-               "resume": resume(tmp, args.texts, "", args.chunk)}  # MiniLM
+        out = {
+            "device": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load "
+            f"{os.getloadavg()[0]:.1f}",
+            "encoder": "MiniLM" if args.minilm else "tiny random BERT (2 layers)",
+            "overhead": {
+                "stages": STAGES,
+                "customers": args.customers,
+                "direct_s": [round(x, 2) for x in direct],
+                "jobs_s": [round(x, 2) for x in jobs],
+                "ratio_jobs_vs_direct": round(statistics.median(jobs) / statistics.median(direct), 3),
+            },
+            "machinery": machinery(tmp),
+            "resume": resume(tmp, args.texts, "", args.chunk),
+        }  # MiniLM
         per_batch = out["machinery"]["ms_per_job"] * len(STAGES) / 1000
         out["overhead"]["machinery_share_of_direct_median"] = round(per_batch / statistics.median(direct), 4)
         print(json.dumps(out, indent=1))

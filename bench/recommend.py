@@ -33,12 +33,14 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cx_core.recommend.orders import ItemRecommender, PopularityRecommender  # noqa: E402
 from cx_core.recommend.evaluate import evaluate  # noqa: E402
+from cx_core.recommend.orders import ItemRecommender, PopularityRecommender  # noqa: E402
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared/data/online_retail/online_retail.parquet"
-AMAZON = (Path(__file__).resolve().parents[2]
-          / "shared/data/amazon_musical_instruments/reviews_Musical_Instruments_5.json.gz")
+AMAZON = (
+    Path(__file__).resolve().parents[2]
+    / "shared/data/amazon_musical_instruments/reviews_Musical_Instruments_5.json.gz"
+)
 TEXT_CACHE = Path(tempfile.gettempdir()) / "cx_bench_recommend_text.duckdb"
 
 
@@ -48,7 +50,9 @@ def load_lines(path: Path):
         "SELECT CAST(CAST(CustomerID AS BIGINT) AS VARCHAR) AS customer_id, InvoiceNo AS order_id, "
         "InvoiceDate AS ts, StockCode AS item, Description AS item_name, Quantity AS quantity, "
         "(InvoiceNo LIKE 'C%' OR Quantity < 0) AS is_return FROM read_parquet(?) "
-        "WHERE CustomerID IS NOT NULL", [str(path)]).df()
+        "WHERE CustomerID IS NOT NULL",
+        [str(path)],
+    ).df()
 
 
 def load_amazon(path: Path):
@@ -57,7 +61,9 @@ def load_amazon(path: Path):
         "SELECT row_number() OVER (ORDER BY unixReviewTime, reviewerID, asin) - 1 AS review_id, "
         "reviewerID AS customer_id, asin AS item, overall AS rating, "
         "to_timestamp(unixReviewTime) AS ts, coalesce(summary, '') || '. ' || coalesce(reviewText, '') "
-        "AS text FROM read_json_auto(?, format = 'newline_delimited')", [str(path)]).df()
+        "AS text FROM read_json_auto(?, format = 'newline_delimited')",
+        [str(path)],
+    ).df()
     return df.astype({"review_id": str})
 
 
@@ -71,8 +77,14 @@ def embed_cached(texts, cache: Path, threads: int = 1):
     ws = Workspace.open(DbConfig(path=str(cache)))
     try:
         enc = TextEncoder(device="cpu", threads=threads)
-        return embed_texts_cached(ws, enc, list(texts), progress=lambda d, n: sys.stderr.write(
-            f"\rembedding {d:,}/{n:,}") if d % 512 < 64 or d == n else None)
+        return embed_texts_cached(
+            ws,
+            enc,
+            list(texts),
+            progress=lambda d, n: (
+                sys.stderr.write(f"\rembedding {d:,}/{n:,}") if d % 512 < 64 or d == n else None
+            ),
+        )
     finally:
         ws.close()
 
@@ -98,20 +110,30 @@ def text_benchmark(path: Path, cache: Path, k: int = 10) -> dict:
     embed_s = time.perf_counter() - t0
     train, targets = last_review_split(reviews)
     emb = vecs[train.index.to_numpy()]
-    out = {"data": path.name, "reviews": len(reviews), "train_reviews": len(train),
-           "reviewers_evaluated": len(targets), "k": k, "embed_or_cache_s": round(embed_s, 2)}
+    out = {
+        "data": path.name,
+        "reviews": len(reviews),
+        "train_reviews": len(train),
+        "reviewers_evaluated": len(targets),
+        "k": k,
+        "embed_or_cache_s": round(embed_s, 2),
+    }
     for name, model in {"text": TextRecommender(), "popularity": PraisePopularityRecommender()}.items():
         t1 = time.perf_counter()
         model.fit(train, emb)
         t2 = time.perf_counter()
         recs = model.recommend(None, n=k)
         t3 = time.perf_counter()
-        out[name] = {**ranking_metrics(recs, targets, k), "fit_s": round(t2 - t1, 3),
-                     "recommend_all_s": round(t3 - t2, 3), "total_s": round(t3 - t1, 3),
-                     "items_with_profile": len(model.items_),
-                     "popularity_weight": getattr(model, "popularity_weight_", None),
-                     "validation": getattr(model, "validation_", None),
-                     "reviewers_recommended": int(recs["customer_id"].nunique())}
+        out[name] = {
+            **ranking_metrics(recs, targets, k),
+            "fit_s": round(t2 - t1, 3),
+            "recommend_all_s": round(t3 - t2, 3),
+            "total_s": round(t3 - t1, 3),
+            "items_with_profile": len(model.items_),
+            "popularity_weight": getattr(model, "popularity_weight_", None),
+            "validation": getattr(model, "validation_", None),
+            "reviewers_recommended": int(recs["customer_id"].nunique()),
+        }
     for m in (f"recall@{k}", f"ndcg@{k}", "total_s"):
         base = out["popularity"][m]
         out[f"ratio_{m}"] = round(out["text"][m] / base, 2) if base else None
@@ -122,8 +144,9 @@ def cpu_name() -> str:
     """The CPU's model name (from /proc/cpuinfo where there is one) and core count."""
     try:
         text = Path("/proc/cpuinfo").read_text()
-        name = next(line.split(":", 1)[1].strip() for line in text.splitlines()
-                    if line.startswith("model name"))
+        name = next(
+            line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         name = platform.processor() or platform.machine()
     return f"{os.cpu_count()}-core {name}"
@@ -136,24 +159,37 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=15)
     ap.add_argument("--alpha", type=float, default=10.0)
     ap.add_argument("--regularization", type=float, default=0.05)
-    ap.add_argument("--text", action="store_true",
-                    help="text recommendations on the Amazon 5-core reviews instead (MiniLM vectors "
-                    "cached in --cache)")
+    ap.add_argument(
+        "--text",
+        action="store_true",
+        help="text recommendations on the Amazon 5-core reviews instead (MiniLM vectors cached in --cache)",
+    )
     ap.add_argument("--reviews", type=Path, default=AMAZON)
     ap.add_argument("--cache", type=Path, default=TEXT_CACHE)
     a = ap.parse_args()
     if a.text:
-        report = {"device": cpu_name(), "load_avg_1m": round(os.getloadavg()[0], 2),
-                  **text_benchmark(a.reviews, a.cache)}
+        report = {
+            "device": cpu_name(),
+            "load_avg_1m": round(os.getloadavg()[0], 2),
+            **text_benchmark(a.reviews, a.cache),
+        }
         print(json.dumps(report, indent=1, default=str))
         return
     lines = load_lines(a.path)
-    models = {"als": ItemRecommender(factors=a.factors, iterations=a.iterations, alpha=a.alpha,
-                                     regularization=a.regularization),
-              "popularity": PopularityRecommender()}
-    report = {"data": str(a.path.name), "order_lines": len(lines),
-              "device": cpu_name(), "load_avg_1m": round(os.getloadavg()[0], 2),
-              "params": vars(a) | {"path": str(a.path)}, **evaluate(models, lines, k=10)}
+    models = {
+        "als": ItemRecommender(
+            factors=a.factors, iterations=a.iterations, alpha=a.alpha, regularization=a.regularization
+        ),
+        "popularity": PopularityRecommender(),
+    }
+    report = {
+        "data": str(a.path.name),
+        "order_lines": len(lines),
+        "device": cpu_name(),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "params": vars(a) | {"path": str(a.path)},
+        **evaluate(models, lines, k=10),
+    }
     print(json.dumps(report, indent=1, default=str))
 
 

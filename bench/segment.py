@@ -46,16 +46,31 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-BEHAVIOUR = ["recency_days", "orders", "revenue", "avg_order_value", "returns",
-             "tenure_days", "reviews", "avg_rating"]
+BEHAVIOUR = [
+    "recency_days",
+    "orders",
+    "revenue",
+    "avg_order_value",
+    "returns",
+    "tenure_days",
+    "reviews",
+    "avg_rating",
+]
 SCALE = np.array([30, 3, 120, 40, 0.5, 400, 2, 1.0])
 
 
 # ---------------------------------------------------------------- data
 
-def make_customers(n: int, seed: int = 0, n_parents: int = 4, per_parent: int = 3,
-                   dim: int = 384, noise: float = 1.6, missing_text: float = 0.0
-                   ) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+
+def make_customers(
+    n: int,
+    seed: int = 0,
+    n_parents: int = 4,
+    per_parent: int = 3,
+    dim: int = 384,
+    noise: float = 1.6,
+    missing_text: float = 0.0,
+) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
     """(text embeddings with NaN rows for missing, behaviour frame, planted labels)."""
     rng = np.random.default_rng(seed)
     k = n_parents * per_parent
@@ -79,6 +94,7 @@ def _unit(a: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- children
 
+
 def child_ours(data: str, out: str, preset: str, seed: int, min_size: int | None = None) -> dict:
     """Runs inside the 'ours' subprocess (``min_size``: HDBSCAN min_cluster_size override)."""
     from cx_core.cluster import make_pipeline
@@ -90,8 +106,12 @@ def child_ours(data: str, out: str, preset: str, seed: int, min_size: int | None
     pipe.fit(X)
     np.save(out, pipe.labels_)
     cfg = pipe.config_()
-    return {"timings_s": pipe.timings_, "n_segments": cfg["n_segments"],
-            "outlier_share": round(pipe.outlier_share_, 4), "knn_method": cfg["knn_method"]}
+    return {
+        "timings_s": pipe.timings_,
+        "n_segments": cfg["n_segments"],
+        "outlier_share": round(pipe.outlier_share_, 4),
+        "knn_method": cfg["knn_method"],
+    }
 
 
 def child_defaults(data: str, out: str) -> dict:
@@ -107,9 +127,11 @@ def child_defaults(data: str, out: str) -> dict:
     t2 = time.perf_counter()
     np.save(out, labels)
     np.save(out.replace(".npy", "_emb.npy"), emb)
-    return {"timings_s": {"umap": round(t1 - t0, 3), "hdbscan": round(t2 - t1, 3)},
-            "n_segments": int(labels.max() + 1),
-            "outlier_share": round(float(np.mean(labels < 0)), 4)}
+    return {
+        "timings_s": {"umap": round(t1 - t0, 3), "hdbscan": round(t2 - t1, 3)},
+        "n_segments": int(labels.max() + 1),
+        "outlier_share": round(float(np.mean(labels < 0)), 4),
+    }
 
 
 def run_child(args: list[str], env: dict[str, str], tmp: Path) -> dict:
@@ -117,8 +139,7 @@ def run_child(args: list[str], env: dict[str, str], tmp: Path) -> dict:
     out_f, err_f = tmp / "child.out", tmp / "child.err"
     with open(out_f, "wb") as so, open(err_f, "wb") as se:
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, __file__, *args], stdout=so, stderr=se,
-                                env=env, cwd=ROOT)
+        proc = subprocess.Popen([sys.executable, __file__, *args], stdout=so, stderr=se, env=env, cwd=ROOT)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -144,6 +165,7 @@ def child_main(argv: list[str]) -> None:
 
 # ---------------------------------------------------------------- parent
 
+
 def ari(a: np.ndarray, b: np.ndarray) -> float:
     from sklearn.metrics import adjusted_rand_score
 
@@ -157,8 +179,11 @@ def matched_defaults(emb_path: str, n: int) -> np.ndarray:
     from cx_core.cluster.pipeline import default_min_cluster_size, default_min_samples
 
     emb = np.load(emb_path)
-    return hdbscan.HDBSCAN(min_cluster_size=default_min_cluster_size(n),
-                           min_samples=default_min_samples(n)).fit(emb).labels_
+    return (
+        hdbscan.HDBSCAN(min_cluster_size=default_min_cluster_size(n), min_samples=default_min_samples(n))
+        .fit(emb)
+        .labels_
+    )
 
 
 def bench_size(n: int, args: argparse.Namespace, tmp: Path, env_ours: dict[str, str]) -> dict:
@@ -171,8 +196,13 @@ def bench_size(n: int, args: argparse.Namespace, tmp: Path, env_ours: dict[str, 
     build_s = time.perf_counter() - t0
     data = str(tmp / f"X_{n}.npy")
     np.save(data, X)
-    res: dict = {"n": n, "dim": int(X.shape[1]), "planted_segments": int(len(np.unique(y))),
-                 "feature_build_s": round(build_s, 2), "load_before": os.getloadavg()[0]}
+    res: dict = {
+        "n": n,
+        "dim": int(X.shape[1]),
+        "planted_segments": int(len(np.unique(y))),
+        "feature_build_s": round(build_s, 2),
+        "load_before": os.getloadavg()[0],
+    }
     ours_out = str(tmp / f"ours_{n}.npy")
     res["ours"] = run_child(["ours", data, ours_out, args.preset, str(args.seed)], env_ours, tmp)
     lab_ours = np.load(ours_out)
@@ -183,10 +213,11 @@ def bench_size(n: int, args: argparse.Namespace, tmp: Path, env_ours: dict[str, 
         lab_def = np.load(d_out)
         res["defaults"]["ari_vs_truth"] = ari(y, lab_def)
         matched = matched_defaults(d_out.replace(".npy", "_emb.npy"), n)
-        res["defaults_matched"] = {"ari_vs_truth": ari(y, matched),
-                                   "n_segments": int(matched.max() + 1)}
-        res["agreement_ari"] = {"ours_vs_defaults": ari(lab_ours, lab_def),
-                                "ours_vs_defaults_matched": ari(lab_ours, matched)}
+        res["defaults_matched"] = {"ari_vs_truth": ari(y, matched), "n_segments": int(matched.max() + 1)}
+        res["agreement_ari"] = {
+            "ours_vs_defaults": ari(lab_ours, lab_def),
+            "ours_vs_defaults_matched": ari(lab_ours, matched),
+        }
         res["speedup"] = round(res["defaults"]["wall_s"] / res["ours"]["wall_s"], 2)
     res["load_after"] = os.getloadavg()[0]
     return res
@@ -196,16 +227,21 @@ def demo_workspace(seed: int, n: int, folder: str):
     """A workspace with the demo store, profiles and MiniLM embeddings (built once, then reused)."""
     import torch
 
-    from cx_core.ingest.bootstrap import load_demo
     from cx_core.config import load_config
+    from cx_core.customers.profiles import build_profiles
+    from cx_core.ingest.bootstrap import load_demo
     from cx_core.store.db import Workspace
     from cx_core.text.embeddings import embed_reviews
     from cx_core.text.encoder import TextEncoder
-    from cx_core.customers.profiles import build_profiles
 
     root = Path(folder) / f"demo_{seed}_{n}"
-    cfg = load_config(env={}, db__path=str(root / "ws.duckdb"), demo__dir=str(root / "demo"),
-                      demo__seed=seed, demo__customers=n)
+    cfg = load_config(
+        env={},
+        db__path=str(root / "ws.duckdb"),
+        demo__dir=str(root / "demo"),
+        demo__seed=seed,
+        demo__customers=n,
+    )
     fresh = not Path(cfg.db.path).exists()
     ws = Workspace.open(cfg.db)
     if fresh:
@@ -220,25 +256,31 @@ def child_prep_demo(seed: int, n: int, folder: str, out: str) -> dict:
     """Runs in its own process (torch and the data stay out of the timed children's memory):
     the demo store's customer vectors as run_segmentation builds them, saved to ``out``."""
     from cx_core.ingest.demo import generate_demo
-    from cx_core.segments.inputs import load_inputs
-    from cx_core.store.runs import latest_id
     from cx_core.segments.fit import build_vectors
+    from cx_core.segments.inputs import load_inputs
     from cx_core.segments.run import SegmentSettings, make_encoder
+    from cx_core.store.runs import latest_id
 
     ws = demo_workspace(seed, n, folder)
-    inputs = load_inputs(ws, "customer", True, make_encoder, lambda f, m: None,
-                         latest_id(ws, "profiles"))
+    inputs = load_inputs(ws, "customer", True, make_encoder, lambda f, m: None, latest_id(ws, "profiles"))
     ws.close()
     sv = build_vectors(inputs, SegmentSettings())
     truth = generate_demo(seed=seed, n_customers=n).truth_map()
-    np.savez(out, X=sv.X, anchor=sv.anchor, y=np.array([truth[u] for u in inputs.unit_ids]),
-             behaviour=inputs.behaviour.to_numpy(), columns=np.array(inputs.behaviour.columns),
-             stage_min=sv.stage_min_size)
+    np.savez(
+        out,
+        X=sv.X,
+        anchor=sv.anchor,
+        y=np.array([truth[u] for u in inputs.unit_ids]),
+        behaviour=inputs.behaviour.to_numpy(),
+        columns=np.array(inputs.behaviour.columns),
+        stage_min=sv.stage_min_size,
+    )
     return {"strategy": sv.strategy}
 
 
-def placed_ari(behaviour: pd.DataFrame, anchor: np.ndarray, anchor_labels: np.ndarray,
-               y: np.ndarray) -> float:
+def placed_ari(
+    behaviour: pd.DataFrame, anchor: np.ndarray, anchor_labels: np.ndarray, y: np.ndarray
+) -> float:
     """ARI over all customers after placing the non-reviewers by behaviour (same rule both sides)."""
     from types import SimpleNamespace
 
@@ -257,27 +299,32 @@ def bench_demo(seed: int, args: argparse.Namespace, tmp: Path, env_ours: dict[st
     from cx_core.config import SegmentsConfig
 
     prep = str(tmp / f"demo_{seed}.npz")
-    run_child(["prep_demo", str(seed), str(args.demo_customers), args.demo_dir, prep],
-              dict(os.environ), tmp)
+    run_child(["prep_demo", str(seed), str(args.demo_customers), args.demo_dir, prep], dict(os.environ), tmp)
     d = np.load(prep, allow_pickle=True)
     anchor, y = d["anchor"], d["y"]
     behaviour = pd.DataFrame(d["behaviour"], columns=list(d["columns"]))
     data = str(tmp / f"demo_X_{seed}.npy")
     np.save(data, d["X"])
-    res: dict = {"demo_seed": seed, "customers": int(len(y)), "reviewers": int(anchor.sum()),
-                 "dim": int(d["X"].shape[1]), "load_before": os.getloadavg()[0]}
+    res: dict = {
+        "demo_seed": seed,
+        "customers": int(len(y)),
+        "reviewers": int(anchor.sum()),
+        "dim": int(d["X"].shape[1]),
+        "load_before": os.getloadavg()[0],
+    }
     out = str(tmp / f"demo_ours_{seed}.npy")
-    res["ours"] = run_child(["ours", data, out, args.preset, str(SegmentsConfig.seed),
-                             str(int(d["stage_min"]))], env_ours, tmp)  # the app's default seed
+    res["ours"] = run_child(
+        ["ours", data, out, args.preset, str(SegmentsConfig.seed), str(int(d["stage_min"]))], env_ours, tmp
+    )  # the app's default seed
     lab = np.load(out)
-    res["ours"].update(ari_reviewers=ari(y[anchor], lab),
-                       ari_all=placed_ari(behaviour, anchor, lab, y))
+    res["ours"].update(ari_reviewers=ari(y[anchor], lab), ari_all=placed_ari(behaviour, anchor, lab, y))
     if not args.skip_defaults:
         d_out = str(tmp / f"demo_defaults_{seed}.npy")
         res["defaults"] = run_child(["defaults", data, d_out], dict(os.environ), tmp)
         lab_d = np.load(d_out)
-        res["defaults"].update(ari_reviewers=ari(y[anchor], lab_d),
-                               ari_all=placed_ari(behaviour, anchor, lab_d, y))
+        res["defaults"].update(
+            ari_reviewers=ari(y[anchor], lab_d), ari_all=placed_ari(behaviour, anchor, lab_d, y)
+        )
         res["agreement_ari"] = ari(lab, lab_d)
         res["speedup"] = round(res["defaults"]["wall_s"] / res["ours"]["wall_s"], 2)
     res["load_after"] = os.getloadavg()[0]
@@ -291,33 +338,45 @@ def main() -> None:
     p.add_argument("--preset", default="fast", choices=["fast", "default"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--missing-text", type=float, default=0.0)
-    p.add_argument("--cache-dir", default=str(ROOT / "data" / ".numba_cache"),
-                   help="NUMBA_CACHE_DIR for our side ('' = numba's default location)")
+    p.add_argument(
+        "--cache-dir",
+        default=str(ROOT / "data" / ".numba_cache"),
+        help="NUMBA_CACHE_DIR for our side ('' = numba's default location)",
+    )
     p.add_argument("--skip-defaults", action="store_true")
     p.add_argument("--demo", default="", help="demo store seeds for the real-data figure, e.g. 7,11")
     p.add_argument("--demo-customers", type=int, default=3000)
-    p.add_argument("--demo-dir", default=str(Path(tempfile.gettempdir()) / "cx_bench_demo"),
-                   help="where the demo workspaces (with their embeddings) are kept between runs")
+    p.add_argument(
+        "--demo-dir",
+        default=str(Path(tempfile.gettempdir()) / "cx_bench_demo"),
+        help="where the demo workspaces (with their embeddings) are kept between runs",
+    )
     args = p.parse_args()
     env_ours = dict(os.environ)
     if args.cache_dir:
         Path(args.cache_dir).mkdir(parents=True, exist_ok=True)
         env_ours["NUMBA_CACHE_DIR"] = args.cache_dir
-    out: dict = {"machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()},
-                 "preset": args.preset, "cache_dir": args.cache_dir or None, "sizes": []}
+    out: dict = {
+        "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()},
+        "preset": args.preset,
+        "cache_dir": args.cache_dir or None,
+        "sizes": [],
+    }
     with tempfile.TemporaryDirectory(prefix="segbench_") as td:
         tmp = Path(td)
         text, beh, _ = make_customers(2000, seed=args.seed + 1)
         from cx_core.cluster import CustomerFeatureBuilder
 
         np.save(tmp / "warm.npy", CustomerFeatureBuilder().fit_transform(text, beh))
-        warm = run_child(["ours", str(tmp / "warm.npy"), str(tmp / "warm_out.npy"),
-                          args.preset, str(args.seed)], env_ours, tmp)
+        warm = run_child(
+            ["ours", str(tmp / "warm.npy"), str(tmp / "warm_out.npy"), args.preset, str(args.seed)],
+            env_ours,
+            tmp,
+        )
         out["warmup_s"] = warm["wall_s"]
         for n in [int(s) for s in args.sizes.split(",") if s.strip()]:
             out["sizes"].append(bench_size(n, args, tmp, env_ours))
-        out["demo"] = [bench_demo(int(d), args, tmp, env_ours)
-                       for d in args.demo.split(",") if d.strip()]
+        out["demo"] = [bench_demo(int(d), args, tmp, env_ours) for d in args.demo.split(",") if d.strip()]
     out["machine"]["loadavg_end"] = os.getloadavg()
     print(json.dumps(out, indent=1))
 

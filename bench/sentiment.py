@@ -39,19 +39,26 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cx_core.store.db import Workspace  # noqa: E402
-from cx_core.text.embeddings import embed_texts_cached  # noqa: E402
-from cx_core.text.encoder import TextEncoder, cpu_model_name  # noqa: E402
 from cx_core.reviews import evaluate as ev  # noqa: E402
-from cx_core.reviews.model import (BINARY_SENTIMENT_LABELS, SENTIMENT_LABELS,  # noqa: E402
-                                   build_review_model)
+from cx_core.reviews.model import (
+    BINARY_SENTIMENT_LABELS,
+    SENTIMENT_LABELS,  # noqa: E402
+    build_review_model,
+)
 from cx_core.reviews.pipeline import build_targets, heads_proba  # noqa: E402
 from cx_core.reviews.taxonomy import DEFAULT_TAXONOMY  # noqa: E402
 from cx_core.reviews.train import ReviewTrainer, TrainingSet  # noqa: E402
 from cx_core.reviews.weak import AspectLabeller  # noqa: E402
-from cx_core.reviews.zeroshot import (prompt_texts, prototypes, split_prompt_vectors,  # noqa: E402
-                                      zero_shot_proba)
+from cx_core.reviews.zeroshot import (
+    prompt_texts,
+    prototypes,
+    split_prompt_vectors,  # noqa: E402
+    zero_shot_proba,
+)
+from cx_core.store.db import Workspace  # noqa: E402
 from cx_core.store.schema import ensure_schema  # noqa: E402
+from cx_core.text.embeddings import embed_texts_cached  # noqa: E402
+from cx_core.text.encoder import TextEncoder, cpu_model_name  # noqa: E402
 
 DATA = Path(os.environ.get("CX_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -76,7 +83,7 @@ def load_sst2(train_max: int) -> tuple[list[str], np.ndarray, np.ndarray, np.nda
     read = lambda f: pd.read_csv(DATA / "sst2" / f, sep="\t", quoting=3)  # noqa: E731
     tr, dv = read("train.tsv"), read("dev.tsv")
     dupes = ev.duplicate_mask(dv["sentence"].astype(str).tolist() + tr["sentence"].astype(str).tolist())
-    keep = ~dupes[len(dv):]
+    keep = ~dupes[len(dv) :]
     tr = tr[keep]
     if train_max and len(tr) > train_max:
         tr = tr.sample(n=train_max, random_state=0)
@@ -101,30 +108,51 @@ def sentiment_scores(name: str, y: np.ndarray, proba: np.ndarray) -> dict:
     return out
 
 
-def train_variant(name: str, variant: str, encoder: TextEncoder, data: TrainingSet,
-                  train: np.ndarray, test: np.ndarray, args: argparse.Namespace) -> dict:
+def train_variant(
+    name: str,
+    variant: str,
+    encoder: TextEncoder,
+    data: TrainingSet,
+    train: np.ndarray,
+    test: np.ndarray,
+    args: argparse.Namespace,
+) -> dict:
     """Train one variant on ``train`` and score sentiment on ``test``."""
     torch.manual_seed(0)
     mode = "finetune" if variant == "finetune" else "frozen"
     kwargs = {"use_deep": variant != "wide", "lexical_dim": 0 if variant == "deep" else args.lexical_dim}
     if mode == "finetune":
         kwargs["max_length"] = args.finetune_length
-    model = build_review_model(encoder, list(DEFAULT_TAXONOMY), mode=mode,
-                               with_rating=name == "clothing", sentiment_labels=labels_for(name),
-                               **kwargs)
-    trainer = (ReviewTrainer(mode=mode, epochs=args.finetune_epochs, batch_size=16,
-                             max_texts=args.finetune_texts, seed=0) if mode == "finetune"
-               else ReviewTrainer(epochs=args.epochs, batch_size=64, seed=0))
+    model = build_review_model(
+        encoder,
+        list(DEFAULT_TAXONOMY),
+        mode=mode,
+        with_rating=name == "clothing",
+        sentiment_labels=labels_for(name),
+        **kwargs,
+    )
+    trainer = (
+        ReviewTrainer(
+            mode=mode, epochs=args.finetune_epochs, batch_size=16, max_texts=args.finetune_texts, seed=0
+        )
+        if mode == "finetune"
+        else ReviewTrainer(epochs=args.epochs, batch_size=64, seed=0)
+    )
     start = time.perf_counter()
     trainer.fit(model, data.subset(train))
     train_s = time.perf_counter() - start
-    test_rows = test if mode == "frozen" or not args.finetune_test else test[:args.finetune_test]
+    test_rows = test if mode == "frozen" or not args.finetune_test else test[: args.finetune_test]
     tdata = data.subset(test_rows)
     start = time.perf_counter()
     proba = heads_proba(model, tdata.texts, tdata.deep)["sentiment"]
     out = sentiment_scores(name, tdata.targets["sentiment"], proba)
-    out.update(train_texts=trainer.n_train_, test_texts=len(test_rows), epochs=trainer.epochs,
-               train_s=round(train_s, 1), predict_s=round(time.perf_counter() - start, 1))
+    out.update(
+        train_texts=trainer.n_train_,
+        test_texts=len(test_rows),
+        epochs=trainer.epochs,
+        train_s=round(train_s, 1),
+        predict_s=round(time.perf_counter() - start, 1),
+    )
     if mode == "finetune":
         out["max_length"] = args.finetune_length
     return out
@@ -132,8 +160,7 @@ def train_variant(name: str, variant: str, encoder: TextEncoder, data: TrainingS
 
 def run_dataset(name: str, args: argparse.Namespace, ws: Workspace, encoder: TextEncoder) -> dict:
     """Baselines, zero-shot and the requested variants on one dataset."""
-    texts, ratings, train, test, dupes = (load_clothing() if name == "clothing"
-                                          else load_sst2(args.sst2_train))
+    texts, ratings, train, test, dupes = load_clothing() if name == "clothing" else load_sst2(args.sst2_train)
     start = time.perf_counter()
     deep = embed_texts_cached(ws, encoder, texts)
     embed_s = time.perf_counter() - start
@@ -141,7 +168,7 @@ def run_dataset(name: str, args: argparse.Namespace, ws: Workspace, encoder: Tex
     sv = embed_texts_cached(ws, encoder, seeds)
     split_seeds, lo = {}, 0
     for a, s in DEFAULT_TAXONOMY.items():
-        split_seeds[a], lo = sv[lo:lo + len(s)], lo + len(s)
+        split_seeds[a], lo = sv[lo : lo + len(s)], lo + len(s)
     labeller = AspectLabeller(DEFAULT_TAXONOMY).fit(split_seeds)
     targets = build_targets(texts, ratings, deep, labeller)
     if name == "sst2":
@@ -149,15 +176,24 @@ def run_dataset(name: str, args: argparse.Namespace, ws: Workspace, encoder: Tex
         targets["sentiment"] = (targets["sentiment"] == 2).astype(np.int64)  # binary coding
     data = TrainingSet(texts, targets, deep)
     y = targets["sentiment"]
-    out: dict = {"train": int(len(train)), "test": int(len(test)), "duplicates_removed": dupes,
-                 "embed_s_uncached_part": round(embed_s, 1), "results": {}}
+    out: dict = {
+        "train": int(len(train)),
+        "test": int(len(test)),
+        "duplicates_removed": dupes,
+        "embed_s_uncached_part": round(embed_s, 1),
+        "results": {},
+    }
     tr_texts, te_texts = [texts[i] for i in train], [texts[i] for i in test]
     for key, balanced in (("tfidf_lr", False), ("tfidf_lr_balanced_cv", True)):
         start = time.perf_counter()
-        proba, c = ev.baseline_proba(tr_texts, y[train], te_texts, len(labels_for(name)),
-                                     balanced=balanced, tune_c=balanced)
-        out["results"][key] = {**sentiment_scores(name, y[test], proba), "C": c,
-                               "seconds": round(time.perf_counter() - start, 1)}
+        proba, c = ev.baseline_proba(
+            tr_texts, y[train], te_texts, len(labels_for(name)), balanced=balanced, tune_c=balanced
+        )
+        out["results"][key] = {
+            **sentiment_scores(name, y[test], proba),
+            "C": c,
+            "seconds": round(time.perf_counter() - start, 1),
+        }
         print(json.dumps({name: {key: out["results"][key]}}), file=sys.stderr, flush=True)
     for variant in args.variants:
         if variant == "zero-shot":
@@ -172,8 +208,9 @@ def run_dataset(name: str, args: argparse.Namespace, ws: Workspace, encoder: Tex
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--datasets", default="clothing,sst2")
-    p.add_argument("--variants", default="both,deep,wide,zero-shot",
-                   help="any of both, deep, wide, zero-shot, finetune")
+    p.add_argument(
+        "--variants", default="both,deep,wide,zero-shot", help="any of both, deep, wide, zero-shot, finetune"
+    )
     p.add_argument("--cache", default="/tmp/cx_bench_sentiment.duckdb", help="embedding cache workspace")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--epochs", type=int, default=6)
@@ -189,8 +226,12 @@ def main() -> None:
     ws = Workspace(args.cache, memory_limit="1GB", threads=1)
     ensure_schema(ws)
     encoder = TextEncoder(threads=args.threads).load()
-    out = {"device": f"{cpu_model_name()} (CPU, {args.threads} torch thread(s))",
-           "torch": torch.__version__, "encoder": encoder.identify(), "datasets": {}}
+    out = {
+        "device": f"{cpu_model_name()} (CPU, {args.threads} torch thread(s))",
+        "torch": torch.__version__,
+        "encoder": encoder.identify(),
+        "datasets": {},
+    }
     for name in args.datasets.split(","):
         out["datasets"][name] = run_dataset(name, args, ws, encoder)
     print(json.dumps(out, indent=2))

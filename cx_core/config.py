@@ -183,10 +183,10 @@ SETTINGS_DOC: dict[str, str] = {
     "db.busy_timeout_s": "seconds a write waits for another write before 'workspace busy'",
     "ingest.upload_dir": "where browser uploads are written before loading",
     "ingest.allowed_dirs": "folders (separated by ':' or ',') under which the app accepts typed server "
-                           "paths, checked after resolving symlinks; empty = the app takes uploads only "
-                           "(the CLI reads any path)",
+    "paths, checked after resolving symlinks; empty = the app takes uploads only "
+    "(the CLI reads any path)",
     "ingest.max_expanded_gb": "largest decompressed or UTF-8 (Windows-1252) copy of one file, in GB; "
-                              "bigger files are refused with a message",
+    "bigger files are refused with a message",
     "ingest.sample_rows": "rows sampled to suggest a mapping and a date format",
     "ingest.max_reject_examples": "rejected rows shown per reason in the validation report",
     "ingest.date_min": "earliest accepted date (YYYY-MM-DD); rows with earlier dates are refused",
@@ -203,14 +203,14 @@ SETTINGS_DOC: dict[str, str] = {
     "demo.customers": "number of demo customers",
     "ui.mask_pii": "mask personal data (emails, phones, names) in the UI and exports",
     "ui.first_start_analysis": "on the app's first start, analyse the demo store end to end as a job "
-                               "(so every page shows results); false: pages start empty",
+    "(so every page shows results); false: pages start empty",
     "ui.sample_rows": "rows shown in sample tables",
     "auth.users_file": "users file with roles and argon2 password hashes (python -m cx_core users); "
-                       "with at least one user, everyone signs in",
+    "with at least one user, everyone signs in",
     "auth.session_idle_hours": "a signed-in session ends after this many idle hours (0 = never)",
     "auth.oidc_default_role": "role of a single-sign-on user without a users-file entry (empty = refuse)",
     "auth.assume_remote": "treat the app as reachable beyond this machine even on loopback (set it "
-                          "behind a reverse proxy): without login it then serves no data",
+    "behind a reverse proxy): without login it then serves no data",
     "segments.preset": "segmentation preset: fast (fewer UMAP epochs) or default",
     "segments.seed": "seed of the segmentation (same data + settings + seed = same segments and ids)",
     "segments.min_size": "smallest segment in units (0 = auto: 0.5% of the units, at least 10)",
@@ -218,7 +218,7 @@ SETTINGS_DOC: dict[str, str] = {
     "segments.text_weight": "weight of the review-text block in customer vectors (0 = ignore text)",
     "segments.behaviour_weight": "weight of the behaviour block in customer vectors (0 = ignore it)",
     "customers.churn_horizon_days": "churn = no purchase in this many days (0 = auto: 90 with a year "
-                                    "of orders, else a quarter of the span)",
+    "of orders, else a quarter of the span)",
     "customers.churn_method": "churn classifier: logreg (measured best), hgb (gradient-boosted trees) or off",
     "customers.churn_cutoffs": "earlier cutoffs (N days apart) stacked into the churn training set",
     "themes.preset": "theme pipeline preset: auto (fast above 20k reviews), default or fast",
@@ -238,9 +238,9 @@ SETTINGS_DOC: dict[str, str] = {
     "reviews.batch_size": "reviews per training step",
     "reviews.lexical_dim": "size of the hashed word-piece n-gram (wide) part; 0 = encoder only",
     "reviews.min_per_class": "labelled reviews needed in each sentiment class to train; only neutral "
-                             "short: binary sentiment; else zero-shot",
+    "short: binary sentiment; else zero-shot",
     "reviews.sentiment_source": "sentiment targets: auto (the label field when reviews have one, "
-                                "else ratings), label or rating",
+    "else ratings), label or rating",
     "reviews.test_share": "share of rated reviews held out to evaluate the model and the baseline",
     "reviews.seed": "seed of the split and the training",
     "reviews.finetune_max_texts": "finetune mode trains on at most this many reviews (0 = all)",
@@ -254,9 +254,9 @@ SETTINGS_DOC: dict[str, str] = {
     "explain.max_length": "tokens of a review that are explained (longer reviews are truncated)",
     "explain.threads": "torch CPU threads while explaining (0 = leave torch's setting)",
     "batch.retrain_growth": "batch run keeps the review model until the reviews grew by more than this "
-                            "share since it was trained (0 = retrain on any new review)",
+    "share since it was trained (0 = retrain on any new review)",
     "batch.refit_share": "batch run extends the last segment and theme runs (places new units / new "
-                         "reviews) while they are at most this share; above it, they are refitted",
+    "reviews) while they are at most this share; above it, they are refitted",
 }
 
 ALIASES = {"CX_DB_PATH": "db.path", "CX_MODEL_DIR": "model.model_dir"}

@@ -29,7 +29,13 @@ VIEWPORT = {"width": 1400, "height": 1000}
 SHOTS = [
     ("overview", "", None, "What to fix first", None),
     ("reviews", "reviews", None, "Reviews", None),
-    ("explain", "explain", "Explain this review", "Attention", ":is(h2, h3):has-text('Integrated gradients')"),
+    (
+        "explain",
+        "explain",
+        "Explain this review",
+        "Attention",
+        ":is(h2, h3):has-text('Integrated gradients')",
+    ),
     ("customers", "customers", None, "Customers", None),
     ("segments", "segments", None, "Segments", '[data-testid="stPlotlyChart"]'),
     ("recommend", "recommend", None, "Recommend", None),
@@ -54,9 +60,24 @@ def start_app(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
     """`streamlit run app.py` on a free port; returns the process and its URL once healthy."""
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and proc.poll() is None:
@@ -106,8 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="cx_tour_"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CX_")}
-    env.update(CX_DB_PATH=args.db or str(tmp / "workspace.duckdb"), CX_DEMO_DIR=str(tmp / "demo"),
-               CX_INGEST_UPLOAD_DIR=str(tmp / "uploads"), PYTHONUNBUFFERED="1")
+    env.update(
+        CX_DB_PATH=args.db or str(tmp / "workspace.duckdb"),
+        CX_DEMO_DIR=str(tmp / "demo"),
+        CX_INGEST_UPLOAD_DIR=str(tmp / "uploads"),
+        PYTHONUNBUFFERED="1",
+    )
     if not args.db:
         batch_run(env)
     proc, url = start_app(env, tmp / "streamlit.log")

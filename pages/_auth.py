@@ -14,13 +14,14 @@ from typing import Callable
 
 import streamlit as st
 
-from cx_core.auth.access import BLOCKED, LOGIN, OPEN, decide, session_expired
+from cx_core.auth.access import BLOCKED, OPEN, decide, session_expired
 from cx_core.auth.roles import Actor
 from cx_core.auth.users import UsersFileError, get_user, has_users, role_for_identity, verify
 from cx_core.ingest.readers import drop_stale_copies
 from cx_core.ingest.uploads import drop_session_uploads, drop_stale_uploads
 from cx_core.store.audit import record_event
-from pages._ui import audit_workspace, cached_config as get_config, md
+from pages._ui import audit_workspace, md
+from pages._ui import cached_config as get_config
 
 AUTH_KEY = "_cx_auth"
 ACTOR_KEY = "_cx_actor"
@@ -157,6 +158,7 @@ def _login_page(oidc: bool, users: bool) -> Callable[[], None]:
             _password_form()
         if oidc:
             st.button("Sign in with single sign-on", on_click=st.login, key="cx_sso")
+
     return page
 
 
@@ -181,11 +183,14 @@ def _password_form() -> None:
 
 def _blocked_page() -> None:
     st.title("Login is not set up")
-    st.warning("This CX Insight server is reachable beyond the machine it runs on, and no login "
-               "is configured, so it shows no data.")
+    st.warning(
+        "This CX Insight server is reachable beyond the machine it runs on, and no login "
+        "is configured, so it shows no data."
+    )
     st.markdown(
         "An administrator on the server can either\n\n"
         "- add a user: `python -m cx_core users add NAME --role admin` (then reload this page), or\n"
         "- configure single sign-on (an `[auth]` section in `.streamlit/secrets.toml`), or\n"
-        "- serve the app on loopback only (`server.address = \"127.0.0.1\"`, the default).\n\n"
-        "See README, section *Deploying for a team*.")
+        '- serve the app on loopback only (`server.address = "127.0.0.1"`, the default).\n\n'
+        "See README, section *Deploying for a team*."
+    )

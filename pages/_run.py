@@ -14,11 +14,19 @@ from cx_core.progress import Progress, clamp
 from cx_core.store import jobs as job_table
 from pages._ui import allowed, cached_config, current_actor, md, shared_workspace
 
-STAGE_LABELS = {"embed": "Embedding reviews", "review_model": "Training the review model",
-                "review_scores": "Scoring reviews", "profiles": "Customer profiles",
-                "segments": "Segmentation", "themes": "Theme discovery", "recommend": "Recommendations",
-                "ingest": "Loading data", "export": "Export", "cli": "Command from the terminal",
-                BATCH: "Analysing everything"}
+STAGE_LABELS = {
+    "embed": "Embedding reviews",
+    "review_model": "Training the review model",
+    "review_scores": "Scoring reviews",
+    "profiles": "Customer profiles",
+    "segments": "Segmentation",
+    "themes": "Theme discovery",
+    "recommend": "Recommendations",
+    "ingest": "Loading data",
+    "export": "Export",
+    "cli": "Command from the terminal",
+    BATCH: "Analysing everything",
+}
 
 
 @st.cache_resource(show_spinner=False)
@@ -48,7 +56,9 @@ def progress_block(text: str = "Starting") -> Iterator[Progress]:
 def _label(job: job_table.Job) -> str:
     eta = describe_eta(job.eta_s)
     rate = f" · {job.rate:,.1f}/s" if job.rate and job.units_total else ""
-    return f"{STAGE_LABELS.get(job.stage, job.stage)}: {job.message}{rate}" + (f" · {eta} left" if eta else "")
+    return f"{STAGE_LABELS.get(job.stage, job.stage)}: {job.message}{rate}" + (
+        f" · {eta} left" if eta else ""
+    )
 
 
 def run_stage(name: str, settings: Any = None, encoder: Any = None) -> job_table.Job | None:
@@ -76,7 +86,7 @@ def run_stage(name: str, settings: Any = None, encoder: Any = None) -> job_table
 
 
 def estimate_caption(name: str) -> str:
-    """"Last run took about 3 min" for a stage, from this machine's earlier jobs ("" without one)."""
+    """ "Last run took about 3 min" for a stage, from this machine's earlier jobs ("" without one)."""
     took = last_duration(get_runner().ws, name)
     return f"Last run on this machine took {describe_eta(took).removeprefix('about ')}." if took else ""
 
@@ -115,8 +125,9 @@ def _recent_job_note(ws) -> None:
     recent = job_table.recent_jobs(ws, 1)
     if recent and recent[0].state in ("failed", "cancelled", "interrupted"):
         job = recent[0]
-        st.sidebar.caption(md(f"Last job: {STAGE_LABELS.get(job.stage, job.stage)} {job.state}. "
-                              f"{job.message}"))
+        st.sidebar.caption(
+            md(f"Last job: {STAGE_LABELS.get(job.stage, job.stage)} {job.state}. {job.message}")
+        )
 
 
 def embedding_estimate() -> str:

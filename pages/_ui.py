@@ -12,12 +12,12 @@ import streamlit as st
 
 from cx_core.auth.guarded import ReadOnlyWorkspace
 from cx_core.auth.roles import LOCAL_ACTOR, Actor, can
-from cx_core.ingest.bootstrap import ensure_demo
 from cx_core.config import Config, load_config
-from cx_core.store.db import Workspace, WorkspaceError
+from cx_core.ingest.bootstrap import ensure_demo
 from cx_core.ingest.load import InputFileError, MappingError
 from cx_core.safe import md_escape
 from cx_core.store.audit import record_event
+from cx_core.store.db import Workspace, WorkspaceError
 
 USER_ERRORS = (InputFileError, MappingError, WorkspaceError, ValueError)
 
@@ -121,9 +121,13 @@ def mask_pii_toggle(key: str) -> bool:
     if not allowed("reveal"):
         st.caption("Personal data is masked (only administrators can reveal it).")
         return True
-    show = st.toggle("Show personal data", value=not get_config().ui.mask_pii, key=key,
-                     help="Emails, phone numbers and names are masked by default. Revealing them "
-                          "is recorded in the audit log.")
+    show = st.toggle(
+        "Show personal data",
+        value=not get_config().ui.mask_pii,
+        key=key,
+        help="Emails, phone numbers and names are masked by default. Revealing them "
+        "is recorded in the audit log.",
+    )
     flag = f"_cx_revealed_{key}"
     if not show:
         st.session_state.pop(flag, None)

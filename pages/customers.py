@@ -5,13 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from cx_core.ingest.datasets import dataset_version
-from cx_core.plots.charts import rfm_segment_figure
 from cx_core.customers.churn import evaluation_line
-from cx_core.ingest.pii import mask_frame, mask_text
-from cx_core.customers.profiles import (ProfileSettings, customer_detail,
-                              load_profiles)
+from cx_core.customers.profiles import ProfileSettings, customer_detail, load_profiles
 from cx_core.customers.text_profile import signal_rows
+from cx_core.ingest.datasets import dataset_version
+from cx_core.ingest.pii import mask_frame, mask_text
+from cx_core.plots.charts import rfm_segment_figure
 from cx_core.store import runs
 from pages._run import run_stage
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md
@@ -32,8 +31,9 @@ def _compute_form() -> None:
         horizon = c1.number_input("CLV horizon (weeks)", 4, 260, 52, step=4)
         rate = c2.number_input("Yearly discount rate", 0.0, 0.5, 0.10, step=0.01, format="%.2f")
         if st.form_submit_button("Compute profiles", type="primary"):
-            settings = ProfileSettings.from_config(get_config().customers, horizon_weeks=int(horizon),
-                                                   annual_discount_rate=float(rate))
+            settings = ProfileSettings.from_config(
+                get_config().customers, horizon_weeks=int(horizon), annual_discount_rate=float(rate)
+            )
             if run_stage("profiles", settings) is not None:
                 st.rerun()
 
@@ -50,8 +50,10 @@ if data_key != dataset_version(ws):
     st.warning("Data changed since these profiles were computed: recompute to include it.")
 df = _profiles(run_id)
 bg = metrics.get("bgnbd", {})
-st.caption(f"Method: {md(metrics.get('method', ''))}. Data window {metrics.get('window_start')} → "
-           f"{metrics.get('window_end')}. Run {run_id}.")
+st.caption(
+    f"Method: {md(metrics.get('method', ''))}. Data window {metrics.get('window_start')} → "
+    f"{metrics.get('window_end')}. Run {run_id}."
+)
 for w in bg.get("warnings", []):
     st.caption("⚠ " + md(w))
 churn = metrics.get("churn", {})
@@ -62,8 +64,10 @@ cols[0].metric("Customers profiled", f"{len(df):,}")
 cols[1].metric("Predicted CLV (total)", f"{df['clv'].sum():,.0f}")
 cols[2].metric("Mean P(alive)", f"{df['p_alive'].mean():.2f}")
 cols[3].metric("Repeat buyers", f"{(df['frequency'] > 0).mean():.0%}")
-cols[4].metric("Likely to churn (≥ 50%)",
-               f"{(df['churn_prob'] >= 0.5).mean():.0%}" if df["churn_prob"].notna().any() else "—")
+cols[4].metric(
+    "Likely to churn (≥ 50%)",
+    f"{(df['churn_prob'] >= 0.5).mean():.0%}" if df["churn_prob"].notna().any() else "—",
+)
 st.plotly_chart(rfm_segment_figure(df), width="stretch")
 
 mask = mask_pii_toggle("customers_mask")

@@ -6,19 +6,32 @@ import streamlit as st
 
 from cx_core.ingest.bootstrap import load_demo, mixed_with_demo, remove_demo
 from cx_core.ingest.datasets import distinct_customers, list_datasets, sample_rows, summarize
-from cx_core.ingest.load import delete_dataset, load_file, peek_file
-from cx_core.ingest.mapping import KINDS, fields_for, kind_hint, suggest_mapping
-from cx_core.ingest.pii import detect_pii, mask_frame
-from cx_core.ingest.server_paths import check_server_path, server_paths_enabled
 from cx_core.ingest.excel import list_sheets
 from cx_core.ingest.joins import reviewer_match
+from cx_core.ingest.load import delete_dataset, load_file, peek_file
+from cx_core.ingest.mapping import KINDS, fields_for, kind_hint, suggest_mapping
 from cx_core.ingest.options import options_from_config
-from cx_core.ingest.uploads import (discard_upload, new_session_token, save_upload, session_upload_dir,
-                                    upload_refusal)
+from cx_core.ingest.pii import detect_pii, mask_frame
+from cx_core.ingest.server_paths import check_server_path, server_paths_enabled
+from cx_core.ingest.uploads import (
+    discard_upload,
+    new_session_token,
+    save_upload,
+    session_upload_dir,
+    upload_refusal,
+)
 from cx_core.insight.export_files import audit_csv
 from cx_core.store.audit import audit_log
-from pages._ui import (allowed, audit_workspace, current_actor, get_config, get_workspace, mask_pii_toggle,
-                       md, user_errors)
+from pages._ui import (
+    allowed,
+    audit_workspace,
+    current_actor,
+    get_config,
+    get_workspace,
+    mask_pii_toggle,
+    md,
+    user_errors,
+)
 
 NOT_MAPPED = "— not in this file —"
 DECIMALS = {"auto": "Detect per column", "point": "Point: 1,234.50", "comma": "Comma: 1.234,50"}
@@ -49,9 +62,13 @@ def _choose_source() -> tuple[str | None, str | None]:
     sources = ["Upload a file"]
     if server_paths_enabled(cfg.ingest.allowed_dirs):
         sources.append("Path on the server")
-    how = st.radio("Source", sources, horizontal=True,
-                   help="Browser uploads are held in memory by Streamlit; for multi-GB files "
-                        "give a path inside a folder your administrator allowed.")
+    how = st.radio(
+        "Source",
+        sources,
+        horizontal=True,
+        help="Browser uploads are held in memory by Streamlit; for multi-GB files "
+        "give a path inside a folder your administrator allowed.",
+    )
     if how == "Upload a file":
         # no type= filter: Streamlit would hide the reason for a refusal in a tooltip
         up = st.file_uploader("File (CSV, TSV, CSV.gz, Excel .xlsx, Parquet, JSON lines)")
@@ -68,8 +85,11 @@ def _choose_source() -> tuple[str | None, str | None]:
             st.caption("This upload is loaded. Remove it from the box above to load another file.")
             return None, None
         return st.session_state[key], up.name
-    path = st.text_input("Path to a file on the server", placeholder="orders.csv.gz",
-                         help="Relative paths start in the first allowed folder.")
+    path = st.text_input(
+        "Path to a file on the server",
+        placeholder="orders.csv.gz",
+        help="Relative paths start in the first allowed folder.",
+    )
     if not path.strip():
         return None, None
     with user_errors():
@@ -89,9 +109,13 @@ def _mapping_form(kind: str, columns: list[str], head) -> tuple[dict[str, str | 
         for i, spec in enumerate(fields_for(kind)):
             default = suggested.get(spec.name)
             label = spec.label + (" *" if spec.required else "")
-            pick = grid[i % 3].selectbox(label, options, help=spec.help or None,
-                                         index=options.index(default) if default else 0,
-                                         key=f"map_{kind}_{spec.name}")
+            pick = grid[i % 3].selectbox(
+                label,
+                options,
+                help=spec.help or None,
+                index=options.index(default) if default else 0,
+                key=f"map_{kind}_{spec.name}",
+            )
             chosen[spec.name] = None if pick == NOT_MAPPED else pick
         choices = _reading_choices(kind)
         submitted = st.form_submit_button("Validate", type="primary")
@@ -101,16 +125,26 @@ def _mapping_form(kind: str, columns: list[str], head) -> tuple[dict[str, str | 
 def _reading_choices(kind: str) -> dict:
     """Decimal separator and (orders) what to do with lines that repeat another line exactly."""
     left, right = st.columns(2)
-    choices = {"decimal": left.selectbox(
-        "Decimal separator", list(DECIMALS), format_func=DECIMALS.get, key=f"dec_{kind}",
-        help="Detected per column from the values (2,55 → 2.55; 1.234,50 → 1234.5). A column "
-             "that could be read both ways is not guessed: the report asks you to choose here.")}
+    choices = {
+        "decimal": left.selectbox(
+            "Decimal separator",
+            list(DECIMALS),
+            format_func=DECIMALS.get,
+            key=f"dec_{kind}",
+            help="Detected per column from the values (2,55 → 2.55; 1.234,50 → 1234.5). A column "
+            "that could be read both ways is not guessed: the report asks you to choose here.",
+        )
+    }
     if kind == "orders":
         choices["duplicates"] = right.selectbox(
-            "Lines repeating another line exactly", list(DUPLICATES), format_func=DUPLICATES.get,
-            key="dups_orders", help="Decide from the file: kept when the file has a line-number "
-                                    "column or no quantity column (one row per unit sold), dropped "
-                                    "otherwise. The report counts them and the amount they carry.")
+            "Lines repeating another line exactly",
+            list(DUPLICATES),
+            format_func=DUPLICATES.get,
+            key="dups_orders",
+            help="Decide from the file: kept when the file has a line-number "
+            "column or no quantity column (one row per unit sold), dropped "
+            "otherwise. The report counts them and the amount they carry.",
+        )
     return choices
 
 
@@ -127,7 +161,8 @@ def _sheet_choice(path: str, name: str | None) -> str | None:
 def _show_report(report) -> None:
     lines = report.summary_lines()
     (st.warning if report.rejected or report.malformed_lines else st.success)(
-        "\n".join(f"- {md(line)}" for line in lines))
+        "\n".join(f"- {md(line)}" for line in lines)
+    )
     if report.reject_examples:
         with st.expander("Examples (rejected rows, duplicates)"):
             for why, examples in report.reject_examples.items():
@@ -138,8 +173,10 @@ def _show_report(report) -> None:
 def _load_section() -> None:
     st.subheader("Load a file")
     if not allowed("load"):
-        st.info(f"Your role ({md(current_actor().role)}) can browse results and download masked "
-                "exports; loading data needs the analyst role.")
+        st.info(
+            f"Your role ({md(current_actor().role)}) can browse results and download masked "
+            "exports; loading data needs the analyst role."
+        )
         return
     if "_cx_loaded" in st.session_state:
         st.success(st.session_state.pop("_cx_loaded"))
@@ -149,10 +186,11 @@ def _load_section() -> None:
         return
     with user_errors():
         sheet = _sheet_choice(path, name)
-        src, columns, head = peek_file(ws, path, name, n=200, max_expanded_bytes=_max_expanded(),
-                                       sheet=sheet)
-        st.caption(f"{md(src.name)} · {src.fmt.upper()} · {src.encoding} · {src.size / 1e6:,.1f} MB · "
-                   f"{len(columns)} columns")
+        src, columns, head = peek_file(ws, path, name, n=200, max_expanded_bytes=_max_expanded(), sheet=sheet)
+        st.caption(
+            f"{md(src.name)} · {src.fmt.upper()} · {src.encoding} · {src.size / 1e6:,.1f} MB · "
+            f"{len(columns)} columns"
+        )
         st.dataframe(mask_frame(head.head(20), detect_pii(head)), hide_index=True)
         hint = kind_hint(kind, columns)
         if hint:
@@ -162,8 +200,17 @@ def _load_section() -> None:
             mapping, choices = form
             opts = options_from_config(cfg.ingest, sheet=sheet, **choices)
             bar, progress = _progress_bar()
-            report = load_file(ws, src.path, kind, mapping, name=src.name, dry_run=True,
-                               progress=progress, max_expanded_bytes=_max_expanded(), options=opts)
+            report = load_file(
+                ws,
+                src.path,
+                kind,
+                mapping,
+                name=src.name,
+                dry_run=True,
+                progress=progress,
+                max_expanded_bytes=_max_expanded(),
+                options=opts,
+            )
             bar.empty()
             st.session_state["_cx_pending"] = (src.path, src.name, kind, mapping, report, opts)
     pending = st.session_state.get("_cx_pending")
@@ -177,16 +224,28 @@ def _confirm_load(path: str, name: str, kind: str, mapping: dict, report, opts) 
     if report.already_loaded or report.rows_loaded == 0:
         return
     same_kind = list_datasets(ws).query("kind == @kind")
-    replace = st.selectbox("Replace an existing dataset?", ["No, add as a new dataset",
-                                                            *same_kind["dataset_id"].tolist()],
-                           format_func=lambda d: d if d.startswith("No") else
-                           f"{d} ({same_kind.set_index('dataset_id').loc[d, 'source_name']})")
+    replace = st.selectbox(
+        "Replace an existing dataset?",
+        ["No, add as a new dataset", *same_kind["dataset_id"].tolist()],
+        format_func=lambda d: (
+            d if d.startswith("No") else f"{d} ({same_kind.set_index('dataset_id').loc[d, 'source_name']})"
+        ),
+    )
     if st.button(f"Load {report.rows_loaded:,} rows", type="primary"):
         with user_errors():
             bar, progress = _progress_bar()
-            done = load_file(ws, path, kind, mapping, name=name, progress=progress,
-                             replace_dataset=None if replace.startswith("No") else replace,
-                             actor=current_actor(), max_expanded_bytes=_max_expanded(), options=opts)
+            done = load_file(
+                ws,
+                path,
+                kind,
+                mapping,
+                name=name,
+                progress=progress,
+                replace_dataset=None if replace.startswith("No") else replace,
+                actor=current_actor(),
+                max_expanded_bytes=_max_expanded(),
+                options=opts,
+            )
             bar.empty()
             st.session_state.pop("_cx_pending", None)
             _forget_upload(path)
@@ -208,9 +267,12 @@ def _kpis() -> None:
     for col, kind in zip(st.columns(3), KINDS):
         s = summary[kind]
         if kind == "customers":
-            col.metric("Customers", f"{distinct_customers(ws):,}",
-                       help=f"Distinct customer ids across customers, orders and reviews; "
-                            f"{s.rows:,} rows in customer files.")
+            col.metric(
+                "Customers",
+                f"{distinct_customers(ws):,}",
+                help=f"Distinct customer ids across customers, orders and reviews; "
+                f"{s.rows:,} rows in customer files.",
+            )
         else:
             col.metric({"orders": "Order lines"}.get(kind, kind.capitalize()), f"{s.rows:,}")
         if s.date_min:
@@ -248,8 +310,10 @@ def _demo_notice() -> None:
     """Your data next to the demo store: every page would mix them, so offer to remove it."""
     if not mixed_with_demo(ws) or not allowed("delete"):
         return
-    st.warning("The demo store is still loaded next to your data, so every page (customers, "
-               "segments, models, recommendations) mixes the two. Remove it to analyse only your data.")
+    st.warning(
+        "The demo store is still loaded next to your data, so every page (customers, "
+        "segments, models, recommendations) mixes the two. Remove it to analyse only your data."
+    )
     if st.button("Remove the demo store", key="remove_demo"):
         with user_errors():
             n = remove_demo(ws)
@@ -278,12 +342,19 @@ def _audit_section():
 
 def _audit_table() -> None:
     log = audit_log(audit_workspace(), limit=200)
-    st.caption("Who did what and when: sign-ins, loads, deletions, exports (rows, masking), "
-               "personal-data reveals, reports. The newest 200 rows; the download has all.")
+    st.caption(
+        "Who did what and when: sign-ins, loads, deletions, exports (rows, masking), "
+        "personal-data reveals, reports. The newest 200 rows; the download has all."
+    )
     st.dataframe(log, hide_index=True)
-    st.download_button("Download the audit log (CSV)", audit_csv(audit_workspace()),
-                       file_name="cx_audit_log.csv", mime="text/csv", key="audit_download",
-                       on_click="ignore")
+    st.download_button(
+        "Download the audit log (CSV)",
+        audit_csv(audit_workspace()),
+        file_name="cx_audit_log.csv",
+        mime="text/csv",
+        key="audit_download",
+        on_click="ignore",
+    )
 
 
 audit_box = _audit_section()

@@ -14,10 +14,12 @@ from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_error
 PREDICTED = "(predicted label)"
 
 st.title("Explain")
-st.caption("Integrated gradients (Captum) attribute the model's **logit** for one label to the "
-           "words of a review: green words raised it, red words lowered it, and the words add up "
-           "to the logit's change from an empty review, up to the convergence delta shown. The "
-           "attention view shows where the encoder looked (attention rollout).")
+st.caption(
+    "Integrated gradients (Captum) attribute the model's **logit** for one label to the "
+    "words of a review: green words raised it, red words lowered it, and the words add up "
+    "to the logit's change from an empty review, up to the convergence delta shown. The "
+    "attention view shows where the encoder looked (attention rollout)."
+)
 cfg = get_config()
 ws = get_workspace()
 
@@ -33,9 +35,11 @@ def _model(key: str):
 def _model_picker() -> str | None:
     models = browse.trained_models(ws)
     if not models:
-        st.info("No trained review model yet: train one on the **Model** page (or run "
-                "`python -m cx_core train`). Until then you can explain sentiment with the "
-                "zero-shot model, which needs no training.")
+        st.info(
+            "No trained review model yet: train one on the **Model** page (or run "
+            "`python -m cx_core train`). Until then you can explain sentiment with the "
+            "zero-shot model, which needs no training."
+        )
     keys = [m.model_dir for m in models] + [loader.ZERO_SHOT]
     names = {m.model_dir: f"{m.model_id} (trained {m.trained_at[:16]})" for m in models}
     names[loader.ZERO_SHOT] = "Zero-shot sentiment (no training)"
@@ -48,10 +52,14 @@ def _review_picker(run: tuple[str, str] | None, mask: bool):
     if rows.empty:
         st.warning("No review matches that search.")
         return None
-    shown = (lambda t: mask_text(t) if mask else t)
-    label = (lambda i: f"{rows.at[i, 'review_id']} · {shown(str(rows.at[i, 'text']))[:90]}")
-    pick = st.selectbox("Review" + (" (most negative first)" if run else ""), rows.index,
-                        format_func=label, key="explain_review")
+    shown = lambda t: mask_text(t) if mask else t
+    label = lambda i: f"{rows.at[i, 'review_id']} · {shown(str(rows.at[i, 'text']))[:90]}"
+    pick = st.selectbox(
+        "Review" + (" (most negative first)" if run else ""),
+        rows.index,
+        format_func=label,
+        key="explain_review",
+    )
     return rows.loc[pick]
 
 
@@ -63,8 +71,7 @@ def _scores(run: tuple[str, str] | None, row) -> None:
         st.caption("This review has no stored scores yet (score reviews on the **Reviews** page).")
         return
     cols = st.columns(4)
-    cols[0].metric("Sentiment", str(stored["sentiment"]),
-                   help=f"Method: {stored['sentiment_method']}")
+    cols[0].metric("Sentiment", str(stored["sentiment"]), help=f"Method: {stored['sentiment_method']}")
     cols[1].metric("Sentiment score", f"{stored['sentiment_score']:+.2f}")
     rating = stored.get("rating_pred")
     no_rating = rating is None or rating != rating  # None or NaN
@@ -107,8 +114,7 @@ if st.button("Explain this review", type="primary"):
     with user_errors():
         bar = st.progress(0.0, text="Integrated gradients")
         target = None if label == PREDICTED else label
-        ig = explain_cached(ws, model, str(row["text"]), head, target,
-                            settings_from_config(cfg.explain))
+        ig = explain_cached(ws, model, str(row["text"]), head, target, settings_from_config(cfg.explain))
         bar.progress(0.7, text="Attention rollout")
         att = attention_cached(ws, model, str(row["text"]), cfg.explain.max_length)
         bar.empty()
@@ -123,11 +129,15 @@ probs = ", ".join(f"{md(k)} {v:.2f}" for k, v in expl.outputs.items())
 st.subheader("Integrated gradients")
 st.markdown(f"Explaining **{md(expl.head)}: {md(expl.target)}** · model outputs: {probs}")
 if expl.relative_delta is not None and expl.relative_delta > cfg.explain.rel_tol:
-    st.warning(f"The convergence delta is {expl.relative_delta:.0%} of the logit change even with "
-               f"{expl.n_steps} steps: read the colours as approximate.")
+    st.warning(
+        f"The convergence delta is {expl.relative_delta:.0%} of the logit change even with "
+        f"{expl.n_steps} steps: read the colours as approximate."
+    )
 if abs(expl.outside_gap) > 1e-3:
-    st.caption(f"{expl.outside_gap:+.3f} of the logit change reaches the head outside the "
-               "attributed layers and is not split over words.")
+    st.caption(
+        f"{expl.outside_gap:+.3f} of the logit change reaches the head outside the "
+        "attributed layers and is not split over words."
+    )
 _show(ig, mask, "ig")
 st.subheader("Attention")
 _show(att, mask, "att")

@@ -4,20 +4,35 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cx_core.ingest.datasets import dataset_labels
-from cx_core.reviews.report import (confusion_frame, data_notes, evaluation_table, label_table,
-                                    language_warning, per_class_table)
+from cx_core.ingest.datasets import count_rows, dataset_labels
+from cx_core.reviews.report import (
+    confusion_frame,
+    data_notes,
+    evaluation_table,
+    label_table,
+    language_warning,
+    per_class_table,
+)
 from cx_core.reviews.store import latest_model
-from cx_core.reviews.taxonomy import (TaxonomyError, add_aspect, apply_starter, current_starter,
-                                      remove_aspect, reset_taxonomy, starter_coverage, taxonomy_frame)
-from cx_core.ingest.datasets import count_rows
+from cx_core.reviews.taxonomy import (
+    TaxonomyError,
+    add_aspect,
+    apply_starter,
+    current_starter,
+    remove_aspect,
+    reset_taxonomy,
+    starter_coverage,
+    taxonomy_frame,
+)
 from pages._run import embedding_estimate, run_stage
 from pages._ui import get_config, get_workspace, md
 
 st.title("Model")
-st.caption("One model scores every review: sentiment, star rating, aspects and complaint risk. "
-           "It learns sentiment from a sentiment label column (binary or 3-class) or your star "
-           "ratings; without enough of either, sentiment is zero-shot.")
+st.caption(
+    "One model scores every review: sentiment, star rating, aspects and complaint risk. "
+    "It learns sentiment from a sentiment label column (binary or 3-class) or your star "
+    "ratings; without enough of either, sentiment is zero-shot."
+)
 ws = get_workspace()
 cfg = get_config()
 
@@ -27,16 +42,25 @@ def _train_form() -> None:
     with st.form("train_model"):
         c1, c2 = st.columns(2)
         modes = ["frozen", "finetune"]
-        mode = c1.selectbox("Mode", modes, index=modes.index(cfg.reviews.mode),
-                            help="frozen: heads on cached MiniLM embeddings (fast, the default); "
-                                 f"finetune: the encoder is trained too, on at most "
-                                 f"{cfg.reviews.finetune_max_texts:,} reviews (slow on CPU)")
+        mode = c1.selectbox(
+            "Mode",
+            modes,
+            index=modes.index(cfg.reviews.mode),
+            help="frozen: heads on cached MiniLM embeddings (fast, the default); "
+            f"finetune: the encoder is trained too, on at most "
+            f"{cfg.reviews.finetune_max_texts:,} reviews (slow on CPU)",
+        )
         dataset = c2.selectbox("Reviews", list(labels), format_func=labels.__getitem__)
-        st.caption(md(embedding_estimate() + " Training runs as a job: you can leave this page or close "
-                      "the tab; the sidebar shows its progress on every page."))
+        st.caption(
+            md(
+                embedding_estimate() + " Training runs as a job: you can leave this page or close "
+                "the tab; the sidebar shows its progress on every page."
+            )
+        )
         if st.form_submit_button("Train model", type="primary"):
-            done = run_stage("review_model", {"mode": mode,
-                                              "dataset_id": None if dataset == "all reviews" else dataset})
+            done = run_stage(
+                "review_model", {"mode": mode, "dataset_id": None if dataset == "all reviews" else dataset}
+            )
             if done is not None:
                 st.success(f"Trained model {md(done.result_run_id)}.")
 
@@ -44,12 +68,14 @@ def _train_form() -> None:
 def _evaluation(found: dict) -> None:
     m = found["metrics"]
     st.subheader("Held-out evaluation")
-    st.caption(f"Model {md(found['model_id'])}: {md(m.get('mode', ''))} mode, sentiment "
-               f"{md(m.get('sentiment_method', ''))}; trained on {m.get('n_train', 0):,} reviews, "
-               f"evaluated on {m.get('n_test', 0):,} held-out reviews next to the baseline trained on "
-               "the same split (TF-IDF word 1-2 grams + logistic regression, balanced class "
-               "weights, C chosen by cross-validation). Aspects and risk are compared with their "
-               "weak labels.")
+    st.caption(
+        f"Model {md(found['model_id'])}: {md(m.get('mode', ''))} mode, sentiment "
+        f"{md(m.get('sentiment_method', ''))}; trained on {m.get('n_train', 0):,} reviews, "
+        f"evaluated on {m.get('n_test', 0):,} held-out reviews next to the baseline trained on "
+        "the same split (TF-IDF word 1-2 grams + logistic regression, balanced class "
+        "weights, C chosen by cross-validation). Aspects and risk are compared with their "
+        "weak labels."
+    )
     if language_warning(m):
         st.warning(md(language_warning(m)))
     if m.get("note"):
@@ -86,17 +112,30 @@ def _starter_lists() -> None:
     if not ranked:
         return
     current = current_starter(ws)
-    st.markdown("**Industry starter lists**: share of your reviews that name at least one of "
-                "each list's seed phrases. The best one is chosen automatically until you edit "
-                "the list or pick one.")
-    st.dataframe([{"list": c.name, "coverage": f"{c.coverage:.0%}", "aspects": c.aspects,
-                   "in use": "✓" if c.name == current else "",
-                   "most named": ", ".join(f"{a} {v:.0%}" for a, v in c.top_aspects.items())}
-                  for c in ranked], hide_index=True, width="stretch")
+    st.markdown(
+        "**Industry starter lists**: share of your reviews that name at least one of "
+        "each list's seed phrases. The best one is chosen automatically until you edit "
+        "the list or pick one."
+    )
+    st.dataframe(
+        [
+            {
+                "list": c.name,
+                "coverage": f"{c.coverage:.0%}",
+                "aspects": c.aspects,
+                "in use": "✓" if c.name == current else "",
+                "most named": ", ".join(f"{a} {v:.0%}" for a, v in c.top_aspects.items()),
+            }
+            for c in ranked
+        ],
+        hide_index=True,
+        width="stretch",
+    )
     c1, c2 = st.columns([3, 1])
     names = [c.name for c in ranked]
-    pick = c1.selectbox("Use another list", names, key="starter_pick",
-                        index=names.index(current) if current in names else 0)
+    pick = c1.selectbox(
+        "Use another list", names, key="starter_pick", index=names.index(current) if current in names else 0
+    )
     if c2.button("Use this list", key="starter_use"):
         apply_starter(ws, pick)
         st.rerun()
@@ -104,15 +143,18 @@ def _starter_lists() -> None:
 
 def _taxonomy_editor() -> None:
     st.subheader("Aspect taxonomy")
-    st.caption("Aspects the model detects, each with seed phrases that mention it. "
-               "Retrain the model after a change.")
+    st.caption(
+        "Aspects the model detects, each with seed phrases that mention it. Retrain the model after a change."
+    )
     _starter_lists()
     with st.form("add_aspect", clear_on_submit=True):
         c1, c2 = st.columns([1, 3])
         name = c1.text_input("Aspect")
-        seeds = c2.text_input("Seed phrases (comma separated)",
-                              help="An existing aspect's name replaces its seed phrases: copy them "
-                                   "from the table below and edit.")
+        seeds = c2.text_input(
+            "Seed phrases (comma separated)",
+            help="An existing aspect's name replaces its seed phrases: copy them "
+            "from the table below and edit.",
+        )
         if st.form_submit_button("Add or update aspect"):
             try:
                 stored = add_aspect(ws, name, seeds.split(","))
@@ -135,8 +177,10 @@ with st.expander("Train", expanded=latest_model(ws) is None):
     _train_form()
 found = latest_model(ws)
 if found is None:
-    st.info("No model trained yet: press **Train model** (frozen mode takes about a minute on the "
-            "demo store, most of it embedding the reviews once).")
+    st.info(
+        "No model trained yet: press **Train model** (frozen mode takes about a minute on the "
+        "demo store, most of it embedding the reviews once)."
+    )
 else:
     _evaluation(found)
 _taxonomy_editor()

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cx_core.insight.alerts import alerts_version, what_changed
 from cx_core.ingest.datasets import monthly_activity
-from cx_core.plots.charts import activity_figure, drivers_figure, trends_figure
+from cx_core.insight.alerts import alerts_version, what_changed
 from cx_core.insight.drivers import aspect_drivers
-from cx_core.insight.trends import monthly_trends
 from cx_core.insight.overview import PERIOD_DAYS, overview_kpis, overview_version
 from cx_core.insight.report import build_report
+from cx_core.insight.trends import monthly_trends
 from cx_core.pipeline.jobs import BATCH
+from cx_core.plots.charts import activity_figure, drivers_figure, trends_figure
 from pages._run import analysis_running, estimate_caption, run_stage
 from pages._ui import allowed, audit, get_workspace, mask_pii_toggle, md, user_errors
 
@@ -39,14 +39,18 @@ def _what_changed() -> None:
     st.subheader("What changed")
     alerts = _alerts(alerts_version(ws))
     if not alerts:
-        st.caption(f"No significant change in aspect complaints, segment activity or segment runs: last "
-                   f"{PERIOD_DAYS} days vs the {PERIOD_DAYS} days before and newest vs previous segment run "
-                   "(two-proportion z-tests, Benjamini-Hochberg FDR q <= 0.05 over all of them).")
+        st.caption(
+            f"No significant change in aspect complaints, segment activity or segment runs: last "
+            f"{PERIOD_DAYS} days vs the {PERIOD_DAYS} days before and newest vs previous segment run "
+            "(two-proportion z-tests, Benjamini-Hochberg FDR q <= 0.05 over all of them)."
+        )
         return
     st.markdown("\n".join(f"- {md(a.message)}" for a in alerts))
-    st.caption("Each change is tested (two-proportion z-test, p); q is the Benjamini-Hochberg false-discovery "
-               "rate over every change tested, and only q <= 0.05 is shown. New, vanished, split and merged "
-               "segments (newest vs previous segment run, matched by member overlap) are listed untested.")
+    st.caption(
+        "Each change is tested (two-proportion z-test, p); q is the Benjamini-Hochberg false-discovery "
+        "rate over every change tested, and only q <= 0.05 is shown. New, vanished, split and merged "
+        "segments (newest vs previous segment run, matched by member overlap) are listed untested."
+    )
 
 
 @st.cache_data(show_spinner=False)
@@ -54,10 +58,16 @@ def _drivers(version: str):
     return aspect_drivers(ws), monthly_trends(ws)
 
 
-FORMATS = {"customers": ("Customers", "{:,.0f}"), "orders": ("Orders", "{:,.0f}"),
-           "revenue": ("Revenue", "{:,.0f}"), "reviews": ("Reviews", "{:,.0f}"),
-           "mean_rating": ("Mean rating", "{:.2f}"), "mean_sentiment": ("Mean sentiment", "{:+.2f}"),
-           "churn_risk_share": ("At churn risk", "{:.1%}"), "clv_total": ("Predicted CLV (total)", "{:,.0f}")}
+FORMATS = {
+    "customers": ("Customers", "{:,.0f}"),
+    "orders": ("Orders", "{:,.0f}"),
+    "revenue": ("Revenue", "{:,.0f}"),
+    "reviews": ("Reviews", "{:,.0f}"),
+    "mean_rating": ("Mean rating", "{:.2f}"),
+    "mean_sentiment": ("Mean sentiment", "{:+.2f}"),
+    "churn_risk_share": ("At churn risk", "{:.1%}"),
+    "clv_total": ("Predicted CLV (total)", "{:,.0f}"),
+}
 
 
 def _metric(col, key: str, kpi) -> None:
@@ -66,17 +76,24 @@ def _metric(col, key: str, kpi) -> None:
         col.metric(label, "–", help=kpi.hint or None)
         return
     delta = None if kpi.delta is None else fmt.format(kpi.delta)
-    col.metric(label, fmt.format(kpi.value), delta=delta,
-               help=None if kpi.delta is None else
-               f"Change: last {PERIOD_DAYS} days vs the {PERIOD_DAYS} days before "
-               f"({fmt.format(kpi.current)} vs {fmt.format(kpi.previous)}).")
+    col.metric(
+        label,
+        fmt.format(kpi.value),
+        delta=delta,
+        help=None
+        if kpi.delta is None
+        else f"Change: last {PERIOD_DAYS} days vs the {PERIOD_DAYS} days before "
+        f"({fmt.format(kpi.current)} vs {fmt.format(kpi.previous)}).",
+    )
 
 
 def _report_download() -> None:
     """Insight report: built only when asked (it embeds plotly.js, ~5 MB), then downloadable."""
     st.subheader("Insight report")
-    st.caption("One self-contained HTML file (opens without a network): overview, drivers, segments "
-               "with representative reviews, model quality.")
+    st.caption(
+        "One self-contained HTML file (opens without a network): overview, drivers, segments "
+        "with representative reviews, model quality."
+    )
     if not allowed("report"):
         st.caption("Building reports needs the analyst role.")
         return
@@ -88,9 +105,14 @@ def _report_download() -> None:
             st.session_state["report_html"] = (html, mask)
     built = st.session_state.get("report_html")
     if built:
-        st.download_button("Download insight report (HTML)", built[0].encode("utf-8"),
-                           file_name="cx_insight_report.html", mime="text/html", key="report_download",
-                           help="Personal data masked." if built[1] else "Personal data NOT masked.")
+        st.download_button(
+            "Download insight report (HTML)",
+            built[0].encode("utf-8"),
+            file_name="cx_insight_report.html",
+            mime="text/html",
+            key="report_download",
+            help="Personal data masked." if built[1] else "Personal data NOT masked.",
+        )
 
 
 def _analyse_everything() -> None:
@@ -98,15 +120,22 @@ def _analyse_everything() -> None:
     running = analysis_running()
     if running is not None:
         by = "the first start (the demo store)" if running.started_by == "first start" else running.started_by
-        st.info(md(f"Analysing everything (started by {by}): {running.message}. Pages fill in as each "
-                   "step finishes; the sidebar shows the progress on every page."))
+        st.info(
+            md(
+                f"Analysing everything (started by {by}): {running.message}. Pages fill in as each "
+                "step finishes; the sidebar shows the progress on every page."
+            )
+        )
         return
     if not allowed("analyse"):
         return
     c1, c2 = st.columns([1, 3])
-    if c1.button("Analyse everything", key="analyse_everything",
-                 help="Embeddings, review model and scores, customer profiles, segments, themes and "
-                      "recommendations for everything loaded; steps whose inputs did not change are skipped."):
+    if c1.button(
+        "Analyse everything",
+        key="analyse_everything",
+        help="Embeddings, review model and scores, customer profiles, segments, themes and "
+        "recommendations for everything loaded; steps whose inputs did not change are skipped.",
+    ):
         if run_stage(BATCH) is not None:
             st.rerun()
     c2.caption(md(estimate_caption(BATCH) or "Runs every analysis as one job (minutes on the demo store)."))
@@ -126,8 +155,10 @@ for row in (list(FORMATS)[:4], list(FORMATS)[4:]):
 hints = sorted({kpi.hint for kpi in k.values() if kpi.hint})
 for h in hints:
     st.caption(h)
-st.caption(f"Deltas: last {PERIOD_DAYS} days vs the {PERIOD_DAYS} days before, up to the newest order "
-           "or review. CLV and churn risk are snapshots of the newest profiles run (no delta).")
+st.caption(
+    f"Deltas: last {PERIOD_DAYS} days vs the {PERIOD_DAYS} days before, up to the newest order "
+    "or review. CLV and churn risk are snapshots of the newest profiles run (no delta)."
+)
 st.plotly_chart(activity_figure(_activity(version)), width="stretch")
 _what_changed()
 
@@ -138,26 +169,39 @@ if drivers.empty:
     _report_download()
     st.stop()
 top = drivers.iloc[0]
-st.markdown(f"**{md(top['aspect'])}** costs the most: the mean rating would rise by "
-            f"{top['rating_gain']:.2f} stars if its negative mentions were neutral.")
+st.markdown(
+    f"**{md(top['aspect'])}** costs the most: the mean rating would rise by "
+    f"{top['rating_gain']:.2f} stars if its negative mentions were neutral."
+)
 st.plotly_chart(drivers_figure(drivers), width="stretch")
-st.dataframe(drivers, hide_index=True, width="stretch", column_config={
-    "rating_gain": st.column_config.NumberColumn("Rating gain", format="%.3f"),
-    "churn_gain": st.column_config.NumberColumn("Churn-risk drop", format="%.3f"),
-    "negative_share": st.column_config.NumberColumn("Negative share", format="%.2f"),
-    "trend_p": st.column_config.NumberColumn("Trend p", format="%.3f"),
-    "trend_q": st.column_config.NumberColumn("Trend q (FDR)", format="%.3f")})
-st.caption("Rating gain = share of reviews with a negative mention × −(least-squares effect of that "
-           "mention on the rating, all aspects together). Trend 'worse'/'better' only when a "
-           "two-proportion z-test on the negative share (last 90 days vs the 90 before) gives a "
-           "Benjamini-Hochberg q <= 0.05 over all aspects.")
+st.dataframe(
+    drivers,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "rating_gain": st.column_config.NumberColumn("Rating gain", format="%.3f"),
+        "churn_gain": st.column_config.NumberColumn("Churn-risk drop", format="%.3f"),
+        "negative_share": st.column_config.NumberColumn("Negative share", format="%.2f"),
+        "trend_p": st.column_config.NumberColumn("Trend p", format="%.3f"),
+        "trend_q": st.column_config.NumberColumn("Trend q (FDR)", format="%.3f"),
+    },
+)
+st.caption(
+    "Rating gain = share of reviews with a negative mention × −(least-squares effect of that "
+    "mention on the rating, all aspects together). Trend 'worse'/'better' only when a "
+    "two-proportion z-test on the negative share (last 90 days vs the 90 before) gives a "
+    "Benjamini-Hochberg q <= 0.05 over all aspects."
+)
 st.plotly_chart(trends_figure(trends), width="stretch")
 flagged = trends[trends["flags"] != ""]
 if flagged.empty:
-    st.caption("No month differs significantly from the month before (negative share, sentiment, churn risk; "
-               "Benjamini-Hochberg q <= 0.05 over every series x month).")
+    st.caption(
+        "No month differs significantly from the month before (negative share, sentiment, churn risk; "
+        "Benjamini-Hochberg q <= 0.05 over every series x month)."
+    )
 else:
-    st.markdown("**Significant monthly changes** (vs the month before; q = Benjamini-Hochberg over every "
-                "series x month):\n"
-                + "\n".join(f"- {r.month:%Y-%m}: {md(r.flags)}" for r in flagged.itertuples()))
+    st.markdown(
+        "**Significant monthly changes** (vs the month before; q = Benjamini-Hochberg over every "
+        "series x month):\n" + "\n".join(f"- {r.month:%Y-%m}: {md(r.flags)}" for r in flagged.itertuples())
+    )
 _report_download()

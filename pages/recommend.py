@@ -7,11 +7,10 @@ import pandas as pd
 import streamlit as st
 
 from cx_core.ingest.datasets import dataset_version
-from cx_core.recommend.store import (load_recommendations,
-                                     purchase_history, recommended_customers)
+from cx_core.recommend.store import load_recommendations, purchase_history, recommended_customers
+from cx_core.recommend.text import is_anonymous, item_label, reviewer_label
 from cx_core.recommend.text_inputs import reviewer_reviews
 from cx_core.store import runs
-from cx_core.recommend.text import is_anonymous, item_label, reviewer_label
 from pages import _recommend_segment
 from pages._run import run_stage
 from pages._ui import get_workspace, md
@@ -23,9 +22,12 @@ if st.radio("Recommend for", ["Customer", "Segment"], horizontal=True, key="reco
     st.stop()
 
 
-METHODS = {"auto": "Auto: ALS for customers with orders, review text for the others",
-           "text": "Text: items praised like the reviews the customer praised",
-           "als": "ALS (collaborative filtering on orders)", "popularity": "Popularity (baseline)"}
+METHODS = {
+    "auto": "Auto: ALS for customers with orders, review text for the others",
+    "text": "Text: items praised like the reviews the customer praised",
+    "als": "ALS (collaborative filtering on orders)",
+    "popularity": "Popularity (baseline)",
+}
 SOURCES = {"als": "order history", "popularity": "best sellers", "text": "review text"}
 
 
@@ -55,8 +57,10 @@ if run is None:
 run_id, metrics, data_key = run.run_id, run.metrics, run.dataset_key
 if data_key != dataset_version(ws):
     st.warning("Data changed since these recommendations were computed: recompute to include it.")
-st.caption(f"Run {md(run_id)}: {metrics.get('customers', 0):,} customers, {metrics.get('items', 0):,} "
-           f"items, {metrics.get('seconds', 0)} s. Items a customer already bought are never recommended.")
+st.caption(
+    f"Run {md(run_id)}: {metrics.get('customers', 0):,} customers, {metrics.get('items', 0):,} "
+    f"items, {metrics.get('seconds', 0)} s. Items a customer already bought are never recommended."
+)
 customers = _customers(run_id)
 cid = st.selectbox("Customer", customers, key="recommend_pick", format_func=reviewer_label)
 if cid:
@@ -65,9 +69,12 @@ if cid:
     for r in recs.itertuples():
         src = SOURCES.get(getattr(r, "source", None) or "", "")
         name, item_id = item_label(r.item, r.item_name)
-        st.markdown(f"{r.rank}. **{md(name)}**" + (f" ({md(item_id)})" if item_id else "")
-                    + f": {md(r.reason)}"
-                    + (f" _(from {src})_" if src else ""))
+        st.markdown(
+            f"{r.rank}. **{md(name)}**"
+            + (f" ({md(item_id)})" if item_id else "")
+            + f": {md(r.reason)}"
+            + (f" _(from {src})_" if src else "")
+        )
     bought = pd.DataFrame() if is_anonymous(cid) else purchase_history(ws, cid)
     if not bought.empty:
         st.markdown("**What they bought**")

@@ -5,9 +5,15 @@ from __future__ import annotations
 import streamlit as st
 
 from cx_core.ingest.pii import mask_text
-from cx_core.reviews.browse import (ReviewFilter, aspect_names, count_reviews, date_bounds,
-                                    filter_reviews, segment_options,
-                                    unscored_reviews)
+from cx_core.reviews.browse import (
+    ReviewFilter,
+    aspect_names,
+    count_reviews,
+    date_bounds,
+    filter_reviews,
+    segment_options,
+    unscored_reviews,
+)
 from cx_core.reviews.model import SENTIMENT_LABELS
 from cx_core.reviews.store import latest_model_dir
 from cx_core.store import runs
@@ -30,8 +36,10 @@ def _score_button(label: str, primary: bool) -> None:
 
 run = runs.latest(ws, runs.StageName.REVIEW_SCORES)
 if run is None:
-    st.info("No review scores yet. **Score reviews** trains a model first when there is none, then "
-            "scores every review, as a job that goes on when you leave the page.")
+    st.info(
+        "No review scores yet. **Score reviews** trains a model first when there is none, then "
+        "scores every review, as a job that goes on when you leave the page."
+    )
     st.caption(md(embedding_estimate()))
     _score_button("Score reviews", True)
     st.stop()
@@ -43,13 +51,17 @@ cols = st.columns(1 + len(labels))
 cols[0].metric("Scored reviews", f"{sum(counts.values()):,}")
 for col, label in zip(cols[1:], labels):
     col.metric(label.capitalize(), f"{counts.get(label, 0):,}")
-st.caption(f"Run {md(run_id)} with model {md(run.config.get('model_id', '?'))}, sentiment method "
-           f"{md(run.config.get('sentiment_method', '?'))}, scored {run.finished_at:%Y-%m-%d %H:%M}.")
+st.caption(
+    f"Run {md(run_id)} with model {md(run.config.get('model_id', '?'))}, sentiment method "
+    f"{md(run.config.get('sentiment_method', '?'))}, scored {run.finished_at:%Y-%m-%d %H:%M}."
+)
 new_reviews = unscored_reviews(ws, run_id)
 if new_reviews:
-    st.warning(f"Data changed since these scores were computed: {new_reviews:,} "
-               f"{'review is' if new_reviews == 1 else 'reviews are'} not scored yet. "
-               "Score again to include the new reviews.")
+    st.warning(
+        f"Data changed since these scores were computed: {new_reviews:,} "
+        f"{'review is' if new_reviews == 1 else 'reviews are'} not scored yet. "
+        "Score again to include the new reviews."
+    )
 _score_button("Score again with the newest model", False)
 
 with st.expander("Filters", expanded=True):
@@ -70,19 +82,32 @@ with st.expander("Filters", expanded=True):
     first, last = date_bounds(ws)
     dates = c5.date_input("Dates", (first, last), key="rv_dates") if first else ()
 mask = mask_pii_toggle("rv_mask")
-f = ReviewFilter(sentiments=tuple(sentiments), score_min=lo, score_max=hi,
-                 aspect=None if aspect == "any" else aspect, segment_id=segment_id,
-                 date_from=dates[0] if len(dates) > 0 else None,
-                 date_to=dates[1] if len(dates) > 1 else None, limit=cfg.ui.sample_rows * 20)
+f = ReviewFilter(
+    sentiments=tuple(sentiments),
+    score_min=lo,
+    score_max=hi,
+    aspect=None if aspect == "any" else aspect,
+    segment_id=segment_id,
+    date_from=dates[0] if len(dates) > 0 else None,
+    date_to=dates[1] if len(dates) > 1 else None,
+    limit=cfg.ui.sample_rows * 20,
+)
 with user_errors():
     df = filter_reviews(ws, run_id, f)
     if mask:
         df["text"] = df["text"].map(mask_text)
         df["title"] = df["title"].map(mask_text)
-    st.caption(f"{len(df):,} reviews shown (most negative first, at most {f.limit:,}); "
-               "click a column header to sort.")
-    st.dataframe(df.drop(columns=["aspect_sentiment_json"]), hide_index=True, width="stretch",
-                 column_config={"score": st.column_config.NumberColumn(format="%.2f"),
-                                "risk": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0),
-                                "rating_pred": st.column_config.NumberColumn("predicted rating",
-                                                                             format="%.1f")})
+    st.caption(
+        f"{len(df):,} reviews shown (most negative first, at most {f.limit:,}); "
+        "click a column header to sort."
+    )
+    st.dataframe(
+        df.drop(columns=["aspect_sentiment_json"]),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "score": st.column_config.NumberColumn(format="%.2f"),
+            "risk": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0),
+            "rating_pred": st.column_config.NumberColumn("predicted rating", format="%.1f"),
+        },
+    )

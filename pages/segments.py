@@ -9,27 +9,34 @@ import streamlit as st
 
 from cx_core.ingest.datasets import dataset_version
 from cx_core.ingest.pii import mask_text
-from cx_core.plots.segments import (aspect_heatmap_figure, aspect_timeline_figure,
-                                    clv_churn_figure, segment_map_figure,
-                                    sentiment_timeline_figure, size_value_figure, unit_noun)
-from cx_core.segments.query import load_units, segment_aspects, segment_timeline
+from cx_core.plots.segments import (
+    aspect_heatmap_figure,
+    aspect_timeline_figure,
+    clv_churn_figure,
+    segment_map_figure,
+    sentiment_timeline_figure,
+    size_value_figure,
+    unit_noun,
+)
+from cx_core.segments.query import load_units, segment_aspects, segment_runs, segment_timeline
 from cx_core.segments.run import PRESETS, SegmentSettings, load_segment_info, make_encoder, run_settings
-from cx_core.segments.query import segment_runs
 from pages._run import run_stage
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md
 
 UNITS = ("auto", "customer", "review")
 STRATEGY = {
     "place": "customers with reviews were segmented on review text + behaviour; customers "
-             "without reviews were placed by behaviour next to their most similar reviewers",
+    "without reviews were placed by behaviour next to their most similar reviewers",
     "single": "every unit was segmented in one pass",
 }
 
 st.title("Segments")
-st.caption("Each customer (mean MiniLM embedding of their reviews + behaviour from orders), or each "
-           "review when reviews carry no customer id, becomes a vector; vectors are reduced with a "
-           "seeded UMAP and clustered with HDBSCAN; distinctive words (c-TF-IDF), dominant aspects "
-           "and behaviour traits name each segment.")
+st.caption(
+    "Each customer (mean MiniLM embedding of their reviews + behaviour from orders), or each "
+    "review when reviews carry no customer id, becomes a vector; vectors are reduced with a "
+    "seeded UMAP and clustered with HDBSCAN; distinctive words (c-TF-IDF), dominant aspects "
+    "and behaviour traits name each segment."
+)
 cfg = get_config()
 ws = get_workspace()
 
@@ -70,25 +77,52 @@ def _run(settings: SegmentSettings) -> None:
 def _settings_form(base: SegmentSettings) -> None:
     with st.form("segment_settings"):
         c1, c2, c3 = st.columns(3)
-        preset = c1.selectbox("Preset", PRESETS, index=PRESETS.index(base.preset),
-                              help="fast: fewer UMAP epochs (large data); default: more epochs")
-        size = c2.number_input("Minimum segment size (0 = auto)", 0, 10_000_000,
-                               int(base.min_size), help="auto: 0.5 % of the units, ≥ 10")
-        unit = c3.selectbox("Segment", UNITS, index=UNITS.index(base.unit),
-                            format_func={"auto": "auto (customers when ids exist)",
-                                         "customer": "customers", "review": "reviews"}.get)
+        preset = c1.selectbox(
+            "Preset",
+            PRESETS,
+            index=PRESETS.index(base.preset),
+            help="fast: fewer UMAP epochs (large data); default: more epochs",
+        )
+        size = c2.number_input(
+            "Minimum segment size (0 = auto)",
+            0,
+            10_000_000,
+            int(base.min_size),
+            help="auto: 0.5 % of the units, ≥ 10",
+        )
+        unit = c3.selectbox(
+            "Segment",
+            UNITS,
+            index=UNITS.index(base.unit),
+            format_func={
+                "auto": "auto (customers when ids exist)",
+                "customer": "customers",
+                "review": "reviews",
+            }.get,
+        )
         c4, c5, c6 = st.columns(3)
         tw = c4.slider("Text weight", 0.0, 3.0, float(base.text_weight), 0.25)
         bw = c5.slider("Behaviour weight", 0.0, 3.0, float(base.behaviour_weight), 0.25)
         seed = c6.number_input("Seed", 0, 2**31 - 1, int(base.seed))
-        assign = st.radio("Outliers", ("keep", "assign"), horizontal=True,
-                          index=int(base.assign_outliers),
-                          format_func={"keep": "Keep as outliers",
-                                       "assign": "Assign to the nearest segment"}.get)
+        assign = st.radio(
+            "Outliers",
+            ("keep", "assign"),
+            horizontal=True,
+            index=int(base.assign_outliers),
+            format_func={"keep": "Keep as outliers", "assign": "Assign to the nearest segment"}.get,
+        )
         if st.form_submit_button("Run segmentation", type="primary"):
-            _run(SegmentSettings(preset=preset, min_size=int(size), unit=unit,
-                                 text_weight=float(tw), behaviour_weight=float(bw),
-                                 seed=int(seed), assign_outliers=assign == "assign"))
+            _run(
+                SegmentSettings(
+                    preset=preset,
+                    min_size=int(size),
+                    unit=unit,
+                    text_weight=float(tw),
+                    behaviour_weight=float(bw),
+                    seed=int(seed),
+                    assign_outliers=assign == "assign",
+                )
+            )
 
 
 def _fmt(v: object, kind: str = "num") -> str:
@@ -111,8 +145,11 @@ def _card(row: pd.Series, mask: bool) -> None:
         c[2].metric("Mean CLV", _fmt(row.mean_clv, "money"))
         c = st.columns(3)
         c[0].metric("Churn", _fmt(row.churn_rate, "pct"))
-        c[1].metric("Sentiment", _fmt(row.mean_sentiment, "signed"),
-                    help="Mean review sentiment score (−1 … +1); — until reviews are scored")
+        c[1].metric(
+            "Sentiment",
+            _fmt(row.mean_sentiment, "signed"),
+            help="Mean review sentiment score (−1 … +1); — until reviews are scored",
+        )
         st.markdown("Top aspects: " + _aspect_text(row.top_aspects))
         if row.traits:
             st.markdown("Traits: " + ", ".join(md(t["label"]) for t in row.traits))
@@ -128,22 +165,29 @@ def _compare(info: pd.DataFrame, noun: str) -> None:
     ids = info["segment_id"].tolist()
     names = dict(zip(ids, info["name"]))
     c1, c2 = st.columns(2)
-    a = c1.selectbox("Segment A", ids, index=0, format_func=lambda s: f"{s} · {names[s]}",
-                     key="seg_cmp_a")
-    b = c2.selectbox("Segment B", ids, index=min(1, len(ids) - 1),
-                     format_func=lambda s: f"{s} · {names[s]}", key="seg_cmp_b")
+    a = c1.selectbox("Segment A", ids, index=0, format_func=lambda s: f"{s} · {names[s]}", key="seg_cmp_a")
+    b = c2.selectbox(
+        "Segment B",
+        ids,
+        index=min(1, len(ids) - 1),
+        format_func=lambda s: f"{s} · {names[s]}",
+        key="seg_cmp_b",
+    )
     rows = info.set_index("segment_id").loc[[a, b]]
-    table = pd.DataFrame({
-        "name": rows["name"], noun: rows["size"].map("{:,}".format),
-        "share": rows["share"].map(lambda v: _fmt(v, "pct")),
-        "revenue share": rows["revenue_share"].map(lambda v: _fmt(v, "pct")),
-        "mean CLV": rows["mean_clv"].map(lambda v: _fmt(v, "money")),
-        "churn": rows["churn_rate"].map(lambda v: _fmt(v, "pct")),
-        "sentiment": rows["mean_sentiment"].map(lambda v: _fmt(v, "signed")),
-        "top aspects": rows["top_aspects"].map(lambda t: ", ".join(x["aspect"] for x in t[:4])),
-        "traits": rows["traits"].map(lambda t: ", ".join(x["label"] for x in t)),
-        "keywords": rows["keywords"].map(lambda k: ", ".join(k[:6])),
-    }).T
+    table = pd.DataFrame(
+        {
+            "name": rows["name"],
+            noun: rows["size"].map("{:,}".format),
+            "share": rows["share"].map(lambda v: _fmt(v, "pct")),
+            "revenue share": rows["revenue_share"].map(lambda v: _fmt(v, "pct")),
+            "mean CLV": rows["mean_clv"].map(lambda v: _fmt(v, "money")),
+            "churn": rows["churn_rate"].map(lambda v: _fmt(v, "pct")),
+            "sentiment": rows["mean_sentiment"].map(lambda v: _fmt(v, "signed")),
+            "top aspects": rows["top_aspects"].map(lambda t: ", ".join(x["aspect"] for x in t[:4])),
+            "traits": rows["traits"].map(lambda t: ", ".join(x["label"] for x in t)),
+            "keywords": rows["keywords"].map(lambda k: ", ".join(k[:6])),
+        }
+    ).T
     table.columns = ["A", "B"]
     st.dataframe(table, width="stretch")
 
@@ -151,11 +195,15 @@ def _compare(info: pd.DataFrame, noun: str) -> None:
 def _outliers(run: pd.Series, settings: SegmentSettings) -> None:
     share = run.metrics.get("noise_share", 0.0)
     if settings.assign_outliers:
-        st.caption(f"{share:.1%} of units were outliers and were assigned to their nearest "
-                   "segment; they stay flagged (is_outlier) in exports.")
+        st.caption(
+            f"{share:.1%} of units were outliers and were assigned to their nearest "
+            "segment; they stay flagged (is_outlier) in exports."
+        )
     elif share > 0:
-        st.info(f"{share:.1%} of units fit no segment (outliers, segment −1). They are kept "
-                "and exported as outliers unless you assign them.")
+        st.info(
+            f"{share:.1%} of units fit no segment (outliers, segment −1). They are kept "
+            "and exported as outliers unless you assign them."
+        )
         if st.button("Assign outliers to nearest segment", key="seg_assign"):
             _run(settings.replace(assign_outliers=True))
 
@@ -168,8 +216,12 @@ def _trends(run_id: str, info: pd.DataFrame) -> None:
     by_month = _aspects(run_id, True)
     if not by_month.empty:
         names = dict(zip(info["segment_id"], info["name"]))
-        seg = st.selectbox("Aspects over time for segment", info["segment_id"].tolist(),
-                           format_func=lambda s: f"{s} · {names[s]}", key="seg_trend")
+        seg = st.selectbox(
+            "Aspects over time for segment",
+            info["segment_id"].tolist(),
+            format_func=lambda s: f"{s} · {names[s]}",
+            key="seg_trend",
+        )
         st.plotly_chart(aspect_timeline_figure(by_month, seg, names[seg]), width="stretch")
 
 
@@ -177,22 +229,28 @@ runs = segment_runs(ws)
 with st.expander("Settings and run", expanded=runs.empty):
     _settings_form(SegmentSettings.from_config(cfg))
 if runs.empty:
-    st.info("No segments yet: press **Run segmentation** (about a minute on the demo store; "
-            "review texts are embedded once and cached).")
+    st.info(
+        "No segments yet: press **Run segmentation** (about a minute on the demo store; "
+        "review texts are embedded once and cached)."
+    )
     st.stop()
 
-labels = {r.run_id: f"{r.finished_at:%Y-%m-%d %H:%M} · {r.metrics.get('n_segments', '?')} segments "
-                    f"of {r.metrics.get('n', 0):,} {r.metrics.get('unit_kind', '')}s"
-          for r in runs.itertuples()}
+labels = {
+    r.run_id: f"{r.finished_at:%Y-%m-%d %H:%M} · {r.metrics.get('n_segments', '?')} segments "
+    f"of {r.metrics.get('n', 0):,} {r.metrics.get('unit_kind', '')}s"
+    for r in runs.itertuples()
+}
 run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="seg_run_pick")
 run = runs.set_index("run_id").loc[run_id]
 settings = run_settings(run.config)
 if run.dataset_key != dataset_version(ws):
     st.warning("Data changed since this run: run the segmentation again to include it.")
-st.caption(f"Run {run_id}: {md(STRATEGY.get(run.config.get('strategy'), ''))}. Preset "
-           f"{settings.preset}, seed {settings.seed}, minimum size "
-           f"{run.config.get('min_segment_size')}. Churn: "
-           f"{md(run.metrics.get('churn_source') or 'no orders')}.")
+st.caption(
+    f"Run {run_id}: {md(STRATEGY.get(run.config.get('strategy'), ''))}. Preset "
+    f"{settings.preset}, seed {settings.seed}, minimum size "
+    f"{run.config.get('min_segment_size')}. Churn: "
+    f"{md(run.metrics.get('churn_source') or 'no orders')}."
+)
 info = _info(run_id)
 m = run.metrics
 cols = st.columns(4)
@@ -211,8 +269,10 @@ c1, c2 = st.columns(2)
 c1.plotly_chart(size_value_figure(info, m.get("unit_kind")), width="stretch")
 if info["mean_clv"].notna().any():
     c2.plotly_chart(clv_churn_figure(info), width="stretch")
-    c2.caption("Dotted lines: size-weighted means. Top left: valuable and loyal (protect); "
-               "top right: valuable and at risk (win back).")
+    c2.caption(
+        "Dotted lines: size-weighted means. Top left: valuable and loyal (protect); "
+        "top right: valuable and at risk (win back)."
+    )
 
 st.subheader("Segment profiles")
 grid = st.columns(2)

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cx_core.themes import run as th
 from cx_core.ingest.datasets import dataset_version
 from cx_core.ingest.pii import mask_text
+from cx_core.themes import run as th
 from pages._run import run_stage
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
 
 MAX_CARDS = 30
 
 st.title("Themes")
-st.caption("Review texts are embedded with MiniLM, reduced with UMAP and clustered with HDBSCAN; "
-           "distinctive words (c-TF-IDF) name each theme. Themes most of whose reviews mention an "
-           "existing aspect's seed phrases are marked as covered; the others are candidates for "
-           "the aspect taxonomy.")
+st.caption(
+    "Review texts are embedded with MiniLM, reduced with UMAP and clustered with HDBSCAN; "
+    "distinctive words (c-TF-IDF) name each theme. Themes most of whose reviews mention an "
+    "existing aspect's seed phrases are marked as covered; the others are candidates for "
+    "the aspect taxonomy."
+)
 cfg = get_config()
 ws = get_workspace()
 
@@ -37,9 +39,13 @@ def _run_form() -> None:
     with st.form("themes_run"):
         c1, c2, c3 = st.columns(3)
         size = c1.number_input("Smallest theme (reviews, 0 = auto)", 0, 100_000, base.min_size)
-        sel = c2.radio("Themes", th.SELECTIONS, horizontal=True,
-                       index=th.SELECTIONS.index(base.selection),
-                       format_func={"eom": "Broader", "leaf": "Finer (more outliers)"}.get)
+        sel = c2.radio(
+            "Themes",
+            th.SELECTIONS,
+            horizontal=True,
+            index=th.SELECTIONS.index(base.selection),
+            format_func={"eom": "Broader", "leaf": "Finer (more outliers)"}.get,
+        )
         assign = c3.checkbox("Assign outliers to the nearest theme", base.assign_outliers)
         if st.form_submit_button("Discover themes", type="primary"):
             settings = base.replace(min_size=int(size), selection=sel, assign_outliers=assign)
@@ -52,11 +58,16 @@ def _summary(run_id: str, m: dict, data_key: str) -> None:
     cols[0].metric("Themes", m.get("n_themes", 0))
     cols[1].metric("New (not in taxonomy)", m.get("n_new_themes", 0))
     cols[2].metric("Reviews", f"{m.get('n_reviews', 0):,}")
-    cols[3].metric("Outlier share", f"{m.get('outlier_share', 0):.0%}",
-                   help="Reviews HDBSCAN could not place in a theme; they stay flagged even "
-                        "when assigned to the nearest theme.")
-    st.caption(f"Run {md(run_id)} · {m.get('skipped_short', 0):,} reviews too short for a "
-               f"theme were left out · unassigned outliers {m.get('unassigned_share', 0):.0%}.")
+    cols[3].metric(
+        "Outlier share",
+        f"{m.get('outlier_share', 0):.0%}",
+        help="Reviews HDBSCAN could not place in a theme; they stay flagged even "
+        "when assigned to the nearest theme.",
+    )
+    st.caption(
+        f"Run {md(run_id)} · {m.get('skipped_short', 0):,} reviews too short for a "
+        f"theme were left out · unassigned outliers {m.get('unassigned_share', 0):.0%}."
+    )
     if data_key != dataset_version(ws):
         st.warning("Data changed since these themes were found: run again to include it.")
 
@@ -65,8 +76,11 @@ def _table(themes) -> None:
     view = themes[["theme_id", "name", "size", "share", "covered_by", "promoted_as"]].copy()
     view.insert(2, "keywords", themes["keywords"].map(lambda k: ", ".join(k[:8])))
     view["share"] = 100 * view["share"]
-    st.dataframe(view, hide_index=True, column_config={
-        "share": st.column_config.NumberColumn("share", format="%.1f%%")})
+    st.dataframe(
+        view,
+        hide_index=True,
+        column_config={"share": st.column_config.NumberColumn("share", format="%.1f%%")},
+    )
 
 
 def _cards(themes, mask: bool) -> None:
@@ -76,8 +90,14 @@ def _cards(themes, mask: bool) -> None:
         with st.expander(label):
             st.markdown("**Keywords:** " + md(", ".join(t.keywords)))
             if t.overlap:
-                st.caption("Reviews mentioning taxonomy aspects: " + md(", ".join(
-                    f"{a} {o['share']:.0%} ({o['lift']:.1f}x usual)" for a, o in t.overlap.items())))
+                st.caption(
+                    "Reviews mentioning taxonomy aspects: "
+                    + md(
+                        ", ".join(
+                            f"{a} {o['share']:.0%} ({o['lift']:.1f}x usual)" for a, o in t.overlap.items()
+                        )
+                    )
+                )
             for rep in t.representatives:
                 text = mask_text(rep["text"]) if mask else rep["text"]
                 st.markdown("- " + md(text))
@@ -91,16 +111,19 @@ def _promote(run_id: str, themes) -> None:
         st.caption("Every theme is already promoted.")
         return
     names = dict(zip(cand.theme_id, cand.name))
-    pick = st.selectbox("Theme", list(names), key="themes_promote_pick",
-                        format_func=lambda i: f"{i}: {names[i]}")
-    name = st.text_input("Aspect name", th.suggest_aspect_name(names[pick]),
-                         key=f"themes_promote_name_{run_id}_{pick}")
+    pick = st.selectbox(
+        "Theme", list(names), key="themes_promote_pick", format_func=lambda i: f"{i}: {names[i]}"
+    )
+    name = st.text_input(
+        "Aspect name", th.suggest_aspect_name(names[pick]), key=f"themes_promote_name_{run_id}_{pick}"
+    )
     if st.button("Promote to taxonomy", key="themes_promote"):
         with user_errors():
             stored = th.promote_theme(ws, run_id, int(pick), name)
             st.session_state["themes_version"] = st.session_state.get("themes_version", 0) + 1
-            st.session_state["themes_flash"] = (f"Added aspect **{md(stored)}** with the theme's "
-                                                "keywords as seed phrases.")
+            st.session_state["themes_flash"] = (
+                f"Added aspect **{md(stored)}** with the theme's keywords as seed phrases."
+            )
             st.rerun()
 
 
@@ -108,11 +131,15 @@ runs = th.theme_runs(ws)
 with st.expander("Find themes", expanded=runs.empty):
     _run_form()
 if runs.empty:
-    st.info("No themes yet: press **Discover themes** above (the first run "
-            "embeds every review, about a minute per 2,000 reviews on a CPU).")
+    st.info(
+        "No themes yet: press **Discover themes** above (the first run "
+        "embeds every review, about a minute per 2,000 reviews on a CPU)."
+    )
     st.stop()
-labels = {r.run_id: f"{r.run_id} · {r.finished_at:%Y-%m-%d %H:%M} · {r.metrics.get('n_themes', 0)} themes"
-          for r in runs.itertuples()}
+labels = {
+    r.run_id: f"{r.run_id} · {r.finished_at:%Y-%m-%d %H:%M} · {r.metrics.get('n_themes', 0)} themes"
+    for r in runs.itertuples()
+}
 run_id = st.selectbox("Theme run", list(labels), format_func=labels.get, key="themes_run")
 run = runs.set_index("run_id").loc[run_id]
 if "themes_flash" in st.session_state:

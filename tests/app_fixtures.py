@@ -43,8 +43,12 @@ def new_app() -> AppTest:
 def page_env(tmp_path, monkeypatch) -> None:
     """Point the app at the workspace, demo folder and uploads in tmp_path (default demo size) and
     forget cached config and workspace; the caller may have loaded data there already."""
-    for k, v in {"CX_DB_PATH": tmp_path / "ws.duckdb", "CX_DEMO_DIR": tmp_path / "demo",
-                 "CX_INGEST_UPLOAD_DIR": tmp_path / "uploads", "CX_INGEST_ALLOWED_DIRS": tmp_path}.items():
+    for k, v in {
+        "CX_DB_PATH": tmp_path / "ws.duckdb",
+        "CX_DEMO_DIR": tmp_path / "demo",
+        "CX_INGEST_UPLOAD_DIR": tmp_path / "uploads",
+        "CX_INGEST_ALLOWED_DIRS": tmp_path,
+    }.items():
         monkeypatch.setenv(k, str(v))
     import streamlit as st
 

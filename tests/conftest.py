@@ -31,9 +31,12 @@ def _no_first_start_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def cfg(tmp_path: Path) -> Config:
     """A config whose workspace, uploads and demo folder live in tmp_path."""
-    return load_config(env={}, db__path=str(tmp_path / "ws.duckdb"),
-                       ingest__upload_dir=str(tmp_path / "uploads"),
-                       demo__dir=str(tmp_path / "demo"))
+    return load_config(
+        env={},
+        db__path=str(tmp_path / "ws.duckdb"),
+        ingest__upload_dir=str(tmp_path / "uploads"),
+        demo__dir=str(tmp_path / "demo"),
+    )
 
 
 @pytest.fixture

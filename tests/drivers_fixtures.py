@@ -24,36 +24,76 @@ def insert(ws: Workspace, table: str, frame: pd.DataFrame) -> None:
 def add_run(ws: Workspace, run_id: str, stage: str, finished: datetime = ANCHOR) -> None:
     """A finished row in ``runs``."""
     with ws.write() as cur:
-        cur.execute("INSERT INTO runs VALUES (?, ?, 'k', '{}', ?, ?, 'done', '{}')",
-                    [run_id, stage, finished, finished])
+        cur.execute(
+            "INSERT INTO runs VALUES (?, ?, 'k', '{}', ?, ?, 'done', '{}')",
+            [run_id, stage, finished, finished],
+        )
 
 
-def add_reviews(ws: Workspace, ts: list, ratings: list, customers: list, aspect_scores: list[dict],
-                run_id: str | None = "s1", dataset_id: str = "d1") -> None:
+def add_reviews(
+    ws: Workspace,
+    ts: list,
+    ratings: list,
+    customers: list,
+    aspect_scores: list[dict],
+    run_id: str | None = "s1",
+    dataset_id: str = "d1",
+) -> None:
     """Reviews plus (when ``run_id``) their ``review_scores`` rows and the scoring run."""
     n = len(ts)
     ids = [f"r{i}" for i in range(n)]
-    insert(ws, "reviews", pd.DataFrame({
-        "dataset_id": dataset_id, "review_id": ids, "customer_id": customers, "ts": ts,
-        "text": [f"<img src=x onerror=alert(1)> review {i}" for i in range(n)],
-        "rating": np.asarray(ratings, dtype=float), "text_hash": ids}))
+    insert(
+        ws,
+        "reviews",
+        pd.DataFrame(
+            {
+                "dataset_id": dataset_id,
+                "review_id": ids,
+                "customer_id": customers,
+                "ts": ts,
+                "text": [f"<img src=x onerror=alert(1)> review {i}" for i in range(n)],
+                "rating": np.asarray(ratings, dtype=float),
+                "text_hash": ids,
+            }
+        ),
+    )
     if run_id is None:
         return
     sent = [float(np.mean(list(a.values()))) if a else 0.0 for a in aspect_scores]
-    insert(ws, "review_scores", pd.DataFrame({
-        "run_id": run_id, "dataset_id": dataset_id, "review_id": ids, "model_id": "m",
-        "sentiment_method": "test", "sentiment": ["negative" if s < 0 else "positive" for s in sent],
-        "sentiment_score": sent, "aspects": [sorted(a) for a in aspect_scores],
-        "aspect_sentiment_json": [json.dumps(a) for a in aspect_scores]}))
+    insert(
+        ws,
+        "review_scores",
+        pd.DataFrame(
+            {
+                "run_id": run_id,
+                "dataset_id": dataset_id,
+                "review_id": ids,
+                "model_id": "m",
+                "sentiment_method": "test",
+                "sentiment": ["negative" if s < 0 else "positive" for s in sent],
+                "sentiment_score": sent,
+                "aspects": [sorted(a) for a in aspect_scores],
+                "aspect_sentiment_json": [json.dumps(a) for a in aspect_scores],
+            }
+        ),
+    )
     add_run(ws, run_id, "review_scores")
 
 
-def add_profiles(ws: Workspace, churn: dict[str, float], clv: dict[str, float],
-                 run_id: str = "p1") -> None:
+def add_profiles(ws: Workspace, churn: dict[str, float], clv: dict[str, float], run_id: str = "p1") -> None:
     """``customer_profiles`` rows with churn_prob and clv, plus the profiles run."""
-    insert(ws, "customer_profiles", pd.DataFrame({
-        "run_id": run_id, "customer_id": list(churn), "churn_prob": list(churn.values()),
-        "clv": [clv[c] for c in churn]}))
+    insert(
+        ws,
+        "customer_profiles",
+        pd.DataFrame(
+            {
+                "run_id": run_id,
+                "customer_id": list(churn),
+                "churn_prob": list(churn.values()),
+                "clv": [clv[c] for c in churn],
+            }
+        ),
+    )
     add_run(ws, run_id, "profiles")
 
 

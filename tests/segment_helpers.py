@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cx_core.ingest.bootstrap import load_demo
 from cx_core.config import Config, load_config
+from cx_core.ingest.bootstrap import load_demo
 from cx_core.store.db import Workspace
 from cx_core.text.embeddings import store_vectors, text_hash
 
@@ -45,14 +45,21 @@ class BowEncoder:
 
 def demo_config(root: Path, seed: int = DEMO_SEED, customers: int = DEMO_CUSTOMERS) -> Config:
     """A config whose workspace and demo folder live under ``root``."""
-    return load_config(env={}, db__path=str(root / "ws.duckdb"), demo__dir=str(root / "demo"),
-                       ingest__upload_dir=str(root / "uploads"), demo__seed=seed,
-                       demo__customers=customers, model__threads=1)
+    return load_config(
+        env={},
+        db__path=str(root / "ws.duckdb"),
+        demo__dir=str(root / "demo"),
+        ingest__upload_dir=str(root / "uploads"),
+        demo__seed=seed,
+        demo__customers=customers,
+        model__threads=1,
+    )
 
 
 @functools.lru_cache(maxsize=4)
-def real_demo_vectors(seed: int = DEMO_SEED, customers: int = DEMO_CUSTOMERS
-                      ) -> tuple[str, list[str], np.ndarray]:
+def real_demo_vectors(
+    seed: int = DEMO_SEED, customers: int = DEMO_CUSTOMERS
+) -> tuple[str, list[str], np.ndarray]:
     """(model id, text hashes, MiniLM vectors) of the demo store's review texts (once per process)."""
     import torch
 
@@ -65,8 +72,9 @@ def real_demo_vectors(seed: int = DEMO_SEED, customers: int = DEMO_CUSTOMERS
     return enc.identify(), [text_hash(t) for t in texts], enc.encode(texts)
 
 
-def demo_workspace(root: Path, seed: int = DEMO_SEED, customers: int = DEMO_CUSTOMERS,
-                   vectors: bool = True) -> tuple[Workspace, Config]:
+def demo_workspace(
+    root: Path, seed: int = DEMO_SEED, customers: int = DEMO_CUSTOMERS, vectors: bool = True
+) -> tuple[Workspace, Config]:
     """A workspace under ``root`` with the demo store loaded (and its real vectors cached)."""
     cfg = demo_config(root, seed, customers)
     ws = Workspace.open(cfg.db)

@@ -14,8 +14,14 @@ def test_defaults_are_frozen():
 
 
 def test_env_overrides_and_aliases():
-    cfg = load_config(env={"CX_DB_PATH": "/tmp/a.duckdb", "CX_MODEL_DIR": "/m",
-                           "CX_UI_MASK_PII": "false", "CX_DB_THREADS": "1"})
+    cfg = load_config(
+        env={
+            "CX_DB_PATH": "/tmp/a.duckdb",
+            "CX_MODEL_DIR": "/m",
+            "CX_UI_MASK_PII": "false",
+            "CX_DB_THREADS": "1",
+        }
+    )
     assert cfg.db.path == "/tmp/a.duckdb"
     assert cfg.model.model_dir == "/m"
     assert cfg.ui.mask_pii is False
@@ -31,7 +37,10 @@ def test_bad_values_are_refused():
 
 def test_every_setting_is_documented():
     cfg = Config()
-    keys = {f"{s.name}.{f.name}" for s in dataclasses.fields(cfg)
-            for f in dataclasses.fields(getattr(cfg, s.name))}
+    keys = {
+        f"{s.name}.{f.name}"
+        for s in dataclasses.fields(cfg)
+        for f in dataclasses.fields(getattr(cfg, s.name))
+    }
     assert keys == set(SETTINGS_DOC), keys ^ set(SETTINGS_DOC)
     assert env_name("db.path") == "CX_DB_PATH"

@@ -10,8 +10,11 @@ README = (ROOT / "README.md").read_text()
 
 
 def test_every_setting_in_readme():
-    missing = [k for k in SETTINGS_DOC if f"| {k} |" not in README or env_name(k) not in README
-               and k not in ("db.path", "model.model_dir")]
+    missing = [
+        k
+        for k in SETTINGS_DOC
+        if f"| {k} |" not in README or env_name(k) not in README and k not in ("db.path", "model.model_dir")
+    ]
     assert not missing, missing
 
 
@@ -20,8 +23,11 @@ def test_every_table_in_readme():
 
 
 def test_cx_core_never_imports_streamlit():
-    offenders = [p.name for p in (ROOT / "cx_core").rglob("*.py")
-                 if re.search(r"^\s*(import|from)\s+streamlit\b", p.read_text(), re.M)]
+    offenders = [
+        p.name
+        for p in (ROOT / "cx_core").rglob("*.py")
+        if re.search(r"^\s*(import|from)\s+streamlit\b", p.read_text(), re.M)
+    ]
     assert not offenders
 
 
@@ -37,7 +43,10 @@ def test_pages_do_not_import_heavy_libraries_or_sql():
 def test_readme_two_commands_and_ci():
     assert "streamlit run app.py" in README and "python -m pytest" in README
     ci = (ROOT / ".ci" / "run").read_text()
-    test_cmd = re.search(r"pip install -r requirements.txt && bash tests/e2e/install_browser.sh && "
-                         r"python -m pytest -q", README)
+    test_cmd = re.search(
+        r"pip install -r requirements.txt && bash tests/e2e/install_browser.sh && "
+        r"python -m pytest -q",
+        README,
+    )
     assert test_cmd and test_cmd.group(0) in ci
     assert "torch==2.13.0" in (ROOT / "requirements.txt").read_text()

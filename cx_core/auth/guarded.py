@@ -19,8 +19,7 @@ class NotAllowed(WorkspaceError):
 
 def refusal(role: str, what: str = "change data") -> str:
     """The message shown when ``role`` may not do ``what``."""
-    return (f"Your role ({role}) cannot {what}. Ask an administrator if you need it; "
-            "nothing was changed.")
+    return f"Your role ({role}) cannot {what}. Ask an administrator if you need it; nothing was changed."
 
 
 class ReadOnlyWorkspace:

@@ -76,8 +76,13 @@ def _now() -> str:
 
 
 def _user(name: str, entry: dict) -> User:
-    return User(name, entry.get("role", ""), bool(entry.get("hash")), entry.get("created", ""),
-                entry.get("updated", ""))
+    return User(
+        name,
+        entry.get("role", ""),
+        bool(entry.get("hash")),
+        entry.get("created", ""),
+        entry.get("updated", ""),
+    )
 
 
 def check_name(name: str) -> str:
@@ -121,8 +126,12 @@ def add_user(path: str | Path, name: str, password: str | None, role: str) -> Us
     if name in data["users"]:
         raise UsersFileError(f"There is already a user {name!r}; use set-role or remove it first.")
     stamp = _now()
-    data["users"][name] = {"role": role, "created": stamp, "updated": stamp,
-                           "hash": None if password is None else _HASHER.hash(check_password(password))}
+    data["users"][name] = {
+        "role": role,
+        "created": stamp,
+        "updated": stamp,
+        "hash": None if password is None else _HASHER.hash(check_password(password)),
+    }
     _write(p, data)
     return _user(name, data["users"][name])
 

@@ -17,26 +17,41 @@ import pandas as pd
 from cx_core.store.db import Workspace
 
 Handler = Callable[[Workspace, argparse.Namespace, Any], int]
-CSV_COLUMNS = ["segment_id", "name", "size", "clv_level", "churn_level", "complaints", "rule", "reason",
-               "action", "fix", "top_products"]
+CSV_COLUMNS = [
+    "segment_id",
+    "name",
+    "size",
+    "clv_level",
+    "churn_level",
+    "complaints",
+    "rule",
+    "reason",
+    "action",
+    "fix",
+    "top_products",
+]
 
 
 def reason_text(row: dict) -> str:
     """Why the rule fired: the segment's CLV / churn level against the median segment and complaints."""
     complaints = ", ".join(row.get("complaints") or []) or "none"
-    return (f"CLV {row.get('clv_level') or 'unknown'}, churn risk {row.get('churn_level') or 'unknown'} "
-            f"(vs the median segment); complaints: {complaints}")
+    return (
+        f"CLV {row.get('clv_level') or 'unknown'}, churn risk {row.get('churn_level') or 'unknown'} "
+        f"(vs the median segment); complaints: {complaints}"
+    )
 
 
-def actions_table(ws: Workspace, run_id: str | None = None, top: int = 5, min_buyers: int = 3) -> pd.DataFrame:
+def actions_table(
+    ws: Workspace, run_id: str | None = None, top: int = 5, min_buyers: int = 3
+) -> pd.DataFrame:
     """Per segment of ``run_id`` (default: newest segment run): ``CSV_COLUMNS``.
 
     ``top_products`` lists up to ``top`` over-indexing items as ``name [item] (lift x.x)``, best first.
     Raises ``ValueError`` when there is no such run.
     """
     from cx_core.segments.actions import load_rules, segment_actions, segment_products
-    from cx_core.store.runs import latest_id
     from cx_core.segments.run import load_segment_info
+    from cx_core.store.runs import latest_id
 
     run_id = run_id or latest_id(ws, "segments")
     if run_id is None:
@@ -46,9 +61,13 @@ def actions_table(ws: Workspace, run_id: str | None = None, top: int = 5, min_bu
         raise ValueError(f"No segment run {run_id!r} in this workspace.")
     acts = segment_actions(info, load_rules(ws))
     products = segment_products(ws, run_id, top=top, min_buyers=min_buyers)
-    lists = {seg: "; ".join(f"{r.item_name if isinstance(r.item_name, str) else r.item} [{r.item}] "
-                            f"(lift {r.lift:.2f})" for r in g.itertuples())
-             for seg, g in products.groupby("segment_id")}
+    lists = {
+        seg: "; ".join(
+            f"{r.item_name if isinstance(r.item_name, str) else r.item} [{r.item}] (lift {r.lift:.2f})"
+            for r in g.itertuples()
+        )
+        for seg, g in products.groupby("segment_id")
+    }
     recs = acts.to_dict("records")
     out = pd.DataFrame(recs, columns=list(acts.columns))
     out["reason"] = [reason_text(r) for r in recs]

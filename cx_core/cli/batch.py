@@ -12,9 +12,9 @@ import sys
 from typing import Any, Callable
 
 from cx_core.cli.common import progress_bar
+from cx_core.ingest.mapping import KINDS
 from cx_core.pipeline.batch import ORDER, run_batch
 from cx_core.pipeline.stage import InputFile, RunOptions
-from cx_core.ingest.mapping import KINDS
 
 Handler = Callable[[Any, argparse.Namespace, Any], int]
 
@@ -33,8 +33,9 @@ def input_files(paths: list[str], kinds: list[str], maps: list[str]) -> list[Inp
             raise ValueError("--kind and --map need a FILE to load")
         return []
     if len(kinds) not in (1, len(paths)):
-        raise ValueError(f"give one --kind for all files or one per file ({len(paths)} files, "
-                         f"{len(kinds)} --kind)")
+        raise ValueError(
+            f"give one --kind for all files or one per file ({len(paths)} files, {len(kinds)} --kind)"
+        )
     kinds = kinds * len(paths) if len(kinds) == 1 else kinds
     overrides = parse_map(maps)
     return [InputFile(p, k, dict(overrides)) for p, k in zip(paths, kinds)]
@@ -42,9 +43,14 @@ def input_files(paths: list[str], kinds: list[str], maps: list[str]) -> list[Inp
 
 def cmd_run(ws: Any, args: argparse.Namespace, cfg: Any) -> int:
     """Run ingest, embeddings, review model, scores, profiles, segments, themes and exports."""
-    opts = RunOptions(demo=args.demo, files=input_files(args.files, args.kind, args.map),
-                        export_dir=args.export_dir, skip=args.skip, retrain=args.retrain,
-                        force=args.force)
+    opts = RunOptions(
+        demo=args.demo,
+        files=input_files(args.files, args.kind, args.map),
+        export_dir=args.export_dir,
+        skip=args.skip,
+        retrain=args.retrain,
+        force=args.force,
+    )
     summary = run_batch(ws, cfg, opts, progress_bar, _say)
     print(json.dumps(summary, indent=1, default=str))
     return 0
@@ -55,8 +61,10 @@ def cmd_report(ws: Any, args: argparse.Namespace, cfg: Any) -> int:
     from cx_core.insight.report import write_report
 
     path = write_report(ws, args.out, mask_pii=not args.no_mask)
-    _say(f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB"
-         f"{', personal data NOT masked' if args.no_mask else ', personal data masked'})")
+    _say(
+        f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB"
+        f"{', personal data NOT masked' if args.no_mask else ', personal data masked'})"
+    )
     print(str(path))
     return 0
 
@@ -64,21 +72,41 @@ def cmd_report(ws: Any, args: argparse.Namespace, cfg: Any) -> int:
 def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
     """Add ``run`` and ``report``; returns their handlers."""
     r = subparsers.add_parser(
-        "run", help="the whole pipeline headless: load, embed, train/score reviews, profiles, "
-                    "segments, themes, exports (unchanged stages are skipped)")
+        "run",
+        help="the whole pipeline headless: load, embed, train/score reviews, profiles, "
+        "segments, themes, exports (unchanged stages are skipped)",
+    )
     r.add_argument("files", nargs="*", metavar="FILE", help="files to load (CSV, Parquet, JSON lines)")
     r.add_argument("--demo", action="store_true", help="load the demo store (once)")
-    r.add_argument("--kind", action="append", default=[], choices=KINDS,
-                   help="table kind of the FILEs: once for all, or once per FILE in order")
-    r.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
-                   help="override the suggested mapping of the FILEs (repeatable)")
+    r.add_argument(
+        "--kind",
+        action="append",
+        default=[],
+        choices=KINDS,
+        help="table kind of the FILEs: once for all, or once per FILE in order",
+    )
+    r.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="override the suggested mapping of the FILEs (repeatable)",
+    )
     r.add_argument("--export-dir", default=None, help="write the segment list (CSV, masked) here")
-    r.add_argument("--skip", action="append", default=[], choices=ORDER, metavar="STAGE",
-                   help=f"leave a stage out (repeatable): {', '.join(ORDER)}")
+    r.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=ORDER,
+        metavar="STAGE",
+        help=f"leave a stage out (repeatable): {', '.join(ORDER)}",
+    )
     r.add_argument("--retrain", action="store_true", help="train a new review model even if one exists")
     r.add_argument("--force", action="store_true", help="rerun every stage even when nothing changed")
-    rep = subparsers.add_parser("report", help="write the self-contained HTML insight report "
-                                               "(overview, drivers, segments, model quality)")
+    rep = subparsers.add_parser(
+        "report",
+        help="write the self-contained HTML insight report (overview, drivers, segments, model quality)",
+    )
     rep.add_argument("--out", default="cx_insight_report.html", help="HTML file to write")
     rep.add_argument("--no-mask", action="store_true", help="show personal data (masked by default)")
     return {"run": cmd_run, "report": cmd_report}

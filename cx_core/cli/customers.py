@@ -17,20 +17,22 @@ from typing import Any, Callable
 from cx_core.cli.common import progress_bar as _progress
 from cx_core.customers.churn import METHODS, evaluate_churn
 from cx_core.customers.churn_features import OrderHistory
-from cx_core.store.db import Workspace
 from cx_core.customers.profiles import ProfileSettings, build_profiles, load_orders, load_profiles
-from cx_core.store import runs
 from cx_core.customers.text_profile import load_review_signals
+from cx_core.store import runs
+from cx_core.store.db import Workspace
 
 Handler = Callable[[Workspace, argparse.Namespace, Any], int]
 
 
 def _settings(args: argparse.Namespace, cfg: Any) -> ProfileSettings:
     """Profile settings from the config's customers section and the command-line overrides."""
-    values: dict[str, Any] = {"horizon_weeks": args.horizon_weeks,
-                              "annual_discount_rate": args.discount_rate}
-    for key, arg in (("churn_horizon_days", "horizon_days"), ("churn_method", "method"),
-                     ("churn_cutoffs", "cutoffs")):
+    values: dict[str, Any] = {"horizon_weeks": args.horizon_weeks, "annual_discount_rate": args.discount_rate}
+    for key, arg in (
+        ("churn_horizon_days", "horizon_days"),
+        ("churn_method", "method"),
+        ("churn_cutoffs", "cutoffs"),
+    ):
         if getattr(args, arg) is not None:
             values[key] = getattr(args, arg)
     return ProfileSettings.from_config(cfg.customers, **values)
@@ -41,8 +43,9 @@ def cmd_churn(ws: Workspace, args: argparse.Namespace, cfg: Any) -> int:
     settings = _settings(args, cfg)
     if args.no_save:
         signals = load_review_signals(ws, runs.latest_id(ws, runs.StageName.REVIEW_SCORES))
-        report = evaluate_churn(OrderHistory(load_orders(ws)), settings.churn(),
-                                None if signals.empty else signals)
+        report = evaluate_churn(
+            OrderHistory(load_orders(ws)), settings.churn(), None if signals.empty else signals
+        )
         print(json.dumps(report, indent=1))
         return 0
     res = build_profiles(ws, settings, _progress)
@@ -68,16 +71,24 @@ def cmd_customer(ws: Workspace, args: argparse.Namespace, cfg: Any) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
     """Add ``churn`` and ``customer`` to the CLI; returns their handlers."""
-    ch = subparsers.add_parser("churn", help="train and evaluate the churn model (JSON metrics vs "
-                                             "BG/NBD baselines) and save a profile run with churn scores")
-    ch.add_argument("--horizon-days", type=int, default=None,
-                    help="churn = no purchase in this many days (default: config, 0 = from the data)")
+    ch = subparsers.add_parser(
+        "churn",
+        help="train and evaluate the churn model (JSON metrics vs "
+        "BG/NBD baselines) and save a profile run with churn scores",
+    )
+    ch.add_argument(
+        "--horizon-days",
+        type=int,
+        default=None,
+        help="churn = no purchase in this many days (default: config, 0 = from the data)",
+    )
     ch.add_argument("--method", choices=METHODS, default=None, help="classifier (default: config)")
     ch.add_argument("--cutoffs", type=int, default=None, help="training cutoffs stacked (default: config)")
     ch.add_argument("--horizon-weeks", type=int, default=52, help="CLV horizon of the saved run")
     ch.add_argument("--discount-rate", type=float, default=0.10, help="yearly, for CLV")
     ch.add_argument("--no-save", action="store_true", help="evaluate only; write nothing")
-    cu = subparsers.add_parser("customer", help="one customer's latest profile (RFM, CLV, churn, "
-                                                "text signals) as JSON")
+    cu = subparsers.add_parser(
+        "customer", help="one customer's latest profile (RFM, CLV, churn, text signals) as JSON"
+    )
     cu.add_argument("customer_id")
     return {"churn": cmd_churn, "customer": cmd_customer}

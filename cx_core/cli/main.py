@@ -12,16 +12,15 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from cx_core.config import Config, load_config
 from cx_core.cli import actions, batch, customers, recommend, reviews, segments, themes_export, users
 from cx_core.cli.common import parse_map
-from cx_core.pipeline import handoff
-from cx_core.pipeline.graph import run_named
 from cx_core.cli.common import progress_bar as _progress
-from cx_core.store.db import Workspace, WorkspaceError, WorkspaceLocked
+from cx_core.config import Config, load_config
 from cx_core.ingest.load import InputFileError, MappingError
 from cx_core.ingest.mapping import KINDS
-
+from cx_core.pipeline import handoff
+from cx_core.pipeline.graph import run_named
+from cx_core.store.db import Workspace, WorkspaceError, WorkspaceLocked
 
 
 def cmd_demo(ws: Workspace, args, cfg) -> int:
@@ -44,8 +43,16 @@ def cmd_load(ws: Workspace, args, cfg) -> int:
     from cx_core.ingest.options import options_from_config
 
     opts = options_from_config(cfg.ingest, decimal=args.decimal, duplicates=args.duplicates, sheet=args.sheet)
-    rep = load_file(ws, args.path, args.kind, mapping, dry_run=args.dry_run,
-                    replace_dataset=args.replace, progress=_progress, options=opts)
+    rep = load_file(
+        ws,
+        args.path,
+        args.kind,
+        mapping,
+        dry_run=args.dry_run,
+        replace_dataset=args.replace,
+        progress=_progress,
+        options=opts,
+    )
     print("Mapping: " + ", ".join(f"{k}={v}" for k, v in rep.mapping.items() if v))
     print("\n".join(rep.summary_lines()))
     if rep.dataset_id:
@@ -74,13 +81,19 @@ def cmd_delete(ws: Workspace, args, cfg) -> int:
 def cmd_profile(ws: Workspace, args, cfg) -> int:
     from cx_core.customers.profiles import ProfileSettings
 
-    settings = ProfileSettings.from_config(cfg.customers, horizon_weeks=args.horizon_weeks,
-                                           annual_discount_rate=args.discount_rate, cutoff=args.cutoff)
+    settings = ProfileSettings.from_config(
+        cfg.customers,
+        horizon_weeks=args.horizon_weeks,
+        annual_discount_rate=args.discount_rate,
+        cutoff=args.cutoff,
+    )
     res = run_named("profiles", ws, cfg, _progress, settings=settings).output
     p = res.profiles
-    print(f"run_id: {res.run_id}\ncustomers: {len(p):,}\ntotal predicted CLV: {p['clv'].sum():,.2f}\n"
-          f"BG/NBD: {res.metrics['bgnbd'].get('params')}\n"
-          f"Gamma-Gamma: {res.metrics['gamma_gamma'].get('params', res.metrics['gamma_gamma'])}")
+    print(
+        f"run_id: {res.run_id}\ncustomers: {len(p):,}\ntotal predicted CLV: {p['clv'].sum():,.2f}\n"
+        f"BG/NBD: {res.metrics['bgnbd'].get('params')}\n"
+        f"Gamma-Gamma: {res.metrics['gamma_gamma'].get('params', res.metrics['gamma_gamma'])}"
+    )
     for w in res.metrics["bgnbd"].get("warnings", []):
         print(f"warning: {w}")
     return 0
@@ -99,19 +112,36 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (one sub-command per feature)."""
     p = argparse.ArgumentParser(prog="python -m cx_core", description=__doc__.splitlines()[0])
     p.add_argument("--db", help="DuckDB workspace file (default: CX_DB_PATH or data/workspace.duckdb)")
-    p.add_argument("--no-handoff", action="store_true",
-                   help="when the app holds the workspace, fail instead of handing the command to the app")
+    p.add_argument(
+        "--no-handoff",
+        action="store_true",
+        help="when the app holds the workspace, fail instead of handing the command to the app",
+    )
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="write the demo store to data/demo and load it")
     load = sub.add_parser("load", help="validate and load a CSV / CSV.gz / Parquet / JSON-lines file")
     load.add_argument("path")
     load.add_argument("--kind", required=True, choices=KINDS)
-    load.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
-                      help="override the suggested mapping (repeatable); FIELD= unmaps")
+    load.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="override the suggested mapping (repeatable); FIELD= unmaps",
+    )
     load.add_argument("--dry-run", action="store_true", help="validate and report only")
-    load.add_argument("--decimal", default="auto", choices=("auto", "point", "comma", ".", ","), help="decimal separator of numbers: auto, point (.) or comma (,)")
-    load.add_argument("--duplicates", default="auto", choices=("auto", "keep", "drop"),
-                      help="order lines repeating another line exactly (auto: keep with a line or no quantity column)")
+    load.add_argument(
+        "--decimal",
+        default="auto",
+        choices=("auto", "point", "comma", ".", ","),
+        help="decimal separator of numbers: auto, point (.) or comma (,)",
+    )
+    load.add_argument(
+        "--duplicates",
+        default="auto",
+        choices=("auto", "keep", "drop"),
+        help="order lines repeating another line exactly (auto: keep with a line or no quantity column)",
+    )
     load.add_argument("--sheet", help="Excel: the sheet to load (default: the first)")
     load.add_argument("--replace", metavar="DATASET_ID", help="replace this dataset in the same transaction")
     sub.add_parser("datasets", help="list loaded datasets")
@@ -132,8 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
 COMMAND_MODULES = (reviews, customers, segments, themes_export, batch, recommend, actions, users)
 
 
-COMMANDS = {"demo": cmd_demo, "load": cmd_load, "datasets": cmd_datasets, "delete": cmd_delete,
-            "profile": cmd_profile, "embed": cmd_embed}
+COMMANDS = {
+    "demo": cmd_demo,
+    "load": cmd_load,
+    "datasets": cmd_datasets,
+    "delete": cmd_delete,
+    "profile": cmd_profile,
+    "embed": cmd_embed,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -146,8 +182,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         ws = Workspace.open(cfg.db)
     except WorkspaceLocked as exc:
         if args.command == "users":  # passwords are typed here, never handed to another process
-            print(f"error: {exc} User changes read passwords from this terminal: stop the app briefly, "
-                  "run the users command, start the app again.", file=sys.stderr)
+            print(
+                f"error: {exc} User changes read passwords from this terminal: stop the app briefly, "
+                "run the users command, start the app again.",
+                file=sys.stderr,
+            )
             return 2
         if not args.no_handoff and handoff.app_pid(cfg.db.path) is not None:
             return hand_off(cfg.db.path, argv)
@@ -165,8 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def hand_off(db_path: str, argv: list[str]) -> int:
     """Give the command to the running app and print its output as it comes."""
     req = handoff.submit(db_path, [a for a in argv if a != "--no-handoff"])
-    print(f"The app holds {db_path}: the command runs there as job 'cli' (request {req}); "
-          "it shows in the app's sidebar. Ctrl-C stops following, not the command.", file=sys.stderr)
+    print(
+        f"The app holds {db_path}: the command runs there as job 'cli' (request {req}); "
+        "it shows in the app's sidebar. Ctrl-C stops following, not the command.",
+        file=sys.stderr,
+    )
     return handoff.follow(db_path, req, sys.stdout, sys.stderr, timeout_s=120)
 
 

@@ -26,10 +26,14 @@ def cmd_recommend(ws: Workspace, args: argparse.Namespace, cfg: Any) -> int:
     if args.save:
         from cx_core.pipeline.graph import run_named
 
-        run_id = run_named("recommend", ws, cfg, _progress, settings={"method": args.method, "n": args.n}).run_id
+        run_id = run_named(
+            "recommend", ws, cfg, _progress, settings={"method": args.method, "n": args.n}
+        ).run_id
         sys.stderr.write("\n")
-        print(f"run_id: {run_id} (recommendations for every customer saved; the app's Recommend page "
-              "shows them)")
+        print(
+            f"run_id: {run_id} (recommendations for every customer saved; the app's Recommend page "
+            "shows them)"
+        )
         return 0
     if not args.all and not args.customer:
         print("error: give --customer ID (repeatable) or --all.", file=sys.stderr)
@@ -48,8 +52,11 @@ def cmd_recommend(ws: Workspace, args: argparse.Namespace, cfg: Any) -> int:
         wanted = [str(c) for c in args.customer]
         missing = sorted(set(wanted) - set(recs["customer_id"]))
         if missing:
-            print(f"error: No purchases for customer(s) {', '.join(missing[:5])} and no reviews with "
-                  "items by them (anonymous reviewers are review:<review_id>).", file=sys.stderr)
+            print(
+                f"error: No purchases for customer(s) {', '.join(missing[:5])} and no reviews with "
+                "items by them (anonymous reviewers are review:<review_id>).",
+                file=sys.stderr,
+            )
             return 2
         recs = recs[recs["customer_id"].isin(wanted)]
     if args.csv:
@@ -68,17 +75,24 @@ def _progress(frac: float, msg: str) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
     """Add ``recommend`` to the CLI; returns its handler."""
-    rp = subparsers.add_parser("recommend", help="item recommendations with reasons (ALS on orders, "
-                               "review-text similarity for reviewers without orders)")
+    rp = subparsers.add_parser(
+        "recommend",
+        help="item recommendations with reasons (ALS on orders, "
+        "review-text similarity for reviewers without orders)",
+    )
     who = rp.add_mutually_exclusive_group()
-    who.add_argument("--customer", action="append", default=[], metavar="ID",
-                     help="customer id (repeatable)")
+    who.add_argument("--customer", action="append", default=[], metavar="ID", help="customer id (repeatable)")
     who.add_argument("--all", action="store_true", help="every customer with purchases")
     rp.add_argument("-n", type=int, default=10, help="items per customer (default 10)")
-    rp.add_argument("--method", choices=("auto", "text", "als", "popularity"), default="auto",
-                    help="auto (default): ALS for customers with orders, text for reviewers without; "
-                    "text: review texts for every reviewer; als / popularity: orders only")
+    rp.add_argument(
+        "--method",
+        choices=("auto", "text", "als", "popularity"),
+        default="auto",
+        help="auto (default): ALS for customers with orders, text for reviewers without; "
+        "text: review texts for every reviewer; als / popularity: orders only",
+    )
     rp.add_argument("--csv", action="store_true", help="CSV on stdout instead of text")
-    rp.add_argument("--save", action="store_true",
-                    help="compute for every customer and store the run in the workspace")
+    rp.add_argument(
+        "--save", action="store_true", help="compute for every customer and store the run in the workspace"
+    )
     return {"recommend": cmd_recommend}

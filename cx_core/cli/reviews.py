@@ -37,17 +37,21 @@ def cmd_train(ws: Workspace, args: Any, cfg: Any) -> int:
     settings = {"mode": args.mode or cfg.reviews.mode, "dataset_id": args.dataset}
     res = run_named("review_model", ws, cfg, _progress, settings=settings).output
     m = res.metrics
-    print(f"model_id: {res.model.model_id_}\nmodel_dir: {res.model_dir}\n"
-          f"sentiment_method: {m['sentiment_method']}\nreviews: train {m['n_train']:,}, "
-          f"held out {m['n_test']:,}")
+    print(
+        f"model_id: {res.model.model_id_}\nmodel_dir: {res.model_dir}\n"
+        f"sentiment_method: {m['sentiment_method']}\nreviews: train {m['n_train']:,}, "
+        f"held out {m['n_test']:,}"
+    )
     for note in data_notes(m):
         print(note)
     if language_warning(m):
         print(f"WARNING: {language_warning(m)}")
     if "sentiment" in m:
         ours, base = m["sentiment"], m.get("baseline", {})
-        print(f"sentiment macro-F1: ours {ours['macro_f1']}, baseline {base.get('macro_f1')} "
-              f"({baseline_label(base) if base else 'no baseline'})")
+        print(
+            f"sentiment macro-F1: ours {ours['macro_f1']}, baseline {base.get('macro_f1')} "
+            f"({baseline_label(base) if base else 'no baseline'})"
+        )
         print(per_class_table(m).to_string(index=False))
     return 0
 
@@ -76,8 +80,12 @@ def cmd_score(ws: Workspace, args: Any, cfg: Any) -> int:
 def register(subparsers: Any) -> dict[str, Callable[..., int]]:
     """Add the review sub-commands; returns their handlers."""
     t = subparsers.add_parser("train", help="train the review model (sentiment, rating, aspects, risk)")
-    t.add_argument("--mode", choices=("frozen", "finetune"), default=None,
-                   help="frozen: heads on cached embeddings (default, fast); finetune: encoder too")
+    t.add_argument(
+        "--mode",
+        choices=("frozen", "finetune"),
+        default=None,
+        help="frozen: heads on cached embeddings (default, fast); finetune: encoder too",
+    )
     t.add_argument("--dataset", help="train on one dataset id (default: every review)")
     e = subparsers.add_parser("evaluate", help="print held-out metrics of a review model (ours vs baseline)")
     e.add_argument("--model", help="model folder (default: the newest trained model)")

@@ -26,9 +26,9 @@ def cmd_segment(ws: Any, args: argparse.Namespace, cfg: Any) -> int:
         assign_outliers=args.assign_outliers or base.assign_outliers,
         seed=base.seed if args.seed is None else args.seed,
         text_weight=base.text_weight if args.text_weight is None else args.text_weight,
-        behaviour_weight=(base.behaviour_weight if args.behaviour_weight is None
-                          else args.behaviour_weight),
-        unit=args.unit)
+        behaviour_weight=(base.behaviour_weight if args.behaviour_weight is None else args.behaviour_weight),
+        unit=args.unit,
+    )
     run_id = run_named("segments", ws, cfg, _progress, settings=settings).run_id
     info = load_segment_info(ws, run_id)
     print(f"run_id: {run_id}")
@@ -40,16 +40,28 @@ def cmd_segment(ws: Any, args: argparse.Namespace, cfg: Any) -> int:
 def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
     """Add the segment commands; returns their handlers by name."""
     seg = subparsers.add_parser("segment", help="segment customers from review text and behaviour")
-    seg.add_argument("--preset", choices=["fast", "default"],
-                     help="pipeline preset (default: segments.preset)")
-    seg.add_argument("--min-size", type=int, default=None,
-                     help="smallest segment in units (0 = auto: 0.5%% of units, at least 10)")
-    seg.add_argument("--assign-outliers", action="store_true",
-                     help="assign outliers to the nearest segment (they stay flagged)")
+    seg.add_argument(
+        "--preset", choices=["fast", "default"], help="pipeline preset (default: segments.preset)"
+    )
+    seg.add_argument(
+        "--min-size",
+        type=int,
+        default=None,
+        help="smallest segment in units (0 = auto: 0.5%% of units, at least 10)",
+    )
+    seg.add_argument(
+        "--assign-outliers",
+        action="store_true",
+        help="assign outliers to the nearest segment (they stay flagged)",
+    )
     seg.add_argument("--seed", type=int, default=None)
     seg.add_argument("--text-weight", type=float, default=None)
     seg.add_argument("--behaviour-weight", type=float, default=None)
-    seg.add_argument("--unit", choices=["auto", "customer", "review"], default="auto",
-                     help="what one point is (auto: customers when ids exist, else reviews)")
+    seg.add_argument(
+        "--unit",
+        choices=["auto", "customer", "review"],
+        default="auto",
+        help="what one point is (auto: customers when ids exist, else reviews)",
+    )
 
     return {"segment": cmd_segment}

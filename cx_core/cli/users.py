@@ -57,20 +57,29 @@ def cmd_users(ws: Workspace, args: argparse.Namespace, cfg: Any) -> int:
             return _list(path)
         if args.users_command == "add":
             password = None if args.sso else read_password(args.password_stdin)
-            _audited(ws, "user_add", {"user": args.name, "role": args.role, "sso": bool(args.sso)},
-                     lambda: add_user(path, args.name, password, args.role))
+            _audited(
+                ws,
+                "user_add",
+                {"user": args.name, "role": args.role, "sso": bool(args.sso)},
+                lambda: add_user(path, args.name, password, args.role),
+            )
             print(f"Added {args.name} ({args.role}).")
         elif args.users_command == "remove":
             _audited(ws, "user_remove", {"user": args.name}, lambda: remove_user(path, args.name))
             print(f"Removed {args.name}.")
         elif args.users_command == "set-role":
-            _audited(ws, "user_set_role", {"user": args.name, "role": args.role},
-                     lambda: set_role(path, args.name, args.role))
+            _audited(
+                ws,
+                "user_set_role",
+                {"user": args.name, "role": args.role},
+                lambda: set_role(path, args.name, args.role),
+            )
             print(f"{args.name} is now {args.role}.")
         elif args.users_command == "set-password":
             password = read_password(args.password_stdin)
-            _audited(ws, "user_set_password", {"user": args.name},
-                     lambda: set_password(path, args.name, password))
+            _audited(
+                ws, "user_set_password", {"user": args.name}, lambda: set_password(path, args.name, password)
+            )
             print(f"Password of {args.name} changed.")
     except UsersFileError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -42,8 +42,9 @@ def canonical_labels(labels: np.ndarray) -> np.ndarray:
     inside = np.flatnonzero(labels != OUTLIER)
     if inside.size == 0:
         return out
-    ids, first, inverse, sizes = np.unique(labels[inside], return_index=True,
-                                           return_inverse=True, return_counts=True)
+    ids, first, inverse, sizes = np.unique(
+        labels[inside], return_index=True, return_inverse=True, return_counts=True
+    )
     order = np.lexsort((inside[first], -sizes))
     rank = np.empty(ids.size, dtype=np.int64)
     rank[order] = np.arange(ids.size)
@@ -62,8 +63,7 @@ def centroids(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return ids, sums / np.maximum(counts, 1)[:, None]
 
 
-def assign_to_nearest(X: np.ndarray, labels: np.ndarray, method: str = "centroid",
-                      k: int = 15) -> np.ndarray:
+def assign_to_nearest(X: np.ndarray, labels: np.ndarray, method: str = "centroid", k: int = 15) -> np.ndarray:
     """Give each outlier row the label of its nearest segment; others unchanged.
 
     ``method="centroid"``: nearest segment centroid (euclidean); ``"knn"``:
@@ -80,7 +80,7 @@ def assign_to_nearest(X: np.ndarray, labels: np.ndarray, method: str = "centroid
         log.warning("no segments found; outliers left unassigned")
         return labels
     if method == "centroid":
-        d = (cents ** 2).sum(axis=1)[None, :] - 2.0 * X[out] @ cents.T
+        d = (cents**2).sum(axis=1)[None, :] - 2.0 * X[out] @ cents.T
         labels[out] = ids[np.argmin(d, axis=1)]
     elif method == "knn":
         from sklearn.neighbors import NearestNeighbors
@@ -95,8 +95,9 @@ def assign_to_nearest(X: np.ndarray, labels: np.ndarray, method: str = "centroid
     return labels
 
 
-def extend_labels(E_fit: np.ndarray, labels_fit: np.ndarray, probs_fit: np.ndarray,
-                  E_new: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+def extend_labels(
+    E_fit: np.ndarray, labels_fit: np.ndarray, probs_fit: np.ndarray, E_new: np.ndarray, k: int = 5
+) -> tuple[np.ndarray, np.ndarray]:
     """Labels for new rows: majority label of their ``k`` nearest fitted rows.
 
     Outlier (-1) votes count like any label; ties go to the label of the
@@ -135,11 +136,18 @@ class HdbscanClusterer(ClusterMixin, BaseEstimator):
     ~10 s waiting on workers at 100k rows on 2 busy cores.
     """
 
-    def __init__(self, min_cluster_size: int = 15, min_samples: int | None = None,
-                 cluster_selection_method: str = "eom",
-                 cluster_selection_epsilon: float = 0.0, assign_outliers: bool = False,
-                 outlier_method: str = "centroid", max_fit_rows: int | None = None,
-                 random_state: int | None = 42, core_dist_n_jobs: int = 1) -> None:
+    def __init__(
+        self,
+        min_cluster_size: int = 15,
+        min_samples: int | None = None,
+        cluster_selection_method: str = "eom",
+        cluster_selection_epsilon: float = 0.0,
+        assign_outliers: bool = False,
+        outlier_method: str = "centroid",
+        max_fit_rows: int | None = None,
+        random_state: int | None = 42,
+        core_dist_n_jobs: int = 1,
+    ) -> None:
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
         self.cluster_selection_method = cluster_selection_method
@@ -164,10 +172,13 @@ class HdbscanClusterer(ClusterMixin, BaseEstimator):
         rate = fit_rows.size / X.shape[0]
         mcs = max(2, min(int(round(self.min_cluster_size * rate)), fit_rows.size))
         ms = None if self.min_samples is None else min(self.min_samples, fit_rows.size - 1)
-        model = hdbscan.HDBSCAN(min_cluster_size=mcs, min_samples=ms,
-                                cluster_selection_method=self.cluster_selection_method,
-                                cluster_selection_epsilon=self.cluster_selection_epsilon,
-                                core_dist_n_jobs=self.core_dist_n_jobs)
+        model = hdbscan.HDBSCAN(
+            min_cluster_size=mcs,
+            min_samples=ms,
+            cluster_selection_method=self.cluster_selection_method,
+            cluster_selection_epsilon=self.cluster_selection_epsilon,
+            core_dist_n_jobs=self.core_dist_n_jobs,
+        )
         model.fit(X[fit_rows].astype(np.float64))
         labels = np.asarray(model.labels_, dtype=np.int64)
         probs = np.asarray(model.probabilities_, dtype=np.float64)
@@ -177,8 +188,7 @@ class HdbscanClusterer(ClusterMixin, BaseEstimator):
         self.probabilities_ = probs
         self.noise_share_ = float(np.mean(self.raw_labels_ == OUTLIER))
         self._fit_X = X
-        self.labels_ = (self.assign_outliers_to_nearest(X) if self.assign_outliers
-                        else self.raw_labels_.copy())
+        self.labels_ = self.assign_outliers_to_nearest(X) if self.assign_outliers else self.raw_labels_.copy()
         self.outlier_share_ = float(np.mean(self.labels_ == OUTLIER))
         self.n_segments_ = int(self.labels_.max() + 1) if self.labels_.size else 0
         return self
@@ -193,8 +203,9 @@ class HdbscanClusterer(ClusterMixin, BaseEstimator):
         return np.sort(rng.choice(n, self.max_fit_rows, replace=False))
 
     @staticmethod
-    def _extend(X: np.ndarray, fit_rows: np.ndarray, labels: np.ndarray,
-                probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _extend(
+        X: np.ndarray, fit_rows: np.ndarray, labels: np.ndarray, probs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Full-length labels/probabilities from the sampled fit."""
         rest = np.setdiff1d(np.arange(X.shape[0]), fit_rows, assume_unique=True)
         all_l = np.empty(X.shape[0], dtype=np.int64)
@@ -223,8 +234,7 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
     nearest centre over the sum of the two nearest distances, rescaled.
     """
 
-    def __init__(self, n_clusters: int = 8, random_state: int | None = 42,
-                 n_init: int = 4) -> None:
+    def __init__(self, n_clusters: int = 8, random_state: int | None = 42, n_init: int = 4) -> None:
         self.n_clusters = n_clusters
         self.random_state = random_state
         self.n_init = n_init
@@ -242,10 +252,10 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
         self.raw_labels_ = canonical_labels(km.labels_)
         self.labels_ = self.raw_labels_.copy()
         d = np.sort(km.transform(X), axis=1)
-        self.probabilities_ = (d[:, 1] / (d[:, 0] + d[:, 1] + 1e-12) if k > 1
-                               else np.ones(X.shape[0]))
-        self.probabilities_ = np.clip(2 * self.probabilities_ - 1 + 1e-12, 0, 1) if k > 1 \
-            else self.probabilities_
+        self.probabilities_ = d[:, 1] / (d[:, 0] + d[:, 1] + 1e-12) if k > 1 else np.ones(X.shape[0])
+        self.probabilities_ = (
+            np.clip(2 * self.probabilities_ - 1 + 1e-12, 0, 1) if k > 1 else self.probabilities_
+        )
         self.noise_share_ = 0.0
         self.outlier_share_ = 0.0
         self.n_segments_ = int(self.labels_.max() + 1)

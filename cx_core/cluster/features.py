@@ -25,8 +25,9 @@ from sklearn.utils.validation import check_is_fitted
 MISSING_TEXT = "text_missing"
 
 
-def mean_review_embeddings(review_embeddings: np.ndarray, review_customer_ids: Any,
-                           customer_ids: Any, normalize: bool = True) -> np.ndarray:
+def mean_review_embeddings(
+    review_embeddings: np.ndarray, review_customer_ids: Any, customer_ids: Any, normalize: bool = True
+) -> np.ndarray:
     """Mean review embedding per customer, in ``customer_ids`` order.
 
     Rows of customers without reviews are NaN (the builder turns them into
@@ -70,9 +71,15 @@ class CustomerFeatureBuilder(BaseEstimator):
     ``n_features_out_``.
     """
 
-    def __init__(self, text_weight: float = 1.0, behaviour_weight: float = 1.0,
-                 log_columns: str | list[str] = "auto", skew_threshold: float = 1.0,
-                 clip: float = 5.0, missing_indicator: bool = True) -> None:
+    def __init__(
+        self,
+        text_weight: float = 1.0,
+        behaviour_weight: float = 1.0,
+        log_columns: str | list[str] = "auto",
+        skew_threshold: float = 1.0,
+        clip: float = 5.0,
+        missing_indicator: bool = True,
+    ) -> None:
         self.text_weight = text_weight
         self.behaviour_weight = behaviour_weight
         self.log_columns = log_columns
@@ -130,8 +137,9 @@ class CustomerFeatureBuilder(BaseEstimator):
         self.medians_ = np.where(np.isfinite(self.medians_), self.medians_, 0.0)
         X = self._impute(X)
         if self.log_columns == "auto":
-            self.log_columns_ = [c for j, c in enumerate(self.behaviour_columns_)
-                                 if _is_skewed(X[:, j], self.skew_threshold)]
+            self.log_columns_ = [
+                c for j, c in enumerate(self.behaviour_columns_) if _is_skewed(X[:, j], self.skew_threshold)
+            ]
         else:
             self.log_columns_ = [str(c) for c in self.log_columns]
             unknown = set(self.log_columns_) - set(self.behaviour_columns_)
@@ -228,9 +236,9 @@ class CustomerFeatureBuilder(BaseEstimator):
         return self.fit(text, behaviour).transform(text, behaviour)
 
 
-def build_customer_vectors(text: Any = None, behaviour: Any = None, text_weight: float = 1.0,
-                           behaviour_weight: float = 1.0
-                           ) -> tuple[np.ndarray, CustomerFeatureBuilder]:
+def build_customer_vectors(
+    text: Any = None, behaviour: Any = None, text_weight: float = 1.0, behaviour_weight: float = 1.0
+) -> tuple[np.ndarray, CustomerFeatureBuilder]:
     """One-call helper: ``(vectors, fitted builder)``."""
     builder = CustomerFeatureBuilder(text_weight=text_weight, behaviour_weight=behaviour_weight)
     return builder.fit_transform(text, behaviour), builder

@@ -61,9 +61,12 @@ class KnnGraph:
         """The same graph keeping only the first ``n_neighbors`` columns."""
         if n_neighbors > self.n_neighbors:
             raise ValueError(f"graph has {self.n_neighbors} neighbours, asked for {n_neighbors}")
-        return KnnGraph(np.ascontiguousarray(self.indices[:, :n_neighbors]),
-                        np.ascontiguousarray(self.distances[:, :n_neighbors]),
-                        self.metric, self.method)
+        return KnnGraph(
+            np.ascontiguousarray(self.indices[:, :n_neighbors]),
+            np.ascontiguousarray(self.distances[:, :n_neighbors]),
+            self.metric,
+            self.method,
+        )
 
     def as_umap(self) -> tuple[np.ndarray, np.ndarray]:
         """``(indices, distances)`` in the form of umap's ``precomputed_knn``."""
@@ -117,9 +120,15 @@ def _from_euclidean(dist: np.ndarray, metric: str) -> np.ndarray:
     return dist.astype(np.float32)
 
 
-def compute_knn(X: np.ndarray, n_neighbors: int = 15, metric: str = "euclidean",
-                random_state: int = 42, method: str = "auto",
-                exact_max_n: int = EXACT_MAX_N, n_jobs: int | None = None) -> KnnGraph:
+def compute_knn(
+    X: np.ndarray,
+    n_neighbors: int = 15,
+    metric: str = "euclidean",
+    random_state: int = 42,
+    method: str = "auto",
+    exact_max_n: int = EXACT_MAX_N,
+    n_jobs: int | None = None,
+) -> KnnGraph:
     """Build the kNN graph of ``X`` once, for reuse by several UMAP stages.
 
     ``method``: ``"auto"`` (exact for n <= ``exact_max_n``, else IVF),
@@ -175,8 +184,6 @@ def _self_first(ind: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return np.ascontiguousarray(ind), np.ascontiguousarray(dist)
 
 
-
-
 def _ivf_params(n: int) -> tuple[int, int]:
     """About sqrt(n) k-means cells, 12 probed per row.
 
@@ -217,9 +224,14 @@ def _nearest_rows(Q: np.ndarray, C: np.ndarray, k: int) -> tuple[np.ndarray, np.
     return ind, dist.astype(np.float32)
 
 
-def _ivf_knn(X: np.ndarray, k: int, random_state: int, n_cells: int | None = None,
-             n_probe: int | None = None, n_jobs: int | None = None
-             ) -> tuple[np.ndarray, np.ndarray]:
+def _ivf_knn(
+    X: np.ndarray,
+    k: int,
+    random_state: int,
+    n_cells: int | None = None,
+    n_probe: int | None = None,
+    n_jobs: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Approximate euclidean kNN through an inverted file of k-means cells.
 
     Every row is searched exactly among the members of its own ``n_probe``
@@ -241,8 +253,8 @@ def _ivf_knn(X: np.ndarray, k: int, random_state: int, n_cells: int | None = Non
     centres, _ = _ivf_cells(X, n_cells, random_state)
     with threadpool_limits(1):
         probes = _nearest_rows(X, centres, n_probe)[0]  # (n, n_probe) cell ids
-    members = _group(probes[:, 0], n_cells)               # rows owned by each cell
-    askers = _group(probes.ravel(), n_cells)              # (row * n_probe + rank) per cell
+    members = _group(probes[:, 0], n_cells)  # rows owned by each cell
+    askers = _group(probes.ravel(), n_cells)  # (row * n_probe + rank) per cell
     cand_i = np.full((n, n_probe, k), -1, dtype=np.int32)
     cand_d = np.full((n, n_probe, k), np.inf, dtype=np.float32)
 
@@ -265,7 +277,7 @@ def _group(values: np.ndarray, n_groups: int) -> list[np.ndarray]:
     """Positions of ``values`` grouped by value (0..n_groups-1), ascending within a group."""
     order = np.argsort(values, kind="stable")
     bounds = np.searchsorted(values[order], np.arange(n_groups + 1))
-    return [order[bounds[g]:bounds[g + 1]] for g in range(n_groups)]
+    return [order[bounds[g] : bounds[g + 1]] for g in range(n_groups)]
 
 
 def _merge(ind: np.ndarray, dist: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -280,12 +292,19 @@ def _merge(ind: np.ndarray, dist: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
     return _self_first(out_i.astype(np.int32), out_d.astype(np.float32))
 
 
-def _nndescent_knn(X: np.ndarray, k: int, random_state: int,
-                   n_jobs: int | None) -> tuple[np.ndarray, np.ndarray]:
+def _nndescent_knn(
+    X: np.ndarray, k: int, random_state: int, n_jobs: int | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Approximate euclidean kNN with ``pynndescent.NNDescent`` (JIT per process)."""
     from pynndescent import NNDescent
 
-    index = NNDescent(X, n_neighbors=k, metric="euclidean", random_state=random_state,
-                      n_jobs=-1 if n_jobs is None else n_jobs, low_memory=True)
+    index = NNDescent(
+        X,
+        n_neighbors=k,
+        metric="euclidean",
+        random_state=random_state,
+        n_jobs=-1 if n_jobs is None else n_jobs,
+        low_memory=True,
+    )
     ind, dist = index.neighbor_graph
     return _self_first(ind.astype(np.int32), dist.astype(np.float32))

@@ -28,8 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from cx_core.cluster.cluster import OUTLIER, HdbscanClusterer
 from cx_core.cluster.knn import METHODS, METRICS, KnnGraph, compute_knn
 from cx_core.cluster.reduce import NullReducer, PCAReducer, UmapReducer, check_X
-from cx_core.cluster.represent import (OUTLIER_NAME, CTfidfRepresentation,
-                                       representative_docs)
+from cx_core.cluster.represent import OUTLIER_NAME, CTfidfRepresentation, representative_docs
 
 REUSE = "reuse"
 
@@ -69,11 +68,19 @@ class SegmentPipeline(BaseEstimator):
     ``clusterer_``, ``map_reducer_``, ``representation_``.
     """
 
-    def __init__(self, reducer: Any = None, clusterer: Any = None, map_reducer: Any = None,
-                 representation: Any = None, pre_reducer: Any = None,
-                 knn_metric: str = "euclidean", knn_method: str = "auto",
-                 map_init: str = "clustering", representative_k: int = 3,
-                 seed: int = 42) -> None:
+    def __init__(
+        self,
+        reducer: Any = None,
+        clusterer: Any = None,
+        map_reducer: Any = None,
+        representation: Any = None,
+        pre_reducer: Any = None,
+        knn_metric: str = "euclidean",
+        knn_method: str = "auto",
+        map_init: str = "clustering",
+        representative_k: int = 3,
+        seed: int = 42,
+    ) -> None:
         self.reducer = reducer
         self.clusterer = clusterer
         self.map_reducer = map_reducer
@@ -105,11 +112,16 @@ class SegmentPipeline(BaseEstimator):
             "pre_reducer": self._stage(self.pre_reducer, PCAReducer(50)),
             "reducer": self._stage(self.reducer, UmapReducer(n_components=5, min_dist=0.0)),
             "clusterer": self._stage(self.clusterer, HdbscanClusterer(min_cluster_size=15)),
-            "map_reducer": (REUSE if isinstance(self.map_reducer, str) and self.map_reducer == REUSE
-                            else self._stage(self.map_reducer,
-                                             UmapReducer(n_components=2, min_dist=0.1))),
-            "representation": (None if self.representation is False else
-                               self._stage(self.representation, CTfidfRepresentation())),
+            "map_reducer": (
+                REUSE
+                if isinstance(self.map_reducer, str) and self.map_reducer == REUSE
+                else self._stage(self.map_reducer, UmapReducer(n_components=2, min_dist=0.1))
+            ),
+            "representation": (
+                None
+                if self.representation is False
+                else self._stage(self.representation, CTfidfRepresentation())
+            ),
         }
         if isinstance(self.map_reducer, str) and self.map_reducer != REUSE:
             raise ValueError(f"map_reducer must be a stage or {REUSE!r}")
@@ -117,21 +129,24 @@ class SegmentPipeline(BaseEstimator):
 
     def _share_graph(self, Z: np.ndarray, stages: dict[str, Any]) -> KnnGraph | None:
         """Build one kNN graph for all UMAP stages and hand it to them."""
-        umaps = [s for s in (stages["reducer"], stages["map_reducer"])
-                 if isinstance(s, UmapReducer)]
+        umaps = [s for s in (stages["reducer"], stages["map_reducer"]) if isinstance(s, UmapReducer)]
         if not umaps:
             return None
         k = min(max(s.n_neighbors for s in umaps), Z.shape[0] - 1)
-        graph = compute_knn(Z, k, self.knn_metric, random_state=self.seed,
-                            method=self.knn_method)
+        graph = compute_knn(Z, k, self.knn_metric, random_state=self.seed, method=self.knn_method)
         for s in umaps:
             if s.n_neighbors <= graph.n_neighbors:
                 s.set_params(precomputed_knn=graph, metric=self.knn_metric)
         return graph
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X: np.ndarray, texts_by_row: Sequence[Any] | None = None,
-            y: Any = None, progress: Callable[[str], None] | None = None) -> "SegmentPipeline":
+    def fit(
+        self,
+        X: np.ndarray,
+        texts_by_row: Sequence[Any] | None = None,
+        y: Any = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> "SegmentPipeline":
         """Segment the rows of ``X``; ``texts_by_row`` (str or list of str per row) names them.
 
         ``progress(stage_name)`` is called as each stage starts (pre_reduce, knn,
@@ -151,8 +166,7 @@ class SegmentPipeline(BaseEstimator):
         self.labels_ = np.asarray(clusterer.labels_, dtype=np.int64)
         self.map_2d_ = self._timed("map", lambda: self._fit_map(Z, st))
         self._timed("represent", lambda: self._describe(Z, texts_by_row, st["representation"]))
-        self.pre_reducer_, self.reducer_, self.clusterer_ = (
-            st["pre_reducer"], st["reducer"], clusterer)
+        self.pre_reducer_, self.reducer_, self.clusterer_ = (st["pre_reducer"], st["reducer"], clusterer)
         self.map_reducer_, self.representation_ = st["map_reducer"], st["representation"]
         self.outlier_share_ = float(np.mean(self.labels_ == OUTLIER))
         self.noise_share_ = float(getattr(clusterer, "noise_share_", self.outlier_share_))
@@ -182,9 +196,14 @@ class SegmentPipeline(BaseEstimator):
             return np.hstack([E, np.zeros_like(E)]) if E.shape[1] == 1 else _project_2d(E)
         if isinstance(stage, NullReducer):
             return None
-        if (isinstance(stage, UmapReducer) and self.map_init == "clustering"
-                and stage.n_components == 2 and E.shape[1] >= 2
-                and isinstance(stage.init, str) and stage.init == "spectral"):
+        if (
+            isinstance(stage, UmapReducer)
+            and self.map_init == "clustering"
+            and stage.n_components == 2
+            and E.shape[1] >= 2
+            and isinstance(stage.init, str)
+            and stage.init == "spectral"
+        ):
             stage.set_params(init=_project_2d(E))
         out = np.asarray(stage.fit_transform(Z), dtype=np.float32)
         if out.ndim != 2 or out.shape[1] != 2:
@@ -200,17 +219,20 @@ class SegmentPipeline(BaseEstimator):
             rep.fit(texts, self.labels_)
             names = {c: rep.name(c) for c in rep.names_}
             words = {c: rep.top_words(c) for c in rep.top_words_}
-            self.representative_docs_ = representative_docs(Z, self.labels_, texts,
-                                                             k=self.representative_k)
+            self.representative_docs_ = representative_docs(Z, self.labels_, texts, k=self.representative_k)
         self.segment_info_ = _segment_table(self.labels_, names, words)
 
     # ------------------------------------------------------------------ reporting
     def config_(self) -> dict[str, Any]:
         """JSON-ready description of the fitted run: stages, parameters, versions."""
         check_is_fitted(self, "labels_")
-        stages = {"pre_reducer": self.pre_reducer_, "reducer": self.reducer_,
-                  "clusterer": self.clusterer_, "map_reducer": self.map_reducer_,
-                  "representation": self.representation_}
+        stages = {
+            "pre_reducer": self.pre_reducer_,
+            "reducer": self.reducer_,
+            "clusterer": self.clusterer_,
+            "map_reducer": self.map_reducer_,
+            "representation": self.representation_,
+        }
         return {
             "pipeline": type(self).__name__,
             "seed": self.seed,
@@ -236,19 +258,25 @@ def _project_2d(E: np.ndarray) -> np.ndarray:
     return (C @ vt.T).astype(np.float32)
 
 
-def _segment_table(labels: np.ndarray, names: dict[int, str],
-                   words: dict[int, list[str]]) -> pd.DataFrame:
+def _segment_table(labels: np.ndarray, names: dict[int, str], words: dict[int, list[str]]) -> pd.DataFrame:
     """segment_id, size, share, name, top_words; the outlier row last."""
     ids, sizes = np.unique(labels, return_counts=True)
-    order = [i for i in range(ids.size) if ids[i] != OUTLIER] + \
-            [i for i in range(ids.size) if ids[i] == OUTLIER]
+    order = [i for i in range(ids.size) if ids[i] != OUTLIER] + [
+        i for i in range(ids.size) if ids[i] == OUTLIER
+    ]
     rows = []
     for i in order:
         seg = int(ids[i])
         default = OUTLIER_NAME if seg == OUTLIER else f"Segment {seg}"
-        rows.append({"segment_id": seg, "size": int(sizes[i]),
-                     "share": float(sizes[i] / labels.size),
-                     "name": names.get(seg, default), "top_words": list(words.get(seg, []))})
+        rows.append(
+            {
+                "segment_id": seg,
+                "size": int(sizes[i]),
+                "share": float(sizes[i] / labels.size),
+                "name": names.get(seg, default),
+                "top_words": list(words.get(seg, [])),
+            }
+        )
     return pd.DataFrame(rows, columns=["segment_id", "size", "share", "name", "top_words"])
 
 
@@ -275,8 +303,10 @@ def _stage_config(stage: Any) -> Any:
     """``{"class": name, "params": {...}}`` for a stage (or the reuse marker)."""
     if stage is None or isinstance(stage, str):
         return stage
-    return {"class": type(stage).__name__,
-            "params": {k: _jsonable(v) for k, v in stage.get_params(deep=False).items()}}
+    return {
+        "class": type(stage).__name__,
+        "params": {k: _jsonable(v) for k, v in stage.get_params(deep=False).items()},
+    }
 
 
 def _versions() -> dict[str, str]:
@@ -312,10 +342,12 @@ def default_pipeline(n_rows: int, seed: int = 42, **overrides: Any) -> SegmentPi
     params = dict(
         pre_reducer=PCAReducer(50),
         reducer=UmapReducer(n_components=5, n_neighbors=15, min_dist=0.0, metric="euclidean"),
-        clusterer=HdbscanClusterer(min_cluster_size=default_min_cluster_size(n_rows),
-                                   min_samples=default_min_samples(n_rows)),
-        map_reducer=UmapReducer(n_components=2, n_neighbors=15, min_dist=0.1,
-                                metric="euclidean", n_epochs=100),
+        clusterer=HdbscanClusterer(
+            min_cluster_size=default_min_cluster_size(n_rows), min_samples=default_min_samples(n_rows)
+        ),
+        map_reducer=UmapReducer(
+            n_components=2, n_neighbors=15, min_dist=0.1, metric="euclidean", n_epochs=100
+        ),
         representation=CTfidfRepresentation(),
         seed=seed,
     )
@@ -334,14 +366,28 @@ def fast_pipeline(n_rows: int, seed: int = 42, **overrides: Any) -> SegmentPipel
     epochs = fast_epochs(n_rows)
     params = dict(
         pre_reducer=PCAReducer(50),
-        reducer=UmapReducer(n_components=5, n_neighbors=10, min_dist=0.0, metric="euclidean",
-                            n_epochs=epochs, negative_sample_rate=2, init="pca"),
-        clusterer=HdbscanClusterer(min_cluster_size=default_min_cluster_size(n_rows),
-                                   min_samples=default_min_samples(n_rows),
-                                   max_fit_rows=FAST_HDBSCAN_ROWS),
-        map_reducer=UmapReducer(n_components=2, n_neighbors=10, min_dist=0.1,
-                                metric="euclidean", n_epochs=max(30, epochs // 2),
-                                negative_sample_rate=2),
+        reducer=UmapReducer(
+            n_components=5,
+            n_neighbors=10,
+            min_dist=0.0,
+            metric="euclidean",
+            n_epochs=epochs,
+            negative_sample_rate=2,
+            init="pca",
+        ),
+        clusterer=HdbscanClusterer(
+            min_cluster_size=default_min_cluster_size(n_rows),
+            min_samples=default_min_samples(n_rows),
+            max_fit_rows=FAST_HDBSCAN_ROWS,
+        ),
+        map_reducer=UmapReducer(
+            n_components=2,
+            n_neighbors=10,
+            min_dist=0.1,
+            metric="euclidean",
+            n_epochs=max(30, epochs // 2),
+            negative_sample_rate=2,
+        ),
         representation=CTfidfRepresentation(),
         seed=seed,
     )

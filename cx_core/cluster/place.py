@@ -53,8 +53,13 @@ class NeighbourPlacer(BaseEstimator):
     def __init__(self, n_neighbors: int = 15) -> None:
         self.n_neighbors = n_neighbors
 
-    def fit(self, X: np.ndarray, labels: np.ndarray, raw_labels: np.ndarray | None = None,
-            xy: np.ndarray | None = None) -> "NeighbourPlacer":
+    def fit(
+        self,
+        X: np.ndarray,
+        labels: np.ndarray,
+        raw_labels: np.ndarray | None = None,
+        xy: np.ndarray | None = None,
+    ) -> "NeighbourPlacer":
         """Remember the anchors; returns self."""
         from sklearn.neighbors import NearestNeighbors
 

@@ -34,8 +34,10 @@ log = logging.getLogger(__name__)
 
 _UMAP_KERNELS = {
     "umap.umap_": ("smooth_knn_dist", "compute_membership_strengths"),
-    "umap.layouts": ("_nb_optimize_layout_euclidean_single_epoch",
-                     "_nb_optimize_layout_euclidean_single_epoch_parallel"),
+    "umap.layouts": (
+        "_nb_optimize_layout_euclidean_single_epoch",
+        "_nb_optimize_layout_euclidean_single_epoch_parallel",
+    ),
 }
 _umap_cache_enabled = False
 
@@ -65,8 +67,11 @@ def enable_umap_jit_cache() -> bool:
                 cached = type(getattr(disp, "_cache", None)).__name__ != "NullCache"
                 if not isinstance(disp, Dispatcher) or cached:
                     continue
-                opts = {k: v for k, v in disp.targetoptions.items()
-                        if k not in ("nopython", "boundscheck", "cache")}
+                opts = {
+                    k: v
+                    for k, v in disp.targetoptions.items()
+                    if k not in ("nopython", "boundscheck", "cache")
+                }
                 setattr(mod, name, numba.njit(cache=True, **opts)(disp.py_func))
         _umap_cache_enabled = True
     except Exception as exc:  # pragma: no cover - depends on umap internals
@@ -124,8 +129,9 @@ class PCAReducer(TransformerMixin, BaseEstimator):
     stage was a pass-through.
     """
 
-    def __init__(self, n_components: int = 50, random_state: int | None = 42,
-                 svd_solver: str = "auto") -> None:
+    def __init__(
+        self, n_components: int = 50, random_state: int | None = 42, svd_solver: str = "auto"
+    ) -> None:
         self.n_components = n_components
         self.random_state = random_state
         self.svd_solver = svd_solver
@@ -179,11 +185,20 @@ class UmapReducer(TransformerMixin, BaseEstimator):
     without the extra SGD), since a precomputed graph has no search index.
     """
 
-    def __init__(self, n_components: int = 5, n_neighbors: int = 15, min_dist: float = 0.0,
-                 metric: str = "cosine", random_state: int | None = 42,
-                 n_epochs: int | None = None, precomputed_knn: Any = None,
-                 negative_sample_rate: int = 5, init: Any = "spectral",
-                 knn_method: str = "auto", jit_cache: bool = True) -> None:
+    def __init__(
+        self,
+        n_components: int = 5,
+        n_neighbors: int = 15,
+        min_dist: float = 0.0,
+        metric: str = "cosine",
+        random_state: int | None = 42,
+        n_epochs: int | None = None,
+        precomputed_knn: Any = None,
+        negative_sample_rate: int = 5,
+        init: Any = "spectral",
+        knn_method: str = "auto",
+        jit_cache: bool = True,
+    ) -> None:
         self.n_components = n_components
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
@@ -200,18 +215,27 @@ class UmapReducer(TransformerMixin, BaseEstimator):
         """The kNN graph to use: the given one (checked) or a freshly built one."""
         pre = self.precomputed_knn
         if pre is None:
-            return compute_knn(X, self.n_neighbors, self.metric,
-                               random_state=0 if self.random_state is None else self.random_state,
-                               method=self.knn_method)
+            return compute_knn(
+                X,
+                self.n_neighbors,
+                self.metric,
+                random_state=0 if self.random_state is None else self.random_state,
+                method=self.knn_method,
+            )
         if not isinstance(pre, KnnGraph):
             ind, dist = pre[0], pre[1]
-            pre = KnnGraph(np.asarray(ind, dtype=np.int32), np.asarray(dist, dtype=np.float32),
-                           self.metric, "precomputed")
+            pre = KnnGraph(
+                np.asarray(ind, dtype=np.int32),
+                np.asarray(dist, dtype=np.float32),
+                self.metric,
+                "precomputed",
+            )
         if pre.n_samples != X.shape[0]:
             raise ValueError(f"precomputed_knn has {pre.n_samples} rows, X has {X.shape[0]}")
         if pre.n_neighbors < self.n_neighbors:
-            raise ValueError(f"precomputed_knn has {pre.n_neighbors} neighbours, "
-                             f"n_neighbors={self.n_neighbors}")
+            raise ValueError(
+                f"precomputed_knn has {pre.n_neighbors} neighbours, n_neighbors={self.n_neighbors}"
+            )
         return pre.truncate(self.n_neighbors) if pre.n_neighbors > self.n_neighbors else pre
 
     def fit(self, X: np.ndarray, y: Any = None) -> "UmapReducer":
@@ -225,18 +249,26 @@ class UmapReducer(TransformerMixin, BaseEstimator):
 
         self.n_features_in_ = X.shape[1]
         k = min(self.n_neighbors, X.shape[0] - 1)
-        self.knn_graph_ = self._graph(X) if k == self.n_neighbors else \
-            compute_knn(X, k, self.metric, method="exact")
+        self.knn_graph_ = (
+            self._graph(X) if k == self.n_neighbors else compute_knn(X, k, self.metric, method="exact")
+        )
         init = self.init
         if not isinstance(init, str):
             init = np.asarray(init, dtype=np.float32)
             if init.shape != (X.shape[0], self.n_components):
                 raise ValueError(f"init array must have shape {(X.shape[0], self.n_components)}")
-        model = umap.UMAP(n_components=self.n_components, n_neighbors=k,
-                          min_dist=self.min_dist, metric=self.metric,
-                          random_state=self.random_state, n_epochs=self.n_epochs,
-                          negative_sample_rate=self.negative_sample_rate, init=init,
-                          precomputed_knn=self.knn_graph_.as_umap(), verbose=False)
+        model = umap.UMAP(
+            n_components=self.n_components,
+            n_neighbors=k,
+            min_dist=self.min_dist,
+            metric=self.metric,
+            random_state=self.random_state,
+            n_epochs=self.n_epochs,
+            negative_sample_rate=self.negative_sample_rate,
+            init=init,
+            precomputed_knn=self.knn_graph_.as_umap(),
+            verbose=False,
+        )
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*precomputed_knn.*")
             warnings.filterwarnings("ignore", message=".*n_jobs value.*")

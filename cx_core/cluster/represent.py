@@ -96,10 +96,17 @@ class CTfidfRepresentation(BaseEstimator):
     the texts before counting, so they never become words or names.
     """
 
-    def __init__(self, top_k: int = 10, ngram_range: tuple[int, int] = (1, 2),
-                 stop_words: str | list[str] | None = "english", min_df: int | float | None = None,
-                 max_features: int | None = 50_000, n_name_words: int = 3,
-                 reduce_frequent_words: bool = False, scrub_pii: bool = True) -> None:
+    def __init__(
+        self,
+        top_k: int = 10,
+        ngram_range: tuple[int, int] = (1, 2),
+        stop_words: str | list[str] | None = "english",
+        min_df: int | float | None = None,
+        max_features: int | None = 50_000,
+        n_name_words: int = 3,
+        reduce_frequent_words: bool = False,
+        scrub_pii: bool = True,
+    ) -> None:
         self.top_k = top_k
         self.ngram_range = ngram_range
         self.stop_words = stop_words
@@ -115,9 +122,13 @@ class CTfidfRepresentation(BaseEstimator):
 
         min_df = auto_min_df(len(docs)) if self.min_df is None else self.min_df
         for df in (min_df, 1):
-            cv = CountVectorizer(ngram_range=tuple(self.ngram_range), stop_words=self.stop_words,
-                                 min_df=df, max_features=self.max_features,
-                                 token_pattern=TOKEN_PATTERN)
+            cv = CountVectorizer(
+                ngram_range=tuple(self.ngram_range),
+                stop_words=self.stop_words,
+                min_df=df,
+                max_features=self.max_features,
+                token_pattern=TOKEN_PATTERN,
+            )
             try:
                 return cv.fit_transform(docs).tocsr(), cv.get_feature_names_out()
             except ValueError:  # empty vocabulary
@@ -136,11 +147,14 @@ class CTfidfRepresentation(BaseEstimator):
             raise ValueError("top_k must be >= 1")
         self.classes_, inverse = np.unique(labels, return_inverse=True)
         doc_term, self.vocabulary_ = self._vectorize(docs)
-        member = sp.csr_matrix((np.ones(len(docs)), (inverse.ravel(), np.arange(len(docs)))),
-                               shape=(self.classes_.size, len(docs)))
+        member = sp.csr_matrix(
+            (np.ones(len(docs)), (inverse.ravel(), np.arange(len(docs)))),
+            shape=(self.classes_.size, len(docs)),
+        )
         counts = member @ doc_term
-        self.ctfidf_ = ctfidf(counts, self.reduce_frequent_words) if counts.shape[1] else \
-            sp.csr_matrix(counts.shape)
+        self.ctfidf_ = (
+            ctfidf(counts, self.reduce_frequent_words) if counts.shape[1] else sp.csr_matrix(counts.shape)
+        )
         self.top_words_ = {int(c): self._top(i) for i, c in enumerate(self.classes_)}
         self.names_ = {c: self._name(c, [w for w, _ in tw]) for c, tw in self.top_words_.items()}
         return self
@@ -176,8 +190,9 @@ class CTfidfRepresentation(BaseEstimator):
         return self.names_.get(int(label), OUTLIER_NAME if label == OUTLIER else f"Segment {label}")
 
 
-def representative_indices(X: np.ndarray, labels: Sequence[int], k: int = 3,
-                           valid: np.ndarray | None = None) -> dict[int, list[int]]:
+def representative_indices(
+    X: np.ndarray, labels: Sequence[int], k: int = 3, valid: np.ndarray | None = None
+) -> dict[int, list[int]]:
     """Row indices of the ``k`` rows closest to each segment's centroid (ties: lower index).
 
     ``valid`` (bool mask) restricts candidates, e.g. to rows that have text;
@@ -196,8 +211,9 @@ def representative_indices(X: np.ndarray, labels: Sequence[int], k: int = 3,
     return out
 
 
-def representative_docs(X: np.ndarray, labels: Sequence[int], texts: Sequence[Any],
-                        k: int = 3) -> dict[int, list[str]]:
+def representative_docs(
+    X: np.ndarray, labels: Sequence[int], texts: Sequence[Any], k: int = 3
+) -> dict[int, list[str]]:
     """The ``k`` texts nearest each segment's centroid in ``X`` (rows without text skipped)."""
     docs = join_texts(texts)
     if len(docs) != len(labels):

@@ -34,8 +34,10 @@ from cx_core.customers.churn_features import OrderHistory
 from cx_core.customers.clv import NotFittedError
 
 METHODS = ("hgb", "logreg")
-METHOD_NAMES = {"hgb": "gradient-boosted trees (HistGradientBoosting)",
-                "logreg": "logistic regression (L2, log-scaled features)"}
+METHOD_NAMES = {
+    "hgb": "gradient-boosted trees (HistGradientBoosting)",
+    "logreg": "logistic regression (L2, log-scaled features)",
+}
 #: Fewest customers a training cutoff needs to be used.
 MIN_CUSTOMERS = 20
 #: Shortest order history (days) that supports a churn model.
@@ -66,15 +68,23 @@ def _clip(x: np.ndarray) -> np.ndarray:
 def make_estimator(method: str, random_state: int = 0) -> Any:
     """The classifier behind a method name (see :data:`METHODS`)."""
     if method == "hgb":
-        return HistGradientBoostingClassifier(learning_rate=0.05, max_iter=200, max_leaf_nodes=15,
-                                              min_samples_leaf=40, l2_regularization=1.0,
-                                              early_stopping=False, random_state=random_state)
+        return HistGradientBoostingClassifier(
+            learning_rate=0.05,
+            max_iter=200,
+            max_leaf_nodes=15,
+            min_samples_leaf=40,
+            l2_regularization=1.0,
+            early_stopping=False,
+            random_state=random_state,
+        )
     if method == "logreg":
-        return make_pipeline(FunctionTransformer(_signed_log, feature_names_out="one-to-one"),
-                             SimpleImputer(strategy="median", add_indicator=True,
-                                           keep_empty_features=True),
-                             StandardScaler(), FunctionTransformer(_clip, feature_names_out="one-to-one"),
-                             LogisticRegression(C=0.03, max_iter=2000))
+        return make_pipeline(
+            FunctionTransformer(_signed_log, feature_names_out="one-to-one"),
+            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+            StandardScaler(),
+            FunctionTransformer(_clip, feature_names_out="one-to-one"),
+            LogisticRegression(C=0.03, max_iter=2000),
+        )
     raise ValueError(f"unknown churn method {method!r}; choose one of {', '.join(METHODS)}")
 
 
@@ -99,8 +109,15 @@ class ChurnModel:
     ``uses_text_``.
     """
 
-    def __init__(self, horizon_days: int = 90, method: str = "logreg", n_cutoffs: int = 2,
-                 bgnbd: bool = True, blend: float = 0.5, random_state: int = 0) -> None:
+    def __init__(
+        self,
+        horizon_days: int = 90,
+        method: str = "logreg",
+        n_cutoffs: int = 2,
+        bgnbd: bool = True,
+        blend: float = 0.5,
+        random_state: int = 0,
+    ) -> None:
         self.horizon_days = horizon_days
         self.method = method
         self.n_cutoffs = n_cutoffs
@@ -123,8 +140,12 @@ class ChurnModel:
         if not 0.0 <= self.blend <= 1.0 or (self.blend > 0 and not self.bgnbd):
             raise ValueError("blend must be in [0, 1] and needs bgnbd=True")
 
-    def _training_set(self, history: OrderHistory, cut: int, signals: pd.DataFrame | None,
-                      ) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    def _training_set(
+        self,
+        history: OrderHistory,
+        cut: int,
+        signals: pd.DataFrame | None,
+    ) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
         """Stacked features and labels of the training cutoffs before ``cut``, and their dates."""
         frames, labels, used = [], [], []
         for day in self._training_cutoffs(history, cut):
@@ -135,17 +156,22 @@ class ChurnModel:
                 labels.append(history.labels(day, self.horizon_days).reindex(x.index).to_numpy())
                 used.append(history.date(day))
         if not frames:
-            raise ValueError(f"Not enough order history before {history.date(cut)} to train a "
-                             f"{self.horizon_days}-day churn model: it needs a cutoff at least "
-                             f"{self.horizon_days} days before with {MIN_CUSTOMERS}+ customers.")
+            raise ValueError(
+                f"Not enough order history before {history.date(cut)} to train a "
+                f"{self.horizon_days}-day churn model: it needs a cutoff at least "
+                f"{self.horizon_days} days before with {MIN_CUSTOMERS}+ customers."
+            )
         y = np.concatenate(labels)
         if y.all() or not y.any():
-            raise ValueError("Every training customer has the same outcome (all churned or none): "
-                             "a churn model cannot be trained on this window.")
+            raise ValueError(
+                "Every training customer has the same outcome (all churned or none): "
+                "a churn model cannot be trained on this window."
+            )
         return pd.concat(frames), y, used
 
-    def fit(self, history: OrderHistory | pd.DataFrame, cutoff: object = None,
-            signals: pd.DataFrame | None = None) -> "ChurnModel":
+    def fit(
+        self, history: OrderHistory | pd.DataFrame, cutoff: object = None, signals: pd.DataFrame | None = None
+    ) -> "ChurnModel":
         """Train on what is known at ``cutoff`` (default: the last day); returns ``self``."""
         self._check_params()
         history = history if isinstance(history, OrderHistory) else OrderHistory(history)
@@ -159,17 +185,24 @@ class ChurnModel:
         self.train_churn_rate_ = float(y.mean())
         return self
 
-    def features(self, history: OrderHistory, at: object = None,
-                 signals: pd.DataFrame | None = None) -> pd.DataFrame:
+    def features(
+        self, history: OrderHistory, at: object = None, signals: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
         """The feature table at day ``at`` in the fitted column order."""
         if getattr(self, "estimator_", None) is None:
             raise NotFittedError("This ChurnModel is not fitted yet; call fit() first.")
-        x = history.features(history.day(at), self.horizon_days, self.bgnbd,
-                             signals if self.uses_text_ else None)
+        x = history.features(
+            history.day(at), self.horizon_days, self.bgnbd, signals if self.uses_text_ else None
+        )
         return x.reindex(columns=self.feature_names_)
 
-    def predict_proba(self, history: OrderHistory | pd.DataFrame, at: object = None,
-                      signals: pd.DataFrame | None = None, blend: float | None = None) -> pd.Series:
+    def predict_proba(
+        self,
+        history: OrderHistory | pd.DataFrame,
+        at: object = None,
+        signals: pd.DataFrame | None = None,
+        blend: float | None = None,
+    ) -> pd.Series:
         """P(no purchase in (at, at + horizon]) per customer active by ``at`` (default: last day).
 
         ``blend`` overrides the fitted blend weight (0: the classifier alone).
@@ -188,12 +221,18 @@ class ChurnModel:
 
     def describe(self) -> str:
         """One line naming the method, its inputs, the blend and the training cutoffs."""
-        inputs = ("behaviour" + (" + BG/NBD" if self.bgnbd else "")
-                  + (" + review text" if self.uses_text_ else ""))
-        blend = (f", averaged {1 - self.blend:.0%}/{self.blend:.0%} with BG/NBD P(no purchase)"
-                 if self.blend > 0 else "")
-        return (f"{METHOD_NAMES[self.method]} on {inputs}{blend}; trained on cutoff(s) "
-                f"{', '.join(self.train_cutoffs_)}")
+        inputs = (
+            "behaviour" + (" + BG/NBD" if self.bgnbd else "") + (" + review text" if self.uses_text_ else "")
+        )
+        blend = (
+            f", averaged {1 - self.blend:.0%}/{self.blend:.0%} with BG/NBD P(no purchase)"
+            if self.blend > 0
+            else ""
+        )
+        return (
+            f"{METHOD_NAMES[self.method]} on {inputs}{blend}; trained on cutoff(s) "
+            f"{', '.join(self.train_cutoffs_)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -223,13 +262,19 @@ class ChurnResult:
 
 def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """AUC, PR-AUC (churn = positive) and Brier score of probabilities ``p`` for labels ``y``."""
-    return {"auc": round(float(roc_auc_score(y, p)), 4),
-            "pr_auc": round(float(average_precision_score(y, p)), 4),
-            "brier": round(float(brier_score_loss(y, np.clip(p, 0, 1))), 4)}
+    return {
+        "auc": round(float(roc_auc_score(y, p)), 4),
+        "pr_auc": round(float(average_precision_score(y, p)), 4),
+        "brier": round(float(brier_score_loss(y, np.clip(p, 0, 1))), 4),
+    }
 
 
-def evaluate_churn(history: OrderHistory, settings: ChurnSettings = ChurnSettings(),
-                   signals: pd.DataFrame | None = None, end: object = None) -> dict[str, Any]:
+def evaluate_churn(
+    history: OrderHistory,
+    settings: ChurnSettings = ChurnSettings(),
+    signals: pd.DataFrame | None = None,
+    end: object = None,
+) -> dict[str, Any]:
     """Hold-out evaluation: train up to ``end - N``, score at it, compare with the N days to ``end``.
 
     ``end`` defaults to the data's last day (an earlier ``end`` gives a rolling
@@ -250,26 +295,36 @@ def evaluate_churn(history: OrderHistory, settings: ChurnSettings = ChurnSetting
     recency = x["recency_days"].to_numpy()
     recency_rank = pd.Series(recency).rank(pct=True).to_numpy()
     return {
-        "horizon_days": n, "eval_cutoff": history.date(c),
+        "horizon_days": n,
+        "eval_cutoff": history.date(c),
         "holdout_window": f"{history.date(c + 1)} .. {history.date(last)}",
-        "train_cutoffs": model.train_cutoffs_, "n_train": model.n_train_,
+        "train_cutoffs": model.train_cutoffs_,
+        "n_train": model.n_train_,
         "train_churn_rate": round(model.train_churn_rate_, 4),
-        "customers": int(len(y)), "holdout_churn_rate": round(float(y.mean()), 4),
+        "customers": int(len(y)),
+        "holdout_churn_rate": round(float(y.mean()), 4),
         "model": {"method": model.describe(), **_scores(y, p)},
         "classifier_alone": _scores(y, alone),
         "baseline_bgnbd_1_minus_p_alive": _scores(y, 1.0 - x["bg_p_alive"].to_numpy()),
         "baseline_bgnbd_p_no_purchase": _scores(y, x["bg_p_no_purchase"].to_numpy()),
-        "baseline_recency_days": {"auc": round(float(roc_auc_score(y, recency)), 4),
-                                  "pr_auc": round(float(average_precision_score(y, recency_rank)), 4)},
+        "baseline_recency_days": {
+            "auc": round(float(roc_auc_score(y, recency)), 4),
+            "pr_auc": round(float(average_precision_score(y, recency_rank)), 4),
+        },
     }
 
 
-def score_churn(history: OrderHistory, settings: ChurnSettings = ChurnSettings(),
-                signals: pd.DataFrame | None = None, evaluate: bool = True) -> ChurnResult:
+def score_churn(
+    history: OrderHistory,
+    settings: ChurnSettings = ChurnSettings(),
+    signals: pd.DataFrame | None = None,
+    evaluate: bool = True,
+) -> ChurnResult:
     """Evaluate on the hold-out window (when ``evaluate``), then fit on all data and score at the last day."""
     if history.span_days < MIN_SPAN_DAYS:
-        raise ValueError(f"Churn needs at least {MIN_SPAN_DAYS} days of orders; these span "
-                         f"{history.span_days}.")
+        raise ValueError(
+            f"Churn needs at least {MIN_SPAN_DAYS} days of orders; these span {history.span_days}."
+        )
     n = settings.horizon_days or default_horizon_days(history.span_days)
     metrics: dict[str, Any] = {"horizon_days": n, "settings": settings.__dict__.copy()}
     if evaluate:
@@ -279,12 +334,20 @@ def score_churn(history: OrderHistory, settings: ChurnSettings = ChurnSettings()
             metrics["evaluation"] = {"skipped": str(exc)}
     model = settings.model(n).fit(history, None, signals)
     scores = model.predict_proba(history, None, signals)
-    window = (f"no purchase {history.date(history.last_day + 1)} .. "
-              f"{history.date(history.last_day + n)} ({n} days after the data ends)")
-    metrics.update(method=model.describe(), window=window, score_at=history.date(history.last_day),
-                   train_cutoffs=model.train_cutoffs_, n_train=model.n_train_,
-                   train_churn_rate=round(model.train_churn_rate_, 4), uses_text=model.uses_text_,
-                   mean_churn_prob=round(float(scores.mean()), 4))
+    window = (
+        f"no purchase {history.date(history.last_day + 1)} .. "
+        f"{history.date(history.last_day + n)} ({n} days after the data ends)"
+    )
+    metrics.update(
+        method=model.describe(),
+        window=window,
+        score_at=history.date(history.last_day),
+        train_cutoffs=model.train_cutoffs_,
+        n_train=model.n_train_,
+        train_churn_rate=round(model.train_churn_rate_, 4),
+        uses_text=model.uses_text_,
+        mean_churn_prob=round(float(scores.mean()), 4),
+    )
     return ChurnResult(scores, model.describe(), window, metrics)
 
 
@@ -297,8 +360,10 @@ def evaluation_line(churn_metrics: dict) -> str:
         return f"No churn scores: {churn_metrics['skipped']}"
     if "model" not in ev:
         return f"Churn scores not checked on a hold-out window: {ev.get('skipped', 'not run')}"
-    return (f"Hold-out check ({ev['holdout_window']}, {ev['customers']:,} customers, "
-            f"{ev['holdout_churn_rate']:.0%} churned): AUC {ev['model']['auc']:.3f} vs "
-            f"{ev['baseline_bgnbd_p_no_purchase']['auc']:.3f} for BG/NBD P(no purchase) and "
-            f"{ev['baseline_bgnbd_1_minus_p_alive']['auc']:.3f} for 1 - P(alive); "
-            f"Brier {ev['model']['brier']:.3f} vs {ev['baseline_bgnbd_p_no_purchase']['brier']:.3f}.")
+    return (
+        f"Hold-out check ({ev['holdout_window']}, {ev['customers']:,} customers, "
+        f"{ev['holdout_churn_rate']:.0%} churned): AUC {ev['model']['auc']:.3f} vs "
+        f"{ev['baseline_bgnbd_p_no_purchase']['auc']:.3f} for BG/NBD P(no purchase) and "
+        f"{ev['baseline_bgnbd_1_minus_p_alive']['auc']:.3f} for 1 - P(alive); "
+        f"Brier {ev['model']['brier']:.3f} vs {ev['baseline_bgnbd_p_no_purchase']['brier']:.3f}."
+    )

@@ -34,13 +34,37 @@ import numpy as np
 import pandas as pd
 
 from cx_core.customers.clv import fit_bgnbd
-from cx_core.customers.rfm import cutoff_day_number, OrderLines, prepare_lines, purchase_days, restrict_lines, summarise_lines
+from cx_core.customers.rfm import (
+    OrderLines,
+    cutoff_day_number,
+    prepare_lines,
+    purchase_days,
+    restrict_lines,
+    summarise_lines,
+)
 from cx_core.customers.text_profile import SIGNAL_STATS, aggregate_signals
 
-RFM_FEATURES = ("frequency", "recency_days", "tenure_days", "n_orders", "revenue", "monetary_value",
-                "aov", "mean_interpurchase_days", "return_rate")
-SHAPE_FEATURES = ("gap_cv", "overdue", "return_value_share", "days_recent", "days_before",
-                  "spend_recent", "trend", "recent_vs_lifetime")
+RFM_FEATURES = (
+    "frequency",
+    "recency_days",
+    "tenure_days",
+    "n_orders",
+    "revenue",
+    "monetary_value",
+    "aov",
+    "mean_interpurchase_days",
+    "return_rate",
+)
+SHAPE_FEATURES = (
+    "gap_cv",
+    "overdue",
+    "return_value_share",
+    "days_recent",
+    "days_before",
+    "spend_recent",
+    "trend",
+    "recent_vs_lifetime",
+)
 BGNBD_FEATURES = ("bg_p_alive", "bg_p_no_purchase", "bg_expected")
 TEXT_FEATURES = ("has_reviews", *SIGNAL_STATS, "days_since_review")
 
@@ -88,9 +112,11 @@ class OrderHistory:
     def labels(self, cutoff_day: int, horizon_days: int) -> pd.Series:
         """True where a customer active by the cutoff makes no purchase in (cutoff, cutoff + horizon]."""
         if cutoff_day + horizon_days > self.last_day:
-            raise ValueError(f"the label window {self.date(cutoff_day + 1)} .. "
-                             f"{self.date(cutoff_day + horizon_days)} runs past the data's last day "
-                             f"{self.date(self.last_day)}")
+            raise ValueError(
+                f"the label window {self.date(cutoff_day + 1)} .. "
+                f"{self.date(cutoff_day + horizon_days)} runs past the data's last day "
+                f"{self.date(self.last_day)}"
+            )
         ids = self.summary(cutoff_day).index
         later = (self.lines.day > cutoff_day) & (self.lines.day <= cutoff_day + horizon_days)
         bought = np.zeros(len(self.lines.customers), dtype=bool)
@@ -98,8 +124,9 @@ class OrderHistory:
         codes = self.lines.customers.get_indexer(ids)
         return pd.Series(~bought[codes], index=ids, name="churned")
 
-    def features(self, cutoff_day: int, horizon_days: int, bgnbd: bool = True,
-                 signals: pd.DataFrame | None = None) -> pd.DataFrame:
+    def features(
+        self, cutoff_day: int, horizon_days: int, bgnbd: bool = True, signals: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
         """Behaviour (and, with ``signals``, text) features of every customer active by the cutoff.
 
         Memoised per (cutoff, horizon, bgnbd, signals object): evaluation and
@@ -110,8 +137,9 @@ class OrderHistory:
             self._memo[key] = (self._features(cutoff_day, horizon_days, bgnbd, signals), signals)
         return self._memo[key][0].copy()
 
-    def _features(self, cutoff_day: int, horizon_days: int, bgnbd: bool,
-                  signals: pd.DataFrame | None) -> pd.DataFrame:
+    def _features(
+        self, cutoff_day: int, horizon_days: int, bgnbd: bool, signals: pd.DataFrame | None
+    ) -> pd.DataFrame:
         """The uncached feature table (see :meth:`features`)."""
         lines = self.upto(cutoff_day)
         summary = summarise_lines(lines, cutoff_day, "D")
@@ -132,15 +160,16 @@ def _gap_cv(cust: np.ndarray, day: np.ndarray, n_codes: int) -> np.ndarray:
     who = cust[1:][same]
     n = np.bincount(who, minlength=n_codes)
     s1 = np.bincount(who, weights=gaps, minlength=n_codes)
-    s2 = np.bincount(who, weights=gaps ** 2, minlength=n_codes)
+    s2 = np.bincount(who, weights=gaps**2, minlength=n_codes)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = s1 / n
-        sd = np.sqrt(np.maximum(s2 / n - mean ** 2, 0.0))
+        sd = np.sqrt(np.maximum(s2 / n - mean**2, 0.0))
         return np.where(n >= 2, sd / mean, np.nan)
 
 
-def _shape_features(lines: OrderLines, cutoff_day: int, horizon: int,
-                    summary: pd.DataFrame) -> dict[str, np.ndarray]:
+def _shape_features(
+    lines: OrderLines, cutoff_day: int, horizon: int, summary: pd.DataFrame
+) -> dict[str, np.ndarray]:
     """Trend, regularity, overdue and return-value features, aligned to the summary's rows."""
     n_codes = len(lines.customers)
     cust, day, spend = purchase_days(lines)
@@ -149,8 +178,9 @@ def _shape_features(lines: OrderLines, cutoff_day: int, horizon: int,
     days_recent = np.bincount(cust[recent], minlength=n_codes).astype(float)
     days_before = np.bincount(cust[before], minlength=n_codes).astype(float)
     gross = np.bincount(cust, weights=spend, minlength=n_codes)
-    returned = np.bincount(lines.codes[~lines.purchase], weights=-lines.signed[~lines.purchase],
-                           minlength=n_codes)
+    returned = np.bincount(
+        lines.codes[~lines.purchase], weights=-lines.signed[~lines.purchase], minlength=n_codes
+    )
     tenure = summary["tenure_days"].to_numpy(dtype=float)
     lifetime_per_window = (summary["frequency"].to_numpy() + 1.0) / np.maximum(tenure, horizon) * horizon
     codes = lines.customers.get_indexer(summary.index)
@@ -177,9 +207,14 @@ def _bgnbd_features(summary: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
     except ValueError:
         nan = np.full(len(summary), np.nan)
         return pd.DataFrame({c: nan for c in BGNBD_FEATURES}, index=summary.index)
-    return pd.DataFrame({"bg_p_alive": bg.p_alive(f, r, t),
-                         "bg_p_no_purchase": bg.p_no_purchase(weeks, f, r, t),
-                         "bg_expected": bg.expected_purchases(weeks, f, r, t)}, index=summary.index)
+    return pd.DataFrame(
+        {
+            "bg_p_alive": bg.p_alive(f, r, t),
+            "bg_p_no_purchase": bg.p_no_purchase(weeks, f, r, t),
+            "bg_expected": bg.expected_purchases(weeks, f, r, t),
+        },
+        index=summary.index,
+    )
 
 
 def text_features(signals: pd.DataFrame, cutoff_day: int, index: pd.Index) -> pd.DataFrame:

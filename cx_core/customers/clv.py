@@ -56,8 +56,11 @@ def _as_array(name: str, values: ArrayLike) -> np.ndarray:
     return arr
 
 
-def _check_rft(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check_rft(
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validate BG/NBD inputs: equal lengths, whole non-negative counts, 0 <= recency <= T."""
     x, tx, big_t = _as_array("frequency", frequency), _as_array("recency", recency), _as_array("T", T)
     n = max(x.size, tx.size, big_t.size)
@@ -77,8 +80,9 @@ def _check_rft(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
 def _require_fitted(model: Any) -> None:
     """Raise :class:`NotFittedError` unless ``model`` has ``params_``."""
     if getattr(model, "params_", None) is None:
-        raise NotFittedError(f"This {type(model).__name__} instance is not fitted yet; "
-                             "call fit() before using it to predict.")
+        raise NotFittedError(
+            f"This {type(model).__name__} instance is not fitted yet; call fit() before using it to predict."
+        )
 
 
 def _group(*cols: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -116,8 +120,9 @@ class _FitResult:
     message: str
 
 
-def _maximise(objective: Callable[[np.ndarray], tuple[float, np.ndarray]], start: np.ndarray,
-              max_iter: int) -> _FitResult:
+def _maximise(
+    objective: Callable[[np.ndarray], tuple[float, np.ndarray]], start: np.ndarray, max_iter: int
+) -> _FitResult:
     """Minimise a (value, gradient) objective over bounded log-parameters.
 
     L-BFGS-B first; if it does not report convergence, Nelder-Mead from its end
@@ -128,9 +133,13 @@ def _maximise(objective: Callable[[np.ndarray], tuple[float, np.ndarray]], start
     res = optimize.minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds, options=opts)
     n_iter = int(res.nit)
     if not res.success or not np.isfinite(res.fun):
-        nm = optimize.minimize(lambda p: objective(p)[0], res.x if np.isfinite(res.fun) else start,
-                               method="Nelder-Mead", bounds=bounds,
-                               options={"maxiter": 200 * start.size, "xatol": 1e-8, "fatol": 1e-12})
+        nm = optimize.minimize(
+            lambda p: objective(p)[0],
+            res.x if np.isfinite(res.fun) else start,
+            method="Nelder-Mead",
+            bounds=bounds,
+            options={"maxiter": 200 * start.size, "xatol": 1e-8, "fatol": 1e-12},
+        )
         res = optimize.minimize(objective, nm.x, jac=True, method="L-BFGS-B", bounds=bounds, options=opts)
         n_iter += int(nm.nit) + int(res.nit)
     return _FitResult(np.asarray(res.x), float(res.fun), bool(res.success), n_iter, str(res.message))
@@ -177,13 +186,18 @@ def _bg_data(x: np.ndarray, tx: np.ndarray, big_t: np.ndarray) -> _BGData:
 def _bg_frequency_terms(r: float, alpha: float, a: float, b: float, d: _BGData) -> tuple[float, np.ndarray]:
     """Log-likelihood terms A1 + A2 of FHL 2005 (they depend on the frequency only) and their gradient."""
     ux, uw = d.ux, d.ux_w
-    ll = _dot(uw, gammaln(r + ux) - gammaln(r) + gammaln(a + b) + gammaln(b + ux)
-              - gammaln(b) - gammaln(a + b + ux)) + d.n * r * np.log(alpha)
+    ll = _dot(
+        uw, gammaln(r + ux) - gammaln(r) + gammaln(a + b) + gammaln(b + ux) - gammaln(b) - gammaln(a + b + ux)
+    ) + d.n * r * np.log(alpha)
     psi_ab, psi_abx = digamma(a + b), digamma(a + b + ux)
-    grad = np.array([_dot(uw, digamma(r + ux) - digamma(r)) + d.n * np.log(alpha),
-                     d.n * r / alpha,
-                     _dot(uw, psi_ab - psi_abx),
-                     _dot(uw, psi_ab + digamma(b + ux) - digamma(b) - psi_abx)])
+    grad = np.array(
+        [
+            _dot(uw, digamma(r + ux) - digamma(r)) + d.n * np.log(alpha),
+            d.n * r / alpha,
+            _dot(uw, psi_ab - psi_abx),
+            _dot(uw, psi_ab + digamma(b + ux) - digamma(b) - psi_abx),
+        ]
+    )
     return ll, grad
 
 
@@ -211,10 +225,14 @@ def _bg_repeat_terms(r: float, alpha: float, a: float, b: float, d: _BGData) -> 
     keep = d.w - omega
     ll = _dot(d.w, a3) + _dot(d.w, softplus)
     omega_by_x = np.bincount(d.xi, weights=omega, minlength=d.ux.size)
-    grad = np.array([-_dot(keep, log_T) - _dot(omega, log_tx),
-                     -_dot(keep * rx, 1.0 / (alpha + d.T)) - _dot(omega * rx, 1.0 / (alpha + d.tx)),
-                     omega.sum() / a,
-                     -_dot(omega_by_x, 1.0 / (b + np.maximum(d.ux, 1.0) - 1.0))])
+    grad = np.array(
+        [
+            -_dot(keep, log_T) - _dot(omega, log_tx),
+            -_dot(keep * rx, 1.0 / (alpha + d.T)) - _dot(omega * rx, 1.0 / (alpha + d.tx)),
+            omega.sum() / a,
+            -_dot(omega_by_x, 1.0 / (b + np.maximum(d.ux, 1.0) - 1.0)),
+        ]
+    )
     return ll, grad
 
 
@@ -222,11 +240,14 @@ def _bg_objective(log_params: np.ndarray, d: _BGData, penalizer: float) -> tuple
     """Mean negative BG/NBD log-likelihood (plus L2 penalty) and its gradient in log-parameters."""
     params = np.exp(log_params)
     r, alpha, a, b = params
-    parts = (_bg_frequency_terms(r, alpha, a, b, d), _bg_one_time_terms(r, alpha, d),
-             _bg_repeat_terms(r, alpha, a, b, d))
+    parts = (
+        _bg_frequency_terms(r, alpha, a, b, d),
+        _bg_one_time_terms(r, alpha, d),
+        _bg_repeat_terms(r, alpha, a, b, d),
+    )
     ll = sum(p[0] for p in parts)
     grad = sum(p[1] for p in parts)
-    value = -ll / d.n + penalizer * float(np.sum(params ** 2))
+    value = -ll / d.n + penalizer * float(np.sum(params**2))
     gradient = (-grad / d.n + 2.0 * penalizer * params) * params  # chain rule for log-params
     return float(value), gradient
 
@@ -242,17 +263,23 @@ def _bg_warnings(log_params: np.ndarray, n_repeat: int) -> list[str]:
     """Plain-language caveats about a BG/NBD fit (no repeat buyers, parameters at a bound, no churn)."""
     out = []
     if n_repeat == 0:
-        out.append("no customer has a repeat purchase: the dropout parameters a and b are not "
-                   "identified and keep their starting values")
+        out.append(
+            "no customer has a repeat purchase: the dropout parameters a and b are not "
+            "identified and keep their starting values"
+        )
     names = np.array(BetaGeoModel.param_names)
     at_bound = names[np.abs(log_params) > LOG_PARAM_BOUND - 1.0]
     if at_bound.size:
-        out.append(f"parameter(s) {', '.join(at_bound)} ran to the optimiser's bound: "
-                   "the likelihood is flat there and their values are not identified")
+        out.append(
+            f"parameter(s) {', '.join(at_bound)} ran to the optimiser's bound: "
+            "the likelihood is flat there and their values are not identified"
+        )
     _, _, a, b = np.exp(log_params)
     if a / (a + b) < 1e-3:
-        out.append(f"mean dropout probability a/(a+b) = {a / (a + b):.2g}: the data show almost no "
-                   "churn, so P(alive) is close to 1 for everyone (the model reduces to the NBD)")
+        out.append(
+            f"mean dropout probability a/(a+b) = {a / (a + b):.2g}: the data show almost no "
+            "churn, so P(alive) is close to 1 for everyone (the model reduces to the NBD)"
+        )
     return out
 
 
@@ -313,8 +340,11 @@ class BetaGeoModel:
         out = np.full(x.size, -np.inf)
         pos = x > 0
         xp = x[pos]
-        out[pos] = (np.log(a) - np.log(b + xp - 1.0)
-                    + (r + xp) * (np.log(alpha + big_t[pos]) - np.log(alpha + tx[pos])))
+        out[pos] = (
+            np.log(a)
+            - np.log(b + xp - 1.0)
+            + (r + xp) * (np.log(alpha + big_t[pos]) - np.log(alpha + tx[pos]))
+        )
         return out
 
     def p_alive(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> np.ndarray:
@@ -323,15 +353,17 @@ class BetaGeoModel:
         x, tx, big_t = _check_rft(frequency, recency, T)
         return expit(-self._log_dropout_odds(x, tx, big_t))
 
-    def expected_purchases(self, t: float, frequency: ArrayLike, recency: ArrayLike,
-                           T: ArrayLike) -> np.ndarray:
+    def expected_purchases(
+        self, t: float, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> np.ndarray:
         """Conditional expected number of purchases in the next ``t`` periods (FHL 2005, eq. 10)."""
         _require_fitted(self)
         x, tx, big_t = _check_rft(frequency, recency, T)
         return next(self._expected_path([float(t)], x, tx, big_t))
 
-    def _expected_path(self, times: Iterable[float], x: np.ndarray, tx: np.ndarray,
-                       big_t: np.ndarray) -> Iterable[np.ndarray]:
+    def _expected_path(
+        self, times: Iterable[float], x: np.ndarray, tx: np.ndarray, big_t: np.ndarray
+    ) -> Iterable[np.ndarray]:
         """Yield conditional expected purchases in (T, T+t] for each t in ``times``.
 
         The Gauss hypergeometric term depends only on (x, T), so it is computed
@@ -364,8 +396,7 @@ class BetaGeoModel:
         bracket = -np.expm1(u) - np.exp(u) * (f - 1.0)  # 1 - (1-z)^(a-1) F, without cancellation
         return c / (a - 1.0) * bracket
 
-    def p_no_purchase(self, t: float, frequency: ArrayLike, recency: ArrayLike,
-                      T: ArrayLike) -> np.ndarray:
+    def p_no_purchase(self, t: float, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> np.ndarray:
         """Probability of no purchase in the next ``t`` periods, ``P(X(T, T+t) = 0)``.
 
         A dropped-out customer never buys again; an active one keeps its rate,
@@ -397,12 +428,17 @@ class BetaGeoModel:
     def fit_summary(self) -> dict[str, Any]:
         """JSON-ready description of the fit, for storing with a run."""
         _require_fitted(self)
-        return {"model": "BG/NBD", "params": dict(self.params_),
-                "log_likelihood": self.log_likelihood_,
-                "n_customers": self.n_customers_, "converged": self.converged_,
-                "n_iter": self.n_iter_, "penalizer": self.penalizer,
-                "aic": 2 * len(self.params_) - 2 * self.log_likelihood_,
-                "warnings": list(self.warnings_)}
+        return {
+            "model": "BG/NBD",
+            "params": dict(self.params_),
+            "log_likelihood": self.log_likelihood_,
+            "n_customers": self.n_customers_,
+            "converged": self.converged_,
+            "n_iter": self.n_iter_,
+            "penalizer": self.penalizer,
+            "aic": 2 * len(self.params_) - 2 * self.log_likelihood_,
+            "warnings": list(self.warnings_),
+        }
 
 
 def fit_bgnbd(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, horizon: float) -> BetaGeoModel:
@@ -414,13 +450,17 @@ def fit_bgnbd(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, horizon: f
     """
     bg = BetaGeoModel().fit(frequency, recency, T)
     with np.errstate(all="ignore"):  # a degenerate fit shows up as non-finite scores, checked here
-        finite = (np.isfinite(bg.expected_purchases(horizon, frequency, recency, T)).all()
-                  and np.isfinite(bg.p_alive(frequency, recency, T)).all())
+        finite = (
+            np.isfinite(bg.expected_purchases(horizon, frequency, recency, T)).all()
+            and np.isfinite(bg.p_alive(frequency, recency, T)).all()
+        )
     if finite:
         return bg
     bg = BetaGeoModel(penalizer=1e-3).fit(frequency, recency, T)
-    bg.warnings_ = [*bg.warnings_, "plain maximum likelihood was degenerate on this data; "
-                    "refitted with an L2 penalty of 0.001"]
+    bg.warnings_ = [
+        *bg.warnings_,
+        "plain maximum likelihood was degenerate on this data; refitted with an L2 penalty of 0.001",
+    ]
     return bg
 
 
@@ -444,8 +484,15 @@ def _gg_data(x: np.ndarray, zbar: np.ndarray) -> _GGData:
     """Precompute the Gamma-Gamma likelihood's data terms."""
     ux, xi = np.unique(x, return_inverse=True)
     logz = np.log(zbar)
-    return _GGData(ux, np.bincount(xi, minlength=ux.size).astype(np.float64), x, x * zbar,
-                   _dot(x, logz), float(logz.sum()), float(x.size))
+    return _GGData(
+        ux,
+        np.bincount(xi, minlength=ux.size).astype(np.float64),
+        x,
+        x * zbar,
+        _dot(x, logz),
+        float(logz.sum()),
+        float(x.size),
+    )
 
 
 def _gg_objective(log_params: np.ndarray, d: _GGData, penalizer: float) -> tuple[float, np.ndarray]:
@@ -458,14 +505,19 @@ def _gg_objective(log_params: np.ndarray, d: _GGData, penalizer: float) -> tuple
     ux, uw = d.ux, d.ux_w
     px = p * ux
     log_xz_v = np.log(d.xz + v)
-    ll = (_dot(uw, gammaln(px + q) - gammaln(px) + px * np.log(ux)) - d.n * (gammaln(q) - q * np.log(v))
-          + p * d.s_xlogz - d.s_logz - _dot(p * d.x + q, log_xz_v))
+    ll = (
+        _dot(uw, gammaln(px + q) - gammaln(px) + px * np.log(ux))
+        - d.n * (gammaln(q) - q * np.log(v))
+        + p * d.s_xlogz
+        - d.s_logz
+        - _dot(p * d.x + q, log_xz_v)
+    )
     psi = digamma(px + q)
     g_p = _dot(uw, ux * (psi - digamma(px) + np.log(ux))) + d.s_xlogz - _dot(d.x, log_xz_v)
     g_q = _dot(uw, psi) - d.n * (digamma(q) - np.log(v)) - log_xz_v.sum()
     g_v = d.n * q / v - _dot(p * d.x + q, 1.0 / (d.xz + v))
     params = np.array([p, q, v])
-    value = -ll / d.n + penalizer * float(np.sum(params ** 2))
+    value = -ll / d.n + penalizer * float(np.sum(params**2))
     gradient = (-np.array([g_p, g_q, g_v]) / d.n + 2.0 * penalizer * params) * params
     return float(value), gradient
 
@@ -533,20 +585,33 @@ class GammaGammaModel:
         """JSON-ready description of the fit, for storing with a run."""
         _require_fitted(self)
         p, q, v = (self.params_[k] for k in self.param_names)
-        return {"model": "Gamma-Gamma", "params": dict(self.params_),
-                "log_likelihood": self.log_likelihood_, "n_customers": self.n_customers_,
-                "n_ignored": self.n_ignored_, "converged": self.converged_,
-                "n_iter": self.n_iter_, "penalizer": self.penalizer,
-                "population_mean_spend": p * v / (q - 1.0) if q > 1 else None}
+        return {
+            "model": "Gamma-Gamma",
+            "params": dict(self.params_),
+            "log_likelihood": self.log_likelihood_,
+            "n_customers": self.n_customers_,
+            "n_ignored": self.n_ignored_,
+            "converged": self.converged_,
+            "n_iter": self.n_iter_,
+            "penalizer": self.penalizer,
+            "population_mean_spend": p * v / (q - 1.0) if q > 1 else None,
+        }
 
 
 # --------------------------------------------------------------------------- CLV
 
 
-def customer_lifetime_value(bgnbd: BetaGeoModel, gg: GammaGammaModel, frequency: ArrayLike,
-                            recency: ArrayLike, T: ArrayLike, monetary: ArrayLike,
-                            horizon_periods: float, discount_rate_per_period: float = 0.0,
-                            step: float = 1.0) -> np.ndarray:
+def customer_lifetime_value(
+    bgnbd: BetaGeoModel,
+    gg: GammaGammaModel,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    monetary: ArrayLike,
+    horizon_periods: float,
+    discount_rate_per_period: float = 0.0,
+    step: float = 1.0,
+) -> np.ndarray:
     """Discounted expected value of each customer's purchases over the next ``horizon_periods``.
 
     Sums, over steps ending at ``t_k = min(k * step, horizon)``, the expected
@@ -573,8 +638,16 @@ def customer_lifetime_value(bgnbd: BetaGeoModel, gg: GammaGammaModel, frequency:
 # --------------------------------------------------------------------------- simulation
 
 
-def sample_bgnbd(n: int, r: float, alpha: float, a: float, b: float, T: ArrayLike,
-                 horizon: float = 0.0, seed: int | np.random.Generator | None = None) -> pd.DataFrame:
+def sample_bgnbd(
+    n: int,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    T: ArrayLike,
+    horizon: float = 0.0,
+    seed: int | np.random.Generator | None = None,
+) -> pd.DataFrame:
     """Simulate BG/NBD customers observed over (0, T] and then for ``horizon`` more periods.
 
     Each customer gets a rate lambda ~ Gamma(r, 1/alpha) and a dropout
@@ -599,13 +672,22 @@ def sample_bgnbd(n: int, r: float, alpha: float, a: float, b: float, T: ArrayLik
     tx = np.zeros(n)
     pos = x > 0
     tx[pos] = big_t[pos] * rng.beta(x[pos], in_cal[pos] - x[pos] + 1)
-    return pd.DataFrame({"frequency": x.astype(np.float64), "recency": tx, "T": big_t,
-                         "n_holdout": np.minimum(arrivals, lifetime) - x,
-                         "lam": lam, "p": p, "alive": in_cal < lifetime})
+    return pd.DataFrame(
+        {
+            "frequency": x.astype(np.float64),
+            "recency": tx,
+            "T": big_t,
+            "n_holdout": np.minimum(arrivals, lifetime) - x,
+            "lam": lam,
+            "p": p,
+            "alive": in_cal < lifetime,
+        }
+    )
 
 
-def sample_gamma_gamma(frequency: ArrayLike, p: float, q: float, v: float,
-                       seed: int | np.random.Generator | None = None) -> np.ndarray:
+def sample_gamma_gamma(
+    frequency: ArrayLike, p: float, q: float, v: float, seed: int | np.random.Generator | None = None
+) -> np.ndarray:
     """Simulate each customer's mean spend over ``frequency`` purchases (Gamma-Gamma; 0 if none)."""
     rng = np.random.default_rng(seed)
     x = _as_array("frequency", frequency)

@@ -17,26 +17,52 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from cx_core.progress import Progress
+from cx_core.config import CustomersConfig
 from cx_core.customers.churn import ChurnSettings, score_churn
 from cx_core.customers.churn_features import OrderHistory
 from cx_core.customers.clv import GammaGammaModel, customer_lifetime_value, fit_bgnbd
-from cx_core.config import CustomersConfig
-from cx_core.store.db import Workspace
 from cx_core.customers.rfm import rfm_scores, rfm_summary
+from cx_core.customers.text_profile import (
+    TEXT_PROFILE_COLUMNS,
+    load_review_signals,
+    text_profile_summary,
+    text_profiles,
+)
+from cx_core.progress import Progress
+from cx_core.store.db import Workspace
 from cx_core.store.runs import StageName, latest_id, record_run
-from cx_core.customers.text_profile import (TEXT_PROFILE_COLUMNS, load_review_signals,
-                           text_profile_summary, text_profiles)
 
 STAGE = "profiles"
 METHOD = "RFM + BG/NBD (P(alive), expected purchases) + Gamma-Gamma spend, discounted CLV"
 
 CHURN_COLUMNS = ("churn_prob", "churn_method", "churn_window")
 PROFILE_COLUMNS = (
-    "customer_id", "frequency", "recency", "T", "monetary_value", "recency_days", "n_orders",
-    "revenue", "aov", "tenure_days", "mean_interpurchase_days", "return_rate", "first_purchase",
-    "last_purchase", "R", "F", "M", "rfm", "rfm_segment", "p_alive", "expected_purchases",
-    "expected_spend", "clv", *CHURN_COLUMNS, *TEXT_PROFILE_COLUMNS)
+    "customer_id",
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+    "recency_days",
+    "n_orders",
+    "revenue",
+    "aov",
+    "tenure_days",
+    "mean_interpurchase_days",
+    "return_rate",
+    "first_purchase",
+    "last_purchase",
+    "R",
+    "F",
+    "M",
+    "rfm",
+    "rfm_segment",
+    "p_alive",
+    "expected_purchases",
+    "expected_spend",
+    "clv",
+    *CHURN_COLUMNS,
+    *TEXT_PROFILE_COLUMNS,
+)
 
 
 @dataclass(frozen=True)
@@ -69,13 +95,17 @@ class ProfileResult:
 
 def load_orders(ws: Workspace) -> pd.DataFrame:
     """Order lines of identified customers, the columns the RFM code needs."""
-    return ws.query_df("SELECT customer_id, order_id, ts, amount, is_return FROM orders "
-                       "WHERE customer_id IS NOT NULL")
+    return ws.query_df(
+        "SELECT customer_id, order_id, ts, amount, is_return FROM orders WHERE customer_id IS NOT NULL"
+    )
 
 
-def compute_profiles(orders: pd.DataFrame, settings: ProfileSettings,
-                     signals: pd.DataFrame | None = None,
-                     scores_run_id: str | None = None) -> tuple[pd.DataFrame, dict]:
+def compute_profiles(
+    orders: pd.DataFrame,
+    settings: ProfileSettings,
+    signals: pd.DataFrame | None = None,
+    scores_run_id: str | None = None,
+) -> tuple[pd.DataFrame, dict]:
     """Profiles (one row per customer) and the fit summaries, from order lines. Pure function.
 
     ``signals`` are per-review text signals (:func:`cx_core.customers.text_profile.load_review_signals`);
@@ -95,8 +125,9 @@ def compute_profiles(orders: pd.DataFrame, settings: ProfileSettings,
     metrics["text"] = _text_columns(df, signals, scores_run_id)
     df = df.reset_index()
     lo, hi = pd.Timestamp(orders["ts"].min()), pd.Timestamp(df["last_purchase"].max())
-    metrics.update(window_start=str(lo.date()), window_end=str(hi.date()), method=METHOD,
-                   settings=asdict(settings))
+    metrics.update(
+        window_start=str(lo.date()), window_end=str(hi.date()), method=METHOD, settings=asdict(settings)
+    )
     return df[list(PROFILE_COLUMNS)], metrics
 
 
@@ -104,16 +135,25 @@ def _clv_columns(df: pd.DataFrame, settings: ProfileSettings) -> dict:
     """Add BG/NBD and Gamma-Gamma columns to ``df`` in place; return their fit summaries."""
     bg = fit_bgnbd(df["frequency"], df["recency"], df["T"], settings.horizon_weeks)
     df["p_alive"] = bg.p_alive(df["frequency"], df["recency"], df["T"])
-    df["expected_purchases"] = bg.expected_purchases(settings.horizon_weeks, df["frequency"],
-                                                     df["recency"], df["T"])
+    df["expected_purchases"] = bg.expected_purchases(
+        settings.horizon_weeks, df["frequency"], df["recency"], df["T"]
+    )
     out = {"bgnbd": bg.fit_summary(), "monetary_value": "net of returns after the first purchase day"}
     repeat = (df["frequency"] > 0) & (df["monetary_value"] > 0)
     if repeat.sum() >= 20:
         gg = GammaGammaModel().fit(df["frequency"], df["monetary_value"])
         df["expected_spend"] = gg.expected_spend(df["frequency"], df["monetary_value"])
         weekly = (1 + settings.annual_discount_rate) ** (1 / 52) - 1
-        df["clv"] = customer_lifetime_value(bg, gg, df["frequency"], df["recency"], df["T"],
-                                            df["monetary_value"], settings.horizon_weeks, weekly)
+        df["clv"] = customer_lifetime_value(
+            bg,
+            gg,
+            df["frequency"],
+            df["recency"],
+            df["T"],
+            df["monetary_value"],
+            settings.horizon_weeks,
+            weekly,
+        )
         out["gamma_gamma"] = gg.fit_summary()
     else:
         df["expected_spend"] = np.nan
@@ -122,8 +162,9 @@ def _clv_columns(df: pd.DataFrame, settings: ProfileSettings) -> dict:
     return out
 
 
-def _churn_columns(df: pd.DataFrame, orders: pd.DataFrame, settings: ProfileSettings,
-                   signals: pd.DataFrame | None) -> dict:
+def _churn_columns(
+    df: pd.DataFrame, orders: pd.DataFrame, settings: ProfileSettings, signals: pd.DataFrame | None
+) -> dict:
     """Add churn_prob / churn_method / churn_window to ``df`` in place; return the churn metrics.
 
     When the data cannot support a churn model (too short, one outcome only),
@@ -153,8 +194,9 @@ def _text_columns(df: pd.DataFrame, signals: pd.DataFrame | None, scores_run_id:
     return text_profile_summary(text, scores_run_id)
 
 
-def build_profiles(ws: Workspace, settings: ProfileSettings = ProfileSettings(),
-                   progress: Progress | None = None) -> ProfileResult:
+def build_profiles(
+    ws: Workspace, settings: ProfileSettings = ProfileSettings(), progress: Progress | None = None
+) -> ProfileResult:
     """Compute profiles from the workspace's orders and store them as a new run."""
     step = progress or (lambda f, m: None)
     step(0.05, "Reading orders and reviews")
@@ -171,8 +213,14 @@ def build_profiles(ws: Workspace, settings: ProfileSettings = ProfileSettings(),
     return ProfileResult(run_id, profiles, metrics)
 
 
-def save_profiles(ws: Workspace, run_id: str, profiles: pd.DataFrame, settings: ProfileSettings,
-                  metrics: dict, started: datetime) -> None:
+def save_profiles(
+    ws: Workspace,
+    run_id: str,
+    profiles: pd.DataFrame,
+    settings: ProfileSettings,
+    metrics: dict,
+    started: datetime,
+) -> None:
     """Write a profile run (rows and run record) in one transaction."""
     from cx_core.ingest.datasets import dataset_version
 
@@ -190,20 +238,27 @@ def load_profiles(ws: Workspace, run_id: str) -> pd.DataFrame:
         "SELECT p.* EXCLUDE (run_id), c.name, c.email FROM customer_profiles p "
         "LEFT JOIN (SELECT customer_id, any_value(name) AS name, any_value(email) AS email "
         "FROM customers GROUP BY customer_id) c USING (customer_id) "
-        "WHERE p.run_id = ? ORDER BY p.clv DESC NULLS LAST", [run_id])
+        "WHERE p.run_id = ? ORDER BY p.clv DESC NULLS LAST",
+        [run_id],
+    )
 
 
 def customer_detail(ws: Workspace, customer_id: str) -> dict[str, pd.DataFrame]:
     """One customer's record, order lines and reviews."""
     return {
-        "customer": ws.query_df("SELECT * EXCLUDE (dataset_id) FROM customers WHERE customer_id = ? "
-                                "LIMIT 1", [customer_id]),
-        "orders": ws.query_df("SELECT order_id, ts, item, item_name, quantity, amount, is_return "
-                              "FROM orders WHERE customer_id = ? ORDER BY ts DESC LIMIT 500",
-                              [customer_id]),
-        "reviews": ws.query_df("SELECT ts, rating, title, text, item FROM reviews "
-                               "WHERE customer_id = ? ORDER BY ts DESC NULLS LAST LIMIT 200",
-                               [customer_id]),
+        "customer": ws.query_df(
+            "SELECT * EXCLUDE (dataset_id) FROM customers WHERE customer_id = ? LIMIT 1", [customer_id]
+        ),
+        "orders": ws.query_df(
+            "SELECT order_id, ts, item, item_name, quantity, amount, is_return "
+            "FROM orders WHERE customer_id = ? ORDER BY ts DESC LIMIT 500",
+            [customer_id],
+        ),
+        "reviews": ws.query_df(
+            "SELECT ts, rating, title, text, item FROM reviews "
+            "WHERE customer_id = ? ORDER BY ts DESC NULLS LAST LIMIT 200",
+            [customer_id],
+        ),
     }
 
 

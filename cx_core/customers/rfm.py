@@ -68,9 +68,19 @@ RFM_SEGMENT_RULES: tuple[tuple[str, tuple[int, ...], tuple[int, ...], str], ...]
 )
 
 SUMMARY_COLUMNS = (
-    "frequency", "recency", "T", "monetary_value",
-    "recency_days", "n_orders", "revenue", "aov", "tenure_days",
-    "mean_interpurchase_days", "return_rate", "first_purchase", "last_purchase",
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+    "recency_days",
+    "n_orders",
+    "revenue",
+    "aov",
+    "tenure_days",
+    "mean_interpurchase_days",
+    "return_rate",
+    "first_purchase",
+    "last_purchase",
 )
 
 
@@ -123,8 +133,11 @@ def prepare_lines(orders: pd.DataFrame) -> OrderLines:
     keep = orders["customer_id"].notna() & orders["ts"].notna() & orders["amount"].notna()
     df = orders.loc[keep] if not bool(keep.all()) else orders
     amount = df["amount"].to_numpy(dtype=np.float64)
-    flag = (df["is_return"].fillna(False).to_numpy(dtype=bool) if "is_return" in df.columns
-            else np.zeros(len(df), dtype=bool))
+    flag = (
+        df["is_return"].fillna(False).to_numpy(dtype=bool)
+        if "is_return" in df.columns
+        else np.zeros(len(df), dtype=bool)
+    )
     is_return = flag | (amount < 0)
     codes, customers = pd.factorize(_id_strings(df["customer_id"]), sort=False)
     day = _to_day(df["ts"])
@@ -133,14 +146,21 @@ def prepare_lines(orders: pd.DataFrame) -> OrderLines:
     else:
         order = pd.factorize(pd.to_datetime(df["ts"]).to_numpy())[0].astype(np.int64)
     signed = np.where(is_return, -np.abs(amount), amount)
-    return OrderLines(codes.astype(np.int64), pd.Index(customers, name="customer_id"), day,
-                  signed, ~is_return, order)
+    return OrderLines(
+        codes.astype(np.int64), pd.Index(customers, name="customer_id"), day, signed, ~is_return, order
+    )
 
 
 def restrict_lines(lines: OrderLines, mask: np.ndarray) -> OrderLines:
     """The subset of lines selected by ``mask`` (customer coding unchanged)."""
-    return OrderLines(lines.codes[mask], lines.customers, lines.day[mask], lines.signed[mask],
-                  lines.purchase[mask], lines.order[mask])
+    return OrderLines(
+        lines.codes[mask],
+        lines.customers,
+        lines.day[mask],
+        lines.signed[mask],
+        lines.purchase[mask],
+        lines.order[mask],
+    )
 
 
 def _first_of_runs(sorted_values: np.ndarray) -> np.ndarray:
@@ -208,26 +228,30 @@ def summarise_lines(lines: OrderLines, cutoff_day: int, freq: str, monetary: str
     n_returns = np.bincount(lines.codes, weights=~lines.purchase, minlength=n_all)[buyers]
     revenue = np.bincount(lines.codes, weights=lines.signed, minlength=n_all)[buyers]
     n_orders = _distinct_orders(lines, n_all)[buyers]
-    out = pd.DataFrame({
-        "frequency": frequency,
-        "recency": (last - first) / unit,
-        "T": (cutoff_day - first) / unit,
-        "monetary_value": monetary,
-        "recency_days": (cutoff_day - last).astype(np.int64),
-        "n_orders": n_orders.astype(np.int64),
-        "revenue": revenue,
-        "aov": revenue / np.maximum(n_orders, 1),
-        "tenure_days": (cutoff_day - first).astype(np.int64),
-        "mean_interpurchase_days": interpurchase,
-        "return_rate": n_returns / n_lines,
-        "first_purchase": first.astype("datetime64[D]").astype("datetime64[s]"),
-        "last_purchase": last.astype("datetime64[D]").astype("datetime64[s]"),
-    }, index=lines.customers[buyers])
+    out = pd.DataFrame(
+        {
+            "frequency": frequency,
+            "recency": (last - first) / unit,
+            "T": (cutoff_day - first) / unit,
+            "monetary_value": monetary,
+            "recency_days": (cutoff_day - last).astype(np.int64),
+            "n_orders": n_orders.astype(np.int64),
+            "revenue": revenue,
+            "aov": revenue / np.maximum(n_orders, 1),
+            "tenure_days": (cutoff_day - first).astype(np.int64),
+            "mean_interpurchase_days": interpurchase,
+            "return_rate": n_returns / n_lines,
+            "first_purchase": first.astype("datetime64[D]").astype("datetime64[s]"),
+            "last_purchase": last.astype("datetime64[D]").astype("datetime64[s]"),
+        },
+        index=lines.customers[buyers],
+    )
     return out
 
 
-def rfm_summary(orders: pd.DataFrame, cutoff: object = None, freq: Freq = "W",
-                monetary: Monetary = "net") -> pd.DataFrame:
+def rfm_summary(
+    orders: pd.DataFrame, cutoff: object = None, freq: Freq = "W", monetary: Monetary = "net"
+) -> pd.DataFrame:
     """One row per customer with BG/NBD inputs and marketer features as of ``cutoff``.
 
     Args:
@@ -257,9 +281,13 @@ def _check_options(freq: str, monetary: str) -> None:
         raise ValueError(f"monetary must be 'net' or 'gross', got {monetary!r}")
 
 
-def calibration_holdout(orders: pd.DataFrame, calibration_end: object, holdout_end: object,
-                        freq: Freq = "W", monetary: Monetary = "net",
-                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def calibration_holdout(
+    orders: pd.DataFrame,
+    calibration_end: object,
+    holdout_end: object,
+    freq: Freq = "W",
+    monetary: Monetary = "net",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split order lines into a calibration summary and what each customer did afterwards.
 
     The calibration summary is :func:`rfm_summary` at ``calibration_end``.  The
@@ -284,11 +312,14 @@ def _holdout(lines: OrderLines, index: pd.Index) -> pd.DataFrame:
     """Holdout purchase days, spend and revenue per customer, aligned to ``index``."""
     n_all = len(lines.customers)
     cust, _, spend = purchase_days(lines)
-    frame = pd.DataFrame({
-        "n_purchases_holdout": np.bincount(cust, minlength=n_all).astype(np.int64),
-        "spend_holdout": np.bincount(cust, weights=spend, minlength=n_all),
-        "revenue_holdout": np.bincount(lines.codes, weights=lines.signed, minlength=n_all),
-    }, index=lines.customers)
+    frame = pd.DataFrame(
+        {
+            "n_purchases_holdout": np.bincount(cust, minlength=n_all).astype(np.int64),
+            "spend_holdout": np.bincount(cust, weights=spend, minlength=n_all),
+            "revenue_holdout": np.bincount(lines.codes, weights=lines.signed, minlength=n_all),
+        },
+        index=lines.customers,
+    )
     frame = frame.reindex(index, fill_value=0)
     frame["purchased_holdout"] = frame["n_purchases_holdout"].to_numpy() > 0
     return frame
@@ -312,8 +343,12 @@ def _segment_grid() -> np.ndarray:
     return grid
 
 
-def rfm_scores(summary: pd.DataFrame, recency: str = "recency_days", frequency: str = "n_orders",
-               monetary: str = "revenue") -> pd.DataFrame:
+def rfm_scores(
+    summary: pd.DataFrame,
+    recency: str = "recency_days",
+    frequency: str = "n_orders",
+    monetary: str = "revenue",
+) -> pd.DataFrame:
     """Classic 1-5 quintile R, F, M scores and a segment name per customer.
 
     R scores low ``recency_days`` high; F and M score high values high.  Scores
@@ -330,5 +365,6 @@ def rfm_scores(summary: pd.DataFrame, recency: str = "recency_days", frequency: 
     f = _quintile(summary[frequency])
     m = _quintile(summary[monetary])
     rfm = (r * 100 + f * 10 + m).astype(str)
-    return pd.DataFrame({"R": r, "F": f, "M": m, "rfm": rfm, "segment": _segment_grid()[r, f]},
-                        index=summary.index)
+    return pd.DataFrame(
+        {"R": r, "F": f, "M": m, "rfm": rfm, "segment": _segment_grid()[r, f]}, index=summary.index
+    )

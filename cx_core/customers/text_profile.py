@@ -42,11 +42,29 @@ RISK_AT = 0.5
 TOP_ASPECTS = 3
 SCORES_STAGE = "review_scores"
 
-TEXT_PROFILE_COLUMNS = ("n_reviews", "mean_rating", "mean_sentiment", "negative_share",
-                        "complaint_rate", "praise_rate", "risk_rate", "top_complaints", "top_praise")
+TEXT_PROFILE_COLUMNS = (
+    "n_reviews",
+    "mean_rating",
+    "mean_sentiment",
+    "negative_share",
+    "complaint_rate",
+    "praise_rate",
+    "risk_rate",
+    "top_complaints",
+    "top_praise",
+)
 #: Numeric signals the churn model reads (plus the date of the last review).
-SIGNAL_STATS = ("n_reviews", "mean_rating", "low_rating_share", "mean_sentiment", "negative_share",
-                "complaint_rate", "praise_rate", "risk_rate", "mean_risk")
+SIGNAL_STATS = (
+    "n_reviews",
+    "mean_rating",
+    "low_rating_share",
+    "mean_sentiment",
+    "negative_share",
+    "complaint_rate",
+    "praise_rate",
+    "risk_rate",
+    "mean_risk",
+)
 
 
 def load_review_signals(ws: Workspace, scores_run_id: str | None = None) -> pd.DataFrame:
@@ -55,7 +73,9 @@ def load_review_signals(ws: Workspace, scores_run_id: str | None = None) -> pd.D
         "SELECT r.customer_id, r.ts, r.rating, s.sentiment, s.sentiment_score, "
         "s.aspect_sentiment_json, s.risk, s.risk_flags FROM reviews r "
         "LEFT JOIN (SELECT * FROM review_scores WHERE run_id = ?) s USING (dataset_id, review_id) "
-        "WHERE r.customer_id IS NOT NULL", [scores_run_id or ""])
+        "WHERE r.customer_id IS NOT NULL",
+        [scores_run_id or ""],
+    )
     return review_signals(raw)
 
 
@@ -92,20 +112,22 @@ def review_signals(raw: pd.DataFrame) -> pd.DataFrame:
     flagged = np.array([_has_flags(f) for f in raw["risk_flags"]], dtype=bool)
     nan = np.full(len(raw), np.nan)
     label = raw["sentiment"].astype("string").str.lower()
-    return pd.DataFrame({
-        "customer_id": raw["customer_id"].astype(str).to_numpy(),
-        "ts": pd.to_datetime(raw["ts"]).to_numpy(),
-        "rating": pd.to_numeric(raw["rating"], errors="coerce").to_numpy(dtype=float),
-        "scored": scored,
-        "sentiment_score": pd.to_numeric(raw["sentiment_score"], errors="coerce").to_numpy(dtype=float),
-        "negative": np.where(scored, (label == "negative").fillna(False).to_numpy(dtype=float), nan),
-        "complaint": np.where(scored, np.array([len(c) > 0 for c in comp], dtype=float), nan),
-        "praise": np.where(scored, np.array([len(p) > 0 for p in praise], dtype=float), nan),
-        "risk": np.where(scored, risk, nan),
-        "risk_signal": np.where(scored, ((np.nan_to_num(risk) >= RISK_AT) | flagged).astype(float), nan),
-        "complaint_aspects": comp,
-        "praise_aspects": praise,
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": raw["customer_id"].astype(str).to_numpy(),
+            "ts": pd.to_datetime(raw["ts"]).to_numpy(),
+            "rating": pd.to_numeric(raw["rating"], errors="coerce").to_numpy(dtype=float),
+            "scored": scored,
+            "sentiment_score": pd.to_numeric(raw["sentiment_score"], errors="coerce").to_numpy(dtype=float),
+            "negative": np.where(scored, (label == "negative").fillna(False).to_numpy(dtype=float), nan),
+            "complaint": np.where(scored, np.array([len(c) > 0 for c in comp], dtype=float), nan),
+            "praise": np.where(scored, np.array([len(p) > 0 for p in praise], dtype=float), nan),
+            "risk": np.where(scored, risk, nan),
+            "risk_signal": np.where(scored, ((np.nan_to_num(risk) >= RISK_AT) | flagged).astype(float), nan),
+            "complaint_aspects": comp,
+            "praise_aspects": praise,
+        }
+    )
 
 
 def aggregate_signals(signals: pd.DataFrame, cutoff: object = None) -> pd.DataFrame:
@@ -120,19 +142,22 @@ def aggregate_signals(signals: pd.DataFrame, cutoff: object = None) -> pd.DataFr
         day = pd.Timestamp(cutoff).normalize() + pd.Timedelta(days=1)
         s = s[s["ts"].notna() & (s["ts"] < day)]
     g = s.assign(low=np.where(s["rating"].notna(), (s["rating"] <= 2).astype(float), np.nan)).groupby(
-        "customer_id", sort=True)
-    out = pd.DataFrame({
-        "n_reviews": g.size().astype(np.int64),
-        "mean_rating": g["rating"].mean(),
-        "low_rating_share": g["low"].mean(),
-        "mean_sentiment": g["sentiment_score"].mean(),
-        "negative_share": g["negative"].mean(),
-        "complaint_rate": g["complaint"].mean(),
-        "praise_rate": g["praise"].mean(),
-        "risk_rate": g["risk_signal"].mean(),
-        "mean_risk": g["risk"].mean(),
-        "last_review": g["ts"].max(),
-    })
+        "customer_id", sort=True
+    )
+    out = pd.DataFrame(
+        {
+            "n_reviews": g.size().astype(np.int64),
+            "mean_rating": g["rating"].mean(),
+            "low_rating_share": g["low"].mean(),
+            "mean_sentiment": g["sentiment_score"].mean(),
+            "negative_share": g["negative"].mean(),
+            "complaint_rate": g["complaint"].mean(),
+            "praise_rate": g["praise"].mean(),
+            "risk_rate": g["risk_signal"].mean(),
+            "mean_risk": g["risk"].mean(),
+            "last_review": g["ts"].max(),
+        }
+    )
     out.index.name = "customer_id"
     return out
 
@@ -141,8 +166,7 @@ def _top(lists: pd.Series) -> pd.Series:
     """Most frequent aspects per customer (ties by name), as lists of up to TOP_ASPECTS."""
     flat = lists.explode().dropna()
     if flat.empty:
-        return pd.Series([[] for _ in range(lists.index.nunique())],
-                         index=lists.index.unique(), dtype=object)
+        return pd.Series([[] for _ in range(lists.index.nunique())], index=lists.index.unique(), dtype=object)
     counts = flat.groupby(level=0).value_counts().rename("n").reset_index()
     counts.columns = ["customer_id", "aspect", "n"]
     counts = counts.sort_values(["customer_id", "n", "aspect"], ascending=[True, False, True])
@@ -153,8 +177,9 @@ def _top(lists: pd.Series) -> pd.Series:
 def text_profiles(signals: pd.DataFrame) -> pd.DataFrame:
     """The stored text profile per customer (:data:`TEXT_PROFILE_COLUMNS`), indexed by customer_id."""
     if signals.empty:
-        return pd.DataFrame(columns=list(TEXT_PROFILE_COLUMNS),
-                            index=pd.Index([], name="customer_id", dtype=object))
+        return pd.DataFrame(
+            columns=list(TEXT_PROFILE_COLUMNS), index=pd.Index([], name="customer_id", dtype=object)
+        )
     agg = aggregate_signals(signals)
     by = signals.set_index("customer_id")
     out = agg.reindex(columns=[c for c in TEXT_PROFILE_COLUMNS if c in agg.columns])
@@ -167,21 +192,32 @@ def text_profiles(signals: pd.DataFrame) -> pd.DataFrame:
 
 def text_profile_summary(profiles: pd.DataFrame, scores_run_id: str | None) -> dict:
     """JSON-ready facts about the text profile of a run (for the run's metrics)."""
-    with_reviews = profiles["n_reviews"].notna() & (profiles["n_reviews"] > 0) \
-        if "n_reviews" in profiles else pd.Series(False, index=profiles.index)
+    with_reviews = (
+        profiles["n_reviews"].notna() & (profiles["n_reviews"] > 0)
+        if "n_reviews" in profiles
+        else pd.Series(False, index=profiles.index)
+    )
     scored = profiles["mean_sentiment"].notna() if "mean_sentiment" in profiles else with_reviews & False
-    return {"scores_run_id": scores_run_id, "customers_with_reviews": int(with_reviews.sum()),
-            "customers_with_scored_reviews": int(scored.sum()),
-            "thresholds": {"complaint_below": COMPLAINT_BELOW, "praise_above": PRAISE_ABOVE,
-                           "risk_at": RISK_AT}}
+    return {
+        "scores_run_id": scores_run_id,
+        "customers_with_reviews": int(with_reviews.sum()),
+        "customers_with_scored_reviews": int(scored.sum()),
+        "thresholds": {"complaint_below": COMPLAINT_BELOW, "praise_above": PRAISE_ABOVE, "risk_at": RISK_AT},
+    }
 
 
 #: Row labels of :func:`signal_rows`, in display order.
-SIGNAL_LABELS = {"n_reviews": "Reviews written", "mean_rating": "Mean rating",
-                 "mean_sentiment": "Mean sentiment (-1 … 1)", "negative_share": "Negative reviews",
-                 "complaint_rate": "Reviews with a complaint", "praise_rate": "Reviews with praise",
-                 "risk_rate": "Reviews with a risk signal", "top_complaints": "Top complaints",
-                 "top_praise": "Top praise"}
+SIGNAL_LABELS = {
+    "n_reviews": "Reviews written",
+    "mean_rating": "Mean rating",
+    "mean_sentiment": "Mean sentiment (-1 … 1)",
+    "negative_share": "Negative reviews",
+    "complaint_rate": "Reviews with a complaint",
+    "praise_rate": "Reviews with praise",
+    "risk_rate": "Reviews with a risk signal",
+    "top_complaints": "Top complaints",
+    "top_praise": "Top praise",
+}
 
 
 def signal_rows(record: dict) -> pd.DataFrame:

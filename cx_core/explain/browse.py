@@ -14,7 +14,7 @@ from cx_core.store.runs import history
 
 SCORE_STAGE = "review_scores"
 MODEL_STAGE = "review_model"
-_PICK_COLUMNS = ("dataset_id, review_id, text, rating")
+_PICK_COLUMNS = "dataset_id, review_id, text, rating"
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,9 @@ def trained_models(ws: Workspace) -> list[ModelChoice]:
     return out
 
 
-def pick_reviews(ws: Workspace, search: str = "", limit: int = 200,
-                 run_id: str | None = None) -> pd.DataFrame:
+def pick_reviews(
+    ws: Workspace, search: str = "", limit: int = 200, run_id: str | None = None
+) -> pd.DataFrame:
     """Reviews to choose from: with their scores when ``run_id`` is given, else plain.
 
     ``search`` matches a review id exactly or any part of the text (case-insensitive).
@@ -52,23 +53,25 @@ def pick_reviews(ws: Workspace, search: str = "", limit: int = 200,
         where += " AND (r.review_id = ? OR contains(lower(r.text), lower(?)))"
         params += [search.strip(), search.strip()]
     if run_id:
-        sql = ("SELECT r.dataset_id, r.review_id, r.text, r.rating, s.sentiment, "
-               "s.sentiment_score, s.risk FROM reviews r JOIN review_scores s "
-               "ON s.dataset_id = r.dataset_id AND s.review_id = r.review_id AND s.run_id = ? "
-               f"WHERE {where} ORDER BY s.sentiment_score ASC, r.review_id LIMIT ?")
+        sql = (
+            "SELECT r.dataset_id, r.review_id, r.text, r.rating, s.sentiment, "
+            "s.sentiment_score, s.risk FROM reviews r JOIN review_scores s "
+            "ON s.dataset_id = r.dataset_id AND s.review_id = r.review_id AND s.run_id = ? "
+            f"WHERE {where} ORDER BY s.sentiment_score ASC, r.review_id LIMIT ?"
+        )
         return ws.query_df(sql, [run_id, *params, int(limit)])
-    sql = (f"SELECT {_PICK_COLUMNS} FROM reviews r WHERE {where} "
-           "ORDER BY r.dataset_id, r.review_id LIMIT ?")
+    sql = f"SELECT {_PICK_COLUMNS} FROM reviews r WHERE {where} ORDER BY r.dataset_id, r.review_id LIMIT ?"
     return ws.query_df(sql, [*params, int(limit)])
 
 
-def review_scores_row(ws: Workspace, run_id: str, dataset_id: str, review_id: str
-                      ) -> dict[str, Any] | None:
+def review_scores_row(ws: Workspace, run_id: str, dataset_id: str, review_id: str) -> dict[str, Any] | None:
     """The stored scores of one review in one scoring run (None when absent)."""
-    df = ws.query_df("SELECT sentiment_method, sentiment, p_negative, p_neutral, p_positive, "
-                     "sentiment_score, rating_pred, aspects, risk, risk_flags FROM review_scores "
-                     "WHERE run_id = ? AND dataset_id = ? AND review_id = ?",
-                     [run_id, dataset_id, review_id])
+    df = ws.query_df(
+        "SELECT sentiment_method, sentiment, p_negative, p_neutral, p_positive, "
+        "sentiment_score, rating_pred, aspects, risk, risk_flags FROM review_scores "
+        "WHERE run_id = ? AND dataset_id = ? AND review_id = ?",
+        [run_id, dataset_id, review_id],
+    )
     return None if df.empty else df.iloc[0].to_dict()
 
 

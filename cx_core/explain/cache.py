@@ -9,19 +9,17 @@ A busy workspace (another load writing) only skips the cache write.
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from cx_core.config import ExplainConfig
-from cx_core.store.db import Workspace, WorkspaceBusy
-from cx_core.text.embeddings import text_hash
 from cx_core.explain.integrated import Explanation, IGSettings, explain_review
 from cx_core.explain.rollout import explain_attention, rollout_key
+from cx_core.store.db import Workspace, WorkspaceBusy
+from cx_core.text.embeddings import text_hash
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +37,15 @@ def settings_from_config(cfg: ExplainConfig) -> IGSettings:
     return IGSettings(**asdict(cfg))
 
 
-def lookup(ws: Workspace, model_id: str, thash: str, head: str, target: str, settings: str
-           ) -> Explanation | None:
+def lookup(
+    ws: Workspace, model_id: str, thash: str, head: str, target: str, settings: str
+) -> Explanation | None:
     """The stored explanation for that key, or None."""
-    raw = ws.scalar("SELECT result_json FROM explanations WHERE model_id = ? AND text_hash = ? "
-                    "AND head = ? AND target = ? AND settings = ?",
-                    [model_id, thash, head, target, settings])
+    raw = ws.scalar(
+        "SELECT result_json FROM explanations WHERE model_id = ? AND text_hash = ? "
+        "AND head = ? AND target = ? AND settings = ?",
+        [model_id, thash, head, target, settings],
+    )
     return None if raw is None else Explanation.from_dict(json.loads(raw))
 
 
@@ -52,12 +53,23 @@ def store(ws: Workspace, expl: Explanation, targets: list[str]) -> bool:
     """Write ``expl`` under each requested target key; False when the workspace was busy."""
     payload = json.dumps(expl.to_dict())
     thash = text_hash(expl.text)
-    rows = [[expl.model_id, thash, expl.head, t, expl.settings, expl.method, datetime.now(),
-             expl.seconds, payload] for t in dict.fromkeys(targets)]
+    rows = [
+        [
+            expl.model_id,
+            thash,
+            expl.head,
+            t,
+            expl.settings,
+            expl.method,
+            datetime.now(),
+            expl.seconds,
+            payload,
+        ]
+        for t in dict.fromkeys(targets)
+    ]
     try:
         with ws.write() as cur:
-            cur.executemany("INSERT OR REPLACE INTO explanations "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            cur.executemany("INSERT OR REPLACE INTO explanations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     except WorkspaceBusy:
         log.info("workspace busy: explanation not cached")
         return False
@@ -69,8 +81,14 @@ def cacheable(model: Any) -> bool:
     return str(getattr(model, "model_id_", "") or "") not in ("", "untrained")
 
 
-def explain_cached(ws: Workspace, model: Any, text: str, head: str, target: str | None = None,
-                   settings: IGSettings | None = None) -> Cached:
+def explain_cached(
+    ws: Workspace,
+    model: Any,
+    text: str,
+    head: str,
+    target: str | None = None,
+    settings: IGSettings | None = None,
+) -> Cached:
     """:func:`explain_review` through the cache (computed and stored on a miss)."""
     cfg = settings or IGSettings()
     asked = target or ""

@@ -68,8 +68,7 @@ class IGSettings(ExplainConfig):
         if self.max_steps < self.n_steps:
             raise ValueError("max_steps must be >= n_steps")
         if self.method not in METHODS:
-            raise ValueError(f"unknown integration method {self.method!r}; use one of "
-                             f"{', '.join(METHODS)}")
+            raise ValueError(f"unknown integration method {self.method!r}; use one of {', '.join(METHODS)}")
         if self.max_length < 4:
             raise ValueError("max_length must be at least 4 tokens")
         if self.threads < 0:
@@ -82,8 +81,10 @@ class IGSettings(ExplainConfig):
 
     def key(self) -> str:
         """A short stable string of the settings (for the cache key)."""
-        return (f"ig:v2:{self.method}:{self.segments}x{self.per_segment}-{self.max_steps}:"
-                f"{self.rel_tol:g}:{self.max_length}")
+        return (
+            f"ig:v2:{self.method}:{self.segments}x{self.per_segment}-{self.max_steps}:"
+            f"{self.rel_tol:g}:{self.max_length}"
+        )
 
 
 @dataclass
@@ -158,20 +159,28 @@ def encode_review(model: Any, text: str, max_length: int) -> Encoded:
     tok = model.tokenizer_
     own = int(getattr(model, "max_length", 0) or max_length)
     limit = max(4, min(int(max_length), own))
-    enc = tok(text, truncation=True, max_length=limit, return_offsets_mapping=True,
-              return_special_tokens_mask=True)
+    enc = tok(
+        text, truncation=True, max_length=limit, return_offsets_mapping=True, return_special_tokens_mask=True
+    )
     ids = list(enc["input_ids"])
     offsets = [tuple(map(int, o)) for o in enc["offset_mapping"]]
     special = [bool(s) for s in enc["special_tokens_mask"]]
     if all(special):
         raise ExplainError("The model's tokenizer finds no words in this text.")
     seen_until = max(e for (s, e), sp in zip(offsets, special) if not sp)
-    rest = text[seen_until:seen_until + 2000]
+    rest = text[seen_until : seen_until + 2000]
     truncated = bool(rest.strip()) and bool(tok(rest, add_special_tokens=False)["input_ids"])
     device = _model_device(model)
     tensor = torch.tensor([ids], dtype=torch.long, device=device)
-    return Encoded(tensor, torch.ones_like(tensor), offsets, special,
-                   tok.convert_ids_to_tokens(ids), truncated, seen_until)
+    return Encoded(
+        tensor,
+        torch.ones_like(tensor),
+        offsets,
+        special,
+        tok.convert_ids_to_tokens(ids),
+        truncated,
+        seen_until,
+    )
 
 
 def _model_device(model: Any) -> torch.device:
@@ -190,8 +199,7 @@ def pad_baseline(model: Any, enc: Encoded) -> torch.Tensor:
     return torch.where(keep, enc.input_ids, torch.full_like(enc.input_ids, int(pad)))
 
 
-def resolve_target(model: Any, head: str, target: str | int | None, logits: torch.Tensor
-                   ) -> tuple[int, str]:
+def resolve_target(model: Any, head: str, target: str | int | None, logits: torch.Tensor) -> tuple[int, str]:
     """Label index and name to explain; None: the predicted (highest-logit) label."""
     heads = model.heads_
     if head not in heads:
@@ -204,8 +212,7 @@ def resolve_target(model: Any, head: str, target: str | int | None, logits: torc
     elif target in labels:
         index = labels.index(target)
     else:
-        raise ExplainError(f"Unknown label {target!r} for head {head!r}; "
-                           f"choose one of {', '.join(labels)}.")
+        raise ExplainError(f"Unknown label {target!r} for head {head!r}; choose one of {', '.join(labels)}.")
     if not 0 <= index < logits.numel():
         raise ExplainError(f"Label index {index} is out of range for head {head!r}.")
     name = labels[index] if index < len(labels) else str(index)
@@ -222,8 +229,7 @@ def head_outputs(model: Any, head: str, logits: torch.Tensor) -> dict[str, float
     else:
         values = logits.float()
     labels = model.heads_[head]
-    return {str(labels[i]) if i < len(labels) else str(i): float(v)
-            for i, v in enumerate(values.tolist())}
+    return {str(labels[i]) if i < len(labels) else str(i): float(v) for i, v in enumerate(values.tolist())}
 
 
 def layer_names(model: Any, layers: Sequence[torch.nn.Module]) -> list[str]:
@@ -234,8 +240,14 @@ def layer_names(model: Any, layers: Sequence[torch.nn.Module]) -> list[str]:
     return [by_id.get(id(layer)) or type(layer).__name__ for layer in layers]
 
 
-def explain_review(model: Any, text: str, head: str, target: str | int | None = None,
-                   settings: IGSettings | None = None, **overrides: Any) -> Explanation:
+def explain_review(
+    model: Any,
+    text: str,
+    head: str,
+    target: str | int | None = None,
+    settings: IGSettings | None = None,
+    **overrides: Any,
+) -> Explanation:
     """Integrated-gradients attribution of one head's logit to the words of ``text``.
 
     ``target``: a label of ``head`` (name or index); None explains the predicted
@@ -274,21 +286,34 @@ def explain_review(model: Any, text: str, head: str, target: str | int | None = 
                 break
             segments *= 2
     values = scores.tolist()
-    words, special = merge_pieces(text, enc.offsets, values,
-                                  enc.seen_until if enc.truncated else None)
+    words, special = merge_pieces(text, enc.offsets, values, enc.seen_until if enc.truncated else None)
     return Explanation(
-        method=IG_METHOD, model_id=str(model.model_id_), head=head, target=label,
-        target_index=index, text=text, words=words,
+        method=IG_METHOD,
+        model_id=str(model.model_id_),
+        head=head,
+        target=label,
+        target_index=index,
+        text=text,
+        words=words,
         pieces=[(t, s, e, v) for t, (s, e), v in zip(enc.tokens, enc.offsets, values)],
-        special_score=special, logit=fx, baseline_logit=fb, delta=delta,
-        outside_gap=fb - f_ids, outputs=head_outputs(model, head, logits), n_steps=steps,
-        settings=cfg.key(), truncated=enc.truncated, n_tokens=len(values),
+        special_score=special,
+        logit=fx,
+        baseline_logit=fb,
+        delta=delta,
+        outside_gap=fb - f_ids,
+        outputs=head_outputs(model, head, logits),
+        n_steps=steps,
+        settings=cfg.key(),
+        truncated=enc.truncated,
+        n_tokens=len(values),
         seconds=time.perf_counter() - t0,
-        layer_totals={n: float(a.sum()) for n, a in zip(layer_names(model, layers), per_layer)})
+        layer_totals={n: float(a.sum()) for n, a in zip(layer_names(model, layers), per_layer)},
+    )
 
 
-def _endpoints(model: Any, tap: "LayerTap", head: str, target: str | int | None, enc: Encoded,
-               base: torch.Tensor) -> tuple[float, float, float, int, str, torch.Tensor]:
+def _endpoints(
+    model: Any, tap: "LayerTap", head: str, target: str | int | None, enc: Encoded, base: torch.Tensor
+) -> tuple[float, float, float, int, str, torch.Tensor]:
     """One forward pass of [text, baseline ids, text with the baseline's layer outputs].
 
     Captures the layers' outputs of the text and the baseline (``tap.inputs``,
@@ -310,8 +335,9 @@ def _endpoints(model: Any, tap: "LayerTap", head: str, target: str | int | None,
     return fx, fb, f_ids, index, label, logits[0]
 
 
-def _integrate(model: Any, tap: "LayerTap", head: str, enc: Encoded, index: int,
-               segments: int, cfg: IGSettings) -> list[torch.Tensor]:
+def _integrate(
+    model: Any, tap: "LayerTap", head: str, enc: Encoded, index: int, segments: int, cfg: IGSettings
+) -> list[torch.Tensor]:
     """Per-layer attributions summed over the hidden dimension, each ``(seq,)`` float64.
 
     Segment ``j`` of the straight path runs from ``B + j/k (X - B)`` to
@@ -336,11 +362,14 @@ def _integrate(model: Any, tap: "LayerTap", head: str, enc: Encoded, index: int,
             tap.replace = None
 
     attrs = IntegratedGradients(forward).attribute(
-        tuple(ends), baselines=tuple(starts), target=index,
-        additional_forward_args=(enc.input_ids.repeat(segments, 1),
-                                 enc.attention_mask.repeat(segments, 1)),
-        n_steps=cfg.per_segment, method=cfg.method,
-        internal_batch_size=cfg.internal_batch_size or None)
+        tuple(ends),
+        baselines=tuple(starts),
+        target=index,
+        additional_forward_args=(enc.input_ids.repeat(segments, 1), enc.attention_mask.repeat(segments, 1)),
+        n_steps=cfg.per_segment,
+        method=cfg.method,
+        internal_batch_size=cfg.internal_batch_size or None,
+    )
     return [a.detach().double().sum(-1).sum(0).cpu() for a in attrs]
 
 
@@ -379,14 +408,15 @@ class LayerTap:
         if threading.get_ident() != self._owner:
             return None
         if not isinstance(output, torch.Tensor) or output.dim() != 3:
-            raise ExplainError(f"Attribution layer {type(module).__name__} must output "
-                               "(batch, seq, dim) tensors.")
+            raise ExplainError(
+                f"Attribution layer {type(module).__name__} must output (batch, seq, dim) tensors."
+            )
         if self.replace is not None:
             return self.replace[i]
         if self.copy_row is not None:
             src, dst = self.copy_row
             self.inputs[i] = output[0:1].detach()
-            self.baselines[i] = output[src:src + 1].detach()
+            self.baselines[i] = output[src : src + 1].detach()
             out = output.clone()
             out[dst] = output[src]
             return out

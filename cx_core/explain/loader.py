@@ -21,8 +21,10 @@ ZERO_SHOT = "zero-shot"
 def check_explainable(model: Any) -> Any:
     """Return ``model`` if it implements the explainer's contract, else raise ExplainError."""
     if not isinstance(model, ExplainableModel):
-        raise ExplainError(f"{type(model).__name__} does not implement the explainer's contract "
-                           "(cx_core.explain.protocol.ExplainableModel).")
+        raise ExplainError(
+            f"{type(model).__name__} does not implement the explainer's contract "
+            "(cx_core.explain.protocol.ExplainableModel)."
+        )
     if not getattr(model.tokenizer_, "is_fast", False):
         raise ExplainError("The model's tokenizer has no fast version (needed for word spans).")
     return model
@@ -37,14 +39,19 @@ def load_trained(model_dir: str) -> Any:
 
 def zero_shot_model(cfg: "Config") -> Any:
     """Sentiment-only review model: encoder + zero-shot prototype head (no training)."""
-    from cx_core.text.encoder import TextEncoder
     from cx_core.reviews.model import MULTICLASS, SENTIMENT_LABELS, ReviewModel
-    from cx_core.reviews.zeroshot import (install_zero_shot_sentiment, prompt_texts, prototypes,
-                                    split_prompt_vectors)
+    from cx_core.reviews.zeroshot import (
+        install_zero_shot_sentiment,
+        prompt_texts,
+        prototypes,
+        split_prompt_vectors,
+    )
+    from cx_core.text.encoder import TextEncoder
 
     encoder = TextEncoder.from_config(cfg.model).load()
-    model = ReviewModel(encoder, {"sentiment": list(SENTIMENT_LABELS)},
-                        {"sentiment": MULTICLASS}, lexical_dim=0)
+    model = ReviewModel(
+        encoder, {"sentiment": list(SENTIMENT_LABELS)}, {"sentiment": MULTICLASS}, lexical_dim=0
+    )
     vectors = encoder.encode(prompt_texts())
     install_zero_shot_sentiment(model, prototypes(split_prompt_vectors(vectors)))
     model.model_id_ = f"{ZERO_SHOT}:{encoder.identify()}"

@@ -28,8 +28,9 @@ class ExplainableModel(Protocol):
     tokenizer_: Any  # a Hugging Face *fast* tokenizer (offsets, special token ids)
     max_length: int
 
-    def forward_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-                       ) -> dict[str, torch.Tensor]:
+    def forward_logits(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         """Logits per head, each ``(batch, n_labels)``; differentiable."""
 
     def attribution_layers(self) -> Sequence[torch.nn.Module]:

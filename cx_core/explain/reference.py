@@ -44,10 +44,18 @@ class LexicalEmbedding(nn.Module):
 class EncoderHeadModel(nn.Module):
     """HF encoder + mean pooling (+ optional lexical part) + linear heads (explainable)."""
 
-    def __init__(self, encoder: nn.Module, tokenizer: Any, heads: dict[str, list[str]],
-                 head_kinds: dict[str, str] | None = None, max_length: int = 256,
-                 lexical_dim: int = 0, lexical_buckets: int = 4096, model_id: str = "",
-                 seed: int = 0) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        tokenizer: Any,
+        heads: dict[str, list[str]],
+        head_kinds: dict[str, str] | None = None,
+        max_length: int = 256,
+        lexical_dim: int = 0,
+        lexical_buckets: int = 4096,
+        model_id: str = "",
+        seed: int = 0,
+    ) -> None:
         super().__init__()
         if not getattr(tokenizer, "is_fast", False):
             raise ValueError("the explainer needs a fast (Rust) tokenizer for character offsets")
@@ -58,8 +66,9 @@ class EncoderHeadModel(nn.Module):
         self.head_kinds_ = {k: (head_kinds or {}).get(k, "multiclass") for k in heads}
         gen = torch.Generator().manual_seed(seed)
         hidden = int(encoder.config.hidden_size)
-        self.lexical = (LexicalEmbedding(lexical_buckets, lexical_dim, tokenizer.all_special_ids)
-                        if lexical_dim else None)
+        self.lexical = (
+            LexicalEmbedding(lexical_buckets, lexical_dim, tokenizer.all_special_ids) if lexical_dim else None
+        )
         if self.lexical is not None:
             with torch.no_grad():
                 self.lexical.embedding.weight.normal_(0.0, 0.5, generator=gen)
@@ -68,7 +77,7 @@ class EncoderHeadModel(nn.Module):
         self.head_layers = nn.ModuleDict({k: nn.Linear(features, len(v)) for k, v in heads.items()})
         with torch.no_grad():
             for layer in self.head_layers.values():
-                layer.weight.normal_(0.0, 1.0 / features ** 0.5, generator=gen)
+                layer.weight.normal_(0.0, 1.0 / features**0.5, generator=gen)
                 layer.bias.zero_()
         self.model_id_ = model_id or _weights_id(self)
         self.eval()
@@ -84,8 +93,9 @@ class EncoderHeadModel(nn.Module):
         lex = (self.lexical(input_ids) * weights).sum(1) / denom
         return torch.cat([pooled, lex], dim=1)
 
-    def forward_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-                       ) -> dict[str, torch.Tensor]:
+    def forward_logits(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         """Logits per head, each ``(batch, n_labels)``."""
         feats = self.features(input_ids, attention_mask)
         return {name: layer(feats) for name, layer in self.head_layers.items()}
@@ -106,13 +116,19 @@ class EncoderHeadModel(nn.Module):
         """:meth:`features` of ``texts`` as a float32 array (to fit heads on)."""
         out = []
         for i in range(0, len(texts), batch):
-            enc = self.tokenizer_(list(texts[i:i + batch]), truncation=True, padding=True,
-                                  max_length=self.max_length, return_tensors="pt")
+            enc = self.tokenizer_(
+                list(texts[i : i + batch]),
+                truncation=True,
+                padding=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            )
             out.append(self.features(enc["input_ids"], enc["attention_mask"]).float().numpy())
         return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
-    def fit_head(self, head: str, features: np.ndarray, labels: np.ndarray, c: float = 1.0
-                 ) -> "EncoderHeadModel":
+    def fit_head(
+        self, head: str, features: np.ndarray, labels: np.ndarray, c: float = 1.0
+    ) -> "EncoderHeadModel":
         """Set one multiclass head from a multinomial logistic regression on pooled features."""
         from sklearn.linear_model import LogisticRegression
 
@@ -144,8 +160,10 @@ def _weights_id(model: nn.Module) -> str:
         h.update(tensor.detach().cpu().numpy().tobytes())
     enc = getattr(model, "encoder", None)
     cfg = getattr(enc, "config", None)
-    h.update(f"{type(enc).__name__}:{getattr(cfg, 'hidden_size', '')}:"
-             f"{getattr(cfg, 'num_hidden_layers', '')}:{getattr(cfg, 'vocab_size', '')}".encode())
+    h.update(
+        f"{type(enc).__name__}:{getattr(cfg, 'hidden_size', '')}:"
+        f"{getattr(cfg, 'num_hidden_layers', '')}:{getattr(cfg, 'vocab_size', '')}".encode()
+    )
     return "ref:" + h.hexdigest()[:16]
 
 
@@ -158,8 +176,9 @@ def load_minilm(model_dir: str = "") -> tuple[nn.Module, Any]:
     path = str(validate_model_dir(model_dir or default_model_dir()))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    enc = AutoModel.from_pretrained(path, local_files_only=True, attn_implementation="sdpa",
-                                    dtype=torch.float32)
+    enc = AutoModel.from_pretrained(
+        path, local_files_only=True, attn_implementation="sdpa", dtype=torch.float32
+    )
     return enc.eval(), tok
 
 
@@ -168,8 +187,14 @@ def tiny_bert(tokenizer: Any, seed: int = 0, hidden: int = 32, layers: int = 2) 
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(seed)
-    cfg = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
-                     num_attention_heads=4, intermediate_size=hidden * 2,
-                     max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id or 0,
-                     attn_implementation="sdpa")
+    cfg = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        intermediate_size=hidden * 2,
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id or 0,
+        attn_implementation="sdpa",
+    )
     return BertModel(cfg).eval()

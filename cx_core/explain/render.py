@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from cx_core.explain.integrated import IG_METHOD, Explanation
 from cx_core.ingest.pii import EMAIL_RE, PHONE_RE, is_phone
 from cx_core.safe import html_escape
-from cx_core.explain.integrated import IG_METHOD, Explanation
 
 POSITIVE = (22, 163, 74)  # green: pushed the explained logit up
 NEGATIVE = (220, 38, 38)  # red: pushed it down
@@ -61,11 +61,13 @@ def highlighted_text(expl: Explanation, mask_pii: bool = False) -> str:
     text = display_text(expl.text, mask_pii)
     parts, pos = [], 0
     for w in expl.words:
-        word = html_escape(text[w.start:w.end])
-        parts.append(_gap(text[pos:w.start]))
+        word = html_escape(text[w.start : w.end])
+        parts.append(_gap(text[pos : w.start]))
         tip = "not seen by the model (text truncated)" if w.score is None else f"{w.score:+.4f}"
-        parts.append(f'<span style="background:{word_colour(w.score, scale, signed)};'
-                     f'border-radius:3px;padding:1px 2px" title="{word}: {tip}">{word}</span>')
+        parts.append(
+            f'<span style="background:{word_colour(w.score, scale, signed)};'
+            f'border-radius:3px;padding:1px 2px" title="{word}: {tip}">{word}</span>'
+        )
         pos = w.end
     parts.append(_gap(text[pos:]))
     return "".join(parts)
@@ -74,18 +76,22 @@ def highlighted_text(expl: Explanation, mask_pii: bool = False) -> str:
 def legend(expl: Explanation) -> str:
     """One escaped paragraph saying what the colours mean, with the convergence delta."""
     if expl.method != IG_METHOD:
-        text = ("Blue: share of the model's attention (rollout over all layers, averaged over "
-                "heads); it says where the model looked, not in which direction. "
-                f"Special tokens hold {expl.special_score:.0%} of it.")
+        text = (
+            "Blue: share of the model's attention (rollout over all layers, averaged over "
+            "heads); it says where the model looked, not in which direction. "
+            f"Special tokens hold {expl.special_score:.0%} of it."
+        )
         return f'<p style="font-size:0.85rem;opacity:0.8">{html_escape(text)}</p>'
     label = f"{expl.head}: {expl.target}"
     rel = expl.relative_delta
-    text = (f"Green words raised, red words lowered the logit of \u00ab{label}\u00bb "
-            f"(the score before softmax/sigmoid). Logit {expl.logit:+.3f} vs "
-            f"{expl.baseline_logit:+.3f} for the baseline (all words replaced by [PAD]); "
-            f"the words add up to {expl.total:+.3f}. Convergence delta {expl.delta:+.4f}"
-            + (f" ({rel:.1%} of the gap)" if rel is not None else "")
-            + f", {expl.n_steps} integration steps.")
+    text = (
+        f"Green words raised, red words lowered the logit of \u00ab{label}\u00bb "
+        f"(the score before softmax/sigmoid). Logit {expl.logit:+.3f} vs "
+        f"{expl.baseline_logit:+.3f} for the baseline (all words replaced by [PAD]); "
+        f"the words add up to {expl.total:+.3f}. Convergence delta {expl.delta:+.4f}"
+        + (f" ({rel:.1%} of the gap)" if rel is not None else "")
+        + f", {expl.n_steps} integration steps."
+    )
     return f'<p style="font-size:0.85rem;opacity:0.8">{html_escape(text)}</p>'
 
 
@@ -97,38 +103,50 @@ def to_html(expl: Explanation, mask_pii: bool = False) -> str:
     """
     note = ""
     if expl.truncated:
-        note = (f'<p style="font-size:0.85rem;opacity:0.8">{html_escape(_truncation_note(expl))}'
-                "</p>")
+        note = f'<p style="font-size:0.85rem;opacity:0.8">{html_escape(_truncation_note(expl))}</p>'
     body = highlighted_text(expl, mask_pii)
-    return (f'<div class="cx-explain" style="line-height:1.9;font-size:1rem">{body}</div>'
-            f"{note}{legend(expl)}")
+    return f'<div class="cx-explain" style="line-height:1.9;font-size:1rem">{body}</div>{note}{legend(expl)}'
 
 
 def _truncation_note(expl: Explanation) -> str:
-    return (f"The review is longer than the model reads: only its first {expl.n_tokens} tokens "
-            "were used; the grey words were not seen.")
+    return (
+        f"The review is longer than the model reads: only its first {expl.n_tokens} tokens "
+        "were used; the grey words were not seen."
+    )
 
 
 def top_words_figure(expl: Explanation, k: int = 15, mask_pii: bool = False) -> go.Figure:
     """Horizontal bars of the ``k`` words with the largest |score| (labels escaped)."""
     text = display_text(expl.text, mask_pii)
-    ranked = sorted((w for w in expl.words if w.score is not None),
-                    key=lambda w: abs(w.score), reverse=True)[:k]
+    ranked = sorted((w for w in expl.words if w.score is not None), key=lambda w: abs(w.score), reverse=True)[
+        :k
+    ]
     ranked.reverse()  # largest on top
     signed = expl.method == IG_METHOD
     ids = [f"w{i}" for i in range(len(ranked))]
-    colours = [f"rgb{(POSITIVE if w.score >= 0 else NEGATIVE) if signed else ATTENTION}"
-               for w in ranked]
-    fig = go.Figure(go.Bar(
-        x=[w.score for w in ranked], y=ids, orientation="h", marker_color=colours,
-        customdata=[html_escape(text[w.start:w.end]) for w in ranked],
-        hovertemplate="%{customdata}: %{x:.4f}<extra></extra>"))
-    title = (f"Top words for {expl.head}: {expl.target} (attribution to the logit)" if signed
-             else "Top words by attention share")
+    colours = [f"rgb{(POSITIVE if w.score >= 0 else NEGATIVE) if signed else ATTENTION}" for w in ranked]
+    fig = go.Figure(
+        go.Bar(
+            x=[w.score for w in ranked],
+            y=ids,
+            orientation="h",
+            marker_color=colours,
+            customdata=[html_escape(text[w.start : w.end]) for w in ranked],
+            hovertemplate="%{customdata}: %{x:.4f}<extra></extra>",
+        )
+    )
+    title = (
+        f"Top words for {expl.head}: {expl.target} (attribution to the logit)"
+        if signed
+        else "Top words by attention share"
+    )
     fig.update_layout(
-        title=html_escape(title), height=max(220, 28 * len(ranked) + 90),
+        title=html_escape(title),
+        height=max(220, 28 * len(ranked) + 90),
         margin=dict(l=10, r=10, t=50, b=30),
         xaxis_title="attribution" if signed else "share",
-        yaxis=dict(tickmode="array", tickvals=ids,
-                   ticktext=[html_escape(text[w.start:w.end]) for w in ranked]))
+        yaxis=dict(
+            tickmode="array", tickvals=ids, ticktext=[html_escape(text[w.start : w.end]) for w in ranked]
+        ),
+    )
     return fig

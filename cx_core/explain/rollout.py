@@ -24,7 +24,7 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
-from cx_core.explain.integrated import ROLLOUT_METHOD, ExplainError, Explanation, eval_mode, encode_review
+from cx_core.explain.integrated import ROLLOUT_METHOD, ExplainError, Explanation, encode_review, eval_mode
 from cx_core.explain.words import merge_pieces
 
 _ATTN_LOCK = threading.Lock()
@@ -61,15 +61,15 @@ def eager_attention(encoder: Any) -> Iterator[None]:
                 encoder.set_attn_implementation(previous)
 
 
-def attention_maps(encoder: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor
-                   ) -> list[torch.Tensor]:
+def attention_maps(encoder: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> list[torch.Tensor]:
     """Per-layer attention probabilities ``(1, heads, seq, seq)`` of one input."""
     with eager_attention(encoder), eval_mode(encoder), torch.no_grad():
         out = encoder(input_ids=input_ids, attention_mask=attention_mask, output_attentions=True)
     maps = [a for a in (getattr(out, "attentions", None) or ()) if a is not None]
     if not maps:
-        raise ExplainError("The encoder returned no attention maps (it may not support the "
-                           "eager attention implementation).")
+        raise ExplainError(
+            "The encoder returned no attention maps (it may not support the eager attention implementation)."
+        )
     return maps
 
 
@@ -84,14 +84,22 @@ def explain_attention(model: Any, text: str, max_length: int = 256) -> Explanati
     else:
         share = roll.mean(0)
     values = share.tolist()
-    words, special = merge_pieces(text, enc.offsets, values,
-                                  enc.seen_until if enc.truncated else None)
+    words, special = merge_pieces(text, enc.offsets, values, enc.seen_until if enc.truncated else None)
     return Explanation(
-        method=ROLLOUT_METHOD, model_id=str(model.model_id_), head="", target="",
-        target_index=-1, text=text, words=words,
+        method=ROLLOUT_METHOD,
+        model_id=str(model.model_id_),
+        head="",
+        target="",
+        target_index=-1,
+        text=text,
+        words=words,
         pieces=[(t, s, e, v) for t, (s, e), v in zip(enc.tokens, enc.offsets, values)],
-        special_score=special, settings=rollout_key(max_length), truncated=enc.truncated,
-        n_tokens=len(values), seconds=time.perf_counter() - t0)
+        special_score=special,
+        settings=rollout_key(max_length),
+        truncated=enc.truncated,
+        n_tokens=len(values),
+        seconds=time.perf_counter() - t0,
+    )
 
 
 def rollout_key(max_length: int) -> str:

@@ -36,8 +36,9 @@ def word_spans(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _WORD.finditer(text)]
 
 
-def merge_pieces(text: str, offsets: Sequence[tuple[int, int]], scores: Sequence[float],
-                 seen_until: int | None = None) -> tuple[list[Word], float]:
+def merge_pieces(
+    text: str, offsets: Sequence[tuple[int, int]], scores: Sequence[float], seen_until: int | None = None
+) -> tuple[list[Word], float]:
     """Sum piece scores per word; returns ``(words, score of pieces without a span)``.
 
     ``offsets`` are the tokenizer's ``(start, end)`` character spans, ``(0, 0)`` for
@@ -60,8 +61,10 @@ def merge_pieces(text: str, offsets: Sequence[tuple[int, int]], scores: Sequence
         totals[i] += float(score)
         counts[i] += 1
     limit = len(text) if seen_until is None else seen_until
-    words = [Word(text[s:e], s, e, totals[i] if (counts[i] or s < limit) else None, counts[i])
-             for i, (s, e) in enumerate(spans)]
+    words = [
+        Word(text[s:e], s, e, totals[i] if (counts[i] or s < limit) else None, counts[i])
+        for i, (s, e) in enumerate(spans)
+    ]
     return words, special
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cx_core.progress import Progress
 from cx_core.config import Config
-from cx_core.store.db import Workspace
 from cx_core.ingest.load import LoadReport, load_file
+from cx_core.progress import Progress
+from cx_core.store.db import Workspace
 
 DEMO_FILES = (("customers", "customers.csv"), ("orders", "orders.csv"), ("reviews", "reviews.csv"))
 
@@ -17,8 +17,7 @@ def demo_seeded(ws: Workspace) -> bool:
     return ws.scalar("SELECT count(*) FROM meta WHERE key = 'demo_seeded'") > 0
 
 
-def load_demo(ws: Workspace, cfg: Config,
-              progress: Progress | None = None) -> list[LoadReport]:
+def load_demo(ws: Workspace, cfg: Config, progress: Progress | None = None) -> list[LoadReport]:
     """Write the demo CSV files (deterministic) and load the three tables with suggested mappings."""
     from cx_core.ingest.demo import write_demo
 
@@ -36,8 +35,7 @@ def load_demo(ws: Workspace, cfg: Config,
     return reports
 
 
-def ensure_demo(ws: Workspace, cfg: Config,
-                progress: Progress | None = None) -> list[LoadReport]:
+def ensure_demo(ws: Workspace, cfg: Config, progress: Progress | None = None) -> list[LoadReport]:
     """Load the demo store into a brand-new, empty workspace; otherwise do nothing."""
     if demo_seeded(ws) or ws.scalar("SELECT count(*) FROM datasets"):
         return []
@@ -57,8 +55,10 @@ def mark_first_analysis(ws: Workspace, job_id: str) -> None:
 
 def demo_dataset_ids(ws: Workspace) -> list[str]:
     """Ids of the demo store's datasets still loaded (their source name starts with ``demo/``)."""
-    df = ws.query_df("SELECT dataset_id FROM datasets WHERE source_name IN (?, ?, ?) "
-                     "ORDER BY dataset_id", [f"demo/{f}" for _, f in DEMO_FILES])
+    df = ws.query_df(
+        "SELECT dataset_id FROM datasets WHERE source_name IN (?, ?, ?) ORDER BY dataset_id",
+        [f"demo/{f}" for _, f in DEMO_FILES],
+    )
     return df["dataset_id"].tolist()
 
 

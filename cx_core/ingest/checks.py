@@ -16,8 +16,10 @@ ID_CONTROL = "[\\x00-\\x1f\\x7f]"
 
 BASE_RULES: dict[str, tuple[tuple[str, str], ...]] = {
     "customers": (("customer_id IS NULL", "missing customer id"),),
-    "orders": (("ts IS NULL", "order date missing or not parsed"),
-               ("amount IS NULL", "amount missing or not a number")),
+    "orders": (
+        ("ts IS NULL", "order date missing or not parsed"),
+        ("amount IS NULL", "amount missing or not a number"),
+    ),
     "reviews": (("text IS NULL", "empty review text"),),
 }
 
@@ -26,8 +28,7 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def reject_rules(kind: str, mapping: Mapping[str, str | None],
-                 opts: LoadOptions) -> list[tuple[str, str]]:
+def reject_rules(kind: str, mapping: Mapping[str, str | None], opts: LoadOptions) -> list[tuple[str, str]]:
     """``(condition, reason)`` pairs for a kind, in the order they are applied."""
     rules = list(BASE_RULES[kind])
     lo, hi = opts.window
@@ -37,16 +38,28 @@ def reject_rules(kind: str, mapping: Mapping[str, str | None],
             continue
         f, label = spec.name, spec.label.lower()
         if spec.vtype == "id":
-            rules.append((f"(_idctl AND regexp_matches({f}, {_lit(ID_CONTROL)}))",
-                          f"{label} contains control characters (such as NUL)"))
-            rules.append((f"length({f}) > {int(opts.max_id_length)}",
-                          f"{label} longer than {int(opts.max_id_length)} characters"))
+            rules.append(
+                (
+                    f"(_idctl AND regexp_matches({f}, {_lit(ID_CONTROL)}))",
+                    f"{label} contains control characters (such as NUL)",
+                )
+            )
+            rules.append(
+                (
+                    f"length({f}) > {int(opts.max_id_length)}",
+                    f"{label} longer than {int(opts.max_id_length)} characters",
+                )
+            )
         elif spec.vtype == "num":
             rules.append((f"NOT isfinite({f})", f"{label} is NaN or infinite"))
         elif spec.vtype == "ts":
-            rules.append((f"({f} < TIMESTAMP {_lit(lo.isoformat())} OR "
-                          f"{f} >= TIMESTAMP {_lit(hi.isoformat())} + INTERVAL 1 DAY)",
-                          f"{label} outside {lo.isoformat()} … {hi.isoformat()}"))
+            rules.append(
+                (
+                    f"({f} < TIMESTAMP {_lit(lo.isoformat())} OR "
+                    f"{f} >= TIMESTAMP {_lit(hi.isoformat())} + INTERVAL 1 DAY)",
+                    f"{label} outside {lo.isoformat()} … {hi.isoformat()}",
+                )
+            )
     return rules
 
 
@@ -54,4 +67,3 @@ def reason_case(kind: str, mapping: Mapping[str, str | None], opts: LoadOptions)
     """One SQL CASE giving each row its first failed rule's reason (NULL: accepted)."""
     whens = " ".join(f"WHEN {cond} THEN {_lit(why)}" for cond, why in reject_rules(kind, mapping, opts))
     return f"CASE {whens} END"
-

@@ -46,8 +46,10 @@ def text_problem(column: str, label: str, series: pd.Series) -> str | None:
     if holds_text(series):
         return None
     shown = ", ".join(_values(series).drop_duplicates().head(3))
-    return (f"Column '{column}' mapped to '{label}' holds numbers ({shown}…), not text. Choose the "
-            "column with the written words.")
+    return (
+        f"Column '{column}' mapped to '{label}' holds numbers ({shown}…), not text. Choose the "
+        "column with the written words."
+    )
 
 
 def rating_warning(column: str, series: pd.Series) -> str | None:
@@ -56,5 +58,7 @@ def rating_warning(column: str, series: pd.Series) -> str | None:
     if vals is None:
         return None
     shown = "/".join(f"{v:g}" for v in vals)
-    return (f"Rating column '{column}' holds only {shown}: that looks like a sentiment class, not a "
-            "star rating. If it is a label, map it as the sentiment label instead of the rating.")
+    return (
+        f"Rating column '{column}' holds only {shown}: that looks like a sentiment class, not a "
+        "star rating. If it is a label, map it as the sentiment label instead of the rating."
+    )

@@ -54,26 +54,36 @@ CHURN_QUIET_DAYS = 215  # unhappy_delivery: last order at least this long before
 NEW_WINDOW_DAYS = 90  # new_customers: signed up within this many days of end
 
 CATEGORIES: tuple[str, ...] = (
-    "dresses", "tops", "jeans", "knitwear", "shoes", "accessories", "outerwear",
+    "dresses",
+    "tops",
+    "jeans",
+    "knitwear",
+    "shoes",
+    "accessories",
+    "outerwear",
 )
 TIERS: tuple[str, ...] = ("budget", "core", "premium")
 
 # Category preferences per group (rows: groups, columns: CATEGORIES).
-CATEGORY_PREF = np.array([
-    [0.22, 0.14, 0.12, 0.16, 0.14, 0.10, 0.12],  # loyal_premium
-    [0.15, 0.28, 0.15, 0.12, 0.10, 0.15, 0.05],  # bargain_hunters
-    [0.18, 0.20, 0.15, 0.12, 0.13, 0.12, 0.10],  # unhappy_delivery
-    [0.20, 0.25, 0.12, 0.10, 0.13, 0.12, 0.08],  # new_customers
-    [0.30, 0.15, 0.25, 0.05, 0.15, 0.02, 0.08],  # fit_returners
-])
+CATEGORY_PREF = np.array(
+    [
+        [0.22, 0.14, 0.12, 0.16, 0.14, 0.10, 0.12],  # loyal_premium
+        [0.15, 0.28, 0.15, 0.12, 0.10, 0.15, 0.05],  # bargain_hunters
+        [0.18, 0.20, 0.15, 0.12, 0.13, 0.12, 0.10],  # unhappy_delivery
+        [0.20, 0.25, 0.12, 0.10, 0.13, 0.12, 0.08],  # new_customers
+        [0.30, 0.15, 0.25, 0.05, 0.15, 0.02, 0.08],  # fit_returners
+    ]
+)
 # Price-tier preferences per group (columns: TIERS).
-TIER_PREF = np.array([
-    [0.05, 0.35, 0.60],
-    [0.70, 0.26, 0.04],
-    [0.30, 0.50, 0.20],
-    [0.30, 0.52, 0.18],
-    [0.30, 0.50, 0.20],
-])
+TIER_PREF = np.array(
+    [
+        [0.05, 0.35, 0.60],
+        [0.70, 0.26, 0.04],
+        [0.30, 0.50, 0.20],
+        [0.30, 0.52, 0.18],
+        [0.30, 0.50, 0.20],
+    ]
+)
 ORDERS_PER_YEAR = np.array([8.0, 4.5, 5.0, 0.0, 5.0])  # new_customers: 1-2 orders
 MIN_ORDERS = np.array([3, 1, 2, 1, 2])
 EXTRA_LINES = np.array([1.2, 1.3, 0.8, 0.5, 1.4])  # Poisson mean of lines beyond the first
@@ -93,32 +103,116 @@ SALE_DISCOUNT = 0.30
 # ---------------------------------------------------------------------------
 
 FIRST_NAMES = (
-    "Olivia", "Amelia", "Isla", "Ava", "Mia", "Sophie", "Grace", "Lily", "Freya",
-    "Emily", "Chloé", "Ella", "Poppy", "Zoë", "Hannah", "Siobhán", "Aisha", "Priya",
-    "Fatima", "Niamh", "Charlotte", "Lucy", "Ruby", "Evie", "Jessica", "Maya",
-    "Oliver", "James", "Harry", "Noah", "Jack", "Leo", "Arjun", "Mohammed",
-    "Thomas", "Daniel", "Seán", "José", "Samuel", "Joseph", "Kai", "Ethan",
+    "Olivia",
+    "Amelia",
+    "Isla",
+    "Ava",
+    "Mia",
+    "Sophie",
+    "Grace",
+    "Lily",
+    "Freya",
+    "Emily",
+    "Chloé",
+    "Ella",
+    "Poppy",
+    "Zoë",
+    "Hannah",
+    "Siobhán",
+    "Aisha",
+    "Priya",
+    "Fatima",
+    "Niamh",
+    "Charlotte",
+    "Lucy",
+    "Ruby",
+    "Evie",
+    "Jessica",
+    "Maya",
+    "Oliver",
+    "James",
+    "Harry",
+    "Noah",
+    "Jack",
+    "Leo",
+    "Arjun",
+    "Mohammed",
+    "Thomas",
+    "Daniel",
+    "Seán",
+    "José",
+    "Samuel",
+    "Joseph",
+    "Kai",
+    "Ethan",
 )
 LAST_NAMES = (
-    "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies",
-    "Patel", "Robinson", "Wright", "Thompson", "Evans", "Walker", "White", "Roberts",
-    "Green", "Hall", "Wood", "Jackson", "Clarke", "Khan", "Hughes", "O'Brien",
-    "Murphy", "Kelly", "Campbell", "Stewart", "Begum", "Ali", "Nowak", "Kowalski",
-    "Singh", "Edwards", "Turner", "Harris", "Martin", "Cooper", "Ward", "Morris",
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+    "Williams",
+    "Wilson",
+    "Johnson",
+    "Davies",
+    "Patel",
+    "Robinson",
+    "Wright",
+    "Thompson",
+    "Evans",
+    "Walker",
+    "White",
+    "Roberts",
+    "Green",
+    "Hall",
+    "Wood",
+    "Jackson",
+    "Clarke",
+    "Khan",
+    "Hughes",
+    "O'Brien",
+    "Murphy",
+    "Kelly",
+    "Campbell",
+    "Stewart",
+    "Begum",
+    "Ali",
+    "Nowak",
+    "Kowalski",
+    "Singh",
+    "Edwards",
+    "Turner",
+    "Harris",
+    "Martin",
+    "Cooper",
+    "Ward",
+    "Morris",
 )
 EMAIL_DOMAINS = ("example.com", "example.org", "example.net", "mail.example.com")
 # (city, country, weight)
 CITIES = (
-    ("London", "United Kingdom", 20), ("Manchester", "United Kingdom", 8),
-    ("Birmingham", "United Kingdom", 7), ("Leeds", "United Kingdom", 5),
-    ("Glasgow", "United Kingdom", 5), ("Edinburgh", "United Kingdom", 4),
-    ("Bristol", "United Kingdom", 4), ("Liverpool", "United Kingdom", 4),
-    ("Cardiff", "United Kingdom", 3), ("Belfast", "United Kingdom", 3),
-    ("Newcastle", "United Kingdom", 3), ("Brighton", "United Kingdom", 3),
-    ("Nottingham", "United Kingdom", 3), ("Sheffield", "United Kingdom", 3),
-    ("Norwich", "United Kingdom", 2), ("York", "United Kingdom", 2),
-    ("Dublin", "Ireland", 5), ("Cork", "Ireland", 2), ("Galway", "Ireland", 1),
-    ("Paris", "France", 1), ("Amsterdam", "Netherlands", 1), ("Berlin", "Germany", 1),
+    ("London", "United Kingdom", 20),
+    ("Manchester", "United Kingdom", 8),
+    ("Birmingham", "United Kingdom", 7),
+    ("Leeds", "United Kingdom", 5),
+    ("Glasgow", "United Kingdom", 5),
+    ("Edinburgh", "United Kingdom", 4),
+    ("Bristol", "United Kingdom", 4),
+    ("Liverpool", "United Kingdom", 4),
+    ("Cardiff", "United Kingdom", 3),
+    ("Belfast", "United Kingdom", 3),
+    ("Newcastle", "United Kingdom", 3),
+    ("Brighton", "United Kingdom", 3),
+    ("Nottingham", "United Kingdom", 3),
+    ("Sheffield", "United Kingdom", 3),
+    ("Norwich", "United Kingdom", 2),
+    ("York", "United Kingdom", 2),
+    ("Dublin", "Ireland", 5),
+    ("Cork", "Ireland", 2),
+    ("Galway", "Ireland", 1),
+    ("Paris", "France", 1),
+    ("Amsterdam", "Netherlands", 1),
+    ("Berlin", "Germany", 1),
 )
 # Ofcom ranges reserved for drama: 1000 numbers each.
 PHONE_RANGES = ("+44 7700 900", "+44 1632 960", "+44 113 496 0", "+44 20 7946 0")
@@ -129,33 +223,110 @@ PHONE_RANGES = ("+44 7700 900", "+44 1632 960", "+44 113 496 0", "+44 20 7946 0"
 
 # category -> (sku prefix, base price, [(noun, plural?)], materials by tier)
 CATALOGUE_SPEC: dict[str, tuple[str, float, list[tuple[str, bool]], tuple[list[str], ...]]] = {
-    "dresses": ("DRS", 45.0, [("Midi Dress", False), ("Wrap Dress", False),
-                              ("Shirt Dress", False), ("Slip Dress", False), ("Maxi Dress", False)],
-                (["Jersey", "Poly", "Printed"], ["Cotton", "Viscose", "Crepe"], ["Silk", "Linen", "Satin"])),
-    "tops": ("TOP", 22.0, [("Tee", False), ("Blouse", False), ("Vest Top", False),
-                           ("Shirt", False), ("Bodysuit", False)],
-             (["Basic", "Ribbed", "Jersey"], ["Cotton", "Striped", "Poplin"], ["Silk", "Organic Cotton", "Linen"])),
-    "jeans": ("JNS", 50.0, [("Skinny Jeans", True), ("Straight Jeans", True),
-                            ("Wide-Leg Jeans", True), ("Mom Jeans", True), ("Bootcut Jeans", True)],
-              (["Stretch", "Washed", "Everyday"], ["Indigo", "Vintage Wash", "Black"], ["Selvedge", "Raw Denim", "Japanese Denim"])),
-    "knitwear": ("KNT", 48.0, [("Jumper", False), ("Cardigan", False), ("Roll Neck", False),
-                               ("Knitted Vest", False)],
-                 (["Acrylic", "Chunky", "Cosy"], ["Cotton", "Cable Knit", "Lambswool"], ["Cashmere", "Merino", "Alpaca"])),
-    "shoes": ("SHO", 65.0, [("Trainers", True), ("Ankle Boots", True), ("Loafers", True),
-                            ("Sandals", True), ("Ballet Flats", True)],
-              (["Canvas", "Faux Leather", "Everyday"], ["Suede", "Leather", "Chelsea"], ["Italian Leather", "Calf Leather", "Handmade"])),
-    "accessories": ("ACC", 25.0, [("Tote Bag", False), ("Scarf", False), ("Belt", False),
-                                  ("Beanie", False), ("Crossbody Bag", False)],
-                    (["Canvas", "Printed", "Knitted"], ["Leather", "Wool", "Woven"], ["Silk", "Cashmere", "Italian Leather"])),
-    "outerwear": ("OUT", 95.0, [("Trench Coat", False), ("Puffer Jacket", False),
-                                ("Denim Jacket", False), ("Wool Coat", False)],
-                  (["Padded", "Lightweight", "Showerproof"], ["Quilted", "Cotton", "Borg"], ["Wool-Blend", "Cashmere-Blend", "Waxed"])),
+    "dresses": (
+        "DRS",
+        45.0,
+        [
+            ("Midi Dress", False),
+            ("Wrap Dress", False),
+            ("Shirt Dress", False),
+            ("Slip Dress", False),
+            ("Maxi Dress", False),
+        ],
+        (["Jersey", "Poly", "Printed"], ["Cotton", "Viscose", "Crepe"], ["Silk", "Linen", "Satin"]),
+    ),
+    "tops": (
+        "TOP",
+        22.0,
+        [("Tee", False), ("Blouse", False), ("Vest Top", False), ("Shirt", False), ("Bodysuit", False)],
+        (["Basic", "Ribbed", "Jersey"], ["Cotton", "Striped", "Poplin"], ["Silk", "Organic Cotton", "Linen"]),
+    ),
+    "jeans": (
+        "JNS",
+        50.0,
+        [
+            ("Skinny Jeans", True),
+            ("Straight Jeans", True),
+            ("Wide-Leg Jeans", True),
+            ("Mom Jeans", True),
+            ("Bootcut Jeans", True),
+        ],
+        (
+            ["Stretch", "Washed", "Everyday"],
+            ["Indigo", "Vintage Wash", "Black"],
+            ["Selvedge", "Raw Denim", "Japanese Denim"],
+        ),
+    ),
+    "knitwear": (
+        "KNT",
+        48.0,
+        [("Jumper", False), ("Cardigan", False), ("Roll Neck", False), ("Knitted Vest", False)],
+        (
+            ["Acrylic", "Chunky", "Cosy"],
+            ["Cotton", "Cable Knit", "Lambswool"],
+            ["Cashmere", "Merino", "Alpaca"],
+        ),
+    ),
+    "shoes": (
+        "SHO",
+        65.0,
+        [
+            ("Trainers", True),
+            ("Ankle Boots", True),
+            ("Loafers", True),
+            ("Sandals", True),
+            ("Ballet Flats", True),
+        ],
+        (
+            ["Canvas", "Faux Leather", "Everyday"],
+            ["Suede", "Leather", "Chelsea"],
+            ["Italian Leather", "Calf Leather", "Handmade"],
+        ),
+    ),
+    "accessories": (
+        "ACC",
+        25.0,
+        [("Tote Bag", False), ("Scarf", False), ("Belt", False), ("Beanie", False), ("Crossbody Bag", False)],
+        (
+            ["Canvas", "Printed", "Knitted"],
+            ["Leather", "Wool", "Woven"],
+            ["Silk", "Cashmere", "Italian Leather"],
+        ),
+    ),
+    "outerwear": (
+        "OUT",
+        95.0,
+        [("Trench Coat", False), ("Puffer Jacket", False), ("Denim Jacket", False), ("Wool Coat", False)],
+        (
+            ["Padded", "Lightweight", "Showerproof"],
+            ["Quilted", "Cotton", "Borg"],
+            ["Wool-Blend", "Cashmere-Blend", "Waxed"],
+        ),
+    ),
 }
 TIER_PRICE = (0.55, 1.0, 2.3)
 TIER_CODE = ("B", "C", "P")
 STYLE_NAMES = (
-    "Ada", "Bea", "Cleo", "Dora", "Edie", "Flo", "Greta", "Hattie", "Iris", "Juno",
-    "Kit", "Lola", "Mabel", "Nell", "Orla", "Pia", "Rosa", "Sadie", "Tess", "Vera",
+    "Ada",
+    "Bea",
+    "Cleo",
+    "Dora",
+    "Edie",
+    "Flo",
+    "Greta",
+    "Hattie",
+    "Iris",
+    "Juno",
+    "Kit",
+    "Lola",
+    "Mabel",
+    "Nell",
+    "Orla",
+    "Pia",
+    "Rosa",
+    "Sadie",
+    "Tess",
+    "Vera",
 )
 HOSTILE_PRODUCT = 'The "Everyday" Tee <Limited> & Co, 2-pack'
 ITEMS_PER_TIER = (6, 7, 4)  # per category, 17 items x 7 categories = 119 products
@@ -184,9 +355,17 @@ def build_catalogue() -> pd.DataFrame:
                         break
                 raw = base * TIER_PRICE[t] * rng.uniform(0.8, 1.25)
                 price = max(round(raw) - 0.01, 4.99) if rng.random() < 0.8 else float(round(raw))
-                rows.append({"sku": f"{prefix}-{TIER_CODE[t]}{k + 1:02d}", "product": name,
-                             "category": cat, "tier": t, "noun": noun.lower(),
-                             "plural": plural, "list_price": round(price, 2)})
+                rows.append(
+                    {
+                        "sku": f"{prefix}-{TIER_CODE[t]}{k + 1:02d}",
+                        "product": name,
+                        "category": cat,
+                        "tier": t,
+                        "noun": noun.lower(),
+                        "plural": plural,
+                        "list_price": round(price, 2),
+                    }
+                )
     cat = pd.DataFrame(rows)
     i = cat.index[(cat["category"] == "tops") & (cat["tier"] == 0)][0]
     cat.loc[i, ["product", "noun", "plural"]] = [HOSTILE_PRODUCT, "tee", False]
@@ -389,19 +568,52 @@ SENTENCE_KEYS: tuple[tuple[str, str], ...] = tuple(SENTENCES)
 
 # Topic profile per group: (aspect, polarity) -> weight.
 PROFILES: tuple[dict[tuple[str, str], float], ...] = (
-    {("quality", "pos"): 0.36, ("fit", "pos"): 0.26, ("loyalty", "pos"): 0.12,
-     ("service", "pos"): 0.08, ("packaging", "pos"): 0.05, ("delivery", "pos"): 0.05,
-     ("price", "pos"): 0.05, ("price", "neg"): 0.03},
-    {("price", "pos"): 0.42, ("price", "mix"): 0.26, ("quality", "neg"): 0.07,
-     ("delivery", "pos"): 0.08, ("fit", "pos"): 0.06, ("general", "pos"): 0.04,
-     ("packaging", "neg"): 0.03, ("quality", "pos"): 0.04},
-    {("delivery", "neg"): 0.42, ("service", "neg"): 0.35, ("packaging", "neg"): 0.08,
-     ("general", "neg"): 0.07, ("price", "neg"): 0.04, ("quality", "pos"): 0.04},
-    {("general", "pos"): 0.40, ("packaging", "pos"): 0.28, ("delivery", "pos"): 0.18,
-     ("quality", "pos"): 0.06, ("fit", "pos"): 0.04, ("price", "pos"): 0.04},
-    {("fit", "neg"): 0.52, ("quality", "pos"): 0.12, ("service", "pos"): 0.10,
-     ("service", "neg"): 0.07, ("general", "neg"): 0.05, ("fit", "pos"): 0.05,
-     ("delivery", "pos"): 0.04, ("price", "mix"): 0.05},
+    {
+        ("quality", "pos"): 0.36,
+        ("fit", "pos"): 0.26,
+        ("loyalty", "pos"): 0.12,
+        ("service", "pos"): 0.08,
+        ("packaging", "pos"): 0.05,
+        ("delivery", "pos"): 0.05,
+        ("price", "pos"): 0.05,
+        ("price", "neg"): 0.03,
+    },
+    {
+        ("price", "pos"): 0.42,
+        ("price", "mix"): 0.26,
+        ("quality", "neg"): 0.07,
+        ("delivery", "pos"): 0.08,
+        ("fit", "pos"): 0.06,
+        ("general", "pos"): 0.04,
+        ("packaging", "neg"): 0.03,
+        ("quality", "pos"): 0.04,
+    },
+    {
+        ("delivery", "neg"): 0.42,
+        ("service", "neg"): 0.35,
+        ("packaging", "neg"): 0.08,
+        ("general", "neg"): 0.07,
+        ("price", "neg"): 0.04,
+        ("quality", "pos"): 0.04,
+    },
+    {
+        ("general", "pos"): 0.40,
+        ("packaging", "pos"): 0.28,
+        ("delivery", "pos"): 0.18,
+        ("quality", "pos"): 0.06,
+        ("fit", "pos"): 0.04,
+        ("price", "pos"): 0.04,
+    },
+    {
+        ("fit", "neg"): 0.52,
+        ("quality", "pos"): 0.12,
+        ("service", "pos"): 0.10,
+        ("service", "neg"): 0.07,
+        ("general", "neg"): 0.05,
+        ("fit", "pos"): 0.05,
+        ("delivery", "pos"): 0.04,
+        ("price", "mix"): 0.05,
+    },
 )
 _PROFILE_CUM = tuple((list(p), list(np.cumsum(list(p.values())).tolist())) for p in PROFILES)
 # Sentences per review: 1 + Binomial(n, p), per group.
@@ -409,50 +621,67 @@ SENTENCE_COUNT = ((3, 0.55), (3, 0.40), (3, 0.55), (1, 0.35), (3, 0.45))
 OFF_GROUP = 0.10  # chance a sentence is drawn from any pool, ignoring the group
 
 OPENERS = (
-    "Bought this for a wedding.", "Treated myself to the {product}.",
-    "Got this for my holiday.", "I bought the {product} last month.",
-    "Ordered the {item} in black.", "Needed a new {item} for work.",
-    "Bought as a gift for my sister.", "Picked this up for autumn.",
+    "Bought this for a wedding.",
+    "Treated myself to the {product}.",
+    "Got this for my holiday.",
+    "I bought the {product} last month.",
+    "Ordered the {item} in black.",
+    "Needed a new {item} for work.",
+    "Bought as a gift for my sister.",
+    "Picked this up for autumn.",
 )
 # Joining words where the tone flips, by the tone of the sentence that follows.
-CONNECTORS = {"neg": ("But ", "However, ", "Only downside: ", "Sadly, ", "Then again, "),
-              "pos": ("That said, ", "On the plus side, ", "To be fair, ", "But ", "Still, ")}
-CLOSERS_POS = ("Would recommend!", "Will be buying more.", "10/10.", "Love it.",
-               "Highly recommend.", "Very happy.")
-CLOSERS_NEG = ("Avoid.", "Never again.", "Would not recommend.", "Not impressed.",
-               "Really fed up.")
-SHORT_POS = ("ok", "Good", "fine.", "Love it!", "\U0001F44D", "Great", "nice", "A+")
-SHORT_NEG = ("meh", "rubbish", "no.", "bad", "Not good", "\U0001F44E", "poor")
+CONNECTORS = {
+    "neg": ("But ", "However, ", "Only downside: ", "Sadly, ", "Then again, "),
+    "pos": ("That said, ", "On the plus side, ", "To be fair, ", "But ", "Still, "),
+}
+CLOSERS_POS = (
+    "Would recommend!",
+    "Will be buying more.",
+    "10/10.",
+    "Love it.",
+    "Highly recommend.",
+    "Very happy.",
+)
+CLOSERS_NEG = ("Avoid.", "Never again.", "Would not recommend.", "Not impressed.", "Really fed up.")
+SHORT_POS = ("ok", "Good", "fine.", "Love it!", "\U0001f44d", "Great", "nice", "A+")
+SHORT_NEG = ("meh", "rubbish", "no.", "bad", "Not good", "\U0001f44e", "poor")
 TITLES: dict[tuple[str, str], tuple[str, ...]] = {
     ("price", "pos"): ("Great value", "Bargain!", "Brilliant price", "Worth it", "Sale steal"),
     ("price", "neg"): ("Overpriced", "Not worth the money", "Too expensive", "Rip off"),
-    ("price", "mix"): ("Cheap but ok", "You get what you pay for", "Fine for the price",
-                       "Does the job"),
-    ("quality", "pos"): ("Beautiful quality", "Gorgeous", "So well made", "Love it",
-                         "Luxurious"),
+    ("price", "mix"): ("Cheap but ok", "You get what you pay for", "Fine for the price", "Does the job"),
+    ("quality", "pos"): ("Beautiful quality", "Gorgeous", "So well made", "Love it", "Luxurious"),
     ("quality", "neg"): ("Poor quality", "Fell apart", "Cheaply made", "Disappointing"),
     ("fit", "pos"): ("Perfect fit", "True to size", "So flattering", "Fits like a glove"),
-    ("fit", "neg"): ("Runs small", "Sizing is off", "Had to send it back", "Doesn't fit",
-                     "Size up!"),
+    ("fit", "neg"): ("Runs small", "Sizing is off", "Had to send it back", "Doesn't fit", "Size up!"),
     ("delivery", "pos"): ("Fast delivery", "Quick!", "Arrived next day", "Speedy"),
-    ("delivery", "neg"): ("Never arrived", "Late delivery", "Lost parcel",
-                          "Still waiting", "Terrible delivery"),
+    ("delivery", "neg"): (
+        "Never arrived",
+        "Late delivery",
+        "Lost parcel",
+        "Still waiting",
+        "Terrible delivery",
+    ),
     ("service", "pos"): ("Great service", "Helpful team", "Easy returns", "Lovely staff"),
-    ("service", "neg"): ("Awful customer service", "No reply", "Still no refund",
-                         "Useless support"),
-    ("packaging", "pos"): ("Lovely packaging", "Beautifully wrapped", "Nice unboxing",
-                           "Arrived perfect"),
+    ("service", "neg"): ("Awful customer service", "No reply", "Still no refund", "Useless support"),
+    ("packaging", "pos"): ("Lovely packaging", "Beautifully wrapped", "Nice unboxing", "Arrived perfect"),
     ("packaging", "neg"): ("Damaged parcel", "Badly packed", "Too much plastic"),
     ("general", "pos"): ("Good first order", "Happy", "So far so good", "Nice"),
     ("general", "neg"): ("Disappointed", "Not happy", "Letdown", "Meh"),
-    ("loyalty", "pos"): ("Never disappoints", "Favourite shop", "Another winner",
-                         "Loyal customer"),
+    ("loyalty", "pos"): ("Never disappoints", "Favourite shop", "Another winner", "Loyal customer"),
 }
 MISSPELLINGS = {
-    "definitely": "definately", "received": "recieved", "really": "realy",
-    "disappointed": "dissapointed", "beautiful": "beautifull", "absolutely": "absolutly",
-    "quality": "qaulity", "delivery": "delivary", "expected": "expeced",
-    "recommend": "reccomend", "arrived": "arived",
+    "definitely": "definately",
+    "received": "recieved",
+    "really": "realy",
+    "disappointed": "dissapointed",
+    "beautiful": "beautifull",
+    "absolutely": "absolutly",
+    "quality": "qaulity",
+    "delivery": "delivary",
+    "expected": "expeced",
+    "recommend": "reccomend",
+    "arrived": "arived",
 }
 HOSTILE_HTML = "<b>love it</b>"
 HOSTILE_SQL = '"; DROP TABLE orders; --'
@@ -506,12 +735,17 @@ def generate_demo(seed: int = 7, n_customers: int = 3000, end: str = "2026-09-30
     orders = _orders_frame(lines, ids, catalogue, day0)
     reviews = _reviews(rng, group, ids, lines, catalogue, day0, end_day)
     truth = pd.DataFrame({"customer_id": ids, "group": np.asarray(GROUPS, dtype=object)[group]})
-    return DemoStore(customers=customers, orders=orders, reviews=reviews,
-                     truth=truth.astype({"customer_id": "str", "group": "str"}))
+    return DemoStore(
+        customers=customers,
+        orders=orders,
+        reviews=reviews,
+        truth=truth.astype({"customer_id": "str", "group": "str"}),
+    )
 
 
-def write_demo(out_dir: Path | str, seed: int = 7, n_customers: int = 3000,
-               end: str = "2026-09-30") -> dict[str, Path]:
+def write_demo(
+    out_dir: Path | str, seed: int = 7, n_customers: int = 3000, end: str = "2026-09-30"
+) -> dict[str, Path]:
     """Write ``customers.csv``, ``orders.csv`` and ``reviews.csv`` to ``out_dir``.
 
     UTF-8, comma-separated, with a header and ``\\n`` line ends; money with two
@@ -527,8 +761,9 @@ def write_demo(out_dir: Path | str, seed: int = 7, n_customers: int = 3000,
     for name in ("customers", "orders", "reviews"):
         path = out / f"{name}.csv"
         tmp = out / f".{name}.csv.tmp"
-        getattr(store, name).to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n",
-                                    float_format="%.2f")
+        getattr(store, name).to_csv(
+            tmp, index=False, encoding="utf-8", lineterminator="\n", float_format="%.2f"
+        )
         tmp.replace(path)
         paths[name] = path
     return paths
@@ -568,8 +803,9 @@ def _windows(rng: np.random.Generator, group: np.ndarray) -> tuple[np.ndarray, n
     return signup, start, stop
 
 
-def _customers(rng: np.random.Generator, ids: np.ndarray, group: np.ndarray,
-               signup: pd.DatetimeIndex) -> pd.DataFrame:
+def _customers(
+    rng: np.random.Generator, ids: np.ndarray, group: np.ndarray, signup: pd.DatetimeIndex
+) -> pd.DataFrame:
     """The customers table: fake names, e-mails, phones, places and ages."""
     n = len(ids)
     first = np.asarray(FIRST_NAMES, dtype=object)[rng.integers(len(FIRST_NAMES), size=n)]
@@ -578,8 +814,8 @@ def _customers(rng: np.random.Generator, ids: np.ndarray, group: np.ndarray,
     domain = np.asarray(EMAIL_DOMAINS, dtype=object)[rng.integers(len(EMAIL_DOMAINS), size=n)]
     emails, seen = [], set()
     for i in range(n):
-        f, l = _ascii(first[i]), _ascii(last[i])
-        local = (f"{f}.{l}", f"{f[0]}{l}", f"{f}{l}{int(ids[i][1:]) % 97}")[style[i]]
+        f, surname = _ascii(first[i]), _ascii(last[i])
+        local = (f"{f}.{surname}", f"{f[0]}{surname}", f"{f}{surname}{int(ids[i][1:]) % 97}")[style[i]]
         while f"{local}@{domain[i]}" in seen:
             local += str(int(ids[i][1:]))
         seen.add(f"{local}@{domain[i]}")
@@ -589,17 +825,18 @@ def _customers(rng: np.random.Generator, ids: np.ndarray, group: np.ndarray,
     w = np.array([c[2] for c in CITIES], dtype=float)
     place = rng.choice(len(CITIES), size=n, p=w / w.sum())
     age = np.clip(np.rint(rng.normal(AGE_MEAN_SD[group, 0], AGE_MEAN_SD[group, 1])), 18, 85)
-    return pd.DataFrame({
-        "customer_id": ids,
-        "name": first + " " + last,
-        "email": emails,
-        "phone": phones,
-        "city": [CITIES[p][0] for p in place],
-        "country": [CITIES[p][1] for p in place],
-        "signup_date": signup.strftime("%Y-%m-%d"),
-        "age": age.astype(np.int64),
-    }).astype({c: "str" for c in ("customer_id", "name", "email", "phone", "city",
-                                  "country", "signup_date")})
+    return pd.DataFrame(
+        {
+            "customer_id": ids,
+            "name": first + " " + last,
+            "email": emails,
+            "phone": phones,
+            "city": [CITIES[p][0] for p in place],
+            "country": [CITIES[p][1] for p in place],
+            "signup_date": signup.strftime("%Y-%m-%d"),
+            "age": age.astype(np.int64),
+        }
+    ).astype({c: "str" for c in ("customer_id", "name", "email", "phone", "city", "country", "signup_date")})
 
 
 def _ascii(s: str) -> str:
@@ -617,8 +854,7 @@ def _sale_days(day0: pd.Timestamp) -> np.ndarray:
     """Boolean per history day: summer sale (1-21 Jul), Black Friday week, Boxing Day to 15 Jan."""
     days = day0 + pd.to_timedelta(np.arange(HISTORY_DAYS), unit="D")
     md = days.month * 100 + days.day
-    return np.asarray((md >= 1121) & (md <= 1130) | (md >= 1226) | (md <= 115)
-                      | (md >= 701) & (md <= 721))
+    return np.asarray((md >= 1121) & (md <= 1130) | (md >= 1226) | (md <= 115) | (md >= 701) & (md <= 721))
 
 
 def _day_weights(day0: pd.Timestamp, sale: np.ndarray) -> np.ndarray:
@@ -630,8 +866,9 @@ def _day_weights(day0: pd.Timestamp, sale: np.ndarray) -> np.ndarray:
     return base[None, :] * (1.0 + SALE_AFFINITY[:, None] * sale[None, :])
 
 
-def _order_counts(rng: np.random.Generator, group: np.ndarray, start: np.ndarray,
-                  stop: np.ndarray) -> np.ndarray:
+def _order_counts(
+    rng: np.random.Generator, group: np.ndarray, start: np.ndarray, stop: np.ndarray
+) -> np.ndarray:
     """Orders per customer: a gamma-Poisson mix (heavy tail) over the active window."""
     years = (stop - start) / 365.0
     lam = ORDERS_PER_YEAR[group] * years
@@ -642,8 +879,14 @@ def _order_counts(rng: np.random.Generator, group: np.ndarray, start: np.ndarray
     return counts
 
 
-def _order_lines(rng: np.random.Generator, group: np.ndarray, start: np.ndarray,
-                 stop: np.ndarray, catalogue: pd.DataFrame, day0: pd.Timestamp) -> pd.DataFrame:
+def _order_lines(
+    rng: np.random.Generator,
+    group: np.ndarray,
+    start: np.ndarray,
+    stop: np.ndarray,
+    catalogue: pd.DataFrame,
+    day0: pd.Timestamp,
+) -> pd.DataFrame:
     """All order lines, sales and returns, as integer/float columns.
 
     Columns: ``order_no``, ``is_return``, ``cust`` (index), ``ts`` (seconds since
@@ -663,8 +906,34 @@ def _order_lines(rng: np.random.Generator, group: np.ndarray, start: np.ndarray,
         m = g == k
         day[m] = np.searchsorted(cdf[k], target[m], side="right") - 1
     day = np.clip(day, start[cust], stop[cust] - 1)
-    hour_w = np.array([1, 0.5, 0.3, 0.2, 0.2, 0.3, 0.8, 1.5, 2, 2.2, 2.4, 2.5,
-                       3, 2.8, 2.5, 2.4, 2.5, 2.8, 3.2, 3.8, 4.2, 4, 3, 1.8])
+    hour_w = np.array(
+        [
+            1,
+            0.5,
+            0.3,
+            0.2,
+            0.2,
+            0.3,
+            0.8,
+            1.5,
+            2,
+            2.2,
+            2.4,
+            2.5,
+            3,
+            2.8,
+            2.5,
+            2.4,
+            2.5,
+            2.8,
+            3.2,
+            3.8,
+            4.2,
+            4,
+            3,
+            1.8,
+        ]
+    )
     hour = rng.choice(24, size=len(cust), p=hour_w / hour_w.sum())
     ts = day * 86400 + hour * 3600 + rng.integers(3600, size=len(cust))
 
@@ -677,12 +946,23 @@ def _order_lines(rng: np.random.Generator, group: np.ndarray, start: np.ndarray,
     lg = g[li]
     prod = _pick_products(rng, lg, catalogue)
     qty = 1 + (rng.random(len(li)) < MULTI_QTY[lg]) * (1 + rng.poisson(0.3, size=len(li)))
-    disc = np.where(sale[day[li]], SALE_DISCOUNT,
-                    np.where(rng.random(len(li)) < PROMO_RATE[lg], rng.choice([0.15, 0.2, 0.25], size=len(li)), 0.0))
+    disc = np.where(
+        sale[day[li]],
+        SALE_DISCOUNT,
+        np.where(rng.random(len(li)) < PROMO_RATE[lg], rng.choice([0.15, 0.2, 0.25], size=len(li)), 0.0),
+    )
     price = np.round(catalogue["list_price"].to_numpy()[prod] * (1 - disc), 2)
-    sales = pd.DataFrame({"order_no": order_no[li], "is_return": False, "cust": cust[li],
-                          "ts": ts[li], "prod": prod, "quantity": qty.astype(np.int64),
-                          "unit_price": price})
+    sales = pd.DataFrame(
+        {
+            "order_no": order_no[li],
+            "is_return": False,
+            "cust": cust[li],
+            "ts": ts[li],
+            "prod": prod,
+            "quantity": qty.astype(np.int64),
+            "unit_price": price,
+        }
+    )
     return pd.concat([sales, _returns(rng, sales, lg, ts)], ignore_index=True)
 
 
@@ -700,8 +980,9 @@ def _pick_products(rng: np.random.Generator, lg: np.ndarray, catalogue: pd.DataF
     return prod
 
 
-def _returns(rng: np.random.Generator, sales: pd.DataFrame, lg: np.ndarray,
-             order_ts: np.ndarray) -> pd.DataFrame:
+def _returns(
+    rng: np.random.Generator, sales: pd.DataFrame, lg: np.ndarray, order_ts: np.ndarray
+) -> pd.DataFrame:
     """Return lines: whole lines sent back 4-21 days after their order.
 
     A return shares the number of its order (``R000123`` returns ``O000123``);
@@ -716,8 +997,9 @@ def _returns(rng: np.random.Generator, sales: pd.DataFrame, lg: np.ndarray,
     return ret.loc[ret["ts"] < HISTORY_DAYS * 86400]
 
 
-def _orders_frame(lines: pd.DataFrame, ids: np.ndarray, catalogue: pd.DataFrame,
-                  day0: pd.Timestamp) -> pd.DataFrame:
+def _orders_frame(
+    lines: pd.DataFrame, ids: np.ndarray, catalogue: pd.DataFrame, day0: pd.Timestamp
+) -> pd.DataFrame:
     """The orders table as written: one row per line, chronological."""
     lines = lines.sort_values(["ts", "is_return", "order_no"], kind="stable")
     width = max(6, len(str(int(lines["order_no"].max()))))
@@ -727,19 +1009,22 @@ def _orders_frame(lines: pd.DataFrame, ids: np.ndarray, catalogue: pd.DataFrame,
     prod = lines["prod"].to_numpy()
     qty = lines["quantity"].to_numpy()
     price = lines["unit_price"].to_numpy()
-    frame = pd.DataFrame({
-        "order_id": [f"{p}{n:0{width}d}" for p, n in zip(prefix.tolist(), nums.tolist())],
-        "customer_id": ids[lines["cust"].to_numpy()],
-        "order_date": np.char.replace(np.datetime_as_string(ts, unit="s"), "T", " "),
-        "sku": catalogue["sku"].to_numpy()[prod],
-        "product": catalogue["product"].to_numpy()[prod],
-        "category": catalogue["category"].to_numpy()[prod],
-        "quantity": qty.astype(np.int64),
-        "unit_price": price.astype(np.float64),
-        "amount": np.round(qty * price, 2) + 0.0,
-    })
-    return frame.astype({c: "str" for c in ("order_id", "customer_id", "order_date", "sku",
-                                            "product", "category")})
+    frame = pd.DataFrame(
+        {
+            "order_id": [f"{p}{n:0{width}d}" for p, n in zip(prefix.tolist(), nums.tolist())],
+            "customer_id": ids[lines["cust"].to_numpy()],
+            "order_date": np.char.replace(np.datetime_as_string(ts, unit="s"), "T", " "),
+            "sku": catalogue["sku"].to_numpy()[prod],
+            "product": catalogue["product"].to_numpy()[prod],
+            "category": catalogue["category"].to_numpy()[prod],
+            "quantity": qty.astype(np.int64),
+            "unit_price": price.astype(np.float64),
+            "amount": np.round(qty * price, 2) + 0.0,
+        }
+    )
+    return frame.astype(
+        {c: "str" for c in ("order_id", "customer_id", "order_date", "sku", "product", "category")}
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -747,9 +1032,15 @@ def _orders_frame(lines: pd.DataFrame, ids: np.ndarray, catalogue: pd.DataFrame,
 # ---------------------------------------------------------------------------
 
 
-def _reviews(rng: np.random.Generator, group: np.ndarray, ids: np.ndarray,
-             lines: pd.DataFrame, catalogue: pd.DataFrame, day0: pd.Timestamp,
-             end_day: pd.Timestamp) -> pd.DataFrame:
+def _reviews(
+    rng: np.random.Generator,
+    group: np.ndarray,
+    ids: np.ndarray,
+    lines: pd.DataFrame,
+    catalogue: pd.DataFrame,
+    day0: pd.Timestamp,
+    end_day: pd.Timestamp,
+) -> pd.DataFrame:
     """The reviews table: who reviews which bought line, when, and what they say."""
     picked = _review_lines(rng, group, lines)
     g = group[picked["cust"].to_numpy()]
@@ -758,25 +1049,33 @@ def _reviews(rng: np.random.Generator, group: np.ndarray, ids: np.ndarray,
     prod = picked["prod"].to_numpy()
     text_rng = random.Random(int(rng.integers(2**62)))
     items = catalogue.to_dict("records")
-    rows = [_compose_review(text_rng, int(gk), items[p], float(pr))
-            for gk, p, pr in zip(g.tolist(), prod.tolist(), picked["unit_price"].tolist())]
-    frame = pd.DataFrame({
-        "cust": picked["cust"].to_numpy(),
-        "day": rday,
-        "product": catalogue["product"].to_numpy()[prod],
-        "rating": np.array([r[0] for r in rows], dtype=np.int64),
-        "title": [r[1] for r in rows],
-        "review_text": [r[2] for r in rows],
-        "group": g,
-    }).sort_values(["day", "cust"], kind="stable").reset_index(drop=True)
+    rows = [
+        _compose_review(text_rng, int(gk), items[p], float(pr))
+        for gk, p, pr in zip(g.tolist(), prod.tolist(), picked["unit_price"].tolist())
+    ]
+    frame = (
+        pd.DataFrame(
+            {
+                "cust": picked["cust"].to_numpy(),
+                "day": rday,
+                "product": catalogue["product"].to_numpy()[prod],
+                "rating": np.array([r[0] for r in rows], dtype=np.int64),
+                "title": [r[1] for r in rows],
+                "review_text": [r[2] for r in rows],
+                "group": g,
+            }
+        )
+        .sort_values(["day", "cust"], kind="stable")
+        .reset_index(drop=True)
+    )
     _plant_hostile_texts(frame)
     frame.insert(0, "review_id", _ids("RV", np.arange(1, len(frame) + 1), max(5, len(str(len(frame))))))
     frame.insert(1, "customer_id", ids[frame["cust"].to_numpy()])
     frame.insert(2, "review_date", (day0 + pd.to_timedelta(frame["day"], unit="D")).dt.strftime("%Y-%m-%d"))
-    frame = frame[["review_id", "customer_id", "review_date", "product", "rating", "title",
-                   "review_text"]]
-    return frame.astype({c: "str" for c in ("review_id", "customer_id", "review_date",
-                                            "product", "title", "review_text")})
+    frame = frame[["review_id", "customer_id", "review_date", "product", "rating", "title", "review_text"]]
+    return frame.astype(
+        {c: "str" for c in ("review_id", "customer_id", "review_date", "product", "title", "review_text")}
+    )
 
 
 def _review_lines(rng: np.random.Generator, group: np.ndarray, lines: pd.DataFrame) -> pd.DataFrame:
@@ -800,11 +1099,20 @@ def _slots(rng: random.Random, item: dict, price: float) -> dict[str, str]:
     """Values for the template slots of one review."""
     noun = str(item["noun"])
     shoe = item["category"] == "shoes"
-    size = rng.choice(("4", "5", "6", "7", "8")) if shoe else rng.choice(
-        ("8", "10", "12", "14", "16", "S", "M", "L"))
-    return {"item": noun, "the_item": ("the " if rng.random() < 0.6 else "my ") + noun,
-            "product": re.sub(r"^The ", "", str(item["product"])), "size": size, "price": f"{price:.2f}",
-            "days": str(rng.randint(9, 30)), "weeks": str(rng.randint(2, 6))}
+    size = (
+        rng.choice(("4", "5", "6", "7", "8"))
+        if shoe
+        else rng.choice(("8", "10", "12", "14", "16", "S", "M", "L"))
+    )
+    return {
+        "item": noun,
+        "the_item": ("the " if rng.random() < 0.6 else "my ") + noun,
+        "product": re.sub(r"^The ", "", str(item["product"])),
+        "size": size,
+        "price": f"{price:.2f}",
+        "days": str(rng.randint(9, 30)),
+        "weeks": str(rng.randint(2, 6)),
+    }
 
 
 def _pick_keys(rng: random.Random, gk: int) -> list[tuple[str, str]]:
@@ -878,7 +1186,7 @@ def _noisify(rng: random.Random, text: str, negative: bool) -> str:
             words[i] = w.replace(low, MISSPELLINGS[low]) if w.islower() else w
         elif len(w) >= 5 and w.isalpha():
             j = rng.randrange(1, len(w) - 2)
-            words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2:]
+            words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2 :]
         text = " ".join(words)
     u = rng.random()
     if u < 0.06:
@@ -896,13 +1204,16 @@ def _noisify(rng: random.Random, text: str, negative: bool) -> str:
 
 def _plant_hostile_texts(frame: pd.DataFrame) -> None:
     """Put ``<b>love it</b>`` and ``"; DROP TABLE orders; --`` into two review texts."""
-    happy = frame.index[(frame["group"] == LOYAL) & (frame["rating"] >= 4)
-                        & (frame["review_text"].str.len() > 20)]
+    happy = frame.index[
+        (frame["group"] == LOYAL) & (frame["rating"] >= 4) & (frame["review_text"].str.len() > 20)
+    ]
     if len(happy):
         i = happy[0]
         frame.loc[i, "review_text"] = f"Honestly {HOSTILE_HTML}. " + frame.loc[i, "review_text"]
     angry = frame.index[(frame["group"] == UNHAPPY) & (frame["review_text"].str.len() > 20)]
     if len(angry):
         i = angry[0]
-        frame.loc[i, "review_text"] = (frame.loc[i, "review_text"]
-                                       + f" The order form rejected my order number {HOSTILE_SQL} so I gave up.")
+        frame.loc[i, "review_text"] = (
+            frame.loc[i, "review_text"]
+            + f" The order form rejected my order number {HOSTILE_SQL} so I gave up."
+        )

@@ -21,12 +21,23 @@ import pandas as pd
 from cx_core.ingest.mapping import normalise
 from cx_core.store.db import Workspace
 
-ORDER_KEY = ("order_id", "customer_id", "ts", "amount", "quantity", "unit_price", "item",
-             "item_name", "country")
+ORDER_KEY = (
+    "order_id",
+    "customer_id",
+    "ts",
+    "amount",
+    "quantity",
+    "unit_price",
+    "item",
+    "item_name",
+    "country",
+)
 REST_HASH = "_rest_hash"  # hash of the file's unmapped columns, part of the duplicate key
-_LINE_NAMES = re.compile(r"^(line|lines|lineno|linenumber|linenum|lineid|lineitem|lineitemid|"
-                         r"orderitemid|orderlineid|orderline|itemseq|itemno|seq|seqno|sequence|"
-                         r"position|pos|posnr|rownumber|rowno)$")
+_LINE_NAMES = re.compile(
+    r"^(line|lines|lineno|linenumber|linenum|lineid|lineitem|lineitemid|"
+    r"orderitemid|orderlineid|orderline|itemseq|itemno|seq|seqno|sequence|"
+    r"position|pos|posnr|rownumber|rowno)$"
+)
 
 
 def line_column(columns: Iterable[str]) -> str | None:
@@ -34,8 +45,7 @@ def line_column(columns: Iterable[str]) -> str | None:
     return next((c for c in columns if _LINE_NAMES.match(normalise(c))), None)
 
 
-def order_policy(choice: str, mapping: Mapping[str, str | None],
-                 columns: Iterable[str]) -> tuple[str, str]:
+def order_policy(choice: str, mapping: Mapping[str, str | None], columns: Iterable[str]) -> tuple[str, str]:
     """``(keep|drop, why)`` for order lines that repeat another line exactly."""
     if choice in ("keep", "drop"):
         return choice, "as chosen"
@@ -58,22 +68,25 @@ def dedupe_key(kind: str, mapping: Mapping[str, str | None], has_rest: bool) -> 
     return None
 
 
-def in_file_duplicates(cur, key: tuple[str, ...], row_no: str, money: str | None,
-                       max_examples: int = 10) -> tuple[int, float, list[str]]:
+def in_file_duplicates(
+    cur, key: tuple[str, ...], row_no: str, money: str | None, max_examples: int = 10
+) -> tuple[int, float, list[str]]:
     """Accepted staged rows that repeat an earlier one on ``key``: count, sum of ``money``
     (0 when None) and the first row numbers.  Their rowids are kept in the temp table
     ``_cx_dups`` (the insert leaves them out with an anti-join)."""
     cols = ", ".join(key)
     cur.execute("DROP TABLE IF EXISTS _cx_dups")
     # a hash aggregate finds the (few) candidate groups; the exact window runs on those rows only
-    cur.execute(f"CREATE TEMP TABLE _cx_dups AS WITH cand AS (SELECT hash({cols}) AS h FROM _cx_stage "
-                f"WHERE _reject IS NULL GROUP BY 1 HAVING count(*) > 1) "
-                f"SELECT rowid AS rid, {money or 0} AS money, {row_no} AS r FROM _cx_stage "
-                f"WHERE _reject IS NULL AND hash({cols}) IN (SELECT h FROM cand) "
-                f"QUALIFY row_number() OVER (PARTITION BY {cols} ORDER BY rowid) > 1")
+    cur.execute(
+        f"CREATE TEMP TABLE _cx_dups AS WITH cand AS (SELECT hash({cols}) AS h FROM _cx_stage "
+        f"WHERE _reject IS NULL GROUP BY 1 HAVING count(*) > 1) "
+        f"SELECT rowid AS rid, {money or 0} AS money, {row_no} AS r FROM _cx_stage "
+        f"WHERE _reject IS NULL AND hash({cols}) IN (SELECT h FROM cand) "
+        f"QUALIFY row_number() OVER (PARTITION BY {cols} ORDER BY rowid) > 1"
+    )
     n, total, rows = cur.execute(
-        f"SELECT count(*), coalesce(sum(money), 0), list(r ORDER BY r)[1:{int(max_examples)}] "
-        "FROM _cx_dups").fetchone()
+        f"SELECT count(*), coalesce(sum(money), 0), list(r ORDER BY r)[1:{int(max_examples)}] FROM _cx_dups"
+    ).fetchone()
     return int(n), float(total), [f"row {r}" for r in rows or []]
 
 
@@ -84,14 +97,16 @@ def repeated_review_texts(cur, row_no: str, max_examples: int = 10) -> tuple[int
         f"SELECT count(*), list('row ' || r || ': ' || left(text, 60) ORDER BY r)[1:{int(max_examples)}] "
         f"FROM (SELECT {row_no} AS r, text FROM _cx_stage WHERE _reject IS NULL "
         "AND customer_id IS NOT NULL QUALIFY row_number() OVER "
-        "(PARTITION BY customer_id, item, text ORDER BY rowid) > 1)").fetchone()
+        "(PARTITION BY customer_id, item, text ORDER BY rowid) > 1)"
+    ).fetchone()
     return int(n), list(ex or [])
 
 
 REPEATED_REVIEWS_SQL = (
     "SELECT dataset_id, review_id FROM reviews WHERE customer_id IS NOT NULL "
     "QUALIFY row_number() OVER (PARTITION BY dataset_id, customer_id, item, text_hash "
-    "ORDER BY review_id) > 1")
+    "ORDER BY review_id) > 1"
+)
 
 
 def repeated_reviews(ws: Workspace) -> pd.DataFrame:

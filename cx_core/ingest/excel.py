@@ -26,8 +26,10 @@ def _open(path: str | Path, name: str):
 
         return load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # a damaged or password-protected workbook
-        raise InputFileError(f"'{name}' could not be opened as an Excel workbook ({type(exc).__name__}). "
-                             "Open it in Excel and save it again, or save the sheet as CSV.") from exc
+        raise InputFileError(
+            f"'{name}' could not be opened as an Excel workbook ({type(exc).__name__}). "
+            "Open it in Excel and save it again, or save the sheet as CSV."
+        ) from exc
 
 
 def list_sheets(path: str | Path, name: str | None = None) -> list[str]:
@@ -76,8 +78,9 @@ def sheet_copy(path: str | Path, name: str, sha256: str, sheet: str | None) -> t
         if sheet is None:
             sheet = sheets[0]
         if sheet not in sheets:
-            raise InputFileError(f"'{name}' has no sheet named '{sheet}'; its sheets are "
-                                 f"{', '.join(repr(s) for s in sheets)}.")
+            raise InputFileError(
+                f"'{name}' has no sheet named '{sheet}'; its sheets are {', '.join(repr(s) for s in sheets)}."
+            )
         tag = hashlib.sha256(f"{sha256}\0{sheet}".encode()).hexdigest()[:32]
         out = Path(tempfile.gettempdir()) / "cx_xlsx" / f"{tag}.parquet"
         if out.exists():
@@ -97,7 +100,7 @@ def sheet_copy(path: str | Path, name: str, sha256: str, sheet: str | None) -> t
                 for row in rows:
                     if all(v is None for v in row):
                         continue  # Excel keeps formatted empty rows; they are not data
-                    cells = [cell_text(v) for v in row[:len(names)]]
+                    cells = [cell_text(v) for v in row[: len(names)]]
                     batch.append(cells + [None] * (len(names) - len(cells)))
                     if len(batch) >= _BATCH:
                         writer.write_table(_table(batch, names, schema))
@@ -127,8 +130,10 @@ def with_sheet(src, sheet: str | None):
     sheets = list_sheets(src.path, src.name)
     chosen = sheet if sheet is not None else sheets[0]
     if chosen not in sheets:
-        raise InputFileError(f"'{src.name}' has no sheet named '{chosen}'; its sheets are "
-                             f"{', '.join(repr(s) for s in sheets)}.")
+        raise InputFileError(
+            f"'{src.name}' has no sheet named '{chosen}'; its sheets are "
+            f"{', '.join(repr(s) for s in sheets)}."
+        )
     if src.sheet is not None:  # already bound (its hash covers that sheet)
         return src
     tagged = hashlib.sha256(f"{src.sha256}\0{chosen}".encode()).hexdigest()

@@ -8,17 +8,20 @@ MATCH_SQL = (
     "WITH rv AS (SELECT DISTINCT customer_id FROM reviews WHERE customer_id IS NOT NULL), "
     "od AS (SELECT DISTINCT customer_id FROM orders WHERE customer_id IS NOT NULL) "
     "SELECT (SELECT count(*) FROM rv), (SELECT count(*) FROM od), "
-    "(SELECT count(*) FROM rv SEMI JOIN od USING (customer_id))")
+    "(SELECT count(*) FROM rv SEMI JOIN od USING (customer_id))"
+)
 
 
 def match_sentence(reviewers: int, customers: int, matched: int) -> str | None:
-    """"1,200 of 6,403 reviewers match an order customer." (None when a side is empty)."""
+    """ "1,200 of 6,403 reviewers match an order customer." (None when a side is empty)."""
     if not reviewers or not customers:
         return None
     line = f"{matched:,} of {reviewers:,} reviewers match an order customer"
     if matched == 0:
-        return (line + ": reviews and orders do not share customer ids, so nothing links what "
-                "customers write to what they buy. Check that both files use the same id column.")
+        return (
+            line + ": reviews and orders do not share customer ids, so nothing links what "
+            "customers write to what they buy. Check that both files use the same id column."
+        )
     return line + f" ({matched / reviewers:.0%})."
 
 

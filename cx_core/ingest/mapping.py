@@ -28,87 +28,294 @@ class FieldSpec:
 
 
 # a person id first: Olist's customer_unique_id, not its per-order customer_id
-_CUSTOMER_ID = ("customeruniqueid", "uniquecustomerid", "personid", "customerid", "customer",
-                "custid", "clientid", "client", "userid", "user",
-                "reviewerid", "memberid", "accountid", "buyerid", "shopperid", "customerno",
-                "customernumber", "cid", "uid")
+_CUSTOMER_ID = (
+    "customeruniqueid",
+    "uniquecustomerid",
+    "personid",
+    "customerid",
+    "customer",
+    "custid",
+    "clientid",
+    "client",
+    "userid",
+    "user",
+    "reviewerid",
+    "memberid",
+    "accountid",
+    "buyerid",
+    "shopperid",
+    "customerno",
+    "customernumber",
+    "cid",
+    "uid",
+)
 
 FIELDS: dict[str, tuple[FieldSpec, ...]] = {
     "customers": (
         FieldSpec("customer_id", "Customer id", "id", True, _CUSTOMER_ID + ("id",)),
-        FieldSpec("name", "Name", "str", False, ("name", "fullname", "customername", "clientname",
-                                                  "contactname", "username", "reviewername")),
+        FieldSpec(
+            "name",
+            "Name",
+            "str",
+            False,
+            ("name", "fullname", "customername", "clientname", "contactname", "username", "reviewername"),
+        ),
         FieldSpec("email", "Email", "str", False, ("email", "emailaddress", "mail", "email1")),
-        FieldSpec("phone", "Phone", "str", False, ("phone", "phonenumber", "telephone", "tel",
-                                                    "mobile", "mobilephone", "cell")),
+        FieldSpec(
+            "phone",
+            "Phone",
+            "str",
+            False,
+            ("phone", "phonenumber", "telephone", "tel", "mobile", "mobilephone", "cell"),
+        ),
         FieldSpec("country", "Country", "str", False, ("country", "countrycode", "nation")),
         FieldSpec("city", "City", "str", False, ("city", "town")),
-        FieldSpec("signup_ts", "Signup date", "ts", False, ("signupdate", "signup", "created",
-                                                             "createdat", "registered",
-                                                             "registrationdate", "joindate",
-                                                             "firstseen", "customersince")),
+        FieldSpec(
+            "signup_ts",
+            "Signup date",
+            "ts",
+            False,
+            (
+                "signupdate",
+                "signup",
+                "created",
+                "createdat",
+                "registered",
+                "registrationdate",
+                "joindate",
+                "firstseen",
+                "customersince",
+            ),
+        ),
         FieldSpec("age", "Age", "num", False, ("age",)),
         FieldSpec("gender", "Gender", "str", False, ("gender", "sex")),
     ),
     "orders": (
-        FieldSpec("order_id", "Order id", "id", False, ("orderid", "invoiceno", "invoice",
-                                                        "invoiceid", "invoicenumber", "orderno",
-                                                        "ordernumber", "transactionid", "txnid",
-                                                        "receiptid", "basketid"),
-                  "optional: one order per customer and timestamp when absent"),
+        FieldSpec(
+            "order_id",
+            "Order id",
+            "id",
+            False,
+            (
+                "orderid",
+                "invoiceno",
+                "invoice",
+                "invoiceid",
+                "invoicenumber",
+                "orderno",
+                "ordernumber",
+                "transactionid",
+                "txnid",
+                "receiptid",
+                "basketid",
+            ),
+            "optional: one order per customer and timestamp when absent",
+        ),
         FieldSpec("customer_id", "Customer id", "id", True, _CUSTOMER_ID),
-        FieldSpec("ts", "Order date", "ts", True, ("invoicedate", "orderdate", "orderpurchasetimestamp",
-                                                   "purchasetimestamp", "orderpurchasedate",
-                                                   "purchasedatetime", "date", "datetime",
-                                                   "timestamp", "ts", "time", "purchasedate",
-                                                   "transactiondate", "createdat", "orderedat")),
-        FieldSpec("amount", "Amount", "num", False, ("amount", "dollarvalue", "revenue", "sales",
-                                                     "total", "totalprice", "linetotal", "value",
-                                                     "spend", "ordervalue", "netamount"),
-                  "line or order value; computed as quantity × unit price when absent"),
-        FieldSpec("quantity", "Quantity", "num", False, ("quantity", "qty", "numberofcds", "units",
-                                                         "count", "items")),
-        FieldSpec("unit_price", "Unit price", "num", False, ("unitprice", "price", "priceeach",
-                                                             "itemprice", "priceperunit", "unitcost")),
-        FieldSpec("item", "Item id", "id", False, ("stockcode", "sku", "productid", "itemid",
-                                                   "asin", "productcode", "articleid", "clothingid",
-                                                   "listingid", "businessid")),
-        FieldSpec("item_name", "Item name", "str", False, ("description", "product", "productname",
-                                                           "itemname", "title", "article")),
+        FieldSpec(
+            "ts",
+            "Order date",
+            "ts",
+            True,
+            (
+                "invoicedate",
+                "orderdate",
+                "orderpurchasetimestamp",
+                "purchasetimestamp",
+                "orderpurchasedate",
+                "purchasedatetime",
+                "date",
+                "datetime",
+                "timestamp",
+                "ts",
+                "time",
+                "purchasedate",
+                "transactiondate",
+                "createdat",
+                "orderedat",
+            ),
+        ),
+        FieldSpec(
+            "amount",
+            "Amount",
+            "num",
+            False,
+            (
+                "amount",
+                "dollarvalue",
+                "revenue",
+                "sales",
+                "total",
+                "totalprice",
+                "linetotal",
+                "value",
+                "spend",
+                "ordervalue",
+                "netamount",
+            ),
+            "line or order value; computed as quantity × unit price when absent",
+        ),
+        FieldSpec(
+            "quantity",
+            "Quantity",
+            "num",
+            False,
+            ("quantity", "qty", "numberofcds", "units", "count", "items"),
+        ),
+        FieldSpec(
+            "unit_price",
+            "Unit price",
+            "num",
+            False,
+            ("unitprice", "price", "priceeach", "itemprice", "priceperunit", "unitcost"),
+        ),
+        FieldSpec(
+            "item",
+            "Item id",
+            "id",
+            False,
+            (
+                "stockcode",
+                "sku",
+                "productid",
+                "itemid",
+                "asin",
+                "productcode",
+                "articleid",
+                "clothingid",
+                "listingid",
+                "businessid",
+            ),
+        ),
+        FieldSpec(
+            "item_name",
+            "Item name",
+            "str",
+            False,
+            ("description", "product", "productname", "itemname", "title", "article"),
+        ),
         FieldSpec("country", "Country", "str", False, ("country", "countrycode", "region")),
     ),
     "reviews": (
-        FieldSpec("review_id", "Review id", "id", False, ("reviewid", "feedbackid", "commentid",
-                                                          "responseid", "ticketid")),
+        FieldSpec(
+            "review_id",
+            "Review id",
+            "id",
+            False,
+            ("reviewid", "feedbackid", "commentid", "responseid", "ticketid"),
+        ),
         FieldSpec("customer_id", "Customer id", "id", False, _CUSTOMER_ID),
-        FieldSpec("ts", "Review date", "ts", False, ("unixreviewtime", "reviewdate", "date",
-                                                     "reviewtime", "datetime", "timestamp", "ts",
-                                                     "createdat", "submittedat", "time",
-                                                     "reviewcreationdate", "creationdate",
-                                                     "tweetcreated", "postedat", "publishedat")),
-        FieldSpec("title", "Title", "str", False, ("title", "summary", "headline", "subject",
-                                                   "reviewtitle")),
-        FieldSpec("text", "Review text", "text", True, ("reviewtext", "text", "review", "body",
-                                                        "comment", "comments", "feedback",
-                                                        "content", "reviewbody", "message",
-                                                        "verbatim", "sentence", "response",
-                                                        "tweet", "tweettext", "post", "posttext",
-                                                        "commenttext", "reviewcommentmessage",
-                                                        "reviewcontent", "reviewdescription")),
-        FieldSpec("rating", "Rating", "num", False, ("rating", "overall", "stars", "score",
-                                                     "starrating", "reviewrating", "nps", "csat",
-                                                     "reviewscore", "reviewstars")),
-        FieldSpec("label", "Sentiment label", "label", False,
-                  ("sentimentlabel", "sentiment", "label", "polarity", "sentimentclass"),
-                  "optional: positive / negative (/ neutral), as words or 0/1, -1/0/1, 0/1/2"),
-        FieldSpec("item", "Item id", "id", False, ("asin", "productid", "itemid", "sku",
-                                                   "clothingid", "stockcode", "businessid",
-                                                   "listingid", "hotelid", "placeid", "venueid",
-                                                   "restaurantid", "propertyid", "appid", "bookid",
-                                                   "movieid", "product")),
-        FieldSpec("category", "Category", "str", False, ("category", "classname",
-                                                         "departmentname", "department",
-                                                         "productcategory", "divisionname")),
+        FieldSpec(
+            "ts",
+            "Review date",
+            "ts",
+            False,
+            (
+                "unixreviewtime",
+                "reviewdate",
+                "date",
+                "reviewtime",
+                "datetime",
+                "timestamp",
+                "ts",
+                "createdat",
+                "submittedat",
+                "time",
+                "reviewcreationdate",
+                "creationdate",
+                "tweetcreated",
+                "postedat",
+                "publishedat",
+            ),
+        ),
+        FieldSpec("title", "Title", "str", False, ("title", "summary", "headline", "subject", "reviewtitle")),
+        FieldSpec(
+            "text",
+            "Review text",
+            "text",
+            True,
+            (
+                "reviewtext",
+                "text",
+                "review",
+                "body",
+                "comment",
+                "comments",
+                "feedback",
+                "content",
+                "reviewbody",
+                "message",
+                "verbatim",
+                "sentence",
+                "response",
+                "tweet",
+                "tweettext",
+                "post",
+                "posttext",
+                "commenttext",
+                "reviewcommentmessage",
+                "reviewcontent",
+                "reviewdescription",
+            ),
+        ),
+        FieldSpec(
+            "rating",
+            "Rating",
+            "num",
+            False,
+            (
+                "rating",
+                "overall",
+                "stars",
+                "score",
+                "starrating",
+                "reviewrating",
+                "nps",
+                "csat",
+                "reviewscore",
+                "reviewstars",
+            ),
+        ),
+        FieldSpec(
+            "label",
+            "Sentiment label",
+            "label",
+            False,
+            ("sentimentlabel", "sentiment", "label", "polarity", "sentimentclass"),
+            "optional: positive / negative (/ neutral), as words or 0/1, -1/0/1, 0/1/2",
+        ),
+        FieldSpec(
+            "item",
+            "Item id",
+            "id",
+            False,
+            (
+                "asin",
+                "productid",
+                "itemid",
+                "sku",
+                "clothingid",
+                "stockcode",
+                "businessid",
+                "listingid",
+                "hotelid",
+                "placeid",
+                "venueid",
+                "restaurantid",
+                "propertyid",
+                "appid",
+                "bookid",
+                "movieid",
+                "product",
+            ),
+        ),
+        FieldSpec(
+            "category",
+            "Category",
+            "str",
+            False,
+            ("category", "classname", "departmentname", "department", "productcategory", "divisionname"),
+        ),
     ),
 }
 
@@ -131,15 +338,67 @@ def _words(name: str) -> set[str]:
 
 
 # date columns that are not when something was bought or written
-_LATER_DATES = {"shipping", "ship", "shipped", "shipment", "limit", "estimated", "estimate",
-                "delivery", "delivered", "carrier", "approved", "due", "expiry", "expiration",
-                "expires", "answer", "answered", "updated", "modified", "refund", "return",
-                "returned", "cancelled", "canceled", "paid", "payment"}
-_BUY_DATES = {"purchase", "purchased", "order", "ordered", "invoice", "transaction", "created",
-              "creation", "review", "posted", "submitted"}
+_LATER_DATES = {
+    "shipping",
+    "ship",
+    "shipped",
+    "shipment",
+    "limit",
+    "estimated",
+    "estimate",
+    "delivery",
+    "delivered",
+    "carrier",
+    "approved",
+    "due",
+    "expiry",
+    "expiration",
+    "expires",
+    "answer",
+    "answered",
+    "updated",
+    "modified",
+    "refund",
+    "return",
+    "returned",
+    "cancelled",
+    "canceled",
+    "paid",
+    "payment",
+}
+_BUY_DATES = {
+    "purchase",
+    "purchased",
+    "order",
+    "ordered",
+    "invoice",
+    "transaction",
+    "created",
+    "creation",
+    "review",
+    "posted",
+    "submitted",
+}
 # entities whose "<entity>_id" column is the item a review or order line is about
-_ITEM_ENTITIES = {"business", "product", "listing", "item", "hotel", "place", "venue", "restaurant",
-                  "property", "app", "book", "movie", "game", "article", "sku", "asin", "course"}
+_ITEM_ENTITIES = {
+    "business",
+    "product",
+    "listing",
+    "item",
+    "hotel",
+    "place",
+    "venue",
+    "restaurant",
+    "property",
+    "app",
+    "book",
+    "movie",
+    "game",
+    "article",
+    "sku",
+    "asin",
+    "course",
+}
 
 
 def _rank(spec: FieldSpec, column: str) -> tuple[int, int] | None:
@@ -181,8 +440,7 @@ def suggest_mapping(kind: str, columns: Iterable[str], sample=None) -> dict[str,
     for spec in specs:
         result[spec.name] = None
         for syn in spec.synonyms:
-            hit = next((c for c in cols if c not in taken and normalise(c) == syn and fits(spec, c)),
-                       None)
+            hit = next((c for c in cols if c not in taken and normalise(c) == syn and fits(spec, c)), None)
             if hit is not None:
                 result[spec.name] = hit
                 taken.add(hit)
@@ -191,8 +449,11 @@ def suggest_mapping(kind: str, columns: Iterable[str], sample=None) -> dict[str,
     for spec in specs:
         if result[spec.name] is not None or spec.vtype == "num" and spec.name != "rating":
             continue
-        ranked = [(r, -i, c) for i, c in enumerate(cols)
-                  if c not in taken and (r := _rank(spec, c)) is not None and fits(spec, c)]
+        ranked = [
+            (r, -i, c)
+            for i, c in enumerate(cols)
+            if c not in taken and (r := _rank(spec, c)) is not None and fits(spec, c)
+        ]
         if ranked:
             c = max(ranked)[2]
             result[spec.name] = c
@@ -218,8 +479,10 @@ def mapping_problems(kind: str, mapping: Mapping[str, str | None], columns: Iter
     for dup in sorted({v for v in used if used.count(v) > 1}):
         problems.append(f"Column '{dup}' is mapped to more than one field.")
     if kind == "orders" and not mapping.get("amount") and not mapping.get("unit_price"):
-        problems.append("Map 'Amount', or 'Unit price' (with 'Quantity' when a row holds several "
-                        "units) so the amount can be computed.")
+        problems.append(
+            "Map 'Amount', or 'Unit price' (with 'Quantity' when a row holds several "
+            "units) so the amount can be computed."
+        )
     return problems
 
 
@@ -247,5 +510,7 @@ def kind_hint(kind: str, columns: Iterable[str]) -> str | None:
         return None
     _, other, extra = best
     article = "an" if other[0] in "aeiou" else "a"
-    return (f"This looks like {article} {other} file ({', '.join(extra[:3])} columns): "
-            f"choose '{other.capitalize()}'.")
+    return (
+        f"This looks like {article} {other} file ({', '.join(extra[:3])} columns): "
+        f"choose '{other.capitalize()}'."
+    )

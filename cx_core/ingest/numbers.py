@@ -21,10 +21,14 @@ _STRIP = "[$€£¥\\s\u00a0\u202f'’]"
 _POINT_OK = "[+-]?(\\d{1,3}(,\\d{3})+|\\d*)(\\.\\d*)?"
 _COMMA_OK = "[+-]?(\\d{1,3}(\\.\\d{3})+|\\d*)(,\\d*)?"
 # values that can only be read one way
-_COMMA_SAYS = ("[+-]?\\d*,(\\d{1,2}|\\d{4,})|[+-]?0,\\d+|[+-]?\\d{4,},\\d+|"
-               "[+-]?\\d{1,3}(\\.\\d{3})+,\\d*|[+-]?\\d{1,3}(\\.\\d{3}){2,}")
-_POINT_SAYS = ("[+-]?\\d*\\.(\\d{1,2}|\\d{4,})|[+-]?0\\.\\d+|[+-]?\\d{4,}\\.\\d+|"
-               "[+-]?\\d{1,3}(,\\d{3})+\\.\\d*|[+-]?\\d{1,3}(,\\d{3}){2,}")
+_COMMA_SAYS = (
+    "[+-]?\\d*,(\\d{1,2}|\\d{4,})|[+-]?0,\\d+|[+-]?\\d{4,},\\d+|"
+    "[+-]?\\d{1,3}(\\.\\d{3})+,\\d*|[+-]?\\d{1,3}(\\.\\d{3}){2,}"
+)
+_POINT_SAYS = (
+    "[+-]?\\d*\\.(\\d{1,2}|\\d{4,})|[+-]?0\\.\\d+|[+-]?\\d{4,}\\.\\d+|"
+    "[+-]?\\d{1,3}(,\\d{3})+\\.\\d*|[+-]?\\d{1,3}(,\\d{3}){2,}"
+)
 _EITHER = "[+-]?[1-9]\\d{0,2}[.,]\\d{3}"  # 1,234 or 1.234: a separator that says nothing
 
 
@@ -76,12 +80,16 @@ def parse_number_sql(col: str, decimal: str, native: bool = False, nested: bool 
     c = _clean(r)
     special = f"CASE WHEN NOT isfinite(TRY_CAST({r} AS DOUBLE)) THEN TRY_CAST({r} AS DOUBLE) END"
     if decimal == "comma":
-        return (f"coalesce(CASE WHEN regexp_full_match({c}, {_sql_str(_COMMA_OK)}) THEN "
-                f"TRY_CAST(replace(replace({c}, '.', ''), ',', '.') AS DOUBLE) END, {special})")
+        return (
+            f"coalesce(CASE WHEN regexp_full_match({c}, {_sql_str(_COMMA_OK)}) THEN "
+            f"TRY_CAST(replace(replace({c}, '.', ''), ',', '.') AS DOUBLE) END, {special})"
+        )
     if decimal != "point":
         raise ValueError(f"unknown decimal style {decimal!r}")
-    return (f"coalesce(TRY_CAST({r} AS DOUBLE), CASE WHEN regexp_full_match({c}, "
-            f"{_sql_str(_POINT_OK)}) THEN TRY_CAST(replace({c}, ',', '') AS DOUBLE) END)")
+    return (
+        f"coalesce(TRY_CAST({r} AS DOUBLE), CASE WHEN regexp_full_match({c}, "
+        f"{_sql_str(_POINT_OK)}) THEN TRY_CAST(replace({c}, ',', '') AS DOUBLE) END)"
+    )
 
 
 def detect_style(cur, table: str, col: str, choice: str = "auto") -> NumberStyle:
@@ -95,21 +103,34 @@ def detect_style(cur, table: str, col: str, choice: str = "auto") -> NumberStyle
         f"count(*) FILTER (WHERE regexp_full_match({c}, {_sql_str(_POINT_SAYS)})), "
         f"count(*) FILTER (WHERE regexp_full_match({c}, {_sql_str(_EITHER)})), "
         f"list(DISTINCT {raw_text(col)}) FILTER (WHERE regexp_full_match({c}, {_sql_str(_EITHER)}))[1:3] "
-        f"FROM {quote_ident(table)}").fetchone()
+        f"FROM {quote_ident(table)}"
+    ).fetchone()
     if comma and point:
-        return NumberStyle(col, "point", "mixed", (
-            f"Column '{col}' mixes decimal commas and decimal points ({comma:,} values like "
-            f"'2,55', {point:,} like '2.55'). Which is the decimal separator: point or comma?"))
+        return NumberStyle(
+            col,
+            "point",
+            "mixed",
+            (
+                f"Column '{col}' mixes decimal commas and decimal points ({comma:,} values like "
+                f"'2,55', {point:,} like '2.55'). Which is the decimal separator: point or comma?"
+            ),
+        )
     if comma:
         return NumberStyle(col, "comma", "detected")
     if point:
         return NumberStyle(col, "point", "detected")
     if either:
         shown = ", ".join(f"'{v}'" for v in ex or [])
-        return NumberStyle(col, "point", "ambiguous", (
-            f"Column '{col}' has values like {shown} only, which could be read with a decimal "
-            f"separator (1.234) or a thousands separator (1234). Which is the decimal separator: "
-            "point or comma?"))
+        return NumberStyle(
+            col,
+            "point",
+            "ambiguous",
+            (
+                f"Column '{col}' has values like {shown} only, which could be read with a decimal "
+                f"separator (1.234) or a thousands separator (1234). Which is the decimal separator: "
+                "point or comma?"
+            ),
+        )
     return NumberStyle(col, "point", "whole numbers")
 
 
@@ -125,5 +146,7 @@ def parsed_examples(cur, table: str, col: str, expr: str, n: int = 3) -> list[st
     rows = cur.execute(
         f"SELECT v, p FROM (SELECT DISTINCT {r} AS v, {expr} AS p, "
         f"regexp_matches({r}, '[.,]') AS sep FROM {quote_ident(table)} WHERE {r} IS NOT NULL) "
-        f"ORDER BY sep DESC, length(v) DESC, v LIMIT ?", [int(n)]).fetchall()
+        f"ORDER BY sep DESC, length(v) DESC, v LIMIT ?",
+        [int(n)],
+    ).fetchall()
     return [f"`{v}` → {format_number(p)}" for v, p in rows]

@@ -38,8 +38,9 @@ class LoadOptions:
     def __post_init__(self) -> None:
         object.__setattr__(self, "decimal", normalise_decimal(self.decimal))
         if self.duplicates not in DUPLICATE_CHOICES:
-            raise ValueError(f"duplicates must be one of {', '.join(DUPLICATE_CHOICES)}, "
-                             f"got {self.duplicates!r}")
+            raise ValueError(
+                f"duplicates must be one of {', '.join(DUPLICATE_CHOICES)}, got {self.duplicates!r}"
+            )
         if self.max_id_length < 1:
             raise ValueError("max_id_length must be at least 1")
 
@@ -66,7 +67,9 @@ def parse_day(text: str, setting: str) -> date | None:
 def options_from_config(ingest_cfg, **choices) -> LoadOptions:
     """Load options from the ``ingest`` config section, with per-load ``choices``
     (decimal, duplicates, sheet) where given."""
-    base = LoadOptions(date_min=parse_day(ingest_cfg.date_min, "ingest.date_min") or date(1990, 1, 1),
-                       date_max=parse_day(ingest_cfg.date_max, "ingest.date_max"),
-                       max_id_length=int(ingest_cfg.max_id_length))
+    base = LoadOptions(
+        date_min=parse_day(ingest_cfg.date_min, "ingest.date_min") or date(1990, 1, 1),
+        date_max=parse_day(ingest_cfg.date_max, "ingest.date_max"),
+        max_id_length=int(ingest_cfg.max_id_length),
+    )
     return base.with_(**{k: v for k, v in choices.items() if v is not None})

@@ -22,10 +22,40 @@ def is_phone(s: str) -> bool:
     """A phone number: 9-15 digits, not shaped like a date."""
     return 9 <= len(re.sub(r"\D", "", s)) <= 15 and not _DATE_LIKE.search(s)
 
-_NAME_COLS = {"name", "fullname", "firstname", "lastname", "surname", "givenname", "customername",
-              "clientname", "contactname", "reviewername", "username", "displayname", "profilename"}
-_PII_WORDS = ("email", "mail", "phone", "mobile", "telephone", "address", "street", "postcode",
-              "zipcode", "postalcode", "birth", "dob", "ssn", "passport", "ipaddress", "iban")
+
+_NAME_COLS = {
+    "name",
+    "fullname",
+    "firstname",
+    "lastname",
+    "surname",
+    "givenname",
+    "customername",
+    "clientname",
+    "contactname",
+    "reviewername",
+    "username",
+    "displayname",
+    "profilename",
+}
+_PII_WORDS = (
+    "email",
+    "mail",
+    "phone",
+    "mobile",
+    "telephone",
+    "address",
+    "street",
+    "postcode",
+    "zipcode",
+    "postalcode",
+    "birth",
+    "dob",
+    "ssn",
+    "passport",
+    "ipaddress",
+    "iban",
+)
 
 
 def _norm(name: str) -> str:
@@ -92,12 +122,14 @@ def mask_text(text: object) -> object:
     if not isinstance(text, str):
         return text
     text = EMAIL_RE.sub(lambda m: str(mask_value(m.group(0), "email")), text)
-    return PHONE_RE.sub(lambda m: str(mask_value(m.group(0), "phone")) if is_phone(m.group(0))
-                        else m.group(0), text)
+    return PHONE_RE.sub(
+        lambda m: str(mask_value(m.group(0), "phone")) if is_phone(m.group(0)) else m.group(0), text
+    )
 
 
-def mask_frame(df: pd.DataFrame, pii: dict[str, str] | None = None,
-               text_columns: Iterable[str] = ()) -> pd.DataFrame:
+def mask_frame(
+    df: pd.DataFrame, pii: dict[str, str] | None = None, text_columns: Iterable[str] = ()
+) -> pd.DataFrame:
     """A copy of ``df`` with personal columns masked and emails/phones inside text columns masked."""
     pii = detect_pii(df) if pii is None else pii
     out = df.copy()

@@ -18,8 +18,21 @@ from cx_core.ingest.numbers import parse_number_sql
 from cx_core.ingest.transforms import TEXT_CONTROL, id_expr, label_expr, raw, ts_expr
 from cx_core.store.sql import quote_ident
 
-NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                 "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
+NUMERIC_TYPES = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+)
 
 
 @dataclass
@@ -36,8 +49,11 @@ class ReadPlan:
 
 def column_kinds(types: Mapping[str, str]) -> tuple[set[str], set[str]]:
     """``(nested, native_numeric)`` source column names from DuckDB type names."""
-    nested = {c for c, t in types.items()
-              if t.startswith(("STRUCT", "MAP", "UNION")) or t.endswith("]") or t == "JSON"}
+    nested = {
+        c
+        for c, t in types.items()
+        if t.startswith(("STRUCT", "MAP", "UNION")) or t.endswith("]") or t == "JSON"
+    }
     native = {c for c, t in types.items() if t.split("(")[0] in NUMERIC_TYPES}
     return nested, native
 
@@ -47,8 +63,9 @@ def _field_expr(spec, col: str, plan: ReadPlan) -> str:
     if spec.vtype == "ts":
         return ts_expr(col, plan.ts_formats[spec.name])
     if spec.vtype == "num":
-        return parse_number_sql(col, plan.decimals.get(spec.name, "point"),
-                                native=col in plan.native, nested=nested)
+        return parse_number_sql(
+            col, plan.decimals.get(spec.name, "point"), native=col in plan.native, nested=nested
+        )
     if spec.vtype == "label":
         return label_expr(col)
     if spec.vtype == "id":
@@ -76,8 +93,9 @@ def select_list(kind: str, mapping: Mapping[str, str | None], plan: ReadPlan) ->
             ids.append(raw(col, col in plan.nested))
     for name, parts, pattern in (("_ctl", texts, TEXT_CONTROL), ("_idctl", ids, ID_CONTROL)):
         if parts:
-            exprs.append(f"coalesce(regexp_matches(concat_ws('', {', '.join(parts)}), '{pattern}'), false) "
-                         f"AS {name}")
+            exprs.append(
+                f"coalesce(regexp_matches(concat_ws('', {', '.join(parts)}), '{pattern}'), false) AS {name}"
+            )
     return exprs
 
 
@@ -90,9 +108,15 @@ def stage_sql(kind: str, mapping: Mapping[str, str | None], plan: ReadPlan, read
     """The SELECT over the file's reader that yields the staged rows."""
     cols = select_list(kind, mapping, plan)
     if plan.attrs:
-        struct = ", ".join(f"{quote_ident(a)}: " + (f"to_json({quote_ident(a)})::VARCHAR" if a in plan.nested
-                                                     else f"CAST({quote_ident(a)} AS VARCHAR)")
-                           for a in plan.attrs)
+        struct = ", ".join(
+            f"{quote_ident(a)}: "
+            + (
+                f"to_json({quote_ident(a)})::VARCHAR"
+                if a in plan.nested
+                else f"CAST({quote_ident(a)} AS VARCHAR)"
+            )
+            for a in plan.attrs
+        )
         cols.append(f"to_json({{{struct}}})::VARCHAR AS attrs_json")
     if kind == "orders" and plan.rest:
         cols.append(f"hash({', '.join(quote_ident(c) for c in plan.rest)}) AS {REST_HASH}")
@@ -102,12 +126,25 @@ def stage_sql(kind: str, mapping: Mapping[str, str | None], plan: ReadPlan, read
 def finish_sql(kind: str, mapping: Mapping[str, str | None]) -> str:
     """Derived columns computed after staging (amount, order id, text without control characters);
     ``{stage}`` is the inner SELECT."""
-    derived = [f"CASE WHEN _ctl THEN NULLIF(trim(regexp_replace({f}, '{TEXT_CONTROL}', '', 'g')), '') "
-               f"ELSE {f} END AS {f}" for f in text_fields(kind, mapping)]
+    derived = [
+        f"CASE WHEN _ctl THEN NULLIF(trim(regexp_replace({f}, '{TEXT_CONTROL}', '', 'g')), '') "
+        f"ELSE {f} END AS {f}"
+        for f in text_fields(kind, mapping)
+    ]
     if kind == "orders":
-        amount = ("amount" if mapping.get("amount")
-                  else "quantity * unit_price" if mapping.get("quantity") else "unit_price")
-        order = ("order_id" if mapping.get("order_id")
-                 else "coalesce(customer_id, '?') || '@' || strftime(ts, '%Y%m%d%H%M%S')")
+        amount = (
+            "amount"
+            if mapping.get("amount")
+            else "quantity * unit_price"
+            if mapping.get("quantity")
+            else "unit_price"
+        )
+        order = (
+            "order_id"
+            if mapping.get("order_id")
+            else "coalesce(customer_id, '?') || '@' || strftime(ts, '%Y%m%d%H%M%S')"
+        )
         derived += [f"{amount} AS amount", f"{order} AS order_id"]
-    return f"SELECT * REPLACE ({', '.join(derived)}) FROM ({{stage}})" if derived else "SELECT * FROM ({stage})"
+    return (
+        f"SELECT * REPLACE ({', '.join(derived)}) FROM ({{stage}})" if derived else "SELECT * FROM ({stage})"
+    )

@@ -16,6 +16,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
 from cx_core.ingest.errors import InputFileError
 
 SNIFF_BYTES = 1 << 20
@@ -64,8 +65,10 @@ def _guess_format(name: str, head: bytes, raw_magic: bytes) -> str:
     if raw_magic.startswith(b"PK\x03\x04"):
         if lower.endswith((".xlsx", ".xlsm")):
             return "xlsx"
-        raise InputFileError(f"'{name}' is a ZIP or Excel file under another name. Give an Excel "
-                             "workbook its .xlsx name, or save it as CSV (or unzip it) first.")
+        raise InputFileError(
+            f"'{name}' is a ZIP or Excel file under another name. Give an Excel "
+            "workbook its .xlsx name, or save it as CSV (or unzip it) first."
+        )
     if lower.endswith((".jsonl", ".ndjson", ".json")):
         return "json"
     if head.lstrip()[:1] in (b"{", b"["):
@@ -84,7 +87,8 @@ def check_width(name: str, head: bytes, limit: int = MAX_COLUMNS) -> None:
         raise InputFileError(
             f"'{name}' has about {width:,} columns; the most this app reads is {limit:,}. Keep only "
             "the columns you need (a customers, orders or reviews file needs a handful) and save "
-            "it again.")
+            "it again."
+        )
 
 
 def _guess_encoding(head: bytes) -> str:
@@ -100,9 +104,11 @@ def _guess_encoding(head: bytes) -> str:
 
 def too_big_message(name: str, limit: int) -> str:
     """The refusal for a file that expands beyond ``limit`` bytes."""
-    return (f"'{name}' expands to more than {limit / 1e9:,.1f} GB when decompressed or converted to "
-            "UTF-8, more than this app accepts (setting ingest.max_expanded_gb). Split the file, or "
-            "ask your administrator to raise the limit.")
+    return (
+        f"'{name}' expands to more than {limit / 1e9:,.1f} GB when decompressed or converted to "
+        "UTF-8, more than this app accepts (setting ingest.max_expanded_gb). Split the file, or "
+        "ask your administrator to raise the limit."
+    )
 
 
 def check_expanded_size(path: str | Path, name: str, limit: int, chunk: int = 1 << 22) -> int:
@@ -120,8 +126,7 @@ def check_expanded_size(path: str | Path, name: str, limit: int, chunk: int = 1 
     return total
 
 
-def inspect_file(path: str | Path, name: str | None = None,
-                 max_expanded: int | None = None) -> SourceFile:
+def inspect_file(path: str | Path, name: str | None = None, max_expanded: int | None = None) -> SourceFile:
     """Check that a file is there, non-empty and text-like, and guess format and encoding.
 
     A gzip file whose content is bigger than ``max_expanded`` bytes (default
@@ -152,7 +157,8 @@ def inspect_file(path: str | Path, name: str | None = None,
     if fmt != "parquet" and b"\x00" in head[:65536]:
         raise InputFileError(
             f"'{name}' looks like a binary file (or UTF-16 text), not CSV or JSON lines. "
-            "Export it as UTF-8 CSV and try again.")
+            "Export it as UTF-8 CSV and try again."
+        )
     if compressed:
         check_expanded_size(p, name, limit)
     return SourceFile(str(p), name, fmt, _guess_encoding(head), compressed, size, file_sha256(p), limit)
@@ -160,7 +166,7 @@ def inspect_file(path: str | Path, name: str | None = None,
 
 def _latin1_fallback(exc: UnicodeDecodeError) -> tuple[str, int]:
     """Decode the 5 bytes Windows-1252 leaves undefined as their Latin-1 code points."""
-    return "".join(chr(b) for b in exc.object[exc.start:exc.end]), exc.end
+    return "".join(chr(b) for b in exc.object[exc.start : exc.end]), exc.end
 
 
 codecs.register_error("cx_latin1", _latin1_fallback)
@@ -246,8 +252,10 @@ def reader_sql(src: SourceFile, rejects_suffix: str | None = None) -> tuple[str,
     if rejects_suffix:
         if not rejects_suffix.isalnum():
             raise ValueError("rejects suffix must be alphanumeric")
-        opts += (f", store_rejects=true, rejects_table='cx_rej_{rejects_suffix}',"
-                 f" rejects_scan='cx_scan_{rejects_suffix}'")
+        opts += (
+            f", store_rejects=true, rejects_table='cx_rej_{rejects_suffix}',"
+            f" rejects_scan='cx_scan_{rejects_suffix}'"
+        )
     else:  # same dialect detection as with store_rejects, without creating tables
         opts += ", ignore_errors=true"
     if src.encoding != "utf-8":  # Windows-1252 / Latin-1: read a UTF-8 copy

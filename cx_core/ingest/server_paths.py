@@ -13,8 +13,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REFUSED = ("This path cannot be loaded from the app. Server paths are only allowed inside the "
-           "folders your administrator listed (setting ingest.allowed_dirs).")
+REFUSED = (
+    "This path cannot be loaded from the app. Server paths are only allowed inside the "
+    "folders your administrator listed (setting ingest.allowed_dirs)."
+)
 
 
 class ServerPathRefused(ValueError):

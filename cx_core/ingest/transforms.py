@@ -47,9 +47,11 @@ def id_expr(col: str, nested: bool = False) -> str:
     NaN / None / NULL are missing (NULL), never the text 'nan'."""
     r = raw(col, nested)
     missing = ", ".join(f"'{m}'" for m in MISSING_IDS)
-    return (f"CASE WHEN lower({r}) IN ({missing}) THEN NULL "
-            f"WHEN ends_with({r}, '.0') THEN regexp_replace({r}, '^(-?[0-9]+)\\.0+$', '\\1') "
-            f"ELSE {r} END")
+    return (
+        f"CASE WHEN lower({r}) IN ({missing}) THEN NULL "
+        f"WHEN ends_with({r}, '.0') THEN regexp_replace({r}, '^(-?[0-9]+)\\.0+$', '\\1') "
+        f"ELSE {r} END"
+    )
 
 
 def text_expr(col: str, nested: bool = False) -> str:
@@ -63,22 +65,32 @@ TEXT_CONTROL = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]"
 
 def clean_text_sql(expr: str) -> str:
     """``expr`` without control characters other than tab, line feed and carriage return."""
-    return (f"CASE WHEN regexp_matches({expr}, '{TEXT_CONTROL}') "
-            f"THEN regexp_replace({expr}, '{TEXT_CONTROL}', '', 'g') ELSE {expr} END")
+    return (
+        f"CASE WHEN regexp_matches({expr}, '{TEXT_CONTROL}') "
+        f"THEN regexp_replace({expr}, '{TEXT_CONTROL}', '', 'g') ELSE {expr} END"
+    )
 
 
 def num_expr(col: str) -> str:
     """A number; a leading currency sign and thousands separators are accepted."""
     r = raw(col)
     cleaned = f"regexp_replace({r}, '^[$€£¥]|,|\\s', '', 'g')"
-    return (f"CASE WHEN TRY_CAST({r} AS DOUBLE) IS NOT NULL THEN TRY_CAST({r} AS DOUBLE) "
-            f"ELSE TRY_CAST({cleaned} AS DOUBLE) END")
+    return (
+        f"CASE WHEN TRY_CAST({r} AS DOUBLE) IS NOT NULL THEN TRY_CAST({r} AS DOUBLE) "
+        f"ELSE TRY_CAST({cleaned} AS DOUBLE) END"
+    )
 
 
 #: words accepted as sentiment labels (lower-cased), and the label each one stands for
-LABEL_WORDS: dict[str, str] = {"positive": "positive", "pos": "positive",
-                               "negative": "negative", "neg": "negative",
-                               "neutral": "neutral", "neu": "neutral", "neut": "neutral"}
+LABEL_WORDS: dict[str, str] = {
+    "positive": "positive",
+    "pos": "positive",
+    "negative": "negative",
+    "neg": "negative",
+    "neutral": "neutral",
+    "neu": "neutral",
+    "neut": "neutral",
+}
 
 
 def label_expr(col: str) -> str:
@@ -95,12 +107,14 @@ def label_expr(col: str) -> str:
     lo, hi = f"min({n}) OVER ()", f"max({n}) OVER ()"
     words = " ".join(f"WHEN {word} = '{w}' THEN '{lab}'" for w, lab in LABEL_WORDS.items())
     scale_ok = f"({lo} >= -1 AND {hi} <= 2 AND NOT ({lo} < 0 AND {hi} > 1))"
-    return (f"CASE {words} "
-            f"WHEN NOT {scale_ok} THEN NULL "
-            f"WHEN {n} = -1 THEN 'negative' "
-            f"WHEN {n} = 0 THEN CASE WHEN {lo} < 0 THEN 'neutral' ELSE 'negative' END "
-            f"WHEN {n} = 1 THEN CASE WHEN {hi} >= 2 THEN 'neutral' ELSE 'positive' END "
-            f"WHEN {n} = 2 THEN 'positive' END")
+    return (
+        f"CASE {words} "
+        f"WHEN NOT {scale_ok} THEN NULL "
+        f"WHEN {n} = -1 THEN 'negative' "
+        f"WHEN {n} = 0 THEN CASE WHEN {lo} < 0 THEN 'neutral' ELSE 'negative' END "
+        f"WHEN {n} = 1 THEN CASE WHEN {hi} >= 2 THEN 'neutral' ELSE 'positive' END "
+        f"WHEN {n} = 2 THEN 'positive' END"
+    )
 
 
 def ts_expr(col: str, fmt: str) -> str:

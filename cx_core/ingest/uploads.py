@@ -28,10 +28,17 @@ def upload_refusal(name: str) -> str | None:
         return None
     ext = lower.rsplit(".", 1)[-1] if "." in lower else ""
     what = f"'.{ext}' files" if ext else "files without an extension"
-    advice = ("Save the sheet as .xlsx (or CSV) and upload that." if ext in ("xls", "ods", "numbers", "xlsb")
-              else "Export it as CSV (UTF-8), Excel .xlsx, Parquet or JSON lines and upload that.")
-    return (f"This app cannot read {what}. Supported: CSV/TSV/TXT (also .gz), Excel .xlsx, "
-            f"Parquet, JSON lines. {advice}")
+    advice = (
+        "Save the sheet as .xlsx (or CSV) and upload that."
+        if ext in ("xls", "ods", "numbers", "xlsb")
+        else "Export it as CSV (UTF-8), Excel .xlsx, Parquet or JSON lines and upload that."
+    )
+    return (
+        f"This app cannot read {what}. Supported: CSV/TSV/TXT (also .gz), Excel .xlsx, "
+        f"Parquet, JSON lines. {advice}"
+    )
+
+
 _SESSION_RE = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -96,8 +103,11 @@ def drop_stale_uploads(upload_dir: str | Path, max_age_s: float, keep: str | Non
     now = time.time()
     for entry in root.iterdir():
         try:
-            newest = max([entry.stat().st_mtime, *(f.stat().st_mtime for f in entry.iterdir())]
-                         if entry.is_dir() else [entry.stat().st_mtime])
+            newest = max(
+                [entry.stat().st_mtime, *(f.stat().st_mtime for f in entry.iterdir())]
+                if entry.is_dir()
+                else [entry.stat().st_mtime]
+            )
             if entry.name == keep or now - newest <= max_age_s:
                 continue
             shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()

@@ -1,4 +1,4 @@
-""""What changed" alerts: significant moves between the previous and the last period.
+""" "What changed" alerts: significant moves between the previous and the last period.
 
 Periods are those of :func:`cx_core.insight.overview.periods` (the last ``days`` days up to the newest
 order or review vs the ``days`` before). Every alert comes from the pooled two-proportion
@@ -23,15 +23,15 @@ from dataclasses import replace
 
 import pandas as pd
 
-from cx_core.store.db import Workspace
-from cx_core.insight.drivers import load_aspect_reviews, mention_indicators
+from cx_core.customers.profiles import STAGE as PROFILES_STAGE
+from cx_core.customers.text_profile import SCORES_STAGE
 from cx_core.insight.alert import Alert
+from cx_core.insight.drivers import load_aspect_reviews, mention_indicators
+from cx_core.insight.overview import PERIOD_DAYS, Periods, periods
 from cx_core.insight.segment_changes import segment_run_alerts
 from cx_core.insight.stats import ALPHA, fdr_q, two_proportion_p
-from cx_core.insight.overview import PERIOD_DAYS, Periods, periods
-from cx_core.customers.profiles import STAGE as PROFILES_STAGE
+from cx_core.store.db import Workspace
 from cx_core.store.runs import history, latest_id
-from cx_core.customers.text_profile import SCORES_STAGE
 
 #: fewest observations (aspect mentions, active units) each period needs before a change is flagged
 MIN_COUNT = 10
@@ -72,11 +72,17 @@ def aspect_alerts(ws: Workspace, p: Periods) -> list[Alert]:
             continue
         before, after, pv = res
         worse = after > before
-        out.append(Alert(
-            "aspect_worse" if worse else "aspect_better", str(a),
-            f"Complaints about '{a}' {'rose' if worse else 'fell'}: {after:.0%} of its mentions were "
-            f"negative in the last {p.days} days vs {before:.0%} in the {p.days} days before.",
-            before, after, pv))
+        out.append(
+            Alert(
+                "aspect_worse" if worse else "aspect_better",
+                str(a),
+                f"Complaints about '{a}' {'rose' if worse else 'fell'}: {after:.0%} of its mentions were "
+                f"negative in the last {p.days} days vs {before:.0%} in the {p.days} days before.",
+                before,
+                after,
+                pv,
+            )
+        )
     return out
 
 
@@ -86,11 +92,15 @@ _IN = "a.ts > ?::TIMESTAMP AND a.ts <= ?::TIMESTAMP"
 def _segment_activity(ws: Workspace, run: str, unit_kind: str, p: Periods) -> pd.DataFrame:
     """Per segment of ``run``: name, active units in the previous (``n_prev``) and current period."""
     if unit_kind == "customer":
-        acts = ("SELECT customer_id AS unit_id, ts FROM orders WHERE customer_id IS NOT NULL "
-                "UNION ALL SELECT customer_id, ts FROM reviews WHERE customer_id IS NOT NULL")
+        acts = (
+            "SELECT customer_id AS unit_id, ts FROM orders WHERE customer_id IS NOT NULL "
+            "UNION ALL SELECT customer_id, ts FROM reviews WHERE customer_id IS NOT NULL"
+        )
     else:
-        acts = ("SELECT review_id AS unit_id, ts FROM reviews UNION ALL "
-                "SELECT dataset_id || '/' || review_id, ts FROM reviews")
+        acts = (
+            "SELECT review_id AS unit_id, ts FROM reviews UNION ALL "
+            "SELECT dataset_id || '/' || review_id, ts FROM reviews"
+        )
     return ws.query_df(
         "SELECT s.segment_id, any_value(i.name) AS name, "
         f"count(DISTINCT CASE WHEN {_IN} THEN s.unit_id END) AS n_prev, "
@@ -98,7 +108,8 @@ def _segment_activity(ws: Workspace, run: str, unit_kind: str, p: Periods) -> pd
         f"FROM segments s JOIN ({acts}) a ON a.unit_id = s.unit_id "
         "LEFT JOIN segment_info i ON i.run_id = s.run_id AND i.segment_id = s.segment_id "
         "WHERE s.run_id = ? GROUP BY s.segment_id ORDER BY s.segment_id",
-        [p.prev_start, p.cur_start, p.cur_start, p.anchor, run])
+        [p.prev_start, p.cur_start, p.cur_start, p.anchor, run],
+    )
 
 
 def segment_alerts(ws: Workspace, p: Periods) -> list[Alert]:
@@ -118,12 +129,19 @@ def segment_alerts(ws: Workspace, p: Periods) -> list[Alert]:
         before, after, pv = res
         grew = after > before
         name = row.name if isinstance(row.name, str) and row.name else f"Segment {row.segment_id}"
-        out.append(Alert(
-            "segment_grew" if grew else "segment_shrank", name,
-            f"Segment '{name}' {'grew' if grew else 'shrank'}: it holds {after:.0%} of the {what} in "
-            f"the last {p.days} days ({int(row.n_cur)} of {tot_cur}) vs {before:.0%} in the {p.days} "
-            f"days before ({int(row.n_prev)} of {tot_prev}). 'Grew' means a larger "
-            "share of the active units, not a refit of the segments.", before, after, pv))
+        out.append(
+            Alert(
+                "segment_grew" if grew else "segment_shrank",
+                name,
+                f"Segment '{name}' {'grew' if grew else 'shrank'}: it holds {after:.0%} of the {what} in "
+                f"the last {p.days} days ({int(row.n_cur)} of {tot_cur}) vs {before:.0%} in the {p.days} "
+                f"days before ({int(row.n_prev)} of {tot_prev}). 'Grew' means a larger "
+                "share of the active units, not a refit of the segments.",
+                before,
+                after,
+                pv,
+            )
+        )
     return out
 
 
@@ -140,8 +158,9 @@ def control_fdr(candidates: list[Alert], fdr: bool = True) -> list[Alert]:
         if math.isnan(a.p_value):
             out.append(a)
         elif qv <= ALPHA:
-            out.append(replace(a, q_value=float(qv),
-                               message=f"{a.message} (p = {a.p_value:.2g}, FDR q = {qv:.2g})"))
+            out.append(
+                replace(a, q_value=float(qv), message=f"{a.message} (p = {a.p_value:.2g}, FDR q = {qv:.2g})")
+            )
     return out
 
 
@@ -153,8 +172,10 @@ def what_changed(ws: Workspace, days: int = PERIOD_DAYS, fdr: bool = True) -> li
     """
     p = periods(ws, days)
     alerts = control_fdr(aspect_alerts(ws, p) + segment_alerts(ws, p) + segment_run_alerts(ws), fdr)
-    return sorted(alerts, key=lambda a: (math.isnan(a.p_value), 0.0 if math.isnan(a.p_value) else a.p_value,
-                                         a.kind, a.subject))
+    return sorted(
+        alerts,
+        key=lambda a: (math.isnan(a.p_value), 0.0 if math.isnan(a.p_value) else a.p_value, a.kind, a.subject),
+    )
 
 
 def alerts_version(ws: Workspace) -> str:

@@ -20,16 +20,29 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from cx_core.store.db import Workspace
-from cx_core.insight.overview import PERIOD_DAYS, periods
 from cx_core.customers.profiles import STAGE as PROFILES_STAGE
-from cx_core.store.runs import latest_id
-from cx_core.insight.stats import ALPHA, fdr_q, two_proportion_p
 from cx_core.customers.text_profile import COMPLAINT_BELOW, PRAISE_ABOVE, SCORES_STAGE
+from cx_core.insight.overview import PERIOD_DAYS, periods
+from cx_core.insight.stats import ALPHA, fdr_q, two_proportion_p
+from cx_core.store.db import Workspace
+from cx_core.store.runs import latest_id
 
-DRIVER_COLUMNS = ("aspect", "mentions", "negative_mentions", "negative_share", "coef_negative",
-                  "coef_positive", "rating_gain", "churn_coef_negative", "churn_gain",
-                  "negative_share_recent", "negative_share_previous", "trend_p", "trend_q", "trend")
+DRIVER_COLUMNS = (
+    "aspect",
+    "mentions",
+    "negative_mentions",
+    "negative_share",
+    "coef_negative",
+    "coef_positive",
+    "rating_gain",
+    "churn_coef_negative",
+    "churn_gain",
+    "negative_share_recent",
+    "negative_share_previous",
+    "trend_p",
+    "trend_q",
+    "trend",
+)
 
 
 def load_aspect_reviews(ws: Workspace, scores_run_id: str, profiles_run_id: str | None) -> pd.DataFrame:
@@ -39,7 +52,9 @@ def load_aspect_reviews(ws: Workspace, scores_run_id: str, profiles_run_id: str 
         "p.churn_prob FROM review_scores s JOIN reviews r USING (dataset_id, review_id) "
         "LEFT JOIN (SELECT customer_id, any_value(churn_prob) AS churn_prob FROM customer_profiles "
         "WHERE run_id = ? GROUP BY customer_id) p ON p.customer_id = r.customer_id "
-        "WHERE s.run_id = ?", [profiles_run_id or "", scores_run_id])
+        "WHERE s.run_id = ?",
+        [profiles_run_id or "", scores_run_id],
+    )
 
 
 def _scores(raw: object) -> dict[str, float]:
@@ -58,12 +73,24 @@ def mention_indicators(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame,
     scores = [_scores(v) for v in frame["aspect_sentiment_json"]]
     listed = [list(a) if isinstance(a, (list, tuple, np.ndarray)) else [] for a in frame["aspects"]]
     names = sorted({a for s in scores for a in s} | {a for lst in listed for a in lst})
-    ment = pd.DataFrame([{a: (a in s or a in lst) for a in names} for s, lst in zip(scores, listed)],
-                        columns=names, dtype=bool, index=frame.index)
-    neg = pd.DataFrame([{a: s.get(a, 0.0) < COMPLAINT_BELOW for a in names} for s in scores],
-                       columns=names, dtype=bool, index=frame.index)
-    pos = pd.DataFrame([{a: s.get(a, 0.0) > PRAISE_ABOVE for a in names} for s in scores],
-                       columns=names, dtype=bool, index=frame.index)
+    ment = pd.DataFrame(
+        [{a: (a in s or a in lst) for a in names} for s, lst in zip(scores, listed)],
+        columns=names,
+        dtype=bool,
+        index=frame.index,
+    )
+    neg = pd.DataFrame(
+        [{a: s.get(a, 0.0) < COMPLAINT_BELOW for a in names} for s in scores],
+        columns=names,
+        dtype=bool,
+        index=frame.index,
+    )
+    pos = pd.DataFrame(
+        [{a: s.get(a, 0.0) > PRAISE_ABOVE for a in names} for s in scores],
+        columns=names,
+        dtype=bool,
+        index=frame.index,
+    )
     return ment, neg, pos
 
 
@@ -87,8 +114,9 @@ def _effects(y: pd.Series, neg: pd.DataFrame, pos: pd.DataFrame) -> tuple[np.nda
     return coef[:k], coef[k:]
 
 
-def _trend(frame: pd.DataFrame, ment: pd.DataFrame, neg: pd.DataFrame, anchor: datetime | None,
-           days: int) -> pd.DataFrame:
+def _trend(
+    frame: pd.DataFrame, ment: pd.DataFrame, neg: pd.DataFrame, anchor: datetime | None, days: int
+) -> pd.DataFrame:
     """Negative share of mentions in the current vs previous window, the z-test p, its BH q over
     all aspects and a label ("worse"/"better" only when q <= ``ALPHA``)."""
     ts = pd.to_datetime(frame["ts"])
@@ -102,16 +130,18 @@ def _trend(frame: pd.DataFrame, ment: pd.DataFrame, neg: pd.DataFrame, anchor: d
         n1, n2 = int((ment[a] & cur).sum()), int((ment[a] & prev).sum())
         k1, k2 = int((neg[a] & cur).sum()), int((neg[a] & prev).sum())
         rows.append((k1 / n1 if n1 else np.nan, k2 / n2 if n2 else np.nan, two_proportion_p(k1, n1, k2, n2)))
-    out = pd.DataFrame(rows, columns=["negative_share_recent", "negative_share_previous", "trend_p"],
-                       index=ment.columns)
+    out = pd.DataFrame(
+        rows, columns=["negative_share_recent", "negative_share_previous", "trend_p"], index=ment.columns
+    )
     out["trend_q"] = fdr_q(out["trend_p"].to_numpy(float))
     up = out["negative_share_recent"] > out["negative_share_previous"]
     out["trend"] = np.where(out["trend_q"] <= ALPHA, np.where(up, "worse", "better"), "stable")
     return out
 
 
-def drivers_from_frame(frame: pd.DataFrame, anchor: datetime | None = None,
-                       days: int = PERIOD_DAYS) -> pd.DataFrame:
+def drivers_from_frame(
+    frame: pd.DataFrame, anchor: datetime | None = None, days: int = PERIOD_DAYS
+) -> pd.DataFrame:
     """Driver table (``DRIVER_COLUMNS``) of per-review rows, most rating to gain first.
 
     ``frame`` needs ``ts``, ``rating``, ``aspects``, ``aspect_sentiment_json`` and ``churn_prob``.
@@ -125,9 +155,17 @@ def drivers_from_frame(frame: pd.DataFrame, anchor: datetime | None = None,
     churn = pd.to_numeric(frame["churn_prob"], errors="coerce")
     cn, cp = _effects(rating, neg, pos)
     share = neg[rating.notna()].mean().to_numpy() if rating.notna().any() else np.zeros(len(cn))
-    out = pd.DataFrame({"aspect": ment.columns, "mentions": ment.sum().to_numpy(),
-                        "negative_mentions": neg.sum().to_numpy(), "coef_negative": cn,
-                        "coef_positive": cp, "rating_gain": share * -cn}, index=ment.columns)
+    out = pd.DataFrame(
+        {
+            "aspect": ment.columns,
+            "mentions": ment.sum().to_numpy(),
+            "negative_mentions": neg.sum().to_numpy(),
+            "coef_negative": cn,
+            "coef_positive": cp,
+            "rating_gain": share * -cn,
+        },
+        index=ment.columns,
+    )
     out["negative_share"] = out["negative_mentions"] / out["mentions"].where(out["mentions"] > 0)
     if churn.notna().sum() > 1:
         kn, _ = _effects(churn, neg, pos)
@@ -137,8 +175,9 @@ def drivers_from_frame(frame: pd.DataFrame, anchor: datetime | None = None,
         out["churn_coef_negative"] = np.nan
         out["churn_gain"] = np.nan
     out = out.join(_trend(frame, ment, neg, anchor, days))
-    return (out.sort_values(["rating_gain", "mentions"], ascending=False)
-            .reset_index(drop=True)[list(DRIVER_COLUMNS)])
+    return out.sort_values(["rating_gain", "mentions"], ascending=False).reset_index(drop=True)[
+        list(DRIVER_COLUMNS)
+    ]
 
 
 def aspect_drivers(ws: Workspace, days: int = PERIOD_DAYS) -> pd.DataFrame:

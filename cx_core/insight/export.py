@@ -26,13 +26,13 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from cx_core.store.db import Workspace
+from cx_core.auth.roles import LOCAL_ACTOR, Actor
 from cx_core.ingest.pii import mask_text, mask_value
 from cx_core.ingest.pii_scrub import mask_generated
 from cx_core.insight.export_files import FORMATS, MIME, neutralise_formulas, to_bytes
-from cx_core.auth.roles import LOCAL_ACTOR, Actor
-from cx_core.store.audit import record_event
 from cx_core.segments.query import segment_runs
+from cx_core.store.audit import record_event
+from cx_core.store.db import Workspace
 from cx_core.store.runs import latest_id
 
 __all__ = ["FORMATS", "MIME", "neutralise_formulas", "to_bytes"]  # re-exported for callers
@@ -49,6 +49,7 @@ REVIEW_SNIPPET = 300
 
 # ---------------------------------------------------------------------- runs
 
+
 def segment_choices(ws: Workspace, run_id: str) -> pd.DataFrame:
     """The segments of a run (segment_id, name, size), outliers last."""
     return ws.query_df(
@@ -56,15 +57,17 @@ def segment_choices(ws: Workspace, run_id: str) -> pd.DataFrame:
         "ELSE 'Segment ' || s.segment_id END) AS name, count(*) AS size FROM segments s "
         "LEFT JOIN segment_info i ON i.run_id = s.run_id AND i.segment_id = s.segment_id "
         "WHERE s.run_id = ? GROUP BY s.segment_id, i.name ORDER BY s.segment_id < 0, s.segment_id",
-        [run_id])
+        [run_id],
+    )
 
 
 def resolve_run(ws: Workspace, run_id: str | None) -> str:
     """The given run id (checked) or the newest finished segment run."""
     runs = segment_runs(ws)
     if runs.empty:
-        raise ValueError("No segment run yet: run segmentation first (Segments page or "
-                         "`python -m cx_core segment`).")
+        raise ValueError(
+            "No segment run yet: run segmentation first (Segments page or `python -m cx_core segment`)."
+        )
     if run_id is None:
         return str(runs["run_id"].iloc[0])
     if run_id not in set(runs["run_id"]):
@@ -79,17 +82,23 @@ _latest = latest_id
 
 def _churn_sql(ws: Workspace) -> tuple[str, str, str]:
     """SQL for churn probability, its method and window, using ``churn_prob`` when profiles have it."""
-    cols = {r[0] for r in ws.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = "
-        "'customer_profiles' AND table_schema = current_schema()")}
+    cols = {
+        r[0]
+        for r in ws.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = "
+            "'customer_profiles' AND table_schema = current_schema()"
+        )
+    }
     fallback = f"CASE WHEN p.p_alive IS NOT NULL THEN '{BGNBD_METHOD}' END"
     if "churn_prob" not in cols:
         return "1 - p.p_alive", fallback, "NULL::VARCHAR"
     model = "coalesce(p.churn_method, 'churn model')" if "churn_method" in cols else "'churn model'"
     window = "p.churn_window" if "churn_window" in cols else "NULL::VARCHAR"
-    return ("coalesce(p.churn_prob, 1 - p.p_alive)",
-            f"CASE WHEN p.churn_prob IS NOT NULL THEN {model} ELSE {fallback} END",
-            f"CASE WHEN p.churn_prob IS NOT NULL THEN {window} END")
+    return (
+        "coalesce(p.churn_prob, 1 - p.p_alive)",
+        f"CASE WHEN p.churn_prob IS NOT NULL THEN {model} ELSE {fallback} END",
+        f"CASE WHEN p.churn_prob IS NOT NULL THEN {window} END",
+    )
 
 
 _FRAME_SQL = """
@@ -150,8 +159,13 @@ ORDER BY u.is_outlier, u.segment_id < 0, u.segment_id, u.unit_id
 """
 
 
-def export_frame(ws: Workspace, run_id: str | None = None, mask_pii: bool = True,
-                 segments: Sequence[int] | None = None, top_items: int = 5) -> pd.DataFrame:
+def export_frame(
+    ws: Workspace,
+    run_id: str | None = None,
+    mask_pii: bool = True,
+    segments: Sequence[int] | None = None,
+    top_items: int = 5,
+) -> pd.DataFrame:
     """The export table of a segment run (newest when ``run_id`` is None), one row per unit.
 
     ``segments`` keeps only those segment ids (-1 = unassigned outliers);
@@ -168,10 +182,18 @@ def export_frame(ws: Workspace, run_id: str | None = None, mask_pii: bool = True
     if segs is not None:
         _check_segments(ws, run_id, segs)
     churn, method, window = _churn_sql(ws)
-    df = ws.query_df(_FRAME_SQL.format(churn=churn, method=method, window=window), {
-        "run": run_id, "segs": segs, "profiles": _latest(ws, "profiles"),
-        "scores": _latest(ws, "review_scores"), "recs": _latest(ws, "recommend"),
-        "top_n": int(top_items), "snippet": REVIEW_SNIPPET})
+    df = ws.query_df(
+        _FRAME_SQL.format(churn=churn, method=method, window=window),
+        {
+            "run": run_id,
+            "segs": segs,
+            "profiles": _latest(ws, "profiles"),
+            "scores": _latest(ws, "review_scores"),
+            "recs": _latest(ws, "recommend"),
+            "top_n": int(top_items),
+            "snippet": REVIEW_SNIPPET,
+        },
+    )
     df = _shape(df)
     return mask_frame_pii(df) if mask_pii else df
 
@@ -181,8 +203,7 @@ def _check_segments(ws: Workspace, run_id: str, segs: list[int]) -> None:
     valid = set(segment_choices(ws, run_id)["segment_id"].astype(int))
     unknown = [s for s in segs if s not in valid]
     if unknown:
-        raise ValueError(f"Segment(s) {unknown} are not in run {run_id}; "
-                         f"it has {sorted(valid)}.")
+        raise ValueError(f"Segment(s) {unknown} are not in run {run_id}; it has {sorted(valid)}.")
 
 
 def _shape(df: pd.DataFrame) -> pd.DataFrame:
@@ -212,22 +233,33 @@ def mask_frame_pii(df: pd.DataFrame) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------- files
 
-def export_metadata(ws: Workspace, run_id: str, df: pd.DataFrame, mask_pii: bool,
-                    segments: Sequence[int] | None) -> dict[str, Any]:
+
+def export_metadata(
+    ws: Workspace, run_id: str, df: pd.DataFrame, mask_pii: bool, segments: Sequence[int] | None
+) -> dict[str, Any]:
     """What a file says about itself: run, filter, masking, churn method, row counts."""
-    return {"segment_run_id": run_id, "segments": None if segments is None else list(segments),
-            "personal_data_masked": bool(mask_pii), "rows": int(len(df)),
-            "outlier_rows": int(df["is_outlier"].sum()),
-            "churn_methods": sorted({str(m) for m in df["churn_method"].dropna()}),
-            "profiles_run_id": _latest(ws, "profiles"),
-            "review_scores_run_id": _latest(ws, "review_scores")}
+    return {
+        "segment_run_id": run_id,
+        "segments": None if segments is None else list(segments),
+        "personal_data_masked": bool(mask_pii),
+        "rows": int(len(df)),
+        "outlier_rows": int(df["is_outlier"].sum()),
+        "churn_methods": sorted({str(m) for m in df["churn_method"].dropna()}),
+        "profiles_run_id": _latest(ws, "profiles"),
+        "review_scores_run_id": _latest(ws, "review_scores"),
+    }
 
 
-def export_segments(ws: Workspace, run_id: str | None = None, fmt: str = "csv",
-                    mask_pii: bool = True, path: str | os.PathLike | None = None,
-                    segments: Sequence[int] | None = None,
-                    actor: Actor | None = LOCAL_ACTOR,
-                    spreadsheet_safe: bool = False) -> bytes | Path:
+def export_segments(
+    ws: Workspace,
+    run_id: str | None = None,
+    fmt: str = "csv",
+    mask_pii: bool = True,
+    path: str | os.PathLike | None = None,
+    segments: Sequence[int] | None = None,
+    actor: Actor | None = LOCAL_ACTOR,
+    spreadsheet_safe: bool = False,
+) -> bytes | Path:
     """Export a segment run as CSV, Excel (``xlsx``) or Parquet: the bytes, or the written ``path``.
 
     See :func:`export_frame` for the columns and :mod:`cx_core.insight.export_files` for what
@@ -240,8 +272,7 @@ def export_segments(ws: Workspace, run_id: str | None = None, fmt: str = "csv",
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     run_id = resolve_run(ws, run_id)
     df = export_frame(ws, run_id, mask_pii, segments)
-    meta = {**export_metadata(ws, run_id, df, mask_pii, segments),
-            "spreadsheet_safe": bool(spreadsheet_safe)}
+    meta = {**export_metadata(ws, run_id, df, mask_pii, segments), "spreadsheet_safe": bool(spreadsheet_safe)}
     data = to_bytes(df, fmt, meta, spreadsheet_safe=spreadsheet_safe)
     if actor is not None:
         record_export(ws, actor, run_id, fmt, len(df), mask_pii, segments)
@@ -255,20 +286,36 @@ def export_segments(ws: Workspace, run_id: str | None = None, fmt: str = "csv",
     return target
 
 
-def record_export(ws: Workspace, actor: Actor, run_id: str, fmt: str, rows: int, mask_pii: bool,
-                  segments: Sequence[int] | None) -> None:
+def record_export(
+    ws: Workspace,
+    actor: Actor,
+    run_id: str,
+    fmt: str,
+    rows: int,
+    mask_pii: bool,
+    segments: Sequence[int] | None,
+) -> None:
     """Audit an export: run, format, row count, segments and whether personal data was masked."""
-    record_event(ws, actor.name, actor.role, "export",
-                 {"segment_run_id": run_id, "format": fmt, "rows": int(rows), "masked": bool(mask_pii),
-                  "segments": None if segments is None else list(segments)})
+    record_event(
+        ws,
+        actor.name,
+        actor.role,
+        "export",
+        {
+            "segment_run_id": run_id,
+            "format": fmt,
+            "rows": int(rows),
+            "masked": bool(mask_pii),
+            "segments": None if segments is None else list(segments),
+        },
+    )
 
 
 def state_key(ws: Workspace) -> str:
     """A cheap key that changes when anything an export reads changes (for UI caches)."""
     from cx_core.ingest.datasets import dataset_version
 
-    return "|".join([dataset_version(ws), str(_latest(ws, "profiles")),
-                     str(_latest(ws, "review_scores"))])
+    return "|".join([dataset_version(ws), str(_latest(ws, "profiles")), str(_latest(ws, "review_scores"))])
 
 
 def file_name(run_id: str, fmt: str) -> str:

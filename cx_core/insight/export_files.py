@@ -37,13 +37,17 @@ import pandas as pd
 
 FORMATS = ("csv", "xlsx", "parquet")
 FORMAT_LABELS = {"csv": "CSV", "xlsx": "Excel (.xlsx)", "parquet": "Parquet"}
-MIME = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet",
-        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+MIME = {
+    "csv": "text/csv",
+    "parquet": "application/vnd.apache.parquet",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 #: characters that make a spreadsheet evaluate a cell (ASCII and full-width forms)
 FORMULA_CHARS = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 #: columns written exactly in every format: identifiers, codes and values we generate ourselves
-EXACT_COLUMNS = frozenset({"customer_id", "review_id", "unit_id", "item", "email", "phone",
-                           "churn_method", "churn_window"})
+EXACT_COLUMNS = frozenset(
+    {"customer_id", "review_id", "unit_id", "item", "email", "phone", "churn_method", "churn_window"}
+)
 #: money columns: 2 decimals in CSV and Excel (other floats: FLOAT_DIGITS)
 MONEY_COLUMNS = frozenset({"clv", "revenue", "aov", "amount", "monetary_value"})
 MONEY_DIGITS = 2
@@ -55,6 +59,7 @@ _XML_NONCHAR = "[\ufffe\uffff]"
 
 
 # ---------------------------------------------------------------------- formula guard
+
 
 def _skippable(ch: str) -> bool:
     """Whitespace and control/format characters a spreadsheet ignores before a formula."""
@@ -78,8 +83,7 @@ def guard_cell(value: Any) -> Any:
 
 def text_columns(df: pd.DataFrame) -> list[str]:
     """The columns of ``df`` that hold strings (object or string dtype)."""
-    return [c for c in df.columns
-            if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
+    return [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
 
 
 def guarded_columns(df: pd.DataFrame, spreadsheet_safe: bool = False) -> list[str]:
@@ -93,12 +97,13 @@ def neutralise_formulas(df: pd.DataFrame, columns: Iterable[str] | None = None) 
     """A copy where the string cells of ``columns`` (default: every text column) that a spreadsheet
     would evaluate get a leading ``'``; other cells, numbers and missing values unchanged."""
     out = df.copy()
-    for col in (text_columns(out) if columns is None else list(columns)):
+    for col in text_columns(out) if columns is None else list(columns):
         out[col] = out[col].map(guard_cell)
     return out
 
 
 # ---------------------------------------------------------------------- numbers
+
 
 def float_digits(column: str) -> int:
     """Decimals a float column keeps in CSV and Excel (money 2, everything else 4)."""
@@ -121,6 +126,7 @@ def spreadsheet_frame(df: pd.DataFrame, guard: Iterable[str]) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------- writers
 
+
 def to_csv_bytes(df: pd.DataFrame, spreadsheet_safe: bool = False) -> bytes:
     """UTF-8 CSV, every field quoted, CRLF rows, floats rounded, formula-like free text guarded."""
     out = spreadsheet_frame(df, guarded_columns(df, spreadsheet_safe))
@@ -134,8 +140,7 @@ def to_parquet_bytes(df: pd.DataFrame, metadata: dict[str, Any] | None = None) -
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(df, preserve_index=False)
-    meta = {**(table.schema.metadata or {}),
-            b"cx_insight": json.dumps(metadata or {}, default=str).encode()}
+    meta = {**(table.schema.metadata or {}), b"cx_insight": json.dumps(metadata or {}, default=str).encode()}
     buf = io.BytesIO()
     pq.write_table(table.replace_schema_metadata(meta), buf)
     return buf.getvalue()
@@ -150,17 +155,23 @@ def xlsx_unescape(text: str) -> str:
 def check_fits_xlsx(df: pd.DataFrame) -> None:
     """Refuse, before anything is written, a table an Excel sheet cannot hold exactly."""
     if len(df) > XLSX_MAX_ROWS:
-        raise ValueError(f"{len(df):,} rows do not fit in an Excel sheet (at most "
-                         f"{XLSX_MAX_ROWS:,}). Export CSV or Parquet instead.")
+        raise ValueError(
+            f"{len(df):,} rows do not fit in an Excel sheet (at most "
+            f"{XLSX_MAX_ROWS:,}). Export CSV or Parquet instead."
+        )
     for col in text_columns(df):
         texts = df[col].map(lambda v: v if isinstance(v, str) else "")
         longest = int(texts.str.len().max() or 0)
         if longest > XLSX_MAX_CHARS:
-            raise ValueError(f"Column {col!r} has a value of {longest:,} characters; an Excel cell "
-                             f"holds at most {XLSX_MAX_CHARS:,}. Export CSV or Parquet instead.")
+            raise ValueError(
+                f"Column {col!r} has a value of {longest:,} characters; an Excel cell "
+                f"holds at most {XLSX_MAX_CHARS:,}. Export CSV or Parquet instead."
+            )
         if texts.str.contains(_XML_NONCHAR, regex=True).any():
-            raise ValueError(f"Column {col!r} holds U+FFFE or U+FFFF, which an Excel file cannot "
-                             "store. Export CSV or Parquet instead.")
+            raise ValueError(
+                f"Column {col!r} holds U+FFFE or U+FFFF, which an Excel file cannot "
+                "store. Export CSV or Parquet instead."
+            )
 
 
 def _write_cell(sheet: Any, r: int, c: int, value: Any, date_fmt: Any, time_fmt: Any) -> None:
@@ -185,8 +196,9 @@ def _write_cell(sheet: Any, r: int, c: int, value: Any, date_fmt: Any, time_fmt:
         sheet.write_string(r, c, value if isinstance(value, str) else str(value))
 
 
-def to_xlsx_bytes(df: pd.DataFrame, metadata: dict[str, Any] | None = None,
-                  spreadsheet_safe: bool = False) -> bytes:
+def to_xlsx_bytes(
+    df: pd.DataFrame, metadata: dict[str, Any] | None = None, spreadsheet_safe: bool = False
+) -> bytes:
     """An Excel workbook: sheet ``export`` with typed cells (strings always as text, never a
     formula), sheet ``about`` with ``metadata``; floats rounded like CSV.
 
@@ -199,8 +211,15 @@ def to_xlsx_bytes(df: pd.DataFrame, metadata: dict[str, Any] | None = None,
     guard = guarded_columns(df, True) if spreadsheet_safe else []
     out = spreadsheet_frame(df, guard)
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, {"constant_memory": True, "strings_to_formulas": False,
-                                   "strings_to_numbers": False, "strings_to_urls": False})
+    wb = xlsxwriter.Workbook(
+        buf,
+        {
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_numbers": False,
+            "strings_to_urls": False,
+        },
+    )
     date_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
     time_fmt = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
     sheet = wb.add_worksheet("export")
@@ -218,8 +237,9 @@ def to_xlsx_bytes(df: pd.DataFrame, metadata: dict[str, Any] | None = None,
     return buf.getvalue()
 
 
-def to_bytes(df: pd.DataFrame, fmt: str, metadata: dict[str, Any] | None = None,
-             spreadsheet_safe: bool = False) -> bytes:
+def to_bytes(
+    df: pd.DataFrame, fmt: str, metadata: dict[str, Any] | None = None, spreadsheet_safe: bool = False
+) -> bytes:
     """The table as ``csv``, ``xlsx`` or ``parquet`` bytes (see the module docstring)."""
     if fmt == "csv":
         return to_csv_bytes(df, spreadsheet_safe)

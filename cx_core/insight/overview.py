@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from cx_core.customers.profiles import STAGE as PROFILES_STAGE
+from cx_core.customers.text_profile import SCORES_STAGE
 from cx_core.ingest.datasets import dataset_version
 from cx_core.store.db import Workspace
-from cx_core.customers.profiles import STAGE as PROFILES_STAGE
 from cx_core.store.runs import latest_id
-from cx_core.customers.text_profile import SCORES_STAGE
 
 #: Customers with ``churn_prob`` at or above this count as "at churn risk".
 CHURN_RISK_AT = 0.5
@@ -69,19 +69,24 @@ def periods(ws: Workspace, days: int = PERIOD_DAYS) -> Periods:
 
 
 # (window SQL) selects the previous (0) or current (1) period, NULL outside both.
-_WIN = ("CASE WHEN ts > ?::TIMESTAMP AND ts <= ?::TIMESTAMP THEN 0 "
-        "WHEN ts > ?::TIMESTAMP AND ts <= ?::TIMESTAMP THEN 1 END")
+_WIN = (
+    "CASE WHEN ts > ?::TIMESTAMP AND ts <= ?::TIMESTAMP THEN 0 "
+    "WHEN ts > ?::TIMESTAMP AND ts <= ?::TIMESTAMP THEN 1 END"
+)
 
 
 def _win_params(p: Periods) -> list:
     return [p.prev_start, p.cur_start, p.cur_start, p.anchor]
 
 
-def _by_window(ws: Workspace, select: str, source: str, p: Periods,
-               params: list | None = None) -> dict[int, tuple]:
+def _by_window(
+    ws: Workspace, select: str, source: str, p: Periods, params: list | None = None
+) -> dict[int, tuple]:
     """``{0: previous row, 1: current row}`` of ``select`` aggregated per window over ``source``."""
-    rows = ws.execute(f"SELECT w, {select} FROM (SELECT *, {_WIN} AS w FROM {source}) "
-                      "WHERE w IS NOT NULL GROUP BY w", [*_win_params(p), *(params or [])])
+    rows = ws.execute(
+        f"SELECT w, {select} FROM (SELECT *, {_WIN} AS w FROM {source}) WHERE w IS NOT NULL GROUP BY w",
+        [*_win_params(p), *(params or [])],
+    )
     return {int(r[0]): tuple(r[1:]) for r in rows}
 
 
@@ -95,25 +100,34 @@ def _activity_kpis(ws: Workspace, p: Periods) -> dict[str, Kpi]:
     customers = ws.scalar(
         "SELECT count(*) FROM (SELECT customer_id FROM customers UNION "
         "SELECT customer_id FROM orders WHERE customer_id IS NOT NULL UNION "
-        "SELECT customer_id FROM reviews WHERE customer_id IS NOT NULL)")
+        "SELECT customer_id FROM reviews WHERE customer_id IS NOT NULL)"
+    )
     o = _by_window(ws, "count(DISTINCT order_id), coalesce(sum(amount), 0)", "orders", p)
     r = _by_window(ws, "count(*), avg(rating)", "reviews", p)
-    c = _by_window(ws, "count(DISTINCT customer_id)",
-                   "(SELECT customer_id, ts FROM orders UNION ALL SELECT customer_id, ts FROM reviews "
-                   "WHERE customer_id IS NOT NULL)", p)
-    return {"customers": Kpi(customers, *_pair(c, 0, 0)),
-            "orders": Kpi(tot[0], *_pair(o, 0, 0)),
-            "revenue": Kpi(tot[1], *_pair(o, 1, 0.0)),
-            "reviews": Kpi(rev[0], *_pair(r, 0, 0)),
-            "mean_rating": Kpi(rev[1], *_pair(r, 1, None))}
+    c = _by_window(
+        ws,
+        "count(DISTINCT customer_id)",
+        "(SELECT customer_id, ts FROM orders UNION ALL SELECT customer_id, ts FROM reviews "
+        "WHERE customer_id IS NOT NULL)",
+        p,
+    )
+    return {
+        "customers": Kpi(customers, *_pair(c, 0, 0)),
+        "orders": Kpi(tot[0], *_pair(o, 0, 0)),
+        "revenue": Kpi(tot[1], *_pair(o, 1, 0.0)),
+        "reviews": Kpi(rev[0], *_pair(r, 0, 0)),
+        "mean_rating": Kpi(rev[1], *_pair(r, 1, None)),
+    }
 
 
 def _sentiment_kpi(ws: Workspace, p: Periods) -> Kpi:
     run = latest_id(ws, SCORES_STAGE)
     if run is None:
         return Kpi(None, hint="Score the reviews on the **Reviews** page to see sentiment.")
-    src = ("(SELECT r.ts, s.sentiment_score FROM review_scores s JOIN reviews r "
-           "USING (dataset_id, review_id) WHERE s.run_id = ?)")
+    src = (
+        "(SELECT r.ts, s.sentiment_score FROM review_scores s JOIN reviews r "
+        "USING (dataset_id, review_id) WHERE s.run_id = ?)"
+    )
     total = ws.scalar(f"SELECT avg(sentiment_score) FROM {src}", [run])
     win = _by_window(ws, "avg(sentiment_score)", src, p, [run])
     return Kpi(total, *_pair(win, 0, None))
@@ -124,9 +138,11 @@ def _profile_kpis(ws: Workspace) -> dict[str, Kpi]:
     if run is None:
         hint = "Compute customer profiles on the **Customers** page to see churn risk and CLV."
         return {"churn_risk_share": Kpi(None, hint=hint), "clv_total": Kpi(None, hint=hint)}
-    share, clv = ws.query_one("SELECT avg(CASE WHEN churn_prob >= ? THEN 1.0 WHEN churn_prob IS NOT NULL "
-                              "THEN 0.0 END), sum(clv) FROM customer_profiles WHERE run_id = ?",
-                              [CHURN_RISK_AT, run])
+    share, clv = ws.query_one(
+        "SELECT avg(CASE WHEN churn_prob >= ? THEN 1.0 WHEN churn_prob IS NOT NULL "
+        "THEN 0.0 END), sum(clv) FROM customer_profiles WHERE run_id = ?",
+        [CHURN_RISK_AT, run],
+    )
     return {"churn_risk_share": Kpi(share), "clv_total": Kpi(clv)}
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from cx_core.store.db import Workspace
 from cx_core.insight.report_sections import SECTIONS
 from cx_core.safe import html_escape
+from cx_core.store.db import Workspace
 
 TITLE = "CX Insight report"
 _STYLE = """
@@ -40,8 +40,11 @@ def plotly_js() -> str:
 
 def figure_html(fig: go.Figure) -> str:
     """A chart as an HTML fragment that relies on the page's single plotly.js."""
-    return ('<div class="chart">' + fig.to_html(full_html=False, include_plotlyjs=False,
-                                                 config={"displaylogo": False}) + "</div>")
+    return (
+        '<div class="chart">'
+        + fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+        + "</div>"
+    )
 
 
 def _section(ws: Workspace, anchor: str, title: str, build, mask_pii: bool) -> str:
@@ -49,8 +52,10 @@ def _section(ws: Workspace, anchor: str, title: str, build, mask_pii: bool) -> s
     try:
         body = build(ws, mask_pii, figure_html)
     except Exception as exc:  # noqa: BLE001 - a broken section must not lose the others
-        body = (f'<p class="missing">This section could not be built: '
-                f"{html_escape(type(exc).__name__)}: {html_escape(exc)}</p>")
+        body = (
+            f'<p class="missing">This section could not be built: '
+            f"{html_escape(type(exc).__name__)}: {html_escape(exc)}</p>"
+        )
     return f'<section id="{anchor}"><h2>{html_escape(title)}</h2>{body}</section>'
 
 
@@ -60,11 +65,13 @@ def build_report(ws: Workspace, mask_pii: bool = True, generated_at: datetime | 
     nav = "".join(f'<a href="#{a}">{html_escape(t)}</a>' for a, t, _ in SECTIONS)
     body = "".join(_section(ws, a, t, b, mask_pii) for a, t, b in SECTIONS)
     pii = "Personal data masked." if mask_pii else "Personal data NOT masked: handle with care."
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{TITLE}</title>'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<style>{_STYLE}</style><script type=\"text/javascript\">{plotly_js()}</script></head>"
-            f'<body><h1>{TITLE}</h1><p class="note">Generated {when}. {pii}</p><nav>{nav}</nav>'
-            f"{body}</body></html>")
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{TITLE}</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<style>{_STYLE}</style><script type="text/javascript">{plotly_js()}</script></head>'
+        f'<body><h1>{TITLE}</h1><p class="note">Generated {when}. {pii}</p><nav>{nav}</nav>'
+        f"{body}</body></html>"
+    )
 
 
 def write_report(ws: Workspace, path: str | Path, mask_pii: bool = True) -> Path:

@@ -18,27 +18,32 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from cx_core.plots.charts import drivers_figure
-from cx_core.store.db import Workspace
-from cx_core.insight.drivers import aspect_drivers
-from cx_core.insight.overview import PERIOD_DAYS, overview_kpis
 from cx_core.ingest.pii import mask_text
 from cx_core.ingest.pii_scrub import mask_generated
-from cx_core.store import runs
+from cx_core.insight.drivers import aspect_drivers
+from cx_core.insight.overview import PERIOD_DAYS, overview_kpis
+from cx_core.plots.charts import drivers_figure
+from cx_core.plots.segments import clv_churn_figure, size_value_figure
 from cx_core.reviews.store import list_models
 from cx_core.safe import html_escape
-from cx_core.plots.segments import clv_churn_figure, size_value_figure
-from cx_core.segments.run import load_segment_info
 from cx_core.segments.query import segment_runs
+from cx_core.segments.run import load_segment_info
+from cx_core.store import runs
+from cx_core.store.db import Workspace
 
 #: turns a plotly figure into an HTML fragment (the report decides where plotly.js goes)
 FigureHtml = Callable[[go.Figure], str]
 
-KPI_FORMATS = {"customers": ("Customers", "{:,.0f}"), "orders": ("Orders", "{:,.0f}"),
-               "revenue": ("Revenue", "{:,.0f}"), "reviews": ("Reviews", "{:,.0f}"),
-               "mean_rating": ("Mean rating", "{:.2f}"), "mean_sentiment": ("Mean sentiment", "{:+.2f}"),
-               "churn_risk_share": ("At churn risk", "{:.1%}"),
-               "clv_total": ("Predicted CLV (total)", "{:,.0f}")}
+KPI_FORMATS = {
+    "customers": ("Customers", "{:,.0f}"),
+    "orders": ("Orders", "{:,.0f}"),
+    "revenue": ("Revenue", "{:,.0f}"),
+    "reviews": ("Reviews", "{:,.0f}"),
+    "mean_rating": ("Mean rating", "{:.2f}"),
+    "mean_sentiment": ("Mean sentiment", "{:+.2f}"),
+    "churn_risk_share": ("At churn risk", "{:.1%}"),
+    "clv_total": ("Predicted CLV (total)", "{:,.0f}"),
+}
 TOP_DRIVERS = 10
 
 
@@ -76,8 +81,9 @@ def missing(message: str) -> str:
     return f'<p class="missing">{html_escape(message)}</p>'
 
 
-def html_table(frame: pd.DataFrame, columns: Iterable[str], mask_pii: bool,
-               formats: dict[str, str] | None = None) -> str:
+def html_table(
+    frame: pd.DataFrame, columns: Iterable[str], mask_pii: bool, formats: dict[str, str] | None = None
+) -> str:
     """A plain HTML table of ``columns``; numbers formatted, text masked and escaped."""
     formats = formats or {}
     cols = [c for c in columns if c in frame.columns]
@@ -106,10 +112,14 @@ def overview_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> 
         delta = "" if k.delta is None else f'<div class="delta">{fmt.format(k.delta)} vs previous</div>'
         value = fmt_number(k.value, fmt) if k.value is not None else "–"
         hint = f'<div class="hint">{html_escape(k.hint.replace("**", ""))}</div>' if k.hint else ""
-        cards.append(f'<div class="kpi"><div class="label">{html_escape(label)}</div>'
-                     f'<div class="value">{value}</div>{delta}{hint}</div>')
-    return (f'<div class="kpis">{"".join(cards)}</div><p class="note">Changes: last {PERIOD_DAYS} '
-            f"days vs the {PERIOD_DAYS} days before, up to the newest order or review.</p>")
+        cards.append(
+            f'<div class="kpi"><div class="label">{html_escape(label)}</div>'
+            f'<div class="value">{value}</div>{delta}{hint}</div>'
+        )
+    return (
+        f'<div class="kpis">{"".join(cards)}</div><p class="note">Changes: last {PERIOD_DAYS} '
+        f"days vs the {PERIOD_DAYS} days before, up to the newest order or review.</p>"
+    )
 
 
 def drivers_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> str:
@@ -119,34 +129,60 @@ def drivers_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> s
         return missing("No aspect scores yet: score the reviews (Reviews page or `python -m cx_core run`).")
     shown = drivers.assign(aspect=[generated_text(a, mask_pii) for a in drivers["aspect"]])
     top = shown.iloc[0]
-    lead = (f"<p><b>{top['aspect']}</b> costs the most: the mean rating would rise by "
-            f"{top['rating_gain']:.2f} stars if its negative mentions were neutral.</p>")
-    table = html_table(drivers.head(TOP_DRIVERS), ["aspect", "mentions", "negative_mentions",
-                                                   "negative_share", "rating_gain", "churn_gain",
-                                                   "trend", "trend_p", "trend_q"], mask_pii,
-                       {"mentions": "{:,.0f}", "negative_mentions": "{:,.0f}"})
+    lead = (
+        f"<p><b>{top['aspect']}</b> costs the most: the mean rating would rise by "
+        f"{top['rating_gain']:.2f} stars if its negative mentions were neutral.</p>"
+    )
+    table = html_table(
+        drivers.head(TOP_DRIVERS),
+        [
+            "aspect",
+            "mentions",
+            "negative_mentions",
+            "negative_share",
+            "rating_gain",
+            "churn_gain",
+            "trend",
+            "trend_p",
+            "trend_q",
+        ],
+        mask_pii,
+        {"mentions": "{:,.0f}", "negative_mentions": "{:,.0f}"},
+    )
     return lead + figure_html(drivers_figure(shown, top=TOP_DRIVERS)) + table
 
 
 def _segment_profile(row: Any, mask_pii: bool) -> str:
     """One segment: name, size, value, keywords, top aspects, traits and representative reviews."""
     keywords = ", ".join(generated_text(w, mask_pii) for w in row.keywords) or "–"
-    aspects = ", ".join(f"{generated_text(a.get('aspect'), mask_pii)} "
-                        f"({fmt_number(a.get('share'), '{:.0%}')})"
-                        for a in row.top_aspects if isinstance(a, dict)) or "–"
-    traits = ", ".join(generated_text(t.get("label"), mask_pii) for t in row.traits
-                       if isinstance(t, dict)) or "–"
-    reps = "".join(f"<li>{user_text(r.get('text'), mask_pii)} "
-                   f"<span class=\"rating\">({fmt_number(r.get('rating'), '{:.0f}')}★)</span></li>"
-                   for r in row.representatives if isinstance(r, dict))
-    return (f"<div class=\"segment\"><h3>{int(row.segment_id)} · {generated_text(row.name, mask_pii)}</h3>"
-            f"<p>{fmt_number(row.size, '{:,.0f}')} units ({fmt_number(row.share, '{:.1%}')}); revenue share "
-            f"{fmt_number(row.revenue_share, '{:.1%}')}; mean CLV {fmt_number(row.mean_clv, '{:,.0f}')}; "
-            f"churn rate {fmt_number(row.churn_rate, '{:.1%}')}; mean sentiment "
-            f"{fmt_number(row.mean_sentiment, '{:+.2f}')}</p>"
-            f"<p><b>Keywords:</b> {keywords}<br><b>Top aspects:</b> {aspects}<br>"
-            f"<b>Traits:</b> {traits}</p>"
-            + (f"<p><b>Representative reviews</b></p><ul>{reps}</ul>" if reps else "") + "</div>")
+    aspects = (
+        ", ".join(
+            f"{generated_text(a.get('aspect'), mask_pii)} ({fmt_number(a.get('share'), '{:.0%}')})"
+            for a in row.top_aspects
+            if isinstance(a, dict)
+        )
+        or "–"
+    )
+    traits = (
+        ", ".join(generated_text(t.get("label"), mask_pii) for t in row.traits if isinstance(t, dict)) or "–"
+    )
+    reps = "".join(
+        f"<li>{user_text(r.get('text'), mask_pii)} "
+        f'<span class="rating">({fmt_number(r.get("rating"), "{:.0f}")}★)</span></li>'
+        for r in row.representatives
+        if isinstance(r, dict)
+    )
+    return (
+        f'<div class="segment"><h3>{int(row.segment_id)} · {generated_text(row.name, mask_pii)}</h3>'
+        f"<p>{fmt_number(row.size, '{:,.0f}')} units ({fmt_number(row.share, '{:.1%}')}); revenue share "
+        f"{fmt_number(row.revenue_share, '{:.1%}')}; mean CLV {fmt_number(row.mean_clv, '{:,.0f}')}; "
+        f"churn rate {fmt_number(row.churn_rate, '{:.1%}')}; mean sentiment "
+        f"{fmt_number(row.mean_sentiment, '{:+.2f}')}</p>"
+        f"<p><b>Keywords:</b> {keywords}<br><b>Top aspects:</b> {aspects}<br>"
+        f"<b>Traits:</b> {traits}</p>"
+        + (f"<p><b>Representative reviews</b></p><ul>{reps}</ul>" if reps else "")
+        + "</div>"
+    )
 
 
 def segments_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> str:
@@ -158,12 +194,15 @@ def segments_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> 
     info = load_segment_info(ws, run["run_id"])
     if info.empty:
         return missing("The newest segment run has no segments.")
-    named = info.assign(name=[str(mask_generated(mask_text(str(n)))) if mask_pii else str(n)
-                              for n in info["name"]])
+    named = info.assign(
+        name=[str(mask_generated(mask_text(str(n)))) if mask_pii else str(n) for n in info["name"]]
+    )
     m = run["metrics"]
-    head = (f"<p class=\"note\">Run {html_escape(run['run_id'])}: {fmt_number(m.get('n'), '{:,.0f}')} "
-            f"{html_escape(m.get('unit_kind', 'units'))}s, {fmt_number(m.get('n_segments'), '{:,.0f}')} "
-            f"segments, outliers {fmt_number(m.get('outlier_share'), '{:.1%}')}.</p>")
+    head = (
+        f'<p class="note">Run {html_escape(run["run_id"])}: {fmt_number(m.get("n"), "{:,.0f}")} '
+        f"{html_escape(m.get('unit_kind', 'units'))}s, {fmt_number(m.get('n_segments'), '{:,.0f}')} "
+        f"segments, outliers {fmt_number(m.get('outlier_share'), '{:.1%}')}.</p>"
+    )
     charts = figure_html(size_value_figure(named, m.get("unit_kind"))) + figure_html(clv_churn_figure(named))
     return head + charts + "".join(_segment_profile(r, mask_pii) for r in info.itertuples())
 
@@ -180,8 +219,9 @@ def _review_model_quality(ws: Workspace, mask_pii: bool) -> str:
     table = evaluation_table(metrics if isinstance(metrics, dict) else {})
     if table.empty:
         return missing(f"Review model {row['model_id']} has no held-out metrics.")
-    return (f"<h3>Review model {html_escape(row['model_id'])}</h3>"
-            + html_table(table, table.columns, mask_pii, {"reviews": "{:,.0f}"}))
+    return f"<h3>Review model {html_escape(row['model_id'])}</h3>" + html_table(
+        table, table.columns, mask_pii, {"reviews": "{:,.0f}"}
+    )
 
 
 def _churn_quality(ws: Workspace, mask_pii: bool) -> str:
@@ -194,8 +234,11 @@ def _churn_quality(ws: Workspace, mask_pii: bool) -> str:
     run_id, metrics = found.run_id, found.metrics
     churn = metrics.get("churn") or {}
     ev = churn.get("evaluation") or {}
-    rows = [{"scorer": name, **{k: v for k, v in vals.items() if k in ("auc", "pr_auc", "brier")}}
-            for name, vals in ev.items() if isinstance(vals, dict) and "auc" in vals]
+    rows = [
+        {"scorer": name, **{k: v for k, v in vals.items() if k in ("auc", "pr_auc", "brier")}}
+        for name, vals in ev.items()
+        if isinstance(vals, dict) and "auc" in vals
+    ]
     try:
         line = evaluation_line(churn)
     except (KeyError, TypeError, ValueError):
@@ -216,17 +259,26 @@ def changes_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> s
 
     alerts = what_changed(ws)
     items = "".join(f"<li>{user_text(a.message, mask_pii)}</li>" for a in alerts)
-    body = (f"<ul>{items}</ul>" if items else
-            "<p>No significant change in aspect complaints, segment activity or segment runs.</p>")
+    body = (
+        f"<ul>{items}</ul>"
+        if items
+        else "<p>No significant change in aspect complaints, segment activity or segment runs.</p>"
+    )
     trends = monthly_trends(ws)
     flagged = trends[trends["flags"] != ""] if not trends.empty else trends
     months = "".join(f"<li>{r.month:%Y-%m}: {html_escape(r.flags)}</li>" for r in flagged.itertuples())
-    return (body + (f"<p><b>Significant monthly changes</b> (vs the month before)</p><ul>{months}</ul>"
-                    if months else "")
-            + f'<p class="note">Last {PERIOD_DAYS} days vs the {PERIOD_DAYS} days before, and the newest vs '
-            "the previous segment run. Shown only when the Benjamini-Hochberg q (false-discovery rate over "
-            "every change tested together) is at most 0.05; new / vanished / split / merged segments are "
-            "listed untested.</p>")
+    return (
+        body
+        + (
+            f"<p><b>Significant monthly changes</b> (vs the month before)</p><ul>{months}</ul>"
+            if months
+            else ""
+        )
+        + f'<p class="note">Last {PERIOD_DAYS} days vs the {PERIOD_DAYS} days before, and the newest vs '
+        "the previous segment run. Shown only when the Benjamini-Hochberg q (false-discovery rate over "
+        "every change tested together) is at most 0.05; new / vanished / split / merged segments are "
+        "listed untested.</p>"
+    )
 
 
 #: (anchor id, title, builder) in report order
@@ -235,4 +287,5 @@ SECTIONS: tuple[tuple[str, str, Callable[[Workspace, bool, FigureHtml], str]], .
     ("changes", "What changed", changes_section),
     ("drivers", "What to fix first", drivers_section),
     ("segments", "Segments", segments_section),
-    ("quality", "Model quality", model_quality_section))
+    ("quality", "Model quality", model_quality_section),
+)

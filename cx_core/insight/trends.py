@@ -10,15 +10,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cx_core.store.db import Workspace
-from cx_core.insight.drivers import load_aspect_reviews, mention_indicators
 from cx_core.customers.profiles import STAGE as PROFILES_STAGE
-from cx_core.store.runs import latest_id
-from cx_core.insight.stats import ALPHA, fdr_q, two_proportion_p, welch_p
 from cx_core.customers.text_profile import SCORES_STAGE
+from cx_core.insight.drivers import load_aspect_reviews, mention_indicators
+from cx_core.insight.stats import ALPHA, fdr_q, two_proportion_p, welch_p
+from cx_core.store.db import Workspace
+from cx_core.store.runs import latest_id
 
-TREND_SERIES = {"negative_share": "negative share of aspect mentions", "sentiment": "mean sentiment",
-                 "churn": "churn risk of reviewers"}
+TREND_SERIES = {
+    "negative_share": "negative share of aspect mentions",
+    "sentiment": "mean sentiment",
+    "churn": "churn risk of reviewers",
+}
 #: fewest observations both months of a month-over-month test need
 MIN_MONTH_COUNT = 10
 
@@ -30,14 +33,34 @@ def _month_tests(g: pd.DataFrame) -> pd.DataFrame:
         ok_n = min(cur.mentions, prev.mentions) >= MIN_MONTH_COUNT
         ok_s = min(cur.sent_n, prev.sent_n) >= MIN_MONTH_COUNT
         ok_c = min(cur.churn_n, prev.churn_n) >= MIN_MONTH_COUNT
-        rows.append((
-            two_proportion_p(int(cur.negative_mentions), int(cur.mentions), int(prev.negative_mentions),
-                             int(prev.mentions)) if ok_n else np.nan,
-            welch_p(cur.mean_sentiment, cur.sent_sd, cur.sent_n, prev.mean_sentiment, prev.sent_sd,
-                    prev.sent_n) if ok_s else np.nan,
-            welch_p(cur.churn_risk, cur.churn_sd, cur.churn_n, prev.churn_risk, prev.churn_sd,
-                    prev.churn_n) if ok_c else np.nan))
-    return pd.DataFrame(rows[:len(g)], columns=[f"{k}_p" for k in TREND_SERIES], index=g.index)
+        rows.append(
+            (
+                two_proportion_p(
+                    int(cur.negative_mentions),
+                    int(cur.mentions),
+                    int(prev.negative_mentions),
+                    int(prev.mentions),
+                )
+                if ok_n
+                else np.nan,
+                welch_p(
+                    cur.mean_sentiment,
+                    cur.sent_sd,
+                    cur.sent_n,
+                    prev.mean_sentiment,
+                    prev.sent_sd,
+                    prev.sent_n,
+                )
+                if ok_s
+                else np.nan,
+                welch_p(
+                    cur.churn_risk, cur.churn_sd, cur.churn_n, prev.churn_risk, prev.churn_sd, prev.churn_n
+                )
+                if ok_c
+                else np.nan,
+            )
+        )
+    return pd.DataFrame(rows[: len(g)], columns=[f"{k}_p" for k in TREND_SERIES], index=g.index)
 
 
 def _flags(out: pd.DataFrame) -> list[str]:
@@ -51,8 +74,10 @@ def _flags(out: pd.DataFrame) -> list[str]:
             q = out[f"{k}_q"].iloc[i]
             if pd.notna(q) and q <= ALPHA:
                 up = out[values[k]].iloc[i] > prev[values[k]].iloc[i]
-                parts.append(f"{TREND_SERIES[k]} {'up' if up else 'down'} "
-                             f"(p = {out[f'{k}_p'].iloc[i]:.2g}, q = {q:.2g})")
+                parts.append(
+                    f"{TREND_SERIES[k]} {'up' if up else 'down'} "
+                    f"(p = {out[f'{k}_p'].iloc[i]:.2g}, q = {q:.2g})"
+                )
         flags.append("; ".join(parts))
     return flags
 
@@ -64,20 +89,45 @@ def trends_from_frame(frame: pd.DataFrame, fdr: bool = True) -> pd.DataFrame:
     sentiment and churn risk; NaN when either month has fewer than ``MIN_MONTH_COUNT``
     observations), ``<series>_q`` (Benjamini-Hochberg over every series x month, or = p when
     ``fdr`` is False) and ``flags`` (text of the changes with q <= ``ALPHA``, "" when none)."""
-    cols = ["month", "reviews", "mean_sentiment", "mentions", "negative_mentions", "negative_share",
-            "churn_risk", *[f"{k}_{t}" for t in "pq" for k in TREND_SERIES], "flags"]
+    cols = [
+        "month",
+        "reviews",
+        "mean_sentiment",
+        "mentions",
+        "negative_mentions",
+        "negative_share",
+        "churn_risk",
+        *[f"{k}_{t}" for t in "pq" for k in TREND_SERIES],
+        "flags",
+    ]
     dated = frame[pd.to_datetime(frame["ts"]).notna()]
     if dated.empty:
         return pd.DataFrame(columns=cols)
     ment, neg, _ = mention_indicators(dated)
-    g = pd.DataFrame({"month": pd.to_datetime(dated["ts"]).dt.to_period("M").dt.to_timestamp(),
-                      "sentiment": pd.to_numeric(dated["sentiment_score"], errors="coerce"),
-                      "mentions": ment.sum(axis=1).to_numpy(), "neg": neg.sum(axis=1).to_numpy(),
-                      "churn": pd.to_numeric(dated["churn_prob"], errors="coerce")})
-    out = g.groupby("month").agg(
-        reviews=("sentiment", "size"), mean_sentiment=("sentiment", "mean"), sent_sd=("sentiment", "std"),
-        sent_n=("sentiment", "count"), mentions=("mentions", "sum"), negative_mentions=("neg", "sum"),
-        churn_risk=("churn", "mean"), churn_sd=("churn", "std"), churn_n=("churn", "count")).reset_index()
+    g = pd.DataFrame(
+        {
+            "month": pd.to_datetime(dated["ts"]).dt.to_period("M").dt.to_timestamp(),
+            "sentiment": pd.to_numeric(dated["sentiment_score"], errors="coerce"),
+            "mentions": ment.sum(axis=1).to_numpy(),
+            "neg": neg.sum(axis=1).to_numpy(),
+            "churn": pd.to_numeric(dated["churn_prob"], errors="coerce"),
+        }
+    )
+    out = (
+        g.groupby("month")
+        .agg(
+            reviews=("sentiment", "size"),
+            mean_sentiment=("sentiment", "mean"),
+            sent_sd=("sentiment", "std"),
+            sent_n=("sentiment", "count"),
+            mentions=("mentions", "sum"),
+            negative_mentions=("neg", "sum"),
+            churn_risk=("churn", "mean"),
+            churn_sd=("churn", "std"),
+            churn_n=("churn", "count"),
+        )
+        .reset_index()
+    )
     out["negative_share"] = out["negative_mentions"] / out["mentions"].where(out["mentions"] > 0)
     out = out.join(_month_tests(out))
     pcols = [f"{k}_p" for k in TREND_SERIES]

@@ -38,11 +38,19 @@ def previous_batch(ws: Workspace) -> dict[str, dict[str, Any]]:
 
 def batch_context(ws: Workspace, cfg: Config, opts: RunOptions, encoder: Any = None) -> StageContext:
     """The context a batch runs its stages in (incremental: models kept, scores carried, runs extended)."""
-    return StageContext(ws, cfg, replace(opts, incremental=True), previous_batch(ws), encoder_override=encoder)
+    return StageContext(
+        ws, cfg, replace(opts, incremental=True), previous_batch(ws), encoder_override=encoder
+    )
 
 
-def run_batch(ws: Workspace, cfg: Config, opts: RunOptions, progress: Progress | None = None,
-              say: Callable[[str], None] | None = None, encoder: Any = None) -> dict[str, Any]:
+def run_batch(
+    ws: Workspace,
+    cfg: Config,
+    opts: RunOptions,
+    progress: Progress | None = None,
+    say: Callable[[str], None] | None = None,
+    encoder: Any = None,
+) -> dict[str, Any]:
     """Run every stage in order (skipping unchanged ones); returns the JSON-ready summary."""
     unknown = sorted(set(opts.skip) - set(ORDER))
     if unknown:
@@ -57,26 +65,39 @@ def run_batch(ws: Workspace, cfg: Config, opts: RunOptions, progress: Progress |
         say(f"== {name}")
         t0 = time.perf_counter()
         step = scaled(progress or no_progress, i / len(ORDER), (i + 1) / len(ORDER), f"{name}: ")
-        out = (StageResult("skipped", reason="--skip") if name in opts.skip
-               else run_stage(STAGES[name], ctx, step))
+        out = (
+            StageResult("skipped", reason="--skip")
+            if name in opts.skip
+            else run_stage(STAGES[name], ctx, step)
+        )
         secs = round(time.perf_counter() - t0, 2)
         if out.status == "skipped":
             say(f"   skipped: {out.reason}")
-        records[name] = ({"key": out.key, "run_id": out.run_id} if out.key
-                         else ctx.previous.get(name, {}))
-        summary.append({"stage": name, "status": out.status, "seconds": secs, "run_id": out.run_id,
-                        **({"reason": out.reason} if out.reason else {}), **out.extra})
+        records[name] = {"key": out.key, "run_id": out.run_id} if out.key else ctx.previous.get(name, {})
+        summary.append(
+            {
+                "stage": name,
+                "status": out.status,
+                "seconds": secs,
+                "run_id": out.run_id,
+                **({"reason": out.reason} if out.reason else {}),
+                **out.extra,
+            }
+        )
     return _record(ws, started, ctx.data_key(), records, summary)
 
 
 def _record(ws: Workspace, started: datetime, data_key: str, records: dict, summary: list) -> dict:
     """Store the batch's ``runs`` row and return the summary."""
     run_id = f"batch_{started:%Y%m%d_%H%M%S}_{uuid.uuid4().hex[:6]}"
-    result = {"batch_run_id": run_id, "stages": summary,
-              "ran": [s["stage"] for s in summary if s["status"] == "done"],
-              "skipped": [s["stage"] for s in summary if s["status"] == "skipped"],
-              "seconds": round((datetime.now() - started).total_seconds(), 2),
-              "exports": [s["path"] for s in summary if s.get("path")]}
+    result = {
+        "batch_run_id": run_id,
+        "stages": summary,
+        "ran": [s["stage"] for s in summary if s["status"] == "done"],
+        "skipped": [s["stage"] for s in summary if s["status"] == "skipped"],
+        "seconds": round((datetime.now() - started).total_seconds(), 2),
+        "exports": [s["path"] for s in summary if s.get("path")],
+    }
     with ws.write() as cur:
         runs.record_run(cur, run_id, STAGE, data_key, {"stages": records}, started, result)
     return result

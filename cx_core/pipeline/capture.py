@@ -49,8 +49,9 @@ def _install() -> None:
 
 
 @contextmanager
-def captured(out: TextIO, err: TextIO, progress: Callable[[float, str], None] | None = None
-             ) -> Iterator[None]:
+def captured(
+    out: TextIO, err: TextIO, progress: Callable[[float, str], None] | None = None
+) -> Iterator[None]:
     """Within the block, this thread's prints go to ``out``/``err`` and progress bars also to ``progress``."""
     _install()
     _local.stdout, _local.stderr, _local.progress = out, err, progress

@@ -34,16 +34,23 @@ class ExtendableStage(Protocol):
         """Fit from scratch; returns the new run id."""
 
 
-def extend_or_refit(stage: ExtendableStage, ctx: StageContext, progress: Progress,
-                    extra: dict[str, Any] | None = None) -> StageResult:
+def extend_or_refit(
+    stage: ExtendableStage, ctx: StageContext, progress: Progress, extra: dict[str, Any] | None = None
+) -> StageResult:
     """Extend the stage's newest run when allowed (not ``--force``), else refit."""
     base = None if ctx.opts.force else runs.latest_id(ctx.ws, stage.name)
     why = "--force" if ctx.opts.force else f"no {stage.name.removesuffix('s')} run yet"
     if base is not None:
         ext = stage.extend(ctx, base, progress)
         if ext.run_id:
-            return StageResult("done", run_id=ext.run_id, reason=ext.reason,
-                               extra={"mode": "extended", "placed": ext.placed, **(extra or {})})
+            return StageResult(
+                "done",
+                run_id=ext.run_id,
+                reason=ext.reason,
+                extra={"mode": "extended", "placed": ext.placed, **(extra or {})},
+            )
         why = ext.reason
     run_id = stage.refit(ctx, progress)
-    return StageResult("done", run_id=run_id, reason=f"refit: {why}", extra={"mode": "refit", **(extra or {})})
+    return StageResult(
+        "done", run_id=run_id, reason=f"refit: {why}", extra={"mode": "refit", **(extra or {})}
+    )

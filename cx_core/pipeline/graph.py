@@ -48,13 +48,20 @@ def upstream(stages: Mapping[str, Stage], name: str) -> list[str]:
     return seen
 
 
-def run_with_needs(stages: Mapping[str, Stage], name: str, ctx: StageContext,
-                   progress: Progress = no_progress,
-                   produce: Iterable[str] = ("profiles",)) -> StageResult:
+def run_with_needs(
+    stages: Mapping[str, Stage],
+    name: str,
+    ctx: StageContext,
+    progress: Progress = no_progress,
+    produce: Iterable[str] = ("profiles",),
+) -> StageResult:
     """Run stage ``name``; first run the upstream stages in ``produce`` that never ran
     (e.g. segments need customer profiles: they are computed first, with a message)."""
-    missing = [n for n in upstream(stages, name) if n in produce and latest_id(ctx.ws, n) is None
-               and not stages[n].missing(ctx)]
+    missing = [
+        n
+        for n in upstream(stages, name)
+        if n in produce and latest_id(ctx.ws, n) is None and not stages[n].missing(ctx)
+    ]
     share = 0.2 if missing else 0.0
     for i, need in enumerate(missing):
         lo, hi = share * i / len(missing), share * (i + 1) / len(missing)
@@ -62,13 +69,21 @@ def run_with_needs(stages: Mapping[str, Stage], name: str, ctx: StageContext,
     return run_stage(stages[name], ctx, scaled(progress, share, 1.0), check_unchanged=False)
 
 
-def run_named(name: str, ws: Workspace, cfg: Config, progress: Progress = no_progress,
-              settings: Any = None, encoder: Any = None, opts: RunOptions | None = None) -> StageResult:
+def run_named(
+    name: str,
+    ws: Workspace,
+    cfg: Config,
+    progress: Progress = no_progress,
+    settings: Any = None,
+    encoder: Any = None,
+    opts: RunOptions | None = None,
+) -> StageResult:
     """What a page or a CLI command calls: stage ``name`` of :data:`cx_core.pipeline.stages.STAGES`
     with explicit ``settings`` (else from ``cfg``), an optional injected encoder, and the upstream
     stages it lacks (profiles before segments) run first."""
     from cx_core.pipeline.stages import STAGES
 
-    ctx = StageContext(ws, cfg, opts or RunOptions(), settings={name: settings} if settings else {},
-                       encoder_override=encoder)
+    ctx = StageContext(
+        ws, cfg, opts or RunOptions(), settings={name: settings} if settings else {}, encoder_override=encoder
+    )
     return run_with_needs(STAGES, name, ctx, progress)

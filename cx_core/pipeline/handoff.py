@@ -70,6 +70,7 @@ def _atomic_write(path: Path, text: str) -> None:
 
 # ---------------------------------------------------------------- the CLI side
 
+
 def submit(db_path: str, argv: list[str]) -> str:
     """Put a command in the app's inbox; returns the request id."""
     req_id = f"{time.strftime('%Y%m%d_%H%M%S')}_{uuid.uuid4().hex[:8]}"
@@ -77,8 +78,14 @@ def submit(db_path: str, argv: list[str]) -> str:
     return req_id
 
 
-def follow(db_path: str, req_id: str, out: TextIO, err: TextIO, poll_s: float = POLL_S,
-           timeout_s: float | None = None) -> int:
+def follow(
+    db_path: str,
+    req_id: str,
+    out: TextIO,
+    err: TextIO,
+    poll_s: float = POLL_S,
+    timeout_s: float | None = None,
+) -> int:
     """Copy the request's output to ``out``/``err`` as it is written; return its exit code
     (3 when the app stopped before finishing it, 4 when nobody claimed it in time)."""
     folder = inbox_dir(db_path)
@@ -94,8 +101,10 @@ def follow(db_path: str, req_id: str, out: TextIO, err: TextIO, poll_s: float = 
             return int(done.read_text().strip() or 1)
         claimed = (folder / f"{req_id}.taken").exists()
         if app_pid(db_path) is None:
-            err.write("\nerror: the app stopped before the command finished; its job is marked interrupted "
-                      "(finished work is kept: run the command again to continue).\n")
+            err.write(
+                "\nerror: the app stopped before the command finished; its job is marked interrupted "
+                "(finished work is kept: run the command again to continue).\n"
+            )
             return 3
         if not claimed and timeout_s is not None and time.monotonic() - started > timeout_s:
             err.write("\nerror: the app did not pick up the command in time.\n")
@@ -117,6 +126,7 @@ def _copy_new(path: Path, offset: int, stream: TextIO) -> int:
 
 
 # ---------------------------------------------------------------- the app side
+
 
 @dataclass(frozen=True)
 class Request:
@@ -149,8 +159,9 @@ def finish(req: Request, code: int) -> None:
     _atomic_write(req.done_path, str(int(code)))
 
 
-def serve_forever(db_path: str, handle: Callable[[Request], int], stop: Callable[[], bool],
-                  poll_s: float = POLL_S) -> None:
+def serve_forever(
+    db_path: str, handle: Callable[[Request], int], stop: Callable[[], bool], poll_s: float = POLL_S
+) -> None:
     """Run each claimed command through ``handle`` until ``stop()``; one at a time."""
     write_marker(db_path)
     while not stop():

@@ -74,8 +74,17 @@ class Tracker:
             if job_table.cancel_requested(self.ws, self.job_id):
                 raise JobCancelled("cancelled")
             try:  # never wait: the stage itself may hold the write lock (progress inside its transaction)
-                job_table.update_progress(self.ws, self.job_id, self.fraction, message, self.units_done,
-                                          self.units_total, self.rate, self.eta(now), timeout_s=0.0)
+                job_table.update_progress(
+                    self.ws,
+                    self.job_id,
+                    self.fraction,
+                    message,
+                    self.units_done,
+                    self.units_total,
+                    self.rate,
+                    self.eta(now),
+                    timeout_s=0.0,
+                )
             except WorkspaceBusy:
                 return  # the next report tries again
             self._last_write = now
@@ -127,8 +136,15 @@ class JobRunner:
         self._closed = False
         self.interrupted_ = job_table.mark_interrupted(ws)
 
-    def submit(self, stage: str, settings: Any = None, started_by: str = "local",
-               estimate_s: float | None = None, device: str | None = None, encoder: Any = None) -> str:
+    def submit(
+        self,
+        stage: str,
+        settings: Any = None,
+        started_by: str = "local",
+        estimate_s: float | None = None,
+        device: str | None = None,
+        encoder: Any = None,
+    ) -> str:
         """Queue stage ``stage`` with ``settings`` (and an encoder for this job only); returns the
         job id at once."""
         job_id = job_table.create_job(self.ws, stage, settings_json(settings), started_by, estimate_s, device)
@@ -142,8 +158,11 @@ class JobRunner:
 
         opts = settings if isinstance(settings, RunOptions) else RunOptions(**(settings or {}))
         summary = run_batch(self.ws, self.cfg, opts, progress, encoder=encoder)
-        return StageResult("done", run_id=summary["batch_run_id"],
-                           reason=f"ran {', '.join(summary['ran']) or 'nothing (all up to date)'}")
+        return StageResult(
+            "done",
+            run_id=summary["batch_run_id"],
+            reason=f"ran {', '.join(summary['ran']) or 'nothing (all up to date)'}",
+        )
 
     def cancel(self, job_id: str) -> bool:
         """Ask a queued or running job to stop."""
@@ -196,14 +215,16 @@ class JobRunner:
             job_table.finish_job(self.ws, job_id, "cancelled", message="Cancelled; finished work was kept")
             return
         except Exception as exc:  # noqa: BLE001 - a job reports any failure on its row
-            job_table.finish_job(self.ws, job_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000],
-                                 message="Failed")
+            job_table.finish_job(
+                self.ws, job_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000], message="Failed"
+            )
             return
         if tracker.units_done and tracker.rate is None:
             elapsed = max(tracker.clock() - tracker.started, 1e-6)
             tracker.rate = tracker.units_done / elapsed
-        job_table.update_progress(self.ws, job_id, 1.0, "Finished", tracker.units_done, tracker.units_total,
-                                  tracker.rate, 0.0)
+        job_table.update_progress(
+            self.ws, job_id, 1.0, "Finished", tracker.units_done, tracker.units_total, tracker.rate, 0.0
+        )
         message = (result.reason or "Done") if result.done else f"Nothing to do: {result.reason}"
         job_table.finish_job(self.ws, job_id, "done", run_id=result.run_id, message=message)
 
@@ -229,8 +250,9 @@ class JobRunner:
                 runner = me()
                 return 1 if runner is None else runner.run_command(req, command)
 
-            self._inbox = threading.Thread(target=handoff.serve_forever, name="cx-inbox", daemon=True,
-                                           args=(db_path, handle, stop))
+            self._inbox = threading.Thread(
+                target=handoff.serve_forever, name="cx-inbox", daemon=True, args=(db_path, handle, stop)
+            )
             self._inbox.start()
 
     def run_command(self, req: Any, command: Callable[[list[str]], int]) -> int:
@@ -241,8 +263,10 @@ class JobRunner:
         with self._exec:
             job_table.start_job(self.ws, job_id)
             tracker = Tracker(self.ws, job_id, self.interval_s)
-            with open(req.out_path, "a", encoding="utf-8") as out, \
-                    open(req.err_path, "a", encoding="utf-8") as err:
+            with (
+                open(req.out_path, "a", encoding="utf-8") as out,
+                open(req.err_path, "a", encoding="utf-8") as err,
+            ):
                 try:
                     with captured(_Flushing(out), _Flushing(err), tracker):
                         code = command(req.argv)
@@ -251,11 +275,18 @@ class JobRunner:
                     err.write("\ncancelled in the app\n")
                     return 130
                 except Exception as exc:  # noqa: BLE001
-                    job_table.finish_job(self.ws, job_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+                    job_table.finish_job(
+                        self.ws, job_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000]
+                    )
                     raise
         state = "done" if code == 0 else "failed"
-        job_table.finish_job(self.ws, job_id, state, error=None if code == 0 else f"exit code {code}",
-                             message=f"python -m cx_core {' '.join(req.argv)}"[:200])
+        job_table.finish_job(
+            self.ws,
+            job_id,
+            state,
+            error=None if code == 0 else f"exit code {code}",
+            message=f"python -m cx_core {' '.join(req.argv)}"[:200],
+        )
         return code
 
     def close(self) -> None:
@@ -287,7 +318,7 @@ def last_duration(ws: Workspace, stage: str) -> float | None:
 
 
 def describe_eta(seconds: float | None) -> str:
-    """"about 3 min" / "about 40 s" / "" for a number of seconds."""
+    """ "about 3 min" / "about 40 s" / "" for a number of seconds."""
     if seconds is None:
         return ""
     if seconds >= 90:

@@ -137,8 +137,9 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def run_stage(stage: Stage, ctx: StageContext, progress: Progress,
-              check_unchanged: bool = True) -> StageResult:
+def run_stage(
+    stage: Stage, ctx: StageContext, progress: Progress, check_unchanged: bool = True
+) -> StageResult:
     """Run ``stage`` unless its inputs are missing or (batch) its fingerprint is unchanged."""
     why = stage.missing(ctx)
     if why:

@@ -12,12 +12,26 @@ def activity_figure(monthly: pd.DataFrame) -> go.Figure:
     """Monthly revenue (bars) and review count (line) on two axes."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     if not monthly.empty:
-        fig.add_trace(go.Bar(x=monthly["month"], y=monthly["revenue"], name="Revenue",
-                             marker_color="#2E6FDB"), secondary_y=False)
-        fig.add_trace(go.Scatter(x=monthly["month"], y=monthly["reviews"], name="Reviews",
-                                 mode="lines+markers", line_color="#E4572E"), secondary_y=True)
-    fig.update_layout(title="Monthly activity", height=380, margin=dict(l=10, r=10, t=50, b=10),
-                      legend=dict(orientation="h", y=-0.15))
+        fig.add_trace(
+            go.Bar(x=monthly["month"], y=monthly["revenue"], name="Revenue", marker_color="#2E6FDB"),
+            secondary_y=False,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=monthly["month"],
+                y=monthly["reviews"],
+                name="Reviews",
+                mode="lines+markers",
+                line_color="#E4572E",
+            ),
+            secondary_y=True,
+        )
+    fig.update_layout(
+        title="Monthly activity",
+        height=380,
+        margin=dict(l=10, r=10, t=50, b=10),
+        legend=dict(orientation="h", y=-0.15),
+    )
     fig.update_yaxes(title_text="Revenue", secondary_y=False)
     fig.update_yaxes(title_text="Reviews", secondary_y=True, rangemode="tozero", tickformat=",d")
     return fig
@@ -25,17 +39,28 @@ def activity_figure(monthly: pd.DataFrame) -> go.Figure:
 
 def rfm_segment_figure(profiles: pd.DataFrame) -> go.Figure:
     """Customers and predicted CLV per RFM segment (bars, two axes)."""
-    g = (profiles.groupby("rfm_segment", observed=True)
-         .agg(customers=("customer_id", "size"), clv=("clv", "sum"))
-         .sort_values("customers", ascending=False).reset_index())
+    g = (
+        profiles.groupby("rfm_segment", observed=True)
+        .agg(customers=("customer_id", "size"), clv=("clv", "sum"))
+        .sort_values("customers", ascending=False)
+        .reset_index()
+    )
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Bar(x=g["rfm_segment"], y=g["customers"], name="Customers",
-                         marker_color="#2E6FDB", offsetgroup=0), secondary_y=False)
-    fig.add_trace(go.Bar(x=g["rfm_segment"], y=g["clv"], name="Predicted CLV",
-                         marker_color="#F2A541", offsetgroup=1), secondary_y=True)
-    fig.update_layout(title="RFM segments: size and predicted lifetime value", barmode="group",
-                      height=360, margin=dict(l=10, r=10, t=50, b=10),
-                      legend=dict(orientation="h", y=-0.25))
+    fig.add_trace(
+        go.Bar(x=g["rfm_segment"], y=g["customers"], name="Customers", marker_color="#2E6FDB", offsetgroup=0),
+        secondary_y=False,
+    )
+    fig.add_trace(
+        go.Bar(x=g["rfm_segment"], y=g["clv"], name="Predicted CLV", marker_color="#F2A541", offsetgroup=1),
+        secondary_y=True,
+    )
+    fig.update_layout(
+        title="RFM segments: size and predicted lifetime value",
+        barmode="group",
+        height=360,
+        margin=dict(l=10, r=10, t=50, b=10),
+        legend=dict(orientation="h", y=-0.25),
+    )
     fig.update_yaxes(title_text="Customers", secondary_y=False, rangemode="tozero")
     fig.update_yaxes(title_text="CLV", secondary_y=True, rangemode="tozero")
     return fig
@@ -46,13 +71,23 @@ def drivers_figure(drivers: pd.DataFrame, top: int = 10) -> go.Figure:
     d = drivers.head(top).iloc[::-1]
     fig = go.Figure()
     if not d.empty:
-        fig.add_trace(go.Bar(x=d["rating_gain"], y=d["aspect"], orientation="h", name="Rating gain",
-                             marker_color="#E4572E",
-                             customdata=np.column_stack([d["negative_mentions"], d["mentions"]]),
-                             hovertemplate="%{y}: +%{x:.3f} stars<br>%{customdata[0]} negative of "
-                                           "%{customdata[1]} mentions<extra></extra>"))
-    fig.update_layout(title="What to fix first: mean rating gained if negatives were neutral",
-                      height=max(260, 40 + 30 * len(d)), margin=dict(l=10, r=10, t=50, b=10))
+        fig.add_trace(
+            go.Bar(
+                x=d["rating_gain"],
+                y=d["aspect"],
+                orientation="h",
+                name="Rating gain",
+                marker_color="#E4572E",
+                customdata=np.column_stack([d["negative_mentions"], d["mentions"]]),
+                hovertemplate="%{y}: +%{x:.3f} stars<br>%{customdata[0]} negative of "
+                "%{customdata[1]} mentions<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title="What to fix first: mean rating gained if negatives were neutral",
+        height=max(260, 40 + 30 * len(d)),
+        margin=dict(l=10, r=10, t=50, b=10),
+    )
     fig.update_xaxes(title_text="Rating gain (stars)", rangemode="tozero")
     return fig
 
@@ -61,17 +96,47 @@ def trends_figure(trends: pd.DataFrame) -> go.Figure:
     """Monthly mean sentiment and churn risk (lines) over aspect mentions (bars)."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     if not trends.empty:
-        fig.add_trace(go.Bar(x=trends["month"], y=trends["mentions"], name="Aspect mentions",
-                             marker_color="#BBD0F2"), secondary_y=True)
-        fig.add_trace(go.Bar(x=trends["month"], y=trends["negative_mentions"], name="Negative mentions",
-                             marker_color="#F2A541"), secondary_y=True)
-        fig.add_trace(go.Scatter(x=trends["month"], y=trends["mean_sentiment"], name="Mean sentiment",
-                                 mode="lines+markers", line_color="#2E6FDB"), secondary_y=False)
+        fig.add_trace(
+            go.Bar(x=trends["month"], y=trends["mentions"], name="Aspect mentions", marker_color="#BBD0F2"),
+            secondary_y=True,
+        )
+        fig.add_trace(
+            go.Bar(
+                x=trends["month"],
+                y=trends["negative_mentions"],
+                name="Negative mentions",
+                marker_color="#F2A541",
+            ),
+            secondary_y=True,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=trends["month"],
+                y=trends["mean_sentiment"],
+                name="Mean sentiment",
+                mode="lines+markers",
+                line_color="#2E6FDB",
+            ),
+            secondary_y=False,
+        )
         if trends["churn_risk"].notna().any():
-            fig.add_trace(go.Scatter(x=trends["month"], y=trends["churn_risk"], name="Churn risk",
-                                     mode="lines+markers", line_color="#7A1F1F"), secondary_y=False)
-    fig.update_layout(title="Monthly trends", height=380, barmode="overlay",
-                      margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.15))
+            fig.add_trace(
+                go.Scatter(
+                    x=trends["month"],
+                    y=trends["churn_risk"],
+                    name="Churn risk",
+                    mode="lines+markers",
+                    line_color="#7A1F1F",
+                ),
+                secondary_y=False,
+            )
+    fig.update_layout(
+        title="Monthly trends",
+        height=380,
+        barmode="overlay",
+        margin=dict(l=10, r=10, t=50, b=10),
+        legend=dict(orientation="h", y=-0.15),
+    )
     fig.update_yaxes(title_text="Sentiment / churn probability", secondary_y=False)
     fig.update_yaxes(title_text="Mentions", secondary_y=True, rangemode="tozero")
     return fig

@@ -13,8 +13,20 @@ import plotly.graph_objects as go
 
 from cx_core.safe import html_escape
 
-PALETTE = ("#2E6FDB", "#E4572E", "#17BEBB", "#F2A541", "#76B041", "#9B5DE5", "#F15BB5",
-           "#00BBF9", "#8D6A9F", "#C47A2C", "#4C6085", "#3BB273")
+PALETTE = (
+    "#2E6FDB",
+    "#E4572E",
+    "#17BEBB",
+    "#F2A541",
+    "#76B041",
+    "#9B5DE5",
+    "#F15BB5",
+    "#00BBF9",
+    "#8D6A9F",
+    "#C47A2C",
+    "#4C6085",
+    "#3BB273",
+)
 OUTLIER_COLOUR = "#B0B0B0"
 MARGIN = dict(l=10, r=10, t=50, b=10)
 
@@ -58,15 +70,31 @@ def segment_map_figure(units: pd.DataFrame, unit_kind: str | None = "customer") 
     for seg, g in units.groupby("segment_id", sort=True):
         seg = int(seg)
         name = g["segment"].iloc[0] if "segment" in g and g["segment"].notna().any() else seg
-        custom = np.column_stack([g["unit_id"].map(html_escape), [label(seg, name)] * len(g),
-                                  g["snippet"].map(_wrap) if "snippet" in g else [""] * len(g)])
-        fig.add_trace(go.Scattergl(
-            x=g["x"], y=g["y"], mode="markers", name=label(seg, name), customdata=custom,
-            marker=dict(size=5, color=colour(seg), opacity=0.45 if seg < 0 else 0.8),
-            hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]}<br>%{customdata[2]}"
-                          "<extra></extra>"))
-    fig.update_layout(title=f"Segment map (similar {unit_noun(unit_kind)} are close)", height=520,
-                      margin=MARGIN, legend=dict(itemsizing="constant"))
+        custom = np.column_stack(
+            [
+                g["unit_id"].map(html_escape),
+                [label(seg, name)] * len(g),
+                g["snippet"].map(_wrap) if "snippet" in g else [""] * len(g),
+            ]
+        )
+        fig.add_trace(
+            go.Scattergl(
+                x=g["x"],
+                y=g["y"],
+                mode="markers",
+                name=label(seg, name),
+                customdata=custom,
+                marker=dict(size=5, color=colour(seg), opacity=0.45 if seg < 0 else 0.8),
+                hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]}<br>%{customdata[2]}"
+                "<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title=f"Segment map (similar {unit_noun(unit_kind)} are close)",
+        height=520,
+        margin=MARGIN,
+        legend=dict(itemsizing="constant"),
+    )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return fig
@@ -76,14 +104,32 @@ def size_value_figure(info: pd.DataFrame, unit_kind: str | None = "customer") ->
     """Share of units and share of revenue per segment (horizontal grouped bars, largest on top)."""
     names = [label(s, n) for s, n in zip(info["segment_id"], info["name"])]
     fig = go.Figure()
-    fig.add_trace(go.Bar(y=names, x=info["share"], name=f"Share of {unit_noun(unit_kind)}",
-                         orientation="h",
-                         marker_color="#2E6FDB"))
+    fig.add_trace(
+        go.Bar(
+            y=names,
+            x=info["share"],
+            name=f"Share of {unit_noun(unit_kind)}",
+            orientation="h",
+            marker_color="#2E6FDB",
+        )
+    )
     if info["revenue_share"].notna().any():
-        fig.add_trace(go.Bar(y=names, x=info["revenue_share"], name="Share of revenue",
-                             orientation="h", marker_color="#F2A541"))
-    fig.update_layout(title="Size and value", barmode="group", height=160 + 44 * len(info),
-                      margin=MARGIN, legend=dict(orientation="h", y=-0.15))
+        fig.add_trace(
+            go.Bar(
+                y=names,
+                x=info["revenue_share"],
+                name="Share of revenue",
+                orientation="h",
+                marker_color="#F2A541",
+            )
+        )
+    fig.update_layout(
+        title="Size and value",
+        barmode="group",
+        height=160 + 44 * len(info),
+        margin=MARGIN,
+        legend=dict(orientation="h", y=-0.15),
+    )
     fig.update_xaxes(tickformat=".0%", rangemode="tozero")
     fig.update_yaxes(autorange="reversed", automargin=True)
     return fig
@@ -95,18 +141,23 @@ def clv_churn_figure(info: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     if not d.empty:
         size = 12 + 40 * np.sqrt(d["share"] / d["share"].max())
-        fig.add_trace(go.Scatter(
-            x=d["churn_rate"], y=d["mean_clv"], mode="markers+text",
-            text=[str(s) for s in d["segment_id"]], textposition="middle center",
-            customdata=[label(s, n) for s, n in zip(d["segment_id"], d["name"])],
-            marker=dict(size=size, color=[colour(int(s)) for s in d["segment_id"]], opacity=0.8),
-            hovertemplate="%{customdata}<br>churn %{x:.0%}<br>mean CLV %{y:,.0f}<extra></extra>",
-            showlegend=False))
+        fig.add_trace(
+            go.Scatter(
+                x=d["churn_rate"],
+                y=d["mean_clv"],
+                mode="markers+text",
+                text=[str(s) for s in d["segment_id"]],
+                textposition="middle center",
+                customdata=[label(s, n) for s, n in zip(d["segment_id"], d["name"])],
+                marker=dict(size=size, color=[colour(int(s)) for s in d["segment_id"]], opacity=0.8),
+                hovertemplate="%{customdata}<br>churn %{x:.0%}<br>mean CLV %{y:,.0f}<extra></extra>",
+                showlegend=False,
+            )
+        )
         w = d["size"] / d["size"].sum()
         fig.add_vline(x=float((d["churn_rate"] * w).sum()), line_dash="dot", line_color="#888")
         fig.add_hline(y=float((d["mean_clv"] * w).sum()), line_dash="dot", line_color="#888")
-    fig.update_layout(title="Value vs churn (bubble = size)", height=420,
-                      margin=MARGIN)
+    fig.update_layout(title="Value vs churn (bubble = size)", height=420, margin=MARGIN)
     fig.update_xaxes(title_text="Churn rate", tickformat=".0%")
     fig.update_yaxes(title_text="Mean CLV")
     return fig
@@ -116,40 +167,64 @@ def aspect_heatmap_figure(aspects: pd.DataFrame, info: pd.DataFrame) -> go.Figur
     """Share of each segment's reviews that mention each aspect."""
     names = dict(zip(info["segment_id"], info["name"]))
     m = aspects.pivot_table(index="segment_id", columns="aspect", values="share", fill_value=0.0)
-    fig = go.Figure(go.Heatmap(
-        z=m.to_numpy(), x=[html_escape(a) for a in m.columns],
-        y=[label(int(s), names.get(s, s)) for s in m.index], colorscale="Blues",
-        zmin=0, hovertemplate="%{y}<br>%{x}: %{z:.0%} of reviews<extra></extra>"))
-    fig.update_layout(title="Aspects by segment (share of reviews)", height=120 + 32 * len(m),
-                      margin=MARGIN)
+    fig = go.Figure(
+        go.Heatmap(
+            z=m.to_numpy(),
+            x=[html_escape(a) for a in m.columns],
+            y=[label(int(s), names.get(s, s)) for s in m.index],
+            colorscale="Blues",
+            zmin=0,
+            hovertemplate="%{y}<br>%{x}: %{z:.0%} of reviews<extra></extra>",
+        )
+    )
+    fig.update_layout(title="Aspects by segment (share of reviews)", height=120 + 32 * len(m), margin=MARGIN)
     return fig
 
 
-def sentiment_timeline_figure(timeline: pd.DataFrame, info: pd.DataFrame,
-                              value: str = "mean_sentiment") -> go.Figure:
+def sentiment_timeline_figure(
+    timeline: pd.DataFrame, info: pd.DataFrame, value: str = "mean_sentiment"
+) -> go.Figure:
     """Monthly mean sentiment (or rating) per segment."""
     names = dict(zip(info["segment_id"], info["name"]))
     fig = go.Figure()
     for seg, g in timeline.dropna(subset=[value]).groupby("segment_id"):
-        fig.add_trace(go.Scatter(x=g["month"], y=g[value], mode="lines+markers",
-                                 name=label(int(seg), names.get(seg, seg)),
-                                 line_color=colour(int(seg))))
+        fig.add_trace(
+            go.Scatter(
+                x=g["month"],
+                y=g[value],
+                mode="lines+markers",
+                name=label(int(seg), names.get(seg, seg)),
+                line_color=colour(int(seg)),
+            )
+        )
     title = "Sentiment over time" if value == "mean_sentiment" else "Mean rating over time"
     fig.update_layout(title=title, height=380, margin=MARGIN, legend=dict(orientation="h", y=-0.25))
     return fig
 
 
-def aspect_timeline_figure(aspects_by_month: pd.DataFrame, segment_id: int, name: object,
-                           top: int = 6) -> go.Figure:
+def aspect_timeline_figure(
+    aspects_by_month: pd.DataFrame, segment_id: int, name: object, top: int = 6
+) -> go.Figure:
     """Monthly share of one segment's reviews mentioning each of its top aspects."""
     d = aspects_by_month[aspects_by_month["segment_id"] == segment_id]
     keep = d.groupby("aspect")["mentions"].sum().nlargest(top).index
     fig = go.Figure()
     for i, a in enumerate(sorted(keep)):
         g = d[d["aspect"] == a]
-        fig.add_trace(go.Scatter(x=g["month"], y=g["share"], mode="lines+markers",
-                                 name=html_escape(a), line_color=PALETTE[i % len(PALETTE)]))
-    fig.update_layout(title=f"Aspects over time: {label(segment_id, name)}", height=360,
-                      margin=MARGIN, legend=dict(orientation="h", y=-0.25))
+        fig.add_trace(
+            go.Scatter(
+                x=g["month"],
+                y=g["share"],
+                mode="lines+markers",
+                name=html_escape(a),
+                line_color=PALETTE[i % len(PALETTE)],
+            )
+        )
+    fig.update_layout(
+        title=f"Aspects over time: {label(segment_id, name)}",
+        height=360,
+        margin=MARGIN,
+        legend=dict(orientation="h", y=-0.25),
+    )
     fig.update_yaxes(tickformat=".0%", rangemode="tozero")
     return fig

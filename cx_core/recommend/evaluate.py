@@ -50,18 +50,24 @@ def ranking_metrics(recs: pd.DataFrame, targets: dict[str, set[str]], k: int = 1
         got = by_cust.get(cust, [])
         hits = np.array([item in truth for item in got[:k]], dtype=float)
         recall.append(hits.sum() / len(truth))
-        idcg = discounts[:min(len(truth), k)].sum()
-        ndcg.append(float((hits * discounts[:len(hits)]).sum() / idcg))
-    return {f"recall@{k}": float(np.mean(recall)), f"ndcg@{k}": float(np.mean(ndcg)),
-            "customers_evaluated": len(targets)}
+        idcg = discounts[: min(len(truth), k)].sum()
+        ndcg.append(float((hits * discounts[: len(hits)]).sum() / idcg))
+    return {
+        f"recall@{k}": float(np.mean(recall)),
+        f"ndcg@{k}": float(np.mean(ndcg)),
+        "customers_evaluated": len(targets),
+    }
 
 
 def evaluate(models: dict[str, Any], lines: pd.DataFrame, k: int = 10) -> dict[str, Any]:
     """Fit each model on the training split, recommend for every customer, score, and time it."""
     train, targets = last_basket_split(lines)
     p = purchases(train)
-    report: dict[str, Any] = {"train_customers": int(p["customer_id"].nunique()),
-                              "train_items": int(p["item"].nunique()), "k": k}
+    report: dict[str, Any] = {
+        "train_customers": int(p["customer_id"].nunique()),
+        "train_items": int(p["item"].nunique()),
+        "k": k,
+    }
     for name, model in models.items():
         t0 = time.perf_counter()
         model.fit(train)
@@ -70,7 +76,11 @@ def evaluate(models: dict[str, Any], lines: pd.DataFrame, k: int = 10) -> dict[s
         t2 = time.perf_counter()
         fitted = set(model.customers_)
         known = {c: t for c, t in targets.items() if c in fitted}
-        report[name] = {**ranking_metrics(recs, known, k), "fit_s": round(t1 - t0, 2),
-                        "recommend_all_s": round(t2 - t1, 2), "total_s": round(t2 - t0, 2),
-                        "customers_recommended": int(recs["customer_id"].nunique())}
+        report[name] = {
+            **ranking_metrics(recs, known, k),
+            "fit_s": round(t1 - t0, 2),
+            "recommend_all_s": round(t2 - t1, 2),
+            "total_s": round(t2 - t0, 2),
+            "customers_recommended": int(recs["customer_id"].nunique()),
+        }
     return report

@@ -32,7 +32,8 @@ def load_order_lines(ws: Workspace) -> pd.DataFrame:
     return ws.query_df(
         "SELECT customer_id, order_id, ts, item, item_name, quantity FROM orders "
         "WHERE customer_id IS NOT NULL AND item IS NOT NULL AND NOT is_return "
-        "AND coalesce(quantity, 1) > 0")
+        "AND coalesce(quantity, 1) > 0"
+    )
 
 
 def purchases(lines: pd.DataFrame) -> pd.DataFrame:
@@ -46,11 +47,17 @@ def purchases(lines: pd.DataFrame) -> pd.DataFrame:
     if "is_return" in df.columns:
         df = df[~df["is_return"].astype(bool)]
     if df.empty:
-        raise ValueError("No purchases with a customer id and an item: load orders with an item column "
-                         "to get recommendations.")
-    return (df.astype({"customer_id": str, "item": str})
-            .groupby(["customer_id", "item"], sort=False)["order_id"].nunique()
-            .rename("n_orders").reset_index())
+        raise ValueError(
+            "No purchases with a customer id and an item: load orders with an item column "
+            "to get recommendations."
+        )
+    return (
+        df.astype({"customer_id": str, "item": str})
+        .groupby(["customer_id", "item"], sort=False)["order_id"]
+        .nunique()
+        .rename("n_orders")
+        .reset_index()
+    )
 
 
 def _item_names(lines: pd.DataFrame) -> dict[str, str]:
@@ -75,8 +82,8 @@ class _BaseRecommender:
         rows = self.customers_.get_indexer(p["customer_id"])
         cols = self.items_.get_indexer(p["item"])
         self.user_items_ = sparse.csr_matrix(
-            (p["n_orders"].to_numpy(np.float32), (rows, cols)),
-            shape=(len(self.customers_), len(self.items_)))
+            (p["n_orders"].to_numpy(np.float32), (rows, cols)), shape=(len(self.customers_), len(self.items_))
+        )
         self.item_names_ = _item_names(lines)
         self._item_arr = self.items_.to_numpy(dtype=object)
         self._cust_arr = self.customers_.to_numpy(dtype=object)
@@ -97,8 +104,9 @@ class _BaseRecommender:
         missing = ids[rows < 0]
         if len(missing):
             shown = ", ".join(missing[:5])
-            raise ValueError(f"No purchases for customer(s) {shown}: recommendations need order "
-                             "history with items.")
+            raise ValueError(
+                f"No purchases for customer(s) {shown}: recommendations need order history with items."
+            )
         return rows
 
     def _name(self, item: str) -> str:
@@ -106,7 +114,7 @@ class _BaseRecommender:
 
     def _co_buyers(self, row: int, rec_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each recommended item: the history item most bought with it and how many bought both."""
-        hist = self._binary.indices[self._binary.indptr[row]:self._binary.indptr[row + 1]]
+        hist = self._binary.indices[self._binary.indptr[row] : self._binary.indptr[row + 1]]
         self._hist_cols = hist
         co = self._cooc[rec_cols][:, hist].toarray()
         best = co.argmax(axis=1)
@@ -122,15 +130,26 @@ class _BaseRecommender:
             because, counts = self._co_buyers(row, cols)
             for rank, (col, s, b, c) in enumerate(zip(cols, sc, because, counts), start=1):
                 reason, b_item = self._reason(col, b, int(c))
-                out.append((self._cust_arr[row], rank, self._item_arr[col], self._name_arr[col],
-                            float(s), reason, b_item))
+                out.append(
+                    (
+                        self._cust_arr[row],
+                        rank,
+                        self._item_arr[col],
+                        self._name_arr[col],
+                        float(s),
+                        reason,
+                        b_item,
+                    )
+                )
         return pd.DataFrame(out, columns=REC_COLUMNS)
 
     def _reason(self, col: int, because: int, count: int) -> tuple[str, str | None]:
         if count > 0:
             people = "customer" if count == 1 else "customers"
-            return (f"bought by {count:,} {people} who also bought {self._name_arr[because]}",
-                    self._item_arr[because])
+            return (
+                f"bought by {count:,} {people} who also bought {self._name_arr[because]}",
+                self._item_arr[because],
+            )
         return self._fallback_reason(col)
 
     def _fallback_reason(self, col: int) -> tuple[str, str | None]:
@@ -142,8 +161,13 @@ class _BaseRecommender:
         row = self._rows([customer_id])[0]
         sl = slice(self.user_items_.indptr[row], self.user_items_.indptr[row + 1])
         items = self.items_[self.user_items_.indices[sl]]
-        df = pd.DataFrame({"item": items, "item_name": [self._name(i) for i in items],
-                           "n_orders": self.user_items_.data[sl].astype(int)})
+        df = pd.DataFrame(
+            {
+                "item": items,
+                "item_name": [self._name(i) for i in items],
+                "n_orders": self.user_items_.data[sl].astype(int),
+            }
+        )
         return df.sort_values(["n_orders", "item"], ascending=[False, True], ignore_index=True)
 
 
@@ -154,8 +178,15 @@ class ItemRecommender(_BaseRecommender):
     weight handed to ALS); ``num_threads`` defaults to 1 (the app shares 2 cores).
     """
 
-    def __init__(self, factors: int = 64, regularization: float = 0.05, alpha: float = 10.0,
-                 iterations: int = 15, random_state: int = 0, num_threads: int = 1) -> None:
+    def __init__(
+        self,
+        factors: int = 64,
+        regularization: float = 0.05,
+        alpha: float = 10.0,
+        iterations: int = 15,
+        random_state: int = 0,
+        num_threads: int = 1,
+    ) -> None:
         self.factors = factors
         self.regularization = regularization
         self.alpha = alpha
@@ -172,9 +203,14 @@ class ItemRecommender(_BaseRecommender):
         weights.data = (1.0 + self.alpha * np.log1p(weights.data)).astype(np.float32)
         with threadpool_limits(1, "blas"):
             self.model_ = AlternatingLeastSquares(
-                factors=self.factors, regularization=self.regularization, alpha=1.0,
-                iterations=self.iterations, random_state=self.random_state,
-                num_threads=self.num_threads, calculate_training_loss=False)
+                factors=self.factors,
+                regularization=self.regularization,
+                alpha=1.0,
+                iterations=self.iterations,
+                random_state=self.random_state,
+                num_threads=self.num_threads,
+                calculate_training_loss=False,
+            )
             self.model_.fit(weights, show_progress=False)
         f = self.model_.item_factors
         self._unit_items = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
@@ -187,8 +223,9 @@ class ItemRecommender(_BaseRecommender):
         rows = self._rows(customer_ids)
         n = min(n, len(self.items_))
         with threadpool_limits(1, "blas"):
-            ids, scores = self.model_.recommend(rows, self.user_items_[rows], N=n,
-                                                filter_already_liked_items=True)
+            ids, scores = self.model_.recommend(
+                rows, self.user_items_[rows], N=n, filter_already_liked_items=True
+            )
         return self._frame(rows, np.atleast_2d(ids), np.atleast_2d(scores))
 
     def _reason(self, col: int, because: int, count: int) -> tuple[str, str | None]:
@@ -201,8 +238,10 @@ class ItemRecommender(_BaseRecommender):
         hist = self._hist_cols
         sims = self._unit_items[hist] @ self._unit_items[col]
         best = hist[int(np.argmax(sims))]
-        return (f"bought by customers with baskets like yours (close to {self._name_arr[best]})",
-                self._item_arr[best])
+        return (
+            f"bought by customers with baskets like yours (close to {self._name_arr[best]})",
+            self._item_arr[best],
+        )
 
 
 class PopularityRecommender(_BaseRecommender):
@@ -222,8 +261,8 @@ class PopularityRecommender(_BaseRecommender):
         ids = np.full((len(rows), n), -1, dtype=np.int64)
         for k, row in enumerate(rows):
             ptr = self.user_items_.indptr
-            bought = set(self.user_items_.indices[ptr[row]:ptr[row + 1]])
-            top = [c for c in self.order_[:n + len(bought)] if c not in bought][:n]
-            ids[k, :len(top)] = top
+            bought = set(self.user_items_.indices[ptr[row] : ptr[row + 1]])
+            top = [c for c in self.order_[: n + len(bought)] if c not in bought][:n]
+            ids[k, : len(top)] = top
         scores = np.where(ids >= 0, self.n_buyers_[np.maximum(ids, 0)], 0.0)
         return self._frame(rows, ids, scores)

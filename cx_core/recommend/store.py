@@ -9,9 +9,9 @@ from typing import Any
 import pandas as pd
 
 from cx_core.progress import Progress
+from cx_core.recommend.orders import ItemRecommender, PopularityRecommender, load_order_lines
 from cx_core.store.db import Workspace
 from cx_core.store.runs import latest, record_run
-from cx_core.recommend.orders import ItemRecommender, PopularityRecommender, load_order_lines
 
 STAGE = "recommend"
 
@@ -28,10 +28,9 @@ def _order_model(ws: Workspace, method: str):
     return model.fit(lines), lines
 
 
-
-def recommend_frame(ws: Workspace, method: str = "auto", n: int = 10,
-                    progress: Progress | None = None, encoder: Any = None
-                    ) -> tuple[pd.DataFrame, dict]:
+def recommend_frame(
+    ws: Workspace, method: str = "auto", n: int = 10, progress: Progress | None = None, encoder: Any = None
+) -> tuple[pd.DataFrame, dict]:
     """Recommendations for everyone by ``method`` (with a ``source`` column) and run details.
 
     ``auto``: ALS for customers with order history, text for reviewers without orders
@@ -47,14 +46,17 @@ def recommend_frame(ws: Workspace, method: str = "auto", n: int = 10,
     step(0.02, "Reading orders")
     model, lines = (None, None) if method == "text" else _order_model(ws, method)
     if method in ("als", "popularity") and model is None:
-        raise ValueError("No purchases with a customer id and an item: load orders with an item "
-                         "column to get recommendations.")
+        raise ValueError(
+            "No purchases with a customer id and an item: load orders with an item "
+            "column to get recommendations."
+        )
     if model is not None:
         step(0.3, f"Recommending from order history ({'popularity' if method == 'popularity' else 'ALS'})")
         source = "popularity" if method == "popularity" else "als"
         parts.append(model.recommend(None, n=n).assign(source=source))
-        details.update({k: v for k, v in vars(model).items()
-                        if not k.endswith("_") and not k.startswith("_")})
+        details.update(
+            {k: v for k, v in vars(model).items() if not k.endswith("_") and not k.startswith("_")}
+        )
         details["order_items"] = len(model.items_)
     if method in ("auto", "text") and has_review_items(ws):
         exclude = None
@@ -69,16 +71,23 @@ def recommend_frame(ws: Workspace, method: str = "auto", n: int = 10,
         if model is not None:
             recs = recs[~recs["customer_id"].isin(set(model.customers_))]
         parts.append(recs.assign(source="text"))
-        details.update({"text_items": len(tmodel.items_), "min_praised": tmodel.min_praised,
-                        "praise_rating": tmodel.praise_rating})
+        details.update(
+            {
+                "text_items": len(tmodel.items_),
+                "min_praised": tmodel.min_praised,
+                "praise_rating": tmodel.praise_rating,
+            }
+        )
     if not parts:
-        raise ValueError("Nothing to recommend from: load orders with an item column, or reviews "
-                         "with an item column.")
+        raise ValueError(
+            "Nothing to recommend from: load orders with an item column, or reviews with an item column."
+        )
     return pd.concat(parts, ignore_index=True), details
 
 
-def build_recommendations(ws: Workspace, method: str = "auto", n: int = 10,
-                          progress: Progress | None = None, encoder: Any = None) -> str:
+def build_recommendations(
+    ws: Workspace, method: str = "auto", n: int = 10, progress: Progress | None = None, encoder: Any = None
+) -> str:
     """Recommend ``n`` items for every customer / reviewer by ``method``, store the run; its id."""
     from cx_core.ingest.datasets import dataset_version
 
@@ -88,9 +97,12 @@ def build_recommendations(ws: Workspace, method: str = "auto", n: int = 10,
     run_id = "rec_" + uuid.uuid4().hex[:10]
     step(0.9, "Saving")
     by_source = recs.groupby("source")["customer_id"].nunique().to_dict()
-    metrics = {"customers": int(recs["customer_id"].nunique()), "items": int(recs["item"].nunique()),
-               "by_source": {k: int(v) for k, v in by_source.items()},
-               "seconds": round((datetime.now() - started).total_seconds(), 2)}
+    metrics = {
+        "customers": int(recs["customer_id"].nunique()),
+        "items": int(recs["item"].nunique()),
+        "by_source": {k: int(v) for k, v in by_source.items()},
+        "seconds": round((datetime.now() - started).total_seconds(), 2),
+    }
     with ws.write() as cur:
         cur.register("_cx_recs", recs.assign(run_id=run_id))
         cur.execute("INSERT INTO recommendations BY NAME SELECT * FROM _cx_recs")
@@ -102,17 +114,25 @@ def build_recommendations(ws: Workspace, method: str = "auto", n: int = 10,
 
 def recommended_customers(ws: Workspace, run_id: str) -> list[str]:
     """Customer ids with recommendations in a run, sorted."""
-    return [r[0] for r in ws.execute("SELECT DISTINCT customer_id FROM recommendations WHERE run_id = ? "
-                                     "ORDER BY customer_id", [run_id])]
+    return [
+        r[0]
+        for r in ws.execute(
+            "SELECT DISTINCT customer_id FROM recommendations WHERE run_id = ? ORDER BY customer_id", [run_id]
+        )
+    ]
 
 
 def load_recommendations(ws: Workspace, run_id: str, customer_id: str | None = None) -> pd.DataFrame:
     """A run's stored recommendations (one customer's when ``customer_id`` is given), by rank."""
     if customer_id is None:
-        return ws.query_df("SELECT * EXCLUDE (run_id) FROM recommendations WHERE run_id = ? "
-                           "ORDER BY customer_id, rank", [run_id])
-    return ws.query_df("SELECT * EXCLUDE (run_id) FROM recommendations WHERE run_id = ? "
-                       "AND customer_id = ? ORDER BY rank", [run_id, str(customer_id)])
+        return ws.query_df(
+            "SELECT * EXCLUDE (run_id) FROM recommendations WHERE run_id = ? ORDER BY customer_id, rank",
+            [run_id],
+        )
+    return ws.query_df(
+        "SELECT * EXCLUDE (run_id) FROM recommendations WHERE run_id = ? AND customer_id = ? ORDER BY rank",
+        [run_id, str(customer_id)],
+    )
 
 
 def purchase_history(ws: Workspace, customer_id: str) -> pd.DataFrame:
@@ -121,11 +141,14 @@ def purchase_history(ws: Workspace, customer_id: str) -> pd.DataFrame:
         "SELECT item, any_value(item_name) AS item_name, count(DISTINCT order_id) AS orders, "
         "max(ts) AS last_bought FROM orders WHERE customer_id = ? AND item IS NOT NULL "
         "AND NOT is_return AND coalesce(quantity, 1) > 0 GROUP BY item "
-        "ORDER BY orders DESC, last_bought DESC", [str(customer_id)])
+        "ORDER BY orders DESC, last_bought DESC",
+        [str(customer_id)],
+    )
 
 
-def segment_recommended_items(ws: Workspace, segment_run: str, segment_id: int, top: int = 10
-                              ) -> pd.DataFrame:
+def segment_recommended_items(
+    ws: Workspace, segment_run: str, segment_id: int, top: int = 10
+) -> pd.DataFrame:
     """Items most often recommended (newest recommendation run) to the members of one segment.
 
     Columns: item, item_name, members (members with it in their list), share (of the
@@ -146,11 +169,14 @@ def segment_recommended_items(ws: Workspace, segment_run: str, segment_id: int, 
         "SELECT item, any_value(item_name) AS item_name, count(DISTINCT customer_id) AS members, "
         "count(DISTINCT customer_id) / (SELECT count(DISTINCT customer_id) FROM recs) AS share, "
         "mode(reason) AS reason FROM recs GROUP BY item ORDER BY members DESC, item LIMIT ?",
-        [segment_run, int(segment_id), run.run_id, int(top)])
+        [segment_run, int(segment_id), run.run_id, int(top)],
+    )
 
 
 def count_item_rows(ws: Workspace) -> tuple[int, int]:
     """(order lines with an item and a customer, reviews with an item)."""
-    row = ws.query_one("SELECT (SELECT count(*) FROM orders WHERE item IS NOT NULL AND customer_id "
-                       "IS NOT NULL), (SELECT count(*) FROM reviews WHERE item IS NOT NULL)")
+    row = ws.query_one(
+        "SELECT (SELECT count(*) FROM orders WHERE item IS NOT NULL AND customer_id "
+        "IS NOT NULL), (SELECT count(*) FROM reviews WHERE item IS NOT NULL)"
+    )
     return int(row[0]), int(row[1])

@@ -59,7 +59,7 @@ def is_anonymous(key: str) -> bool:
 def reviewer_label(key: str) -> str:
     """How a page names a reviewer: "anonymous reviewer, review 123" or "customer 17850"."""
     if is_anonymous(key):
-        return f"anonymous reviewer, review {str(key)[len(ANON_PREFIX):]}"
+        return f"anonymous reviewer, review {str(key)[len(ANON_PREFIX) :]}"
     return f"customer {key}"
 
 
@@ -101,9 +101,14 @@ class TextRecommender:
     ``validation_``).
     """
 
-    def __init__(self, min_praised: int = 2, praise_rating: float = 4.0,
-                 min_aspect_mentions: int = 2, aggregate: str = "mean",
-                 popularity_weight: float | str = "auto") -> None:
+    def __init__(
+        self,
+        min_praised: int = 2,
+        praise_rating: float = 4.0,
+        min_aspect_mentions: int = 2,
+        aggregate: str = "mean",
+        popularity_weight: float | str = "auto",
+    ) -> None:
         self.min_praised = min_praised
         self.praise_rating = praise_rating
         self.min_aspect_mentions = min_aspect_mentions
@@ -111,17 +116,22 @@ class TextRecommender:
         self.popularity_weight = popularity_weight
 
     # -- fit ------------------------------------------------------------------------
-    def fit(self, reviews: pd.DataFrame, embeddings: np.ndarray,
-            item_names: dict[str, str] | None = None,
-            exclude: pd.DataFrame | None = None) -> "TextRecommender":
+    def fit(
+        self,
+        reviews: pd.DataFrame,
+        embeddings: np.ndarray,
+        item_names: dict[str, str] | None = None,
+        exclude: pd.DataFrame | None = None,
+    ) -> "TextRecommender":
         """Fit on reviews (review_id, customer_id, item, rating[, sentiment, praised_aspects])
         and their L2-normalised ``(n, d)`` embeddings; ``exclude`` holds (customer_id, item)
         pairs never to recommend (e.g. bought items)."""
         df = _prepare(reviews)
         emb = np.asarray(embeddings, dtype=np.float32)
         if emb.ndim != 2 or len(emb) != len(df):
-            raise ValueError(f"Need one embedding row per review: {len(df)} reviews, "
-                             f"embeddings of shape {emb.shape}.")
+            raise ValueError(
+                f"Need one embedding row per review: {len(df)} reviews, embeddings of shape {emb.shape}."
+            )
         if df.empty:
             raise ValueError("No reviews to recommend from.")
         if self.aggregate not in ("mean", "max"):
@@ -135,16 +145,18 @@ class TextRecommender:
             self.popularity_weight_, self.validation_ = float(self.popularity_weight), {}
         return self
 
-    def _select_weight(self, df: pd.DataFrame, emb: np.ndarray,
-                       praised: np.ndarray) -> tuple[float, dict]:
+    def _select_weight(self, df: pd.DataFrame, emb: np.ndarray, praised: np.ndarray) -> tuple[float, dict]:
         """The grid weight with the best recall@10 when each reviewer's last praised review is
         held out (a model with weight 0 is fitted on the rest; its text scores are reused)."""
         held = _last_praised(df, praised & df["item"].notna().to_numpy())
         if held.sum() < MIN_VALIDATION_REVIEWERS:
-            return DEFAULT_POPULARITY_WEIGHT, {"reason": f"fewer than {MIN_VALIDATION_REVIEWERS} "
-                                               "reviewers with two praised reviews: default weight"}
-        params = {k: getattr(self, k) for k in ("min_praised", "praise_rating", "min_aspect_mentions",
-                                                "aggregate")}
+            return DEFAULT_POPULARITY_WEIGHT, {
+                "reason": f"fewer than {MIN_VALIDATION_REVIEWERS} "
+                "reviewers with two praised reviews: default weight"
+            }
+        params = {
+            k: getattr(self, k) for k in ("min_praised", "praise_rating", "min_aspect_mentions", "aggregate")
+        }
         try:
             inner = TextRecommender(**params, popularity_weight=0.0).fit(df[~held], emb[~held])
         except ValueError:
@@ -164,26 +176,35 @@ class TextRecommender:
                 top = self._top(base + w * inner._pop_z, 10)
                 hits[w] += int((top == truth[blk, None]).any(axis=1).sum())
         best = max(WEIGHT_GRID, key=lambda w: (hits[w], -w))
-        return best, {"reviewers": int(len(rows)),
-                      "recall_at_10": {str(w): round(h / len(rows), 4) for w, h in hits.items()}}
+        return best, {
+            "reviewers": int(len(rows)),
+            "recall_at_10": {str(w): round(h / len(rows), 4) for w, h in hits.items()},
+        }
 
-    def _fit_items(self, df: pd.DataFrame, emb: np.ndarray, praised: np.ndarray,
-                   names: dict[str, str]) -> None:
+    def _fit_items(
+        self, df: pd.DataFrame, emb: np.ndarray, praised: np.ndarray, names: dict[str, str]
+    ) -> None:
         has_item = df["item"].notna().to_numpy()
         pi = df.loc[praised & has_item, "item"].astype(str)
         counts = pi.value_counts()
         self.praise_counts_ = counts
         kept = counts[counts >= self.min_praised].index
         if not len(kept):
-            raise ValueError(f"No item has {self.min_praised} or more praised reviews "
-                             f"(rating >= {self.praise_rating:g}): too few reviews for text "
-                             "recommendations.")
+            raise ValueError(
+                f"No item has {self.min_praised} or more praised reviews "
+                f"(rating >= {self.praise_rating:g}): too few reviews for text "
+                "recommendations."
+            )
         self.items_ = pd.Index(sorted(kept))
         cols = self.items_.get_indexer(pi)
         rows = np.flatnonzero(praised & has_item)[cols >= 0]
         cols = cols[cols >= 0]
-        agg = sparse.csr_matrix((np.ones(len(rows), np.float32), (cols, rows)),
-                                shape=(len(self.items_), len(df))) @ emb
+        agg = (
+            sparse.csr_matrix(
+                (np.ones(len(rows), np.float32), (cols, rows)), shape=(len(self.items_), len(df))
+            )
+            @ emb
+        )
         self.profiles_ = agg / np.maximum(np.linalg.norm(agg, axis=1, keepdims=True), 1e-12)
         self.item_aspect_ = self._item_aspects(df, praised & has_item)
         self._names = np.array([names.get(i, i) for i in self.items_], dtype=object)
@@ -209,8 +230,9 @@ class TextRecommender:
                 out[item] = aspect
         return out
 
-    def _fit_reviewers(self, df: pd.DataFrame, emb: np.ndarray, praised: np.ndarray,
-                       exclude: pd.DataFrame | None) -> None:
+    def _fit_reviewers(
+        self, df: pd.DataFrame, emb: np.ndarray, praised: np.ndarray, exclude: pd.DataFrame | None
+    ) -> None:
         self.reviewers_ = pd.Index(pd.unique(df["reviewer"]))
         r = self.reviewers_.get_indexer(df["reviewer"])
         c = self.items_.get_indexer(df["item"].fillna("").astype(str))
@@ -221,15 +243,19 @@ class TextRecommender:
             ok = (er >= 0) & (ec >= 0)
             pairs.append((er[ok], ec[ok]))
         rr, cc = np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
-        self.seen_ = sparse.csr_matrix((np.ones(len(rr), bool), (rr, cc)),
-                                       shape=(len(self.reviewers_), len(self.items_)))
+        self.seen_ = sparse.csr_matrix(
+            (np.ones(len(rr), bool), (rr, cc)), shape=(len(self.reviewers_), len(self.items_))
+        )
         order = np.flatnonzero(praised)
         order = order[np.argsort(r[order], kind="stable")]
         self._q_reviewer = r[order]
         self._q_emb = emb[order]
         self._q_item = df["item"].to_numpy(dtype=object)[order]
-        self._q_rating = pd.to_numeric(df["rating"], errors="coerce").to_numpy()[order] \
-            if "rating" in df else np.full(len(order), np.nan)
+        self._q_rating = (
+            pd.to_numeric(df["rating"], errors="coerce").to_numpy()[order]
+            if "rating" in df
+            else np.full(len(order), np.nan)
+        )
         self._q_start = np.searchsorted(self._q_reviewer, np.arange(len(self.reviewers_) + 1))
 
     # -- recommend -------------------------------------------------------------------
@@ -240,8 +266,9 @@ class TextRecommender:
         rows = self.reviewers_.get_indexer(ids)
         if (rows < 0).any():
             shown = ", ".join(ids[rows < 0][:5])
-            raise ValueError(f"No reviews for reviewer(s) {shown}: text recommendations need reviews "
-                             "with an item.")
+            raise ValueError(
+                f"No reviews for reviewer(s) {shown}: text recommendations need reviews with an item."
+            )
         return rows
 
     def recommend(self, reviewer_ids=None, n: int = 10) -> pd.DataFrame:
@@ -253,8 +280,9 @@ class TextRecommender:
         has_q = self._q_start[rows + 1] > self._q_start[rows]
         parts = [self._text_block(blk, n) for blk in self._blocks(rows[has_q])]
         parts.append(self._popular_rows(rows[~has_q], n))
-        out = pd.concat([p for p in parts if len(p)] or [pd.DataFrame(columns=REC_COLUMNS)],
-                        ignore_index=True)
+        out = pd.concat(
+            [p for p in parts if len(p)] or [pd.DataFrame(columns=REC_COLUMNS)], ignore_index=True
+        )
         return out[REC_COLUMNS]
 
     def _blocks(self, rows: np.ndarray):
@@ -289,24 +317,31 @@ class TextRecommender:
         keep = np.isfinite(score)
         rr, kk = np.nonzero(keep)
         cols, qi = top[rr, kk], q[driver[rr, kk]]
-        return pd.DataFrame({
-            "customer_id": self._arr_reviewers()[rows[rr]], "rank": kk + 1,
-            "item": self._item_arr[cols], "item_name": self._names[cols],
-            "score": score[rr, kk].astype(float),
-            "reason": [self._reason(c, q_) + self._praise_note(c) for c, q_ in zip(cols, qi)],
-            "because_item": [_opt(self._q_item[q_]) for q_ in qi]})
+        return pd.DataFrame(
+            {
+                "customer_id": self._arr_reviewers()[rows[rr]],
+                "rank": kk + 1,
+                "item": self._item_arr[cols],
+                "item_name": self._names[cols],
+                "score": score[rr, kk].astype(float),
+                "reason": [self._reason(c, q_) + self._praise_note(c) for c, q_ in zip(cols, qi)],
+                "because_item": [_opt(self._q_item[q_]) for q_ in qi],
+            }
+        )
 
     @staticmethod
     def _top(scores: np.ndarray, n: int) -> np.ndarray:
         """Column indices of the ``n`` best scores per row, best first."""
-        part = np.argpartition(-scores, n - 1, axis=1)[:, :n] if n < scores.shape[1] else \
-            np.tile(np.arange(scores.shape[1]), (len(scores), 1))
+        part = (
+            np.argpartition(-scores, n - 1, axis=1)[:, :n]
+            if n < scores.shape[1]
+            else np.tile(np.arange(scores.shape[1]), (len(scores), 1))
+        )
         order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
         return np.take_along_axis(part, order, axis=1)
 
     @staticmethod
-    def _drivers(sims: np.ndarray, group: np.ndarray, top: np.ndarray, starts: np.ndarray
-                 ) -> np.ndarray:
+    def _drivers(sims: np.ndarray, group: np.ndarray, top: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """For each reviewer and top item: the praised review (row of ``sims``) scoring highest."""
         vals = sims[np.arange(len(group))[:, None], top[group]]  # (reviews, n)
         out = np.empty(top.shape, dtype=np.int64)
@@ -326,8 +361,11 @@ class TextRecommender:
         aspect = self.item_aspect_.get(self._item_arr[col])
         rating = self._q_rating[q]
         if _opt(because) is None:
-            return (f"praised for {aspect}, like a review you wrote" if aspect
-                    else "reviews read like a review you praised")
+            return (
+                f"praised for {aspect}, like a review you wrote"
+                if aspect
+                else "reviews read like a review you praised"
+            )
         name = self._name_of(str(because))
         if aspect:
             stars = f"you rated {rating:g}★" if np.isfinite(rating) else "you praised"
@@ -335,7 +373,7 @@ class TextRecommender:
         return f"reviews read like your review of {name}"
 
     def _praise_note(self, col: int) -> str:
-        """" (praised by 41 reviewers)" when popularity counts in the score."""
+        """ " (praised by 41 reviewers)" when popularity counts in the score."""
         if not self.popularity_weight_:
             return ""
         cnt = int(self._n_praised[col])
@@ -348,12 +386,21 @@ class TextRecommender:
         """Most praised unseen items for reviewers without a praised review."""
         out, keys = [], self._arr_reviewers()
         for r in rows:
-            seen = set(self.seen_.indices[self.seen_.indptr[r]:self.seen_.indptr[r + 1]])
-            cols = [c for c in self._popular[:n + len(seen)] if c not in seen][:n]
+            seen = set(self.seen_.indices[self.seen_.indptr[r] : self.seen_.indptr[r + 1]])
+            cols = [c for c in self._popular[: n + len(seen)] if c not in seen][:n]
             for k, c in enumerate(cols, start=1):
                 cnt = int(self._n_praised[c])
-                out.append((keys[r], k, self._item_arr[c], self._names[c], float(cnt),
-                            f"popular: praised by {cnt:,} reviewer{'s' if cnt != 1 else ''}", None))
+                out.append(
+                    (
+                        keys[r],
+                        k,
+                        self._item_arr[c],
+                        self._names[c],
+                        float(cnt),
+                        f"popular: praised by {cnt:,} reviewer{'s' if cnt != 1 else ''}",
+                        None,
+                    )
+                )
         return pd.DataFrame(out, columns=REC_COLUMNS)
 
     def praised_reviews(self, reviewer: str) -> pd.DataFrame:
@@ -379,8 +426,13 @@ class PraisePopularityRecommender(TextRecommender):
 def _last_praised(df: pd.DataFrame, praised: np.ndarray) -> np.ndarray:
     """Mask of each reviewer's last praised review (by ``ts`` when present, else row order),
     for reviewers with at least two praised reviews."""
-    order = pd.DataFrame({"reviewer": df["reviewer"].to_numpy(), "row": np.arange(len(df)),
-                          "ts": pd.to_datetime(df["ts"], errors="coerce") if "ts" in df else pd.NaT})
+    order = pd.DataFrame(
+        {
+            "reviewer": df["reviewer"].to_numpy(),
+            "row": np.arange(len(df)),
+            "ts": pd.to_datetime(df["ts"], errors="coerce") if "ts" in df else pd.NaT,
+        }
+    )
     order = order[praised].sort_values(["reviewer", "ts", "row"], kind="stable")
     counts = order.groupby("reviewer")["row"].transform("size")
     last = order[counts >= 2].groupby("reviewer").tail(1)["row"].to_numpy()

@@ -32,14 +32,18 @@ def segment_options(ws: Workspace) -> pd.DataFrame:
     run_id = latest_id(ws, StageName.SEGMENTS)
     if run_id is None:
         return pd.DataFrame(columns=["segment_id", "name", "size"])
-    return ws.query_df("SELECT segment_id, name, size FROM segment_info WHERE run_id = ? "
-                       "ORDER BY segment_id", [run_id])
+    return ws.query_df(
+        "SELECT segment_id, name, size FROM segment_info WHERE run_id = ? ORDER BY segment_id", [run_id]
+    )
 
 
 def aspect_names(ws: Workspace, run_id: str) -> list[str]:
     """Aspects found in a scoring run, most frequent first."""
-    df = ws.query_df("SELECT a AS aspect, count(*) AS n FROM (SELECT unnest(aspects) AS a "
-                     "FROM review_scores WHERE run_id = ?) GROUP BY a ORDER BY n DESC, a", [run_id])
+    df = ws.query_df(
+        "SELECT a AS aspect, count(*) AS n FROM (SELECT unnest(aspects) AS a "
+        "FROM review_scores WHERE run_id = ?) GROUP BY a ORDER BY n DESC, a",
+        [run_id],
+    )
     return df["aspect"].tolist()
 
 
@@ -51,20 +55,24 @@ def date_bounds(ws: Workspace) -> tuple[date | None, date | None]:
 
 def _segment_clause(ws: Workspace, segment_id: int) -> tuple[str, list[Any]]:
     run_id = latest_id(ws, StageName.SEGMENTS)
-    sql = (" AND EXISTS (SELECT 1 FROM segments g WHERE g.run_id = ? AND g.segment_id = ? AND ("
-           "(g.unit_kind = 'review' AND (g.unit_id = r.review_id "
-           "OR g.unit_id = r.dataset_id || '/' || r.review_id)) OR "
-           "(g.unit_kind = 'customer' AND g.unit_id = r.customer_id)))")
+    sql = (
+        " AND EXISTS (SELECT 1 FROM segments g WHERE g.run_id = ? AND g.segment_id = ? AND ("
+        "(g.unit_kind = 'review' AND (g.unit_id = r.review_id "
+        "OR g.unit_id = r.dataset_id || '/' || r.review_id)) OR "
+        "(g.unit_kind = 'customer' AND g.unit_id = r.customer_id)))"
+    )
     return sql, [run_id, int(segment_id)]
 
 
 def filter_reviews(ws: Workspace, run_id: str, f: ReviewFilter) -> pd.DataFrame:
     """Scored reviews of ``run_id`` that pass ``f``, most negative first (at most ``f.limit``)."""
-    sql = ("SELECT r.review_id, r.dataset_id, r.customer_id, r.ts::DATE AS date, r.rating, "
-           "s.sentiment, s.sentiment_method AS method, s.sentiment_score AS score, s.rating_pred, "
-           "s.aspects, s.aspect_sentiment_json, s.risk, s.risk_flags, r.title, r.text "
-           "FROM review_scores s JOIN reviews r USING (dataset_id, review_id) "
-           "WHERE s.run_id = ? AND s.sentiment_score BETWEEN ? AND ?")
+    sql = (
+        "SELECT r.review_id, r.dataset_id, r.customer_id, r.ts::DATE AS date, r.rating, "
+        "s.sentiment, s.sentiment_method AS method, s.sentiment_score AS score, s.rating_pred, "
+        "s.aspects, s.aspect_sentiment_json, s.risk, s.risk_flags, r.title, r.text "
+        "FROM review_scores s JOIN reviews r USING (dataset_id, review_id) "
+        "WHERE s.run_id = ? AND s.sentiment_score BETWEEN ? AND ?"
+    )
     params: list[Any] = [run_id, float(f.score_min), float(f.score_max)]
     if f.sentiments:
         sql += f" AND s.sentiment IN ({', '.join('?' for _ in f.sentiments)})"
@@ -90,22 +98,32 @@ def filter_reviews(ws: Workspace, run_id: str, f: ReviewFilter) -> pd.DataFrame:
 
 def count_reviews(ws: Workspace, run_id: str) -> dict[str, int]:
     """Reviews per sentiment in a scoring run."""
-    df = ws.query_df("SELECT sentiment, count(*) AS n FROM review_scores WHERE run_id = ? "
-                     "GROUP BY sentiment", [run_id])
+    df = ws.query_df(
+        "SELECT sentiment, count(*) AS n FROM review_scores WHERE run_id = ? GROUP BY sentiment", [run_id]
+    )
     return dict(zip(df["sentiment"], df["n"].astype(int)))
 
 
 def unscored_reviews(ws: Workspace, run_id: str) -> int:
     """Reviews with text loaded after a scoring run (not in it): the page asks to score again."""
-    return int(ws.scalar(
-        "SELECT count(*) FROM reviews r WHERE length(trim(r.text)) > 0 AND NOT EXISTS "
-        "(SELECT 1 FROM review_scores s WHERE s.run_id = ? AND s.dataset_id = r.dataset_id "
-        "AND s.review_id = r.review_id)", [run_id]) or 0)
+    return int(
+        ws.scalar(
+            "SELECT count(*) FROM reviews r WHERE length(trim(r.text)) > 0 AND NOT EXISTS "
+            "(SELECT 1 FROM review_scores s WHERE s.run_id = ? AND s.dataset_id = r.dataset_id "
+            "AND s.review_id = r.review_id)",
+            [run_id],
+        )
+        or 0
+    )
 
 
 def count_texts(ws: Workspace, dataset_ids: list[str] | None = None) -> int:
     """Reviews with non-empty text (only those of ``dataset_ids`` when given)."""
     if dataset_ids is None:
         return int(ws.scalar("SELECT count(*) FROM reviews WHERE length(trim(text)) > 0"))
-    return int(ws.scalar("SELECT count(*) FROM reviews WHERE length(trim(text)) > 0 "
-                         "AND list_contains(?, dataset_id)", [list(dataset_ids)]))
+    return int(
+        ws.scalar(
+            "SELECT count(*) FROM reviews WHERE length(trim(text)) > 0 AND list_contains(?, dataset_id)",
+            [list(dataset_ids)],
+        )
+    )

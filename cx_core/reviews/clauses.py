@@ -13,8 +13,9 @@ from typing import Sequence
 import numpy as np
 
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
-_CONTRAST = re.compile(r"\s*(?:,\s*)?\b(?:but|however|although|though|whereas|yet|except)\b\s*",
-                       re.IGNORECASE)
+_CONTRAST = re.compile(
+    r"\s*(?:,\s*)?\b(?:but|however|although|though|whereas|yet|except)\b\s*", re.IGNORECASE
+)
 MIN_CLAUSE_CHARS = 3
 
 
@@ -49,8 +50,9 @@ def aspect_clauses(texts: Sequence[str], match: "callable") -> list[list[tuple[s
     return out
 
 
-def aspect_scores(per_review: list[list[tuple[str, list[int]]]], clause_score: dict[str, float],
-                  aspects: Sequence[str]) -> list[dict[str, float]]:
+def aspect_scores(
+    per_review: list[list[tuple[str, list[int]]]], clause_score: dict[str, float], aspects: Sequence[str]
+) -> list[dict[str, float]]:
     """``{aspect: mean score of its clauses}`` per review (scores in [-1, 1], rounded)."""
     out = []
     for review in per_review:

@@ -36,8 +36,7 @@ def duplicate_mask(texts: Sequence[str]) -> np.ndarray:
     return out
 
 
-def split_indices(y: np.ndarray, test_size: float = 0.2, seed: int = 42
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(y: np.ndarray, test_size: float = 0.2, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
     """Stratified train / test row positions (classes with < 2 rows go to train)."""
     from sklearn.model_selection import train_test_split
 
@@ -48,15 +47,19 @@ def split_indices(y: np.ndarray, test_size: float = 0.2, seed: int = 42
     return train_test_split(idx, test_size=test_size, random_state=seed, stratify=y)
 
 
-def classification_metrics(y_true: np.ndarray, proba: np.ndarray, labels: Sequence[str]
-                           ) -> dict:
+def classification_metrics(y_true: np.ndarray, proba: np.ndarray, labels: Sequence[str]) -> dict:
     """Accuracy, macro-F1, per-class precision / recall / F1, one-vs-rest AUC and confusion matrix.
 
     Macro-F1 averages over the classes present in ``y_true`` (a class nobody
     holds is not averaged in as a zero).
     """
-    from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score,
-                                 precision_recall_fscore_support, roc_auc_score)
+    from sklearn.metrics import (
+        accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_recall_fscore_support,
+        roc_auc_score,
+    )
 
     keep = y_true >= 0
     y, p = y_true[keep], proba[keep]
@@ -68,19 +71,32 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, labels: Sequen
     auc = None
     if len(present) > 1:
         cols = p[:, present] / p[:, present].sum(1, keepdims=True).clip(1e-12)
-        auc = (roc_auc_score(y, cols[:, 1]) if len(present) == 2 else
-               roc_auc_score(y, cols, multi_class="ovr", labels=present))
-    prec, rec, f1, sup = precision_recall_fscore_support(y, pred, labels=list(range(k)),
-                                                         zero_division=0)
-    per_class = {str(labels[c]): {"precision": round(float(prec[c]), 4),
-                                  "recall": round(float(rec[c]), 4), "f1": round(float(f1[c]), 4),
-                                  "support": int(sup[c])} for c in range(k)}
-    return {"n": int(len(y)), "accuracy": round(float(accuracy_score(y, pred)), 4),
-            "macro_f1": round(float(f1_score(y, pred, labels=present.tolist(), average="macro",
-                                             zero_division=0)), 4),
-            "auc_ovr": None if auc is None else round(float(auc), 4),
-            "per_class": per_class, "labels": list(labels),
-            "confusion": confusion_matrix(y, pred, labels=list(range(k))).tolist()}
+        auc = (
+            roc_auc_score(y, cols[:, 1])
+            if len(present) == 2
+            else roc_auc_score(y, cols, multi_class="ovr", labels=present)
+        )
+    prec, rec, f1, sup = precision_recall_fscore_support(y, pred, labels=list(range(k)), zero_division=0)
+    per_class = {
+        str(labels[c]): {
+            "precision": round(float(prec[c]), 4),
+            "recall": round(float(rec[c]), 4),
+            "f1": round(float(f1[c]), 4),
+            "support": int(sup[c]),
+        }
+        for c in range(k)
+    }
+    return {
+        "n": int(len(y)),
+        "accuracy": round(float(accuracy_score(y, pred)), 4),
+        "macro_f1": round(
+            float(f1_score(y, pred, labels=present.tolist(), average="macro", zero_division=0)), 4
+        ),
+        "auc_ovr": None if auc is None else round(float(auc), 4),
+        "per_class": per_class,
+        "labels": list(labels),
+        "confusion": confusion_matrix(y, pred, labels=list(range(k))).tolist(),
+    }
 
 
 def multilabel_metrics(y_true: np.ndarray, proba: np.ndarray, labels: Sequence[str]) -> dict:
@@ -91,18 +107,31 @@ def multilabel_metrics(y_true: np.ndarray, proba: np.ndarray, labels: Sequence[s
     for j, name in enumerate(labels):
         y, p = y_true[:, j], proba[:, j]
         auc = roc_auc_score(y, p) if 0 < y.sum() < len(y) else None
-        per[name] = {"positives": int(y.sum()), "auc": None if auc is None else round(float(auc), 4),
-                     "f1": round(float(f1_score(y, p >= 0.5, zero_division=0)), 4)}
+        per[name] = {
+            "positives": int(y.sum()),
+            "auc": None if auc is None else round(float(auc), 4),
+            "f1": round(float(f1_score(y, p >= 0.5, zero_division=0)), 4),
+        }
     aucs = [v["auc"] for v in per.values() if v["auc"] is not None]
-    return {"n": int(len(y_true)), "per_label": per,
-            "macro_auc": round(float(np.mean(aucs)), 4) if aucs else None,
-            "macro_f1": round(float(np.mean([v["f1"] for v in per.values()])), 4) if per else None,
-            "note": "against weak labels"}
+    return {
+        "n": int(len(y_true)),
+        "per_label": per,
+        "macro_auc": round(float(np.mean(aucs)), 4) if aucs else None,
+        "macro_f1": round(float(np.mean([v["f1"] for v in per.values()])), 4) if per else None,
+        "note": "against weak labels",
+    }
 
 
-def tfidf_baseline(train_texts: Sequence[str], y_train: np.ndarray, test_texts: Sequence[str],
-                   y_test: np.ndarray, labels: Sequence[str], balanced: bool = True,
-                   tune_c: bool = True, seed: int = 0) -> dict:
+def tfidf_baseline(
+    train_texts: Sequence[str],
+    y_train: np.ndarray,
+    test_texts: Sequence[str],
+    y_test: np.ndarray,
+    labels: Sequence[str],
+    balanced: bool = True,
+    tune_c: bool = True,
+    seed: int = 0,
+) -> dict:
     """The baseline a careful user would fit: TF-IDF word 1-2 grams (sublinear tf) + logistic
     regression, balanced class weights and C chosen by 3-fold cross-validation on the training
     split (macro-F1 over :data:`BASELINE_CS`); ``balanced=False, tune_c=False`` is the naive one.
@@ -122,9 +151,15 @@ def baseline_name(balanced: bool = True, tune_c: bool = True) -> str:
     return BASELINE + (f" ({', '.join(parts)})" if parts else "")
 
 
-def baseline_proba(train_texts: Sequence[str], y_train: np.ndarray, test_texts: Sequence[str],
-                   n_classes: int, balanced: bool = True, tune_c: bool = True, seed: int = 0
-                   ) -> tuple[np.ndarray, float]:
+def baseline_proba(
+    train_texts: Sequence[str],
+    y_train: np.ndarray,
+    test_texts: Sequence[str],
+    n_classes: int,
+    balanced: bool = True,
+    tune_c: bool = True,
+    seed: int = 0,
+) -> tuple[np.ndarray, float]:
     """Class probabilities ``(n_test, n_classes)`` of the TF-IDF + LR baseline and its C."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
@@ -137,10 +172,14 @@ def baseline_proba(train_texts: Sequence[str], y_train: np.ndarray, test_texts: 
     weight = "balanced" if balanced else None
     folds = min(3, int(np.bincount(y).min(initial=0)) if len(y) else 0)
     if tune_c and folds >= 2:
-        clf = LogisticRegressionCV(Cs=list(BASELINE_CS), cv=StratifiedKFold(folds, shuffle=True,
-                                                                           random_state=seed),
-                                   scoring="f1_macro", class_weight=weight, max_iter=3000,
-                                   random_state=seed)
+        clf = LogisticRegressionCV(
+            Cs=list(BASELINE_CS),
+            cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
+            scoring="f1_macro",
+            class_weight=weight,
+            max_iter=3000,
+            random_state=seed,
+        )
         clf.fit(x_train, y)
         c = float(np.ravel(clf.C_)[0])
     else:

@@ -44,8 +44,9 @@ def detect_languages(texts: Sequence[str]) -> list[str]:
     return [py3langid.classify(t)[0] for t in texts]
 
 
-def check_language(texts: Sequence[str], sample: int = 400, seed: int = 0,
-                   min_chars: int = MIN_CHARS) -> LanguageCheck:
+def check_language(
+    texts: Sequence[str], sample: int = 400, seed: int = 0, min_chars: int = MIN_CHARS
+) -> LanguageCheck:
     """Detect the language of up to ``sample`` texts (seeded) of at least ``min_chars`` characters.
 
     ``mostly_not_english`` when more than half of them are not English; the
@@ -65,8 +66,10 @@ def check_language(texts: Sequence[str], sample: int = 400, seed: int = 0,
     message = ""
     if flagged:
         top = ", ".join(f"{lang} {share:.0%}" for lang, share in shares.items() if lang != "en")
-        message = (f"Most reviews are not English ({1 - english:.0%} of {n:,} checked: {top}). "
-                   "The packaged encoder reads English, so its sentence embedding understands "
-                   "little of them: the model leans on its word n-gram part, and zero-shot "
-                   "sentiment cannot be trusted. Compare it with the TF-IDF baseline below.")
+        message = (
+            f"Most reviews are not English ({1 - english:.0%} of {n:,} checked: {top}). "
+            "The packaged encoder reads English, so its sentence embedding understands "
+            "little of them: the model leans on its word n-gram part, and zero-shot "
+            "sentiment cannot be trusted. Compare it with the TF-IDF baseline below."
+        )
     return LanguageCheck(n, round(english, 3), shares, flagged, message)

@@ -52,8 +52,9 @@ class LexicalNgrams(nn.Module):
         self.buckets = int(buckets)
         # special and padding tokens give exactly zero vectors *inside* the layer, so an all-[PAD]
         # baseline has a zero output and integrated gradients over this layer are complete
-        self.register_buffer("zero_ids", torch.tensor(sorted(set(zero_ids)), dtype=torch.long),
-                             persistent=False)
+        self.register_buffer(
+            "zero_ids", torch.tensor(sorted(set(zero_ids)), dtype=torch.long), persistent=False
+        )
         # sparse gradients: a training step touches only the rows in the batch (6x faster on CPU)
         self.unigram = nn.Embedding(int(vocab_size), int(dim), sparse=True)
         self.bigram = nn.Embedding(self.buckets, int(dim), sparse=True)
@@ -82,10 +83,18 @@ class ReviewModel(nn.Module):
     :class:`cx_core.reviews.train.ReviewTrainer`.
     """
 
-    def __init__(self, text_encoder: TextEncoder, heads: dict[str, list[str]],
-                 head_kinds: dict[str, str], use_deep: bool = True, lexical_dim: int = 32,
-                 lexical_buckets: int = 1 << 18, max_length: int | None = None,
-                 mode: str = "frozen", meta: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        text_encoder: TextEncoder,
+        heads: dict[str, list[str]],
+        head_kinds: dict[str, str],
+        use_deep: bool = True,
+        lexical_dim: int = 32,
+        lexical_buckets: int = 1 << 18,
+        max_length: int | None = None,
+        mode: str = "frozen",
+        meta: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
         text_encoder.load()
         if not use_deep and lexical_dim <= 0:
@@ -101,8 +110,13 @@ class ReviewModel(nn.Module):
         self.deep_dim_ = int(text_encoder.dim_)
         self.lexical_dim = max(0, int(lexical_dim))
         self.lexical_buckets = int(lexical_buckets)
-        self.lexical = (LexicalNgrams(len(self.tokenizer_), lexical_buckets, self.lexical_dim,
-                                      self.tokenizer_.all_special_ids) if self.lexical_dim else None)
+        self.lexical = (
+            LexicalNgrams(
+                len(self.tokenizer_), lexical_buckets, self.lexical_dim, self.tokenizer_.all_special_ids
+            )
+            if self.lexical_dim
+            else None
+        )
         in_dim = self.deep_dim_ * self.use_deep + self.lexical_dim
         self.heads = nn.ModuleDict({h: nn.Linear(in_dim, len(labels)) for h, labels in heads.items()})
         self.heads_ = {h: list(v) for h, v in heads.items()}
@@ -126,8 +140,13 @@ class ReviewModel(nn.Module):
     # -- features --------------------------------------------------------------------
     def tokenize(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Padded ``(input_ids, attention_mask)`` of ``texts``, truncated at ``max_length``."""
-        enc = self.tokenizer_([t or "" for t in texts], padding=True, truncation=True,
-                              max_length=self.max_length, return_tensors="pt")
+        enc = self.tokenizer_(
+            [t or "" for t in texts],
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+        )
         return enc["input_ids"], enc["attention_mask"]
 
     def deep_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -146,30 +165,30 @@ class ReviewModel(nn.Module):
         keep = attention_mask.bool() & ~torch.isin(input_ids, special)
         return keep.to(torch.float32)
 
-    def lexical_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-                         ) -> torch.Tensor:
+    def lexical_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Masked mean of the per-token n-gram vectors ``(batch, lexical_dim)``."""
         vecs = self.lexical(input_ids)
         w = self.lexical_mask(input_ids, attention_mask).unsqueeze(-1)
         return (vecs * w).sum(1) / w.sum(1).clamp_min(1.0)
 
-    def logits_from_features(self, deep: torch.Tensor | None, lexical: torch.Tensor | None
-                             ) -> dict[str, torch.Tensor]:
+    def logits_from_features(
+        self, deep: torch.Tensor | None, lexical: torch.Tensor | None
+    ) -> dict[str, torch.Tensor]:
         """Head logits from precomputed parts (deep may be cached embeddings)."""
         parts = ([deep] if self.use_deep else []) + ([lexical] if self.lexical is not None else [])
         x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
         return {name: head(x) for name, head in self.heads.items()}
 
     # -- the ExplainableModel contract ----------------------------------------------
-    def forward_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-                       ) -> dict[str, torch.Tensor]:
+    def forward_logits(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         """Logits per head ``(batch, n_labels)``, computed from the token ids only."""
         deep = self.deep_features(input_ids, attention_mask) if self.use_deep else None
         lex = self.lexical_features(input_ids, attention_mask) if self.lexical is not None else None
         return self.logits_from_features(deep, lex)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-                ) -> dict[str, torch.Tensor]:
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
         """Same as :meth:`forward_logits`."""
         return self.forward_logits(input_ids, attention_mask)
 
@@ -197,25 +216,39 @@ class ReviewModel(nn.Module):
         self.eval()
         chunks: dict[str, list[np.ndarray]] = {h: [] for h in self.heads_}
         for lo in range(0, len(texts), batch_size):
-            ids, mask = self.tokenize(texts[lo:lo + batch_size])
+            ids, mask = self.tokenize(texts[lo : lo + batch_size])
             probs = self.probabilities(self.forward_logits(ids.to(self.device), mask.to(self.device)))
             for h, p in probs.items():
                 chunks[h].append(p)
-        return {h: np.concatenate(v) if v else np.empty((0, len(self.heads_[h])), np.float32)
-                for h, v in chunks.items()}
+        return {
+            h: np.concatenate(v) if v else np.empty((0, len(self.heads_[h])), np.float32)
+            for h, v in chunks.items()
+        }
 
     # -- saving ----------------------------------------------------------------------
     def config_dict(self) -> dict[str, Any]:
         """Everything needed to rebuild the model (weights aside)."""
         enc = self.text_encoder_
-        return {"format_version": FORMAT_VERSION, "model_id": self.model_id_, "mode": self.mode,
-                "heads": self.heads_, "head_kinds": self.head_kinds_, "use_deep": self.use_deep,
-                "lexical_dim": self.lexical_dim, "lexical_buckets": self.lexical_buckets,
-                "max_length": self.max_length,
-                "encoder": {"model_dir": str(enc.model_dir), "resolved_dir": str(enc.model_dir_),
-                            "encoder_id": self.encoder_id_, "dtype": str(enc.dtype),
-                            "pooling": self.pooling_, "max_length": enc.max_length_},
-                "meta": self.meta_}
+        return {
+            "format_version": FORMAT_VERSION,
+            "model_id": self.model_id_,
+            "mode": self.mode,
+            "heads": self.heads_,
+            "head_kinds": self.head_kinds_,
+            "use_deep": self.use_deep,
+            "lexical_dim": self.lexical_dim,
+            "lexical_buckets": self.lexical_buckets,
+            "max_length": self.max_length,
+            "encoder": {
+                "model_dir": str(enc.model_dir),
+                "resolved_dir": str(enc.model_dir_),
+                "encoder_id": self.encoder_id_,
+                "dtype": str(enc.dtype),
+                "pooling": self.pooling_,
+                "max_length": enc.max_length_,
+            },
+            "meta": self.meta_,
+        }
 
     def save(self, path: str | Path, metrics: dict | None = None) -> Path:
         """Write config.json, heads.safetensors (+ encoder/ when fine-tuned) and metrics.json."""
@@ -223,8 +256,11 @@ class ReviewModel(nn.Module):
 
         out = Path(path)
         out.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()
-                 if not k.startswith("encoder.")}
+        state = {
+            k: v.detach().cpu().contiguous()
+            for k, v in self.state_dict().items()
+            if not k.startswith("encoder.")
+        }
         save_file(state, str(out / WEIGHTS_FILE))
         if self.mode == "finetune":
             self.encoder.save_pretrained(str(out / "encoder"), safe_serialization=True)
@@ -238,12 +274,14 @@ class ReviewModel(nn.Module):
 def sentiment_columns(labels: Sequence[str]) -> tuple[int, int | None, int]:
     """Positions of negative, neutral (None in a binary head) and positive in a sentiment head."""
     labels = list(labels)
-    return (labels.index("negative"), labels.index("neutral") if "neutral" in labels else None,
-            labels.index("positive"))
+    return (
+        labels.index("negative"),
+        labels.index("neutral") if "neutral" in labels else None,
+        labels.index("positive"),
+    )
 
 
-def sentiment_parts(labels: Sequence[str], proba: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sentiment_parts(labels: Sequence[str], proba: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(p_negative, p_neutral, p_positive)`` columns of a sentiment head's probabilities;
     p_neutral is NaN for a binary head."""
     neg, neu, pos = sentiment_columns(labels)
@@ -251,9 +289,9 @@ def sentiment_parts(labels: Sequence[str], proba: np.ndarray
     return p[:, neg], (p[:, neu] if neu is not None else np.full(len(p), np.nan)), p[:, pos]
 
 
-def default_heads(aspects: Sequence[str], with_rating: bool = True,
-                  sentiment_labels: Sequence[str] | None = None
-                  ) -> tuple[dict[str, list[str]], dict[str, str]]:
+def default_heads(
+    aspects: Sequence[str], with_rating: bool = True, sentiment_labels: Sequence[str] | None = None
+) -> tuple[dict[str, list[str]], dict[str, str]]:
     """The standard heads and their kinds for a taxonomy's aspects (3-class sentiment unless
     ``sentiment_labels`` says otherwise, e.g. :data:`BINARY_SENTIMENT_LABELS`)."""
     heads = {"sentiment": list(sentiment_labels or SENTIMENT_LABELS)}
@@ -265,9 +303,14 @@ def default_heads(aspects: Sequence[str], with_rating: bool = True,
     return heads, kinds
 
 
-def build_review_model(text_encoder: TextEncoder, aspects: Sequence[str], mode: str = "frozen",
-                       with_rating: bool = True, sentiment_labels: Sequence[str] | None = None,
-                       **kwargs: Any) -> ReviewModel:
+def build_review_model(
+    text_encoder: TextEncoder,
+    aspects: Sequence[str],
+    mode: str = "frozen",
+    with_rating: bool = True,
+    sentiment_labels: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> ReviewModel:
     """A fresh (untrained) model with the standard heads over ``aspects`` (sentiment over
     ``sentiment_labels``, by default negative / neutral / positive).
 
@@ -285,12 +328,16 @@ def build_review_model(text_encoder: TextEncoder, aspects: Sequence[str], mode: 
 def _private_fp32_copy(text_encoder: TextEncoder, max_length: int | None = None) -> TextEncoder:
     """A float32 copy of an encoder whose weights can be trained without touching the original
     (cutting texts at ``max_length`` tokens, so cached vectors match ``forward_logits``)."""
-    fresh = TextEncoder(model_dir=str(text_encoder.model_dir_ if hasattr(text_encoder, "model_dir_")
-                                      else text_encoder.model_dir),
-                        device=text_encoder.device, dtype="float32",
-                        max_length=int(max_length or text_encoder.max_length),
-                        batch_tokens=text_encoder.batch_tokens,
-                        threads=text_encoder.threads)
+    fresh = TextEncoder(
+        model_dir=str(
+            text_encoder.model_dir_ if hasattr(text_encoder, "model_dir_") else text_encoder.model_dir
+        ),
+        device=text_encoder.device,
+        dtype="float32",
+        max_length=int(max_length or text_encoder.max_length),
+        batch_tokens=text_encoder.batch_tokens,
+        threads=text_encoder.threads,
+    )
     return fresh.load()  # its own model instance: training it leaves the original alone
 
 
@@ -311,20 +358,28 @@ def load_review_model(path: str | Path, device: str = "cpu") -> ReviewModel:
         model_dir, dtype = str(src / "encoder"), "float32"
     else:
         model_dir, dtype = enc_cfg["model_dir"] or default_model_dir(), enc_cfg["dtype"]
-    encoder = TextEncoder(model_dir=model_dir, device=device, dtype=dtype,
-                          max_length=enc_cfg["max_length"])
+    encoder = TextEncoder(model_dir=model_dir, device=device, dtype=dtype, max_length=enc_cfg["max_length"])
     if cfg["mode"] != "finetune" and encoder.identify() != enc_cfg["encoder_id"]:
-        raise ValueError(f"the encoder changed since this model was trained "
-                         f"({encoder.identify()} != {enc_cfg['encoder_id']}): train it again")
-    model = ReviewModel(encoder, cfg["heads"], cfg["head_kinds"], use_deep=cfg["use_deep"],
-                        lexical_dim=cfg["lexical_dim"], lexical_buckets=cfg["lexical_buckets"],
-                        max_length=cfg["max_length"], mode=cfg["mode"], meta=cfg["meta"])
+        raise ValueError(
+            f"the encoder changed since this model was trained "
+            f"({encoder.identify()} != {enc_cfg['encoder_id']}): train it again"
+        )
+    model = ReviewModel(
+        encoder,
+        cfg["heads"],
+        cfg["head_kinds"],
+        use_deep=cfg["use_deep"],
+        lexical_dim=cfg["lexical_dim"],
+        lexical_buckets=cfg["lexical_buckets"],
+        max_length=cfg["max_length"],
+        mode=cfg["mode"],
+        meta=cfg["meta"],
+    )
     model.model_id_ = cfg["model_id"]
     missing, unexpected = model.load_state_dict(load_file(str(src / WEIGHTS_FILE)), strict=False)
     missing = [k for k in missing if not k.startswith("encoder.")]
     if missing or unexpected:
-        raise ValueError(f"saved weights do not fit the model: missing {missing}, "
-                         f"unexpected {unexpected}")
+        raise ValueError(f"saved weights do not fit the model: missing {missing}, unexpected {unexpected}")
     return model.to(encoder.device_).eval()
 
 

@@ -8,9 +8,14 @@ from cx_core.reviews.model import RATING_LABELS, SENTIMENT_LABELS
 
 
 def _row(name: str, head: str, m: dict) -> dict:
-    return {"model": name, "head": head, "accuracy": m.get("accuracy"),
-            "macro_f1": m.get("macro_f1"), "auc": m.get("auc_ovr", m.get("macro_auc")),
-            "reviews": m.get("n")}
+    return {
+        "model": name,
+        "head": head,
+        "accuracy": m.get("accuracy"),
+        "macro_f1": m.get("macro_f1"),
+        "auc": m.get("auc_ovr", m.get("macro_auc")),
+        "reviews": m.get("n"),
+    }
 
 
 def evaluation_table(metrics: dict) -> pd.DataFrame:
@@ -39,8 +44,16 @@ def per_class_table(metrics: dict) -> pd.DataFrame:
     rows = []
     for who, m in (("ours", metrics.get("sentiment", {})), ("baseline", metrics.get("baseline", {}))):
         for label, v in (m.get("per_class") or {}).items():
-            rows.append({"model": who, "class": label, "precision": v.get("precision"),
-                         "recall": v.get("recall"), "f1": v.get("f1"), "reviews": v.get("support")})
+            rows.append(
+                {
+                    "model": who,
+                    "class": label,
+                    "precision": v.get("precision"),
+                    "recall": v.get("recall"),
+                    "f1": v.get("f1"),
+                    "reviews": v.get("support"),
+                }
+            )
     return pd.DataFrame(rows, columns=["model", "class", "precision", "recall", "f1", "reviews"])
 
 
@@ -50,14 +63,17 @@ def data_notes(metrics: dict) -> list[str]:
     labels = metrics.get("sentiment_labels")
     if labels:
         source = {"label": "the sentiment label field", "rating": "star ratings"}.get(
-            metrics.get("sentiment_source", ""), "star ratings")
+            metrics.get("sentiment_source", ""), "star ratings"
+        )
         notes.append(f"Sentiment learned from {source}: {' / '.join(labels)}.")
     if metrics.get("sentiment_note"):
         notes.append(str(metrics["sentiment_note"]).capitalize() + ".")
     dupes = metrics.get("duplicates_removed")
     if dupes:
-        notes.append(f"{dupes:,} exact-duplicate review texts were removed before the split, "
-                     "so no held-out text is also a training text.")
+        notes.append(
+            f"{dupes:,} exact-duplicate review texts were removed before the split, "
+            "so no held-out text is also a training text."
+        )
     return notes
 
 
@@ -75,12 +91,12 @@ def confusion_frame(metrics: dict, head: str = "sentiment", baseline: bool = Fal
     cm = m.get("confusion")
     if not cm:
         return pd.DataFrame()
-    return pd.DataFrame(cm, index=[f"true {x}" for x in labels],
-                        columns=[f"predicted {x}" for x in labels])
+    return pd.DataFrame(cm, index=[f"true {x}" for x in labels], columns=[f"predicted {x}" for x in labels])
 
 
 def label_table(metrics: dict, head: str) -> pd.DataFrame:
     """Per-label AUC / F1 of a multilabel head against its weak labels."""
     per = metrics.get(head, {}).get("per_label", {})
-    return pd.DataFrame([{"label": k, **v} for k, v in per.items()],
-                        columns=["label", "positives", "auc", "f1"])
+    return pd.DataFrame(
+        [{"label": k, **v} for k, v in per.items()], columns=["label", "positives", "auc", "f1"]
+    )

@@ -21,8 +21,15 @@ def new_model_id(mode: str) -> str:
     return f"rm_{mode}_{datetime.now():%Y%m%d_%H%M%S}_{secrets.token_hex(3)}"
 
 
-def record_training(ws: Workspace, model_id: str, model_dir: Path, dataset_key: str,
-                    config: dict[str, Any], metrics: dict[str, Any], started: datetime) -> None:
+def record_training(
+    ws: Workspace,
+    model_id: str,
+    model_dir: Path,
+    dataset_key: str,
+    config: dict[str, Any],
+    metrics: dict[str, Any],
+    started: datetime,
+) -> None:
     """Write the ``runs`` row of a finished training (run_id = model id)."""
     cfg = {"model_dir": str(model_dir), **config}
     with ws.write() as cur:
@@ -39,8 +46,12 @@ def latest_model(ws: Workspace) -> dict[str, Any] | None:
     for row in list_models(ws).itertuples():
         cfg = row.config
         if cfg.get("model_dir") and (Path(cfg["model_dir"]) / "config.json").is_file():
-            return {"model_id": row.model_id, "model_dir": cfg["model_dir"], "config": cfg,
-                    "metrics": row.metrics}
+            return {
+                "model_id": row.model_id,
+                "model_dir": cfg["model_dir"],
+                "config": cfg,
+                "metrics": row.metrics,
+            }
     return None
 
 

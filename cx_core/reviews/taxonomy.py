@@ -50,17 +50,23 @@ def ensure_defaults(ws: Workspace) -> None:
 def _write_list(ws: Workspace, taxonomy: dict[str, list[str]], source: str, keep_own: bool) -> None:
     now = datetime.now()
     with ws.write() as cur:
-        cur.execute("DELETE FROM aspect_taxonomy" +
-                    (" WHERE source NOT IN ('user', 'theme')" if keep_own else ""))
+        cur.execute(
+            "DELETE FROM aspect_taxonomy" + (" WHERE source NOT IN ('user', 'theme')" if keep_own else "")
+        )
         for aspect, seeds in taxonomy.items():
-            cur.execute("INSERT OR IGNORE INTO aspect_taxonomy VALUES (?, ?, ?, ?)",
-                        [aspect, json.dumps(seeds), source, now])
+            cur.execute(
+                "INSERT OR IGNORE INTO aspect_taxonomy VALUES (?, ?, ?, ?)",
+                [aspect, json.dumps(seeds), source, now],
+            )
 
 
 def review_texts(ws: Workspace, limit: int = 3000) -> list[str]:
     """Up to ``limit`` review texts (title + text, a fixed pseudo-random pick) for coverage."""
-    df = ws.query_df("SELECT coalesce(title || '. ', '') || text AS t FROM reviews "
-                     "WHERE length(trim(text)) > 0 ORDER BY text_hash LIMIT ?", [int(limit)])
+    df = ws.query_df(
+        "SELECT coalesce(title || '. ', '') || text AS t FROM reviews "
+        "WHERE length(trim(text)) > 0 ORDER BY text_hash LIMIT ?",
+        [int(limit)],
+    )
     return df["t"].tolist()
 
 
@@ -75,8 +81,7 @@ def current_starter(ws: Workspace) -> str | None:
     return next((n for n, t in STARTERS.items() if set(t) <= have), None)
 
 
-def apply_starter(ws: Workspace, name: str, keep_own: bool = True, source: str = "starter"
-                  ) -> list[str]:
+def apply_starter(ws: Workspace, name: str, keep_own: bool = True, source: str = "starter") -> list[str]:
     """Replace the list-provided aspects with starter ``name``; returns its aspects.
 
     Aspects added by hand (``user``) or promoted from themes (``theme``) are kept
@@ -118,8 +123,9 @@ def taxonomy_frame(ws: Workspace):
     ``seeds`` is the readable comma-separated phrase list (the form the editor takes back).
     """
     ensure_defaults(ws)
-    df = ws.query_df("SELECT aspect, seeds_json AS seeds, source, created_at FROM aspect_taxonomy "
-                     "ORDER BY aspect")
+    df = ws.query_df(
+        "SELECT aspect, seeds_json AS seeds, source, created_at FROM aspect_taxonomy ORDER BY aspect"
+    )
     df["seeds"] = [", ".join(json.loads(s)) for s in df["seeds"]]
     return df
 
@@ -140,8 +146,10 @@ def add_aspect(ws: Workspace, name: str, seeds: list[str], source: str = "user")
         raise TaxonomyError(f"source must be one of {SOURCES}")
     ensure_defaults(ws)
     with ws.write() as cur:
-        cur.execute("INSERT OR REPLACE INTO aspect_taxonomy VALUES (?, ?, ?, ?)",
-                    [name, json.dumps(seeds), source, datetime.now()])
+        cur.execute(
+            "INSERT OR REPLACE INTO aspect_taxonomy VALUES (?, ?, ?, ?)",
+            [name, json.dumps(seeds), source, datetime.now()],
+        )
     return name
 
 

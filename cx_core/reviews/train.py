@@ -57,9 +57,11 @@ class TrainingSet:
 
     def subset(self, index: np.ndarray) -> "TrainingSet":
         """The rows ``index`` of every part."""
-        return TrainingSet([self.texts[i] for i in index],
-                           {h: t[index] for h, t in self.targets.items()},
-                           None if self.deep is None else self.deep[index])
+        return TrainingSet(
+            [self.texts[i] for i in index],
+            {h: t[index] for h, t in self.targets.items()},
+            None if self.deep is None else self.deep[index],
+        )
 
 
 def balanced_weights(y: np.ndarray, n_classes: int) -> torch.Tensor:
@@ -98,8 +100,7 @@ class _Losses:
                 fns[head] = nn.BCEWithLogitsLoss(pos_weight=pw)
         return cls(fns)
 
-    def __call__(self, logits: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]
-                 ) -> torch.Tensor:
+    def __call__(self, logits: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
         total = torch.zeros(())
         for head, fn in self.fns.items():
             y = batch[head]
@@ -118,10 +119,20 @@ class ReviewTrainer:
     to ``min_steps`` optimiser steps in all.
     """
 
-    def __init__(self, mode: str = "frozen", epochs: int = 6, batch_size: int = 64,
-                 lr: float = 3e-3, encoder_lr: float = 3e-5, weight_decay: float = 1e-4,
-                 dropout: float = 0.1, balanced: bool = True, max_texts: int = 0,
-                 min_steps: int = 0, seed: int = 0) -> None:
+    def __init__(
+        self,
+        mode: str = "frozen",
+        epochs: int = 6,
+        batch_size: int = 64,
+        lr: float = 3e-3,
+        encoder_lr: float = 3e-5,
+        weight_decay: float = 1e-4,
+        dropout: float = 0.1,
+        balanced: bool = True,
+        max_texts: int = 0,
+        min_steps: int = 0,
+        seed: int = 0,
+    ) -> None:
         self.mode = mode
         self.epochs = epochs
         self.batch_size = batch_size
@@ -151,11 +162,11 @@ class ReviewTrainer:
         each with a short warm-up and a linear decay."""
         named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         sparse = [p for n, p in named if n.startswith("lexical.")]
-        dense = [{"params": [p for n, p in named if not n.startswith(("lexical.", "encoder."))],
-                  "lr": self.lr}]
+        dense = [
+            {"params": [p for n, p in named if not n.startswith(("lexical.", "encoder."))], "lr": self.lr}
+        ]
         if self.mode == "finetune":
-            dense.append({"params": [p for n, p in named if n.startswith("encoder.")],
-                          "lr": self.encoder_lr})
+            dense.append({"params": [p for n, p in named if n.startswith("encoder.")], "lr": self.encoder_lr})
         opts: list[torch.optim.Optimizer] = [torch.optim.AdamW(dense, weight_decay=self.weight_decay)]
         if sparse:
             opts.append(torch.optim.SparseAdam(sparse, lr=self.lr))
@@ -166,8 +177,7 @@ class ReviewTrainer:
 
         return [(o, torch.optim.lr_scheduler.LambdaLR(o, schedule)) for o in opts]
 
-    def fit(self, model: ReviewModel, data: TrainingSet, progress: Progress | None = None
-            ) -> "ReviewTrainer":
+    def fit(self, model: ReviewModel, data: TrainingSet, progress: Progress | None = None) -> "ReviewTrainer":
         """Train ``model`` in place on ``data``; returns self (``model_``, ``history_``)."""
         self._check(model, data)
         rng = np.random.default_rng(self.seed)
@@ -187,7 +197,7 @@ class ReviewTrainer:
         for epoch in range(epochs):
             order, total = rng.permutation(n), 0.0
             for step, lo in enumerate(range(0, n, self.batch_size)):
-                idx = order[lo:lo + self.batch_size]
+                idx = order[lo : lo + self.batch_size]
                 loss = losses(self._logits(model, data, idx, drop), self._targets(data, idx))
                 for opt, _ in optimizers:
                     opt.zero_grad(set_to_none=True)
@@ -199,14 +209,20 @@ class ReviewTrainer:
                 if progress is not None:
                     done = (epoch * per_epoch + step + 1) / (per_epoch * epochs)
                     progress(done, f"epoch {epoch + 1}/{epochs}, loss {loss.item():.3f}")
-            history.append({"epoch": epoch + 1, "loss": round(total / n, 5),
-                            "seconds": round(time.perf_counter() - start, 2)})
+            history.append(
+                {
+                    "epoch": epoch + 1,
+                    "loss": round(total / n, 5),
+                    "seconds": round(time.perf_counter() - start, 2),
+                }
+            )
         model.eval()
         self.model_, self.history_, self.n_train_, self.epochs_ = model, history, n, epochs
         return self
 
-    def _logits(self, model: ReviewModel, data: TrainingSet, idx: np.ndarray, drop: nn.Module
-                ) -> dict[str, torch.Tensor]:
+    def _logits(
+        self, model: ReviewModel, data: TrainingSet, idx: np.ndarray, drop: nn.Module
+    ) -> dict[str, torch.Tensor]:
         ids, mask = model.tokenize([data.texts[i] for i in idx])
         ids, mask = ids.to(model.device), mask.to(model.device)
         deep = None

@@ -17,12 +17,16 @@ from cx_core.reviews.model import RISK_LABELS
 #: complaint / churn-risk flags and the phrases that raise them
 RISK_PATTERNS: dict[str, str] = {
     "refund": r"\brefund(?:ed|s|ing)?\b|money back",
-    "return": (r"\b(?:return(?:ed|ing|s)?|send(?:ing)? (?:it |this |them )?back"
-               r"|sent (?:it |this |them )?back)\b"),
+    "return": (
+        r"\b(?:return(?:ed|ing|s)?|send(?:ing)? (?:it |this |them )?back"
+        r"|sent (?:it |this |them )?back)\b"
+    ),
     "cancel": r"\bcancel+(?:ed|ing|lation|s)?\b",
-    "never_again": (r"\bnever (?:again|buy|order|purchase|shop)|\b(?:won'?t|will not|wouldn'?t) "
-                    r"(?:buy|order|purchase|shop|be (?:buying|ordering|back))|\blast time i\b"
-                    r"|\bdo not (?:buy|recommend)\b|\bdon'?t (?:buy|waste)\b"),
+    "never_again": (
+        r"\bnever (?:again|buy|order|purchase|shop)|\b(?:won'?t|will not|wouldn'?t) "
+        r"(?:buy|order|purchase|shop|be (?:buying|ordering|back))|\blast time i\b"
+        r"|\bdo not (?:buy|recommend)\b|\bdon'?t (?:buy|waste)\b"
+    ),
     "damaged": r"\b(?:damaged|defective|broken|torn|ripped|came apart|fell apart|holes?)\b",
 }
 _RISK_RE = {k: re.compile(v, re.IGNORECASE) for k, v in RISK_PATTERNS.items()}
@@ -45,8 +49,9 @@ class AspectLabeller:
     reviews of the batch.
     """
 
-    def __init__(self, taxonomy: dict[str, list[str]], min_similarity: float = 0.45,
-                 top_share: float = 0.05) -> None:
+    def __init__(
+        self, taxonomy: dict[str, list[str]], min_similarity: float = 0.45, top_share: float = 0.05
+    ) -> None:
         self.taxonomy = taxonomy
         self.min_similarity = min_similarity
         self.top_share = top_share
@@ -88,8 +93,9 @@ class RiskLabeller:
     alone are common in happy reviews of clothes, so they do not count).
     """
 
-    def __init__(self, low_rating: float = 2.0,
-                 strong_flags: tuple[str, ...] = ("refund", "cancel", "never_again")) -> None:
+    def __init__(
+        self, low_rating: float = 2.0, strong_flags: tuple[str, ...] = ("refund", "cancel", "never_again")
+    ) -> None:
         self.low_rating = low_rating
         self.strong_flags = strong_flags
 

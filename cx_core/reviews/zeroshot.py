@@ -16,21 +16,27 @@ from cx_core.reviews.model import SENTIMENT_LABELS, ReviewModel
 
 #: label descriptions, several phrasings per class (averaged into one prototype)
 SENTIMENT_PROMPTS: dict[str, list[str]] = {
-    "negative": ["This is terrible and I am very disappointed.",
-                 "Awful quality, a complete waste of money.",
-                 "I hate it and I would not recommend it to anyone.",
-                 "A bad experience: it did not work and I regret buying it.",
-                 "Very poor, cheap and unpleasant."],
-    "neutral": ["It is okay, nothing special.",
-                "An average product with some good and some bad points.",
-                "It's fine, but I have mixed feelings about it.",
-                "Decent, but not great and not bad either.",
-                "It does the job, it is just acceptable."],
-    "positive": ["I love it, it is excellent.",
-                 "Great quality and highly recommended.",
-                 "A wonderful product and I am very happy with it.",
-                 "Perfect, exactly what I wanted, it works beautifully.",
-                 "Beautiful, amazing and worth every penny."],
+    "negative": [
+        "This is terrible and I am very disappointed.",
+        "Awful quality, a complete waste of money.",
+        "I hate it and I would not recommend it to anyone.",
+        "A bad experience: it did not work and I regret buying it.",
+        "Very poor, cheap and unpleasant.",
+    ],
+    "neutral": [
+        "It is okay, nothing special.",
+        "An average product with some good and some bad points.",
+        "It's fine, but I have mixed feelings about it.",
+        "Decent, but not great and not bad either.",
+        "It does the job, it is just acceptable.",
+    ],
+    "positive": [
+        "I love it, it is excellent.",
+        "Great quality and highly recommended.",
+        "A wonderful product and I am very happy with it.",
+        "Perfect, exactly what I wanted, it works beautifully.",
+        "Beautiful, amazing and worth every penny.",
+    ],
 }
 #: cosine similarities differ by a few hundredths between classes; this
 #: temperature turns them into usable probabilities (argmax is unaffected)
@@ -54,13 +60,14 @@ def split_prompt_vectors(matrix: np.ndarray) -> dict[str, np.ndarray]:
     out, lo = {}, 0
     for label in SENTIMENT_LABELS:
         n = len(SENTIMENT_PROMPTS[label])
-        out[label] = matrix[lo:lo + n]
+        out[label] = matrix[lo : lo + n]
         lo += n
     return out
 
 
-def install_zero_shot_sentiment(model: ReviewModel, protos: np.ndarray,
-                                scale: float = ZERO_SHOT_SCALE) -> ReviewModel:
+def install_zero_shot_sentiment(
+    model: ReviewModel, protos: np.ndarray, scale: float = ZERO_SHOT_SCALE
+) -> ReviewModel:
     """Set the sentiment head to ``scale * prototypes`` on the deep part and freeze it."""
     if not model.use_deep:
         raise ValueError("zero-shot sentiment needs the encoder part of the model")
@@ -68,14 +75,13 @@ def install_zero_shot_sentiment(model: ReviewModel, protos: np.ndarray,
     with torch.no_grad():
         head.weight.zero_()
         head.bias.zero_()
-        head.weight[:, :model.deep_dim_] = torch.as_tensor(protos * scale, dtype=head.weight.dtype)
+        head.weight[:, : model.deep_dim_] = torch.as_tensor(protos * scale, dtype=head.weight.dtype)
     head.requires_grad_(False)
     model.meta_["sentiment_method"] = METHOD
     return model
 
 
-def zero_shot_proba(embeddings: np.ndarray, protos: np.ndarray, scale: float = ZERO_SHOT_SCALE
-                    ) -> np.ndarray:
+def zero_shot_proba(embeddings: np.ndarray, protos: np.ndarray, scale: float = ZERO_SHOT_SCALE) -> np.ndarray:
     """Class probabilities ``(n, 3)`` straight from unit embeddings (same maths as the head)."""
     z = scale * embeddings @ protos.T
     z -= z.max(1, keepdims=True)

@@ -46,16 +46,34 @@ class Rule:
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (
-    Rule("Valuable, at risk, delivery complaints", "high", "high", "delivery",
-         "Service-recovery offer: apologise and give free express delivery on the next order",
-         "delivery"),
-    Rule("Valuable, at risk, other complaints", "high", "high", COMPLAINT_SOME,
-         "Service-recovery offer and a personal follow-up on the complaint", FIX_FROM_COMPLAINT),
-    Rule("Valuable, at risk", "high", "high", "any",
-         "Retention outreach: personal offer before they lapse", ""),
+    Rule(
+        "Valuable, at risk, delivery complaints",
+        "high",
+        "high",
+        "delivery",
+        "Service-recovery offer: apologise and give free express delivery on the next order",
+        "delivery",
+    ),
+    Rule(
+        "Valuable, at risk, other complaints",
+        "high",
+        "high",
+        COMPLAINT_SOME,
+        "Service-recovery offer and a personal follow-up on the complaint",
+        FIX_FROM_COMPLAINT,
+    ),
+    Rule(
+        "Valuable, at risk", "high", "high", "any", "Retention outreach: personal offer before they lapse", ""
+    ),
     Rule("Valuable, loyal", "high", "low", "any", "Loyalty / VIP early access to new products", ""),
-    Rule("Low value, at risk", "low", "high", "any", "Win-back discount on a favourite category",
-         FIX_FROM_COMPLAINT),
+    Rule(
+        "Low value, at risk",
+        "low",
+        "high",
+        "any",
+        "Win-back discount on a favourite category",
+        FIX_FROM_COMPLAINT,
+    ),
     Rule("Low value, loyal", "low", "low", "any", "Cross-sell bundles to grow the basket", ""),
     Rule("Everyone else", "any", "any", "any", "Regular newsletter; watch the segment", ""),
 )
@@ -91,8 +109,10 @@ def _rule_problems(r: Rule, seen: set[str]) -> list[str]:
         if getattr(r, col) not in LEVELS:
             out.append(f"{col} must be one of {', '.join(LEVELS)}")
     if r.complaint not in (COMPLAINT_ANY, COMPLAINT_SOME, COMPLAINT_NONE) and not _is_aspect(r.complaint):
-        out.append("complaint must be any, * (some complaint), none or an aspect name "
-                   "(lower-case letters, digits, space, _ or -; up to 40)")
+        out.append(
+            "complaint must be any, * (some complaint), none or an aspect name "
+            "(lower-case letters, digits, space, _ or -; up to 40)"
+        )
     if not isinstance(r.action, str) or not r.action.strip() or len(r.action) > 300:
         out.append("action must be 1 to 300 characters")
     if r.fix not in ("", FIX_FROM_COMPLAINT) and not _is_aspect(r.fix):
@@ -134,8 +154,9 @@ def load_rules(ws: Workspace) -> list[Rule]:
     try:
         rules = rules_from_records(json.loads(raw))
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"The saved next-best-action rules are unreadable ({exc}); "
-                         "reset them to the defaults.") from exc
+        raise ValueError(
+            f"The saved next-best-action rules are unreadable ({exc}); reset them to the defaults."
+        ) from exc
     validate_rules(rules)
     return rules
 
@@ -167,8 +188,11 @@ def next_best_action(segment_metrics: dict, rules: list[Rule]) -> tuple[Rule | N
     complaints = list(segment_metrics.get("complaints") or [])
     for rule in rules:
         hit = _complaint_hit(rule.complaint, complaints)
-        if (hit is not False and _level_ok(rule.clv, segment_metrics.get("clv_level"))
-                and _level_ok(rule.churn, segment_metrics.get("churn_level"))):
+        if (
+            hit is not False
+            and _level_ok(rule.clv, segment_metrics.get("clv_level"))
+            and _level_ok(rule.churn, segment_metrics.get("churn_level"))
+        ):
             fix = rule.fix or None
             if fix == FIX_FROM_COMPLAINT:
                 fix = hit if isinstance(hit, str) else (complaints[0] if complaints else None)
@@ -193,8 +217,11 @@ def _complaint_hit(want: str, complaints: list[str]) -> str | bool:
 
 def complaint_aspects(top_aspects: list[dict] | None) -> list[str]:
     """Aspects with negative mean sentiment in the segment, most mentioned first."""
-    rows = [a for a in (top_aspects or []) if isinstance(a, dict) and a.get("sentiment") is not None
-            and float(a["sentiment"]) < 0]
+    rows = [
+        a
+        for a in (top_aspects or [])
+        if isinstance(a, dict) and a.get("sentiment") is not None and float(a["sentiment"]) < 0
+    ]
     rows.sort(key=lambda a: (-float(a.get("share") or 0), str(a.get("aspect"))))
     return [str(a["aspect"]).lower() for a in rows]
 
@@ -208,8 +235,9 @@ def segment_metrics(info: pd.DataFrame) -> pd.DataFrame:
     for col, level in (("mean_clv", "clv_level"), ("churn_rate", "churn_level")):
         vals = pd.to_numeric(df[col], errors="coerce")
         med = vals.median()
-        df[level] = pd.Series(np.where(vals.isna(), None, np.where(vals > med, "high", "low")),
-                              index=df.index, dtype=object)
+        df[level] = pd.Series(
+            np.where(vals.isna(), None, np.where(vals > med, "high", "low")), index=df.index, dtype=object
+        )
     df["complaints"] = df["top_aspects"].map(complaint_aspects)
     return df
 
@@ -218,11 +246,25 @@ def segment_actions(info: pd.DataFrame, rules: list[Rule]) -> pd.DataFrame:
     """Per segment: name, size, CLV, churn, levels, complaints, the rule that fired, action, fix."""
     df = segment_metrics(info)
     picks = [next_best_action(row, rules) for row in df.to_dict("records")]
-    for col, values in (("rule", [r.name if r else None for r, _, _ in picks]),
-                        ("action", [a for _, a, _ in picks]), ("fix", [f for _, _, f in picks])):
+    for col, values in (
+        ("rule", [r.name if r else None for r, _, _ in picks]),
+        ("action", [a for _, a, _ in picks]),
+        ("fix", [f for _, _, f in picks]),
+    ):
         df[col] = pd.Series(values, index=df.index, dtype=object)  # None stays None (not NaN)
-    cols = ["segment_id", "name", "size", "mean_clv", "churn_rate", "clv_level", "churn_level",
-            "complaints", "rule", "action", "fix"]
+    cols = [
+        "segment_id",
+        "name",
+        "size",
+        "mean_clv",
+        "churn_rate",
+        "clv_level",
+        "churn_level",
+        "complaints",
+        "rule",
+        "action",
+        "fix",
+    ]
     return df[cols].reset_index(drop=True)
 
 
@@ -270,13 +312,16 @@ def segment_products(ws: Workspace, run_id: str, top: int = 10, min_buyers: int 
     if kind is None:
         raise ValueError(f"No segment run {run_id!r} in this workspace.")
     if kind == "review":
-        member, join = "r.customer_id", ("JOIN reviews r ON (r.review_id = s.unit_id "
-                                         "OR r.dataset_id || '/' || r.review_id = s.unit_id)")
+        member, join = (
+            "r.customer_id",
+            ("JOIN reviews r ON (r.review_id = s.unit_id OR r.dataset_id || '/' || r.review_id = s.unit_id)"),
+        )
     else:
         member, join = "s.unit_id", ""
     df = ws.query_df(_PRODUCTS_SQL.format(member=member, join=join), [run_id, int(min_buyers)])
-    df = df.sort_values(["segment_id", "lift", "seg_buyers", "item"],
-                        ascending=[True, False, False, True], kind="stable")
+    df = df.sort_values(
+        ["segment_id", "lift", "seg_buyers", "item"], ascending=[True, False, False, True], kind="stable"
+    )
     df = df.groupby("segment_id", sort=True).head(top).copy()
     df.insert(1, "rank", df.groupby("segment_id").cumcount() + 1)
     return df.reset_index(drop=True)

@@ -28,17 +28,41 @@ ASPECT_NAME_SHARE = 0.3  # an aspect names a segment when this share of its revi
 ASPECT_NAME_LIFT = 1.5  # ... and that is this many times its share over all reviews
 TRAIT_NAME_Z = 0.5  # a behaviour trait this far (robust z) from the median joins the name
 #: contractions and fillers that would otherwise name segments ("ve" from "I've", "really")
-EXTRA_STOP_WORDS = frozenset({"ve", "ll", "re", "im", "don", "didn", "doesn", "isn", "wasn",
-                              "really", "just", "got", "get", "bit", "lot", "thing", "things"})
+EXTRA_STOP_WORDS = frozenset(
+    {
+        "ve",
+        "ll",
+        "re",
+        "im",
+        "don",
+        "didn",
+        "doesn",
+        "isn",
+        "wasn",
+        "really",
+        "just",
+        "got",
+        "get",
+        "bit",
+        "lot",
+        "thing",
+        "things",
+    }
+)
 TRAIT_LABELS = {
     "recency_days": ("long since last order", "recent buyers"),  # (high, low)
-    "n_orders": ("many orders", "few orders"), "revenue": ("high revenue", "low revenue"),
-    "aov": ("large baskets", "small baskets"), "tenure_days": ("long-standing", "new"),
-    "return_rate": ("frequent returns", "rare returns"), "clv": ("high CLV", "low CLV"),
-    "p_alive": ("likely active", "likely lapsed"), "churn_prob": ("churn risk", "loyal"),
+    "n_orders": ("many orders", "few orders"),
+    "revenue": ("high revenue", "low revenue"),
+    "aov": ("large baskets", "small baskets"),
+    "tenure_days": ("long-standing", "new"),
+    "return_rate": ("frequent returns", "rare returns"),
+    "clv": ("high CLV", "low CLV"),
+    "p_alive": ("likely active", "likely lapsed"),
+    "churn_prob": ("churn risk", "loyal"),
     "discount_share": ("discount buyers", "full-price buyers"),
     "price_level": ("premium items", "budget items"),
-    "mean_rating": ("high ratings", "low ratings"), "mean_sentiment": ("positive", "negative"),
+    "mean_rating": ("high ratings", "low ratings"),
+    "mean_sentiment": ("positive", "negative"),
     "mean_risk": ("complaint risk", "low risk"),
 }
 
@@ -60,7 +84,8 @@ def keywords(inputs: SegmentInputs, rlab: np.ndarray) -> dict[int, list[tuple[st
 
     stop = sorted(ENGLISH_STOP_WORDS | EXTRA_STOP_WORDS)
     rep = CTfidfRepresentation(top_k=10, stop_words=stop, scrub_pii=True).fit(
-        inputs.reviews["doc"].tolist(), rlab)
+        inputs.reviews["doc"].tolist(), rlab
+    )
     return {int(k): [(w, s) for w, s in v if not is_pii_word(w)] for k, v in rep.top_words_.items()}
 
 
@@ -72,13 +97,15 @@ def aspect_table(inputs: SegmentInputs, rlab: np.ndarray) -> pd.DataFrame:
     rows = []
     for seg, asp, sent in zip(rlab, r["aspects"], r["aspect_sentiment_json"]):
         scores = parse_json(sent, {}) or {}
-        for a in (asp if asp is not None else []):
+        for a in asp if asp is not None else []:
             rows.append((int(seg), str(a), scores.get(a)))
     long = pd.DataFrame(rows, columns=["segment_id", "aspect", "sentiment"])
     n_reviews = pd.Series(rlab).value_counts()
-    out = (long.groupby(["segment_id", "aspect"]).agg(mentions=("aspect", "size"),
-                                                      sentiment=("sentiment", "mean"))
-           .reset_index())
+    out = (
+        long.groupby(["segment_id", "aspect"])
+        .agg(mentions=("aspect", "size"), sentiment=("sentiment", "mean"))
+        .reset_index()
+    )
     out["share"] = out["mentions"] / out["segment_id"].map(n_reviews)
     return out[["segment_id", "aspect", "mentions", "share", "sentiment"]]
 
@@ -88,12 +115,20 @@ def top_aspects(aspects: pd.DataFrame, seg: int, n_reviews_total: int, k: int = 
     if aspects.empty or not n_reviews_total:
         return []
     overall = aspects.groupby("aspect")["mentions"].sum() / n_reviews_total
-    mine = aspects[aspects["segment_id"] == seg].sort_values(["share", "aspect"],
-                                                              ascending=[False, True]).head(k)
-    return [{"aspect": a.aspect, "share": round(float(a.share), 4),
-             "lift": round(float(a.share / overall[a.aspect]), 3) if overall[a.aspect] else None,
-             "sentiment": None if pd.isna(a.sentiment) else round(float(a.sentiment), 4)}
-            for a in mine.itertuples()]
+    mine = (
+        aspects[aspects["segment_id"] == seg]
+        .sort_values(["share", "aspect"], ascending=[False, True])
+        .head(k)
+    )
+    return [
+        {
+            "aspect": a.aspect,
+            "share": round(float(a.share), 4),
+            "lift": round(float(a.share / overall[a.aspect]), 3) if overall[a.aspect] else None,
+            "sentiment": None if pd.isna(a.sentiment) else round(float(a.sentiment), 4),
+        }
+        for a in mine.itertuples()
+    ]
 
 
 def traits(inputs: SegmentInputs, labels: np.ndarray, seg: int, k: int = 3) -> list[dict]:
@@ -110,8 +145,15 @@ def traits(inputs: SegmentInputs, labels: np.ndarray, seg: int, k: int = 3) -> l
     out = []
     for col in z.abs().sort_values(ascending=False).index[:k]:
         hi, lo = TRAIT_LABELS.get(col, (f"high {col}", f"low {col}"))
-        out.append({"column": col, "label": hi if z[col] > 0 else lo, "z": round(float(z[col]), 3),
-                    "segment": _num(mine[col]), "overall": _num(med[col])})
+        out.append(
+            {
+                "column": col,
+                "label": hi if z[col] > 0 else lo,
+                "z": round(float(z[col]), 3),
+                "segment": _num(mine[col]),
+                "overall": _num(med[col]),
+            }
+        )
     return [t for t in out if abs(t["z"]) >= 0.25]
 
 
@@ -126,9 +168,17 @@ def representatives(inputs: SegmentInputs, rlab: np.ndarray) -> dict[int, list[d
         return {}
     idx = representative_indices(inputs.review_vectors, rlab, k=N_REPRESENTATIVE)
     r = inputs.reviews
-    return {seg: [{"review_id": str(r["review_id"].iat[i]), "rating": _num(r["rating"].iat[i]),
-                   "text": str(r["doc"].iat[i])[:SNIPPET_CHARS]} for i in rows]
-            for seg, rows in idx.items()}
+    return {
+        seg: [
+            {
+                "review_id": str(r["review_id"].iat[i]),
+                "rating": _num(r["rating"].iat[i]),
+                "text": str(r["doc"].iat[i])[:SNIPPET_CHARS],
+            }
+            for i in rows
+        ]
+        for seg, rows in idx.items()
+    }
 
 
 def segment_name(seg: int, words: list[str], aspects: list[dict], trait_list: list[dict]) -> str:
@@ -136,8 +186,14 @@ def segment_name(seg: int, words: list[str], aspects: list[dict], trait_list: li
     if seg == OUTLIER:
         return "Outliers"
     name = readable_name(words, 3)
-    lead = next((a["aspect"] for a in aspects[:1] if a["share"] >= ASPECT_NAME_SHARE
-                 and (a["lift"] or 0) >= ASPECT_NAME_LIFT), None)
+    lead = next(
+        (
+            a["aspect"]
+            for a in aspects[:1]
+            if a["share"] >= ASPECT_NAME_SHARE and (a["lift"] or 0) >= ASPECT_NAME_LIFT
+        ),
+        None,
+    )
     if lead and name:
         name = f"{lead} — {name}"
     strong = [t for t in trait_list if abs(t["z"]) >= TRAIT_NAME_Z]
@@ -180,18 +236,22 @@ def describe(inputs: SegmentInputs, labels: np.ndarray) -> pd.DataFrame:
         asp = top_aspects(aspects, seg, len(rlab))
         tr = traits(inputs, labels, seg)
         names[seg] = segment_name(seg, [w for w, _ in words.get(seg, [])], asp, tr)
-        rows.append({
-            "segment_id": int(seg), "size": int(mask.sum()), "share": float(mask.mean()),
-            "keywords_json": json.dumps([[w, round(s, 5)] for w, s in words.get(seg, [])]),
-            "revenue_share": (float(revenue[mask].sum() / total_rev) if total_rev else None),
-            "mean_clv": None if val is None else _mean(val["clv"], mask),
-            "churn_rate": None if val is None else _mean(val["churn"], mask),
-            "mean_sentiment": None if sent is None or not rmask.any() else _mean(sent, rmask),
-            "top_aspects_json": json.dumps(asp),
-            "representative_json": json.dumps(reps.get(seg, []), ensure_ascii=False),
-            "traits_json": json.dumps(tr)})
+        rows.append(
+            {
+                "segment_id": int(seg),
+                "size": int(mask.sum()),
+                "share": float(mask.mean()),
+                "keywords_json": json.dumps([[w, round(s, 5)] for w, s in words.get(seg, [])]),
+                "revenue_share": (float(revenue[mask].sum() / total_rev) if total_rev else None),
+                "mean_clv": None if val is None else _mean(val["clv"], mask),
+                "churn_rate": None if val is None else _mean(val["churn"], mask),
+                "mean_sentiment": None if sent is None or not rmask.any() else _mean(sent, rmask),
+                "top_aspects_json": json.dumps(asp),
+                "representative_json": json.dumps(reps.get(seg, []), ensure_ascii=False),
+                "traits_json": json.dumps(tr),
+            }
+        )
     names = _unique_names(names)
     out = pd.DataFrame(rows)
     out.insert(1, "name", out["segment_id"].map(names))
     return out
-

@@ -23,15 +23,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cx_core.progress import Progress
-from cx_core.store.db import Workspace
-from cx_core.store.sql import quote_ident
 from cx_core.cluster import CustomerFeatureBuilder, NeighbourPlacer
-from cx_core.segments.inputs import SegmentInputs, choose_unit_kind, load_inputs
-from cx_core.store.runs import datasets_since, latest_id
+from cx_core.progress import Progress
 from cx_core.segments.describe import describe
 from cx_core.segments.fit import SegmentFit
-
+from cx_core.segments.inputs import SegmentInputs, choose_unit_kind, load_inputs
+from cx_core.store.db import Workspace
+from cx_core.store.runs import datasets_since, latest_id
+from cx_core.store.sql import quote_ident
 
 _CHANGED_SQL = """
 SELECT DISTINCT customer_id FROM {table}
@@ -51,8 +50,9 @@ class Extension:
 
 def _base_units(ws: Workspace, run_id: str) -> pd.DataFrame:
     """The base run's units indexed by unit_id."""
-    return ws.query_df("SELECT unit_id, segment_id, is_outlier, probability, x, y FROM segments "
-                       "WHERE run_id = ?", [run_id]).set_index("unit_id")
+    return ws.query_df(
+        "SELECT unit_id, segment_id, is_outlier, probability, x, y FROM segments WHERE run_id = ?", [run_id]
+    ).set_index("unit_id")
 
 
 def moving_units(ws: Workspace, inputs: SegmentInputs, base: pd.DataFrame, run_id: str) -> np.ndarray:
@@ -62,8 +62,12 @@ def moving_units(ws: Workspace, inputs: SegmentInputs, base: pd.DataFrame, run_i
     if inputs.unit_kind == "customer":
         changed = set()
         for table in ("reviews", "orders"):
-            changed |= {r[0] for r in ws.execute(_CHANGED_SQL.format(table=quote_ident(table)),
-                                                 [datasets_since(ws, run_id)])}
+            changed |= {
+                r[0]
+                for r in ws.execute(
+                    _CHANGED_SQL.format(table=quote_ident(table)), [datasets_since(ws, run_id)]
+                )
+            }
         moving |= ids.isin(sorted(changed))
     return np.asarray(moving)
 
@@ -72,8 +76,11 @@ def quick_share(ws: Workspace, unit_kind: str, run_id: str, profiles_run: str | 
     """(moving units, their share) from SQL alone, before any input is read or embedded."""
     new_ds = datasets_since(ws, run_id)
     if unit_kind != "customer":
-        n, moving = ws.query_one("SELECT count(*), count(*) FILTER (WHERE list_contains(?, dataset_id)) "
-                                 "FROM reviews WHERE trim(text) <> ''", [new_ds])
+        n, moving = ws.query_one(
+            "SELECT count(*), count(*) FILTER (WHERE list_contains(?, dataset_id)) "
+            "FROM reviews WHERE trim(text) <> ''",
+            [new_ds],
+        )
         return int(moving), int(moving) / max(int(n), 1)
     changed = " UNION ".join(_CHANGED_SQL.format(table=quote_ident(t)) for t in ("reviews", "orders"))
     sql = f"""
@@ -94,21 +101,29 @@ def _place(Z: np.ndarray, fixed: np.ndarray, rows: np.ndarray, fit: list[np.ndar
     placer = NeighbourPlacer().fit(Z[fixed], fit[0][fixed], fit[1][fixed], fit[3][fixed])
     got = placer.place(Z[rows])
     fit[0][rows], fit[1][rows], fit[2][rows], fit[3][rows] = (
-        got.labels, got.raw_labels, got.probability, got.xy)
+        got.labels,
+        got.raw_labels,
+        got.probability,
+        got.xy,
+    )
 
 
 def place_moving(inputs: SegmentInputs, settings: Any, fit: list[np.ndarray], moving: np.ndarray) -> None:
     """Fill the moving rows of ``fit`` (labels, raw labels, probability, xy), in place."""
     fixed = ~moving
-    beh = inputs.behaviour if settings.behaviour_weight > 0 and inputs.behaviour is not None \
-        and inputs.behaviour.shape[1] else None
+    beh = (
+        inputs.behaviour
+        if settings.behaviour_weight > 0 and inputs.behaviour is not None and inputs.behaviour.shape[1]
+        else None
+    )
     todo = moving.copy()
     if inputs.text is not None and settings.text_weight > 0:
         has = np.isfinite(inputs.text).all(axis=1)
         if (has & fixed).any() and (has & todo).any():
             rows = np.flatnonzero(has)
-            builder = CustomerFeatureBuilder(text_weight=settings.text_weight,
-                                             behaviour_weight=settings.behaviour_weight)
+            builder = CustomerFeatureBuilder(
+                text_weight=settings.text_weight, behaviour_weight=settings.behaviour_weight
+            )
             Zt = builder.fit_transform(inputs.text[rows], None if beh is None else beh.iloc[rows])
             Z = np.zeros((inputs.n, Zt.shape[1]), Zt.dtype)
             Z[rows] = Zt
@@ -134,13 +149,20 @@ def _carry(inputs: SegmentInputs, base: pd.DataFrame, moving: np.ndarray) -> lis
     return fit
 
 
-def extend_segmentation(ws: Workspace, base_run: str, settings: Any, progress: Progress | None = None,
-                        encoder: Any = None, model: Any = None, max_share: float = 0.2) -> Extension:
+def extend_segmentation(
+    ws: Workspace,
+    base_run: str,
+    settings: Any,
+    progress: Progress | None = None,
+    encoder: Any = None,
+    model: Any = None,
+    max_share: float = 0.2,
+) -> Extension:
     """A new run = ``base_run``'s assignments + the moving units placed; None run id when the
     moving units exceed ``max_share`` (or the base run does not fit these settings)."""
     from cx_core.ingest.datasets import dataset_version
-    from cx_core.segments.run import run_metrics, new_run_id, make_encoder, run_settings, save_run
     from cx_core.segments.query import segment_runs
+    from cx_core.segments.run import make_encoder, new_run_id, run_metrics, run_settings, save_run
 
     step = progress or (lambda f, m: None)
     started, t0 = datetime.now(), time.perf_counter()
@@ -154,32 +176,61 @@ def extend_segmentation(ws: Workspace, base_run: str, settings: Any, progress: P
     profiles_run = latest_id(ws, "profiles") if unit_kind == "customer" else None
     n_moving, share = quick_share(ws, unit_kind, base_run, profiles_run)
     if share > max_share:
-        return Extension(None, f"{share:.1%} of the {unit_kind}s are new or changed "
-                               f"(refit above {max_share:.0%})", n_moving, share)
+        return Extension(
+            None,
+            f"{share:.1%} of the {unit_kind}s are new or changed (refit above {max_share:.0%})",
+            n_moving,
+            share,
+        )
     factory = (lambda: encoder) if encoder is not None else (lambda: make_encoder(model))
     inputs = load_inputs(ws, unit_kind, settings.text_weight > 0, factory, step, profiles_run)
     base = _base_units(ws, base_run)
     moving = moving_units(ws, inputs, base, base_run)
     share = float(moving.mean()) if inputs.n else 1.0
     if share > max_share:
-        return Extension(None, f"{share:.1%} of the {unit_kind}s are new or changed "
-                               f"(refit above {max_share:.0%})", int(moving.sum()), share)
+        return Extension(
+            None,
+            f"{share:.1%} of the {unit_kind}s are new or changed (refit above {max_share:.0%})",
+            int(moving.sum()),
+            share,
+        )
     t_inputs = time.perf_counter() - t0
     step(0.6, f"Placing {int(moving.sum()):,} new or changed {unit_kind}s into the existing segments")
     arrays = _carry(inputs, base, moving)
     place_moving(inputs, settings, arrays, moving)
-    fit = SegmentFit(*arrays, strategy=config.get("strategy", "single"),
-                     timings={"place": round(time.perf_counter() - t0 - t_inputs, 3)})
+    fit = SegmentFit(
+        *arrays,
+        strategy=config.get("strategy", "single"),
+        timings={"place": round(time.perf_counter() - t0 - t_inputs, 3)},
+    )
     step(0.85, "Describing segments")
     info = describe(inputs, fit.labels)
     run_id = new_run_id(settings, dataset_version(ws), started)
     metrics = run_metrics(inputs, fit, info, t_inputs, time.perf_counter() - t0)
     metrics.update(extended_from=base_run, placed=int(moving.sum()), placed_share=round(share, 4))
-    new_config = {**config, "settings": asdict(settings), "inputs": inputs.sources,
-                  "extended_from": base_run, "placed": int(moving.sum())}
-    save_run(ws, run_id, inputs, fit, info, json.loads(json.dumps(new_config, default=str)),
-             metrics, started, dataset_version(ws))
+    new_config = {
+        **config,
+        "settings": asdict(settings),
+        "inputs": inputs.sources,
+        "extended_from": base_run,
+        "placed": int(moving.sum()),
+    }
+    save_run(
+        ws,
+        run_id,
+        inputs,
+        fit,
+        info,
+        json.loads(json.dumps(new_config, default=str)),
+        metrics,
+        started,
+        dataset_version(ws),
+    )
     step(1.0, f"Extended {base_run}: placed {int(moving.sum()):,} {unit_kind}s")
-    return Extension(run_id, f"extended {base_run}: placed {int(moving.sum()):,} new or changed "
-                             f"{unit_kind}s ({share:.1%}; refit above {max_share:.0%})",
-                     int(moving.sum()), share)
+    return Extension(
+        run_id,
+        f"extended {base_run}: placed {int(moving.sum()):,} new or changed "
+        f"{unit_kind}s ({share:.1%}; refit above {max_share:.0%})",
+        int(moving.sum()),
+        share,
+    )

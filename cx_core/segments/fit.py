@@ -25,17 +25,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cx_core.progress import Progress
 from cx_core.cluster import CustomerFeatureBuilder, NeighbourPlacer, make_pipeline
 from cx_core.cluster.pipeline import default_min_cluster_size
+from cx_core.progress import Progress
 from cx_core.segments.inputs import SegmentInputs
 
 MIN_UNITS = 20
 ANCHOR_MIN_SHARE = 0.2
 ANCHOR_MIN_ROWS = 50
-STAGE_TEXT = {"pre_reduce": "Reducing dimensions (PCA)", "knn": "Finding nearest neighbours",
-              "reduce": "Embedding (UMAP, seeded)", "cluster": "Clustering (HDBSCAN)",
-              "map": "Drawing the 2-D map", "represent": "Naming"}
+STAGE_TEXT = {
+    "pre_reduce": "Reducing dimensions (PCA)",
+    "knn": "Finding nearest neighbours",
+    "reduce": "Embedding (UMAP, seeded)",
+    "cluster": "Clustering (HDBSCAN)",
+    "map": "Drawing the 2-D map",
+    "represent": "Naming",
+}
 
 
 @dataclass
@@ -58,15 +63,18 @@ def min_size_for(settings_min: int, n_units: int) -> int:
     return int(settings_min) if settings_min else default_min_cluster_size(n_units)
 
 
-def _blocks(inputs: SegmentInputs, text_weight: float, behaviour_weight: float
-            ) -> tuple[np.ndarray | None, pd.DataFrame | None]:
+def _blocks(
+    inputs: SegmentInputs, text_weight: float, behaviour_weight: float
+) -> tuple[np.ndarray | None, pd.DataFrame | None]:
     """The text array and the behaviour(+signals) frame the vectors are built from."""
     text = inputs.text if text_weight > 0 else None
     beh = inputs.behaviour if behaviour_weight > 0 else None
     beh = beh if beh is not None and beh.shape[1] else None
     if text is None and beh is None:
-        raise ValueError("Nothing to segment on: load reviews (text) or orders (behaviour), "
-                         "and keep at least one of the two weights above 0.")
+        raise ValueError(
+            "Nothing to segment on: load reviews (text) or orders (behaviour), "
+            "and keep at least one of the two weights above 0."
+        )
     return text, beh
 
 
@@ -100,10 +108,10 @@ def build_vectors(inputs: SegmentInputs, settings: Any) -> StageVectors:
     text, beh = _blocks(inputs, settings.text_weight, settings.behaviour_weight)
     strategy, anchor = choose_strategy(inputs, text)
     rows = np.flatnonzero(anchor)
-    builder = CustomerFeatureBuilder(text_weight=settings.text_weight,
-                                     behaviour_weight=settings.behaviour_weight)
-    X = builder.fit_transform(None if text is None else text[rows],
-                              None if beh is None else beh.iloc[rows])
+    builder = CustomerFeatureBuilder(
+        text_weight=settings.text_weight, behaviour_weight=settings.behaviour_weight
+    )
+    X = builder.fit_transform(None if text is None else text[rows], None if beh is None else beh.iloc[rows])
     min_size = min_size_for(settings.min_size, inputs.n)
     stage_min = max(5, int(round(min_size * rows.size / inputs.n)))
     return StageVectors(X, anchor, strategy, builder.feature_names_, min_size, stage_min)
@@ -126,14 +134,19 @@ def fit_segments(inputs: SegmentInputs, settings: Any, progress: Progress) -> Se
         t0 = time.perf_counter()
         place_rest(inputs, sv.anchor, fit)
         timings["place"] = round(time.perf_counter() - t0, 3)
-    config = {"pipeline": pipe.config_(), "feature_names": sv.feature_names,
-              "min_segment_size": sv.min_size, "stage_min_cluster_size": sv.stage_min_size,
-              "anchors": int(rows.size)}
+    config = {
+        "pipeline": pipe.config_(),
+        "feature_names": sv.feature_names,
+        "min_segment_size": sv.min_size,
+        "stage_min_cluster_size": sv.stage_min_size,
+        "anchors": int(rows.size),
+    }
     return SegmentFit(*fit, strategy=sv.strategy, config=config, timings=timings)
 
 
-def _full_arrays(n: int, rows: np.ndarray, final: np.ndarray, raw: np.ndarray,
-                 prob: np.ndarray, xy: np.ndarray) -> list[np.ndarray]:
+def _full_arrays(
+    n: int, rows: np.ndarray, final: np.ndarray, raw: np.ndarray, prob: np.ndarray, xy: np.ndarray
+) -> list[np.ndarray]:
     """Unit-length arrays with the pipeline's rows filled in (others: -1 / 0 / NaN)."""
     out = [np.full(n, -1, np.int64), np.full(n, -1, np.int64), np.zeros(n), np.full((n, 2), np.nan)]
     out[0][rows], out[1][rows], out[2][rows], out[3][rows] = final, raw, prob, xy
@@ -148,4 +161,8 @@ def place_rest(inputs: SegmentInputs, anchor: np.ndarray, fit: list[np.ndarray])
     got = placer.place(Z[~anchor])
     rest = np.flatnonzero(~anchor)
     fit[0][rest], fit[1][rest], fit[2][rest], fit[3][rest] = (
-        got.labels, got.raw_labels, got.probability, got.xy)
+        got.labels,
+        got.raw_labels,
+        got.probability,
+        got.xy,
+    )

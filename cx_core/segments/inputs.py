@@ -22,8 +22,17 @@ from cx_core.store.runs import latest_id
 UNIT_KINDS = ("auto", "customer", "review")
 
 #: profile columns used as behaviour when present and not all empty
-PROFILE_BEHAVIOUR = ("recency_days", "n_orders", "revenue", "aov", "tenure_days", "return_rate",
-                     "clv", "p_alive", "churn_prob")
+PROFILE_BEHAVIOUR = (
+    "recency_days",
+    "n_orders",
+    "revenue",
+    "aov",
+    "tenure_days",
+    "return_rate",
+    "clv",
+    "p_alive",
+    "churn_prob",
+)
 #: per-customer purchase-mix columns computed from order lines (see :func:`purchase_mix`)
 MIX_COLUMNS = ("discount_share", "price_level")
 
@@ -78,16 +87,16 @@ class SegmentInputs:
         return len(self.unit_ids)
 
 
-
-
 def choose_unit_kind(ws: Workspace, unit: str) -> str:
     """``customer`` when orders or reviews carry customer ids, else ``review`` (for ``auto``)."""
     if unit not in UNIT_KINDS:
         raise ValueError(f"unit must be one of {UNIT_KINDS}, got {unit!r}")
     if unit != "auto":
         return unit
-    has_ids = ws.scalar("SELECT (SELECT count(*) FROM orders WHERE customer_id IS NOT NULL) + "
-                        "(SELECT count(*) FROM reviews WHERE customer_id IS NOT NULL)")
+    has_ids = ws.scalar(
+        "SELECT (SELECT count(*) FROM orders WHERE customer_id IS NOT NULL) + "
+        "(SELECT count(*) FROM reviews WHERE customer_id IS NOT NULL)"
+    )
     return "customer" if has_ids else "review"
 
 
@@ -112,8 +121,9 @@ def load_profiles_frame(ws: Workspace, profiles_run: str | None) -> pd.DataFrame
     """The profile rows of a run indexed by customer_id (empty frame when None)."""
     if profiles_run is None:
         return pd.DataFrame()
-    return ws.query_df("SELECT * FROM customer_profiles WHERE run_id = ?",
-                       [profiles_run]).set_index("customer_id")
+    return ws.query_df("SELECT * FROM customer_profiles WHERE run_id = ?", [profiles_run]).set_index(
+        "customer_id"
+    )
 
 
 def _numeric(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -131,8 +141,9 @@ def _churn_value(prof: pd.DataFrame) -> tuple[pd.Series, str]:
     return 1.0 - prof["p_alive"].astype(float), "1 - P(alive) (BG/NBD)"
 
 
-def customer_behaviour(ws: Workspace, units: list[str], profiles_run: str | None
-                       ) -> tuple[pd.DataFrame | None, pd.DataFrame | None, dict]:
+def customer_behaviour(
+    ws: Workspace, units: list[str], profiles_run: str | None
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None, dict]:
     """(behaviour columns, value columns, notes) for customer units; Nones without profiles."""
     prof = load_profiles_frame(ws, profiles_run)
     if prof.empty:
@@ -141,8 +152,10 @@ def customer_behaviour(ws: Workspace, units: list[str], profiles_run: str | None
     mix = purchase_mix(ws).reindex(units)
     beh = pd.concat([_numeric(prof, PROFILE_BEHAVIOUR), _numeric(mix, MIX_COLUMNS)], axis=1)
     churn, churn_source = _churn_value(prof)
-    value = pd.DataFrame({"revenue": prof["revenue"].astype(float),
-                          "clv": prof["clv"].astype(float), "churn": churn}, index=units)
+    value = pd.DataFrame(
+        {"revenue": prof["revenue"].astype(float), "clv": prof["clv"].astype(float), "churn": churn},
+        index=units,
+    )
     notes = {"churn_source": churn_source, "behaviour_columns": list(beh.columns)}
     return beh.reset_index(drop=True), value.reset_index(drop=True), notes
 
@@ -154,8 +167,9 @@ def review_signals(reviews: pd.DataFrame, unit_of_review: np.ndarray, n: int) ->
         return None
     frame = reviews[cols].astype(float).assign(unit=unit_of_review)
     out = frame.groupby("unit")[cols].mean().reindex(range(n))
-    return out.rename(columns={"rating": "mean_rating", "sentiment_score": "mean_sentiment",
-                               "risk": "mean_risk"}).reset_index(drop=True)
+    return out.rename(
+        columns={"rating": "mean_rating", "sentiment_score": "mean_sentiment", "risk": "mean_risk"}
+    ).reset_index(drop=True)
 
 
 def review_unit_ids(reviews: pd.DataFrame) -> list[str]:
@@ -173,8 +187,7 @@ def parse_json(value: Any, default: Any) -> Any:
     return json.loads(value)
 
 
-def embed_review_texts(ws: Workspace, reviews: pd.DataFrame, encoder: Any,
-                       progress: Progress) -> np.ndarray:
+def embed_review_texts(ws: Workspace, reviews: pd.DataFrame, encoder: Any, progress: Progress) -> np.ndarray:
     """One vector per review row; texts not in the embedding cache are encoded and stored."""
     from cx_core.text.embeddings import embed_texts_cached
 
@@ -188,13 +201,21 @@ def _customer_units(ws: Workspace, reviews: pd.DataFrame, profiles_run: str | No
     """Sorted ids of customers with a profile or a review."""
     ids = set(reviews["customer_id"].dropna().astype(str))
     if profiles_run is not None:
-        ids |= {r[0] for r in ws.execute(
-            "SELECT customer_id FROM customer_profiles WHERE run_id = ?", [profiles_run])}
+        ids |= {
+            r[0]
+            for r in ws.execute("SELECT customer_id FROM customer_profiles WHERE run_id = ?", [profiles_run])
+        }
     return sorted(ids)
 
 
-def load_inputs(ws: Workspace, unit_kind: str, use_text: bool, encoder_factory: Callable[[], Any],
-                progress: Progress, profiles_run: str | None = None) -> SegmentInputs:
+def load_inputs(
+    ws: Workspace,
+    unit_kind: str,
+    use_text: bool,
+    encoder_factory: Callable[[], Any],
+    progress: Progress,
+    profiles_run: str | None = None,
+) -> SegmentInputs:
     """Read (and embed where needed) everything a run segments, for ``unit_kind`` units."""
     from cx_core.cluster import mean_review_embeddings
 
@@ -211,19 +232,28 @@ def load_inputs(ws: Workspace, unit_kind: str, use_text: bool, encoder_factory: 
     vectors = text = None
     if use_text and len(reviews):
         vectors = embed_review_texts(ws, reviews, encoder_factory(), progress)
-        text = (mean_review_embeddings(vectors, unit_of, np.arange(len(units)))
-                if unit_kind == "customer" else vectors)
+        text = (
+            mean_review_embeddings(vectors, unit_of, np.arange(len(units)))
+            if unit_kind == "customer"
+            else vectors
+        )
     progress(0.47, "Reading behaviour")
     behaviour = value = None
     notes: dict[str, Any] = {}
     if unit_kind == "customer":
         behaviour, value, notes = customer_behaviour(ws, units, profiles_run)
     signals = review_signals(reviews, unit_of, len(units)) if len(reviews) else None
-    sources = {"unit_kind": unit_kind, "profiles_run": profiles_run if behaviour is not None else None,
-               "review_scores_run": scores_run, "reviews_used": int(len(reviews)),
-               "text": vectors is not None, "behaviour": behaviour is not None, **notes}
+    sources = {
+        "unit_kind": unit_kind,
+        "profiles_run": profiles_run if behaviour is not None else None,
+        "review_scores_run": scores_run,
+        "reviews_used": int(len(reviews)),
+        "text": vectors is not None,
+        "behaviour": behaviour is not None,
+        **notes,
+    }
     if unit_kind == "customer":
-        sources["reviews_without_customer_id"] = int(ws.scalar(
-            "SELECT count(*) FROM reviews WHERE customer_id IS NULL AND trim(text) <> ''"))
-    return SegmentInputs(unit_kind, units, text, behaviour, signals, reviews, vectors, value,
-                         sources)
+        sources["reviews_without_customer_id"] = int(
+            ws.scalar("SELECT count(*) FROM reviews WHERE customer_id IS NULL AND trim(text) <> ''")
+        )
+    return SegmentInputs(unit_kind, units, text, behaviour, signals, reviews, vectors, value, sources)

@@ -21,15 +21,13 @@ import numpy as np
 import pandas as pd
 
 from cx_core.config import Config, SegmentsConfig
-
 from cx_core.progress import Progress
-from cx_core.store.db import Workspace
-from cx_core.text.embeddings import make_encoder
-from cx_core.store.runs import record_run
-from cx_core.segments.inputs import SegmentInputs, choose_unit_kind, load_inputs, parse_json
-from cx_core.store.runs import latest_id
 from cx_core.segments.describe import describe
 from cx_core.segments.fit import SegmentFit, fit_segments
+from cx_core.segments.inputs import SegmentInputs, choose_unit_kind, load_inputs, parse_json
+from cx_core.store.db import Workspace
+from cx_core.store.runs import latest_id, record_run
+from cx_core.text.embeddings import make_encoder
 
 STAGE = "segments"
 PRESETS = ("fast", "default")
@@ -73,9 +71,13 @@ class SegmentSettings(SegmentsConfig):
             raise ValueError("unit must be auto, customer or review")
 
 
-def run_segmentation(ws: Workspace, settings: SegmentSettings = SegmentSettings(),
-                     progress: Progress | None = None, encoder: Any = None,
-                     model: Any = None) -> str:
+def run_segmentation(
+    ws: Workspace,
+    settings: SegmentSettings = SegmentSettings(),
+    progress: Progress | None = None,
+    encoder: Any = None,
+    model: Any = None,
+) -> str:
     """Segment customers (or reviews) and persist the run; returns its run id.
 
     ``encoder`` is anything :func:`cx_core.text.embeddings.embed_texts_cached`
@@ -101,8 +103,13 @@ def run_segmentation(ws: Workspace, settings: SegmentSettings = SegmentSettings(
     step(0.95, "Saving")
     run_id = new_run_id(settings, dataset_version(ws), started)
     metrics = run_metrics(inputs, fit, info, t_inputs, time.perf_counter() - t0)
-    config = {"settings": asdict(settings), "unit_kind": unit_kind, "strategy": fit.strategy,
-              "inputs": inputs.sources, **fit.config}
+    config = {
+        "settings": asdict(settings),
+        "unit_kind": unit_kind,
+        "strategy": fit.strategy,
+        "inputs": inputs.sources,
+        **fit.config,
+    }
     save_run(ws, run_id, inputs, fit, info, config, metrics, started, dataset_version(ws))
     step(1.0, f"Done: {int((info['segment_id'] >= 0).sum())} segments")
     return run_id
@@ -114,28 +121,48 @@ def new_run_id(settings: SegmentSettings, data_key: str, started: datetime) -> s
     return f"seg_{started:%Y%m%d%H%M%S%f}_{h.hexdigest()[:6]}"
 
 
-def run_metrics(inputs: SegmentInputs, fit: SegmentFit, info: pd.DataFrame, t_inputs: float,
-             total: float) -> dict[str, Any]:
+def run_metrics(
+    inputs: SegmentInputs, fit: SegmentFit, info: pd.DataFrame, t_inputs: float, total: float
+) -> dict[str, Any]:
     """What the run reports: counts, outlier shares, text coverage, timings."""
-    has_text = (np.zeros(inputs.n, bool) if inputs.text is None
-                else np.isfinite(inputs.text).all(axis=1))
-    return {"n": inputs.n, "unit_kind": inputs.unit_kind,
-            "n_segments": int((info["segment_id"] >= 0).sum()),
-            "outlier_share": round(float(np.mean(fit.labels < 0)), 4),
-            "noise_share": round(float(np.mean(fit.raw_labels < 0)), 4),
-            "text_coverage": round(float(has_text.mean()), 4),
-            "strategy": fit.strategy, "churn_source": inputs.sources.get("churn_source"),
-            "timings_s": {"inputs": round(t_inputs, 3), **fit.timings, "total": round(total, 3)}}
+    has_text = np.zeros(inputs.n, bool) if inputs.text is None else np.isfinite(inputs.text).all(axis=1)
+    return {
+        "n": inputs.n,
+        "unit_kind": inputs.unit_kind,
+        "n_segments": int((info["segment_id"] >= 0).sum()),
+        "outlier_share": round(float(np.mean(fit.labels < 0)), 4),
+        "noise_share": round(float(np.mean(fit.raw_labels < 0)), 4),
+        "text_coverage": round(float(has_text.mean()), 4),
+        "strategy": fit.strategy,
+        "churn_source": inputs.sources.get("churn_source"),
+        "timings_s": {"inputs": round(t_inputs, 3), **fit.timings, "total": round(total, 3)},
+    }
 
 
-def save_run(ws: Workspace, run_id: str, inputs: SegmentInputs, fit: SegmentFit,
-             info: pd.DataFrame, config: dict, metrics: dict, started: datetime,
-             data_key: str) -> None:
+def save_run(
+    ws: Workspace,
+    run_id: str,
+    inputs: SegmentInputs,
+    fit: SegmentFit,
+    info: pd.DataFrame,
+    config: dict,
+    metrics: dict,
+    started: datetime,
+    data_key: str,
+) -> None:
     """Write units, segment descriptions and the run record in one transaction."""
-    units = pd.DataFrame({"run_id": run_id, "unit_kind": inputs.unit_kind,
-                          "unit_id": inputs.unit_ids, "segment_id": fit.labels.astype(np.int32),
-                          "is_outlier": fit.raw_labels < 0, "probability": fit.probability,
-                          "x": fit.xy[:, 0], "y": fit.xy[:, 1]})
+    units = pd.DataFrame(
+        {
+            "run_id": run_id,
+            "unit_kind": inputs.unit_kind,
+            "unit_id": inputs.unit_ids,
+            "segment_id": fit.labels.astype(np.int32),
+            "is_outlier": fit.raw_labels < 0,
+            "probability": fit.probability,
+            "x": fit.xy[:, 0],
+            "y": fit.xy[:, 1],
+        }
+    )
     seg_info = info.assign(run_id=run_id)
     with ws.write(timeout_s=30) as cur:
         for name, frame in (("segments", units), ("segment_info", seg_info)):
@@ -155,11 +182,12 @@ def run_settings(config: dict) -> SegmentSettings:
 
 def load_segment_info(ws: Workspace, run_id: str) -> pd.DataFrame:
     """segment_info of a run (outliers row last) with parsed JSON columns added."""
-    df = ws.query_df("SELECT * EXCLUDE (run_id) FROM segment_info WHERE run_id = ? "
-                     "ORDER BY segment_id < 0, segment_id", [run_id])
+    df = ws.query_df(
+        "SELECT * EXCLUDE (run_id) FROM segment_info WHERE run_id = ? ORDER BY segment_id < 0, segment_id",
+        [run_id],
+    )
     df["keywords"] = df["keywords_json"].map(lambda s: [w for w, _ in parse_json(s, [])])
     df["top_aspects"] = df["top_aspects_json"].map(lambda s: parse_json(s, []))
     df["representatives"] = df["representative_json"].map(lambda s: parse_json(s, []))
     df["traits"] = df["traits_json"].map(lambda s: parse_json(s, []))
     return df
-

@@ -22,14 +22,21 @@ AUDIT_COLUMNS = ["happened_at", "actor", "role", "action", "detail"]
 
 def record_audit(cur: Any, actor: str, role: str, action: str, detail: dict[str, Any] | None = None) -> None:
     """Insert one audit row through ``cur`` (the open transaction of the action it records)."""
-    cur.execute("INSERT INTO audit_log (happened_at, actor, role, action, detail_json) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [datetime.now(), str(actor), str(role), str(action),
-                 json.dumps(detail or {}, default=str, sort_keys=True)])
+    cur.execute(
+        "INSERT INTO audit_log (happened_at, actor, role, action, detail_json) VALUES (?, ?, ?, ?, ?)",
+        [
+            datetime.now(),
+            str(actor),
+            str(role),
+            str(action),
+            json.dumps(detail or {}, default=str, sort_keys=True),
+        ],
+    )
 
 
-def record_event(ws: Workspace, actor: str, role: str, action: str,
-                 detail: dict[str, Any] | None = None) -> None:
+def record_event(
+    ws: Workspace, actor: str, role: str, action: str, detail: dict[str, Any] | None = None
+) -> None:
     """Record an action that writes nothing else (export, reveal, report, login) in its own transaction."""
     with ws.write() as cur:
         record_audit(cur, actor, role, action, detail)
@@ -37,8 +44,10 @@ def record_event(ws: Workspace, actor: str, role: str, action: str,
 
 def audit_log(ws: Workspace, limit: int | None = 1000, action: str | None = None) -> pd.DataFrame:
     """The newest audit rows first (``AUDIT_COLUMNS``), optionally one action only."""
-    sql = ("SELECT happened_at, actor, role, action, detail_json AS detail FROM audit_log "
-           "WHERE (? IS NULL OR action = ?) ORDER BY happened_at DESC")
+    sql = (
+        "SELECT happened_at, actor, role, action, detail_json AS detail FROM audit_log "
+        "WHERE (? IS NULL OR action = ?) ORDER BY happened_at DESC"
+    )
     params: list[Any] = [action, action]
     if limit is not None:
         sql += " LIMIT ?"

@@ -37,8 +37,14 @@ class WorkspaceLocked(WorkspaceError):
 class Workspace:
     """A DuckDB workspace file with bound-parameter queries and serialised writes."""
 
-    def __init__(self, path: str, memory_limit: str = "2GB", threads: int = 2,
-                 busy_timeout_s: float = 2.0, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: str,
+        memory_limit: str = "2GB",
+        threads: int = 2,
+        busy_timeout_s: float = 2.0,
+        read_only: bool = False,
+    ) -> None:
         self.path = path
         self.memory_limit = memory_limit
         self.threads = threads
@@ -106,8 +112,9 @@ class Workspace:
 
     def table_exists(self, name: str) -> bool:
         """Whether a table or view of that name exists in the main schema."""
-        return bool(self.scalar(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]))
+        return bool(
+            self.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name])
+        )
 
     # -- writes --------------------------------------------------------------
     @contextmanager
@@ -121,8 +128,10 @@ class Workspace:
             raise WorkspaceError("the workspace is open read-only")
         wait = self.busy_timeout_s if timeout_s is None else timeout_s
         if not self._lock.acquire(timeout=wait):
-            raise WorkspaceBusy("The workspace is busy with another load or analysis. "
-                                "Try again when it has finished; nothing was changed.")
+            raise WorkspaceBusy(
+                "The workspace is busy with another load or analysis. "
+                "Try again when it has finished; nothing was changed."
+            )
         cur = self._conn.cursor()
         try:
             cur.execute("BEGIN TRANSACTION")

@@ -52,15 +52,25 @@ class RunRecord:
 _COLUMNS = "run_id, stage, dataset_key, finished_at, config_json, metrics_json, started_at"
 
 
-def record_run(cur: Any, run_id: str, stage: str, dataset_key: str, config: Any,
-               started: datetime, metrics: Any) -> None:
+def record_run(
+    cur: Any, run_id: str, stage: str, dataset_key: str, config: Any, started: datetime, metrics: Any
+) -> None:
     """Insert a finished run (``cur`` is the open transaction of :meth:`Workspace.write`).
 
     ``config`` and ``metrics`` are JSON-encoded here (anything ``json`` cannot encode as ``str``).
     """
-    cur.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, 'done', ?)",
-                [run_id, str(stage), dataset_key, json.dumps(config, default=str), started,
-                 datetime.now(), json.dumps(metrics, default=str)])
+    cur.execute(
+        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, 'done', ?)",
+        [
+            run_id,
+            str(stage),
+            dataset_key,
+            json.dumps(config, default=str),
+            started,
+            datetime.now(),
+            json.dumps(metrics, default=str),
+        ],
+    )
 
 
 def _decode(raw: str | None) -> dict[str, Any]:
@@ -73,8 +83,11 @@ def _record(row: tuple) -> RunRecord:
 
 def latest(ws: Workspace, stage: str) -> RunRecord | None:
     """The newest finished run of ``stage``, or None when it never ran."""
-    row = ws.query_one(f"SELECT {_COLUMNS} FROM runs WHERE stage = ? AND status = 'done' "
-                       "ORDER BY finished_at DESC NULLS LAST LIMIT 1", [str(stage)])
+    row = ws.query_one(
+        f"SELECT {_COLUMNS} FROM runs WHERE stage = ? AND status = 'done' "
+        "ORDER BY finished_at DESC NULLS LAST LIMIT 1",
+        [str(stage)],
+    )
     return None if row is None else _record(row)
 
 
@@ -103,9 +116,12 @@ def run_exists(ws: Workspace, run_id: str) -> bool:
 def history(ws: Workspace, stage: str) -> pd.DataFrame:
     """Every finished run of ``stage``, newest first: run_id, finished_at, started_at, dataset_key,
     config and metrics (decoded dicts)."""
-    df = ws.query_df("SELECT run_id, finished_at, started_at, dataset_key, config_json, metrics_json "
-                     "FROM runs WHERE stage = ? AND status = 'done' "
-                     "ORDER BY finished_at DESC NULLS LAST, run_id DESC", [str(stage)])
+    df = ws.query_df(
+        "SELECT run_id, finished_at, started_at, dataset_key, config_json, metrics_json "
+        "FROM runs WHERE stage = ? AND status = 'done' "
+        "ORDER BY finished_at DESC NULLS LAST, run_id DESC",
+        [str(stage)],
+    )
     df["config"] = df.pop("config_json").map(_decode_lenient)
     df["metrics"] = df.pop("metrics_json").map(_decode_lenient)
     return df
@@ -120,6 +136,9 @@ def _decode_lenient(raw: str | None) -> dict[str, Any]:
 
 def datasets_since(ws: Workspace, run_id: str) -> list[str]:
     """Dataset ids loaded after ``run_id`` started (empty when the run is unknown)."""
-    df = ws.query_df("SELECT dataset_id FROM datasets WHERE loaded_at > "
-                     "(SELECT started_at FROM runs WHERE run_id = ?) ORDER BY loaded_at", [run_id])
+    df = ws.query_df(
+        "SELECT dataset_id FROM datasets WHERE loaded_at > "
+        "(SELECT started_at FROM runs WHERE run_id = ?) ORDER BY loaded_at",
+        [run_id],
+    )
     return df["dataset_id"].tolist()

@@ -225,9 +225,14 @@ def ensure_schema(ws: "Workspace") -> None:
     with ws.write(timeout_s=30) as cur:
         for name, cols in TABLES.items():
             cur.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(name)} ({cols})")
-            have = {r[0] for r in cur.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
-                "AND table_schema = current_schema()", [name]).fetchall()}
+            have = {
+                r[0]
+                for r in cur.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                    "AND table_schema = current_schema()",
+                    [name],
+                ).fetchall()
+            }
             for col, typ in column_defs(cols):
                 if col not in have:
                     cur.execute(f"ALTER TABLE {quote_ident(name)} ADD COLUMN {quote_ident(col)} {typ}")

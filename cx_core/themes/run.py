@@ -21,7 +21,6 @@ on request, each is assigned to the nearest theme (``is_outlier`` stays true).
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import re
 import uuid
@@ -35,8 +34,8 @@ import pandas as pd
 from cx_core.config import ThemesConfig
 from cx_core.progress import Progress
 from cx_core.store.db import Workspace
-from cx_core.text.embeddings import load_review_frame, make_encoder
 from cx_core.store.runs import history, record_run
+from cx_core.text.embeddings import load_review_frame, make_encoder
 
 STAGE = "themes"
 OUTLIER = -1
@@ -87,8 +86,10 @@ class ThemeSettings(ThemesConfig):
 
 # ---------------------------------------------------------------------- inputs
 
-def load_review_vectors(ws: Workspace, model_id: str, dataset_id: str | None = None
-                        ) -> tuple[pd.DataFrame, np.ndarray]:
+
+def load_review_vectors(
+    ws: Workspace, model_id: str, dataset_id: str | None = None
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Reviews with a cached vector for ``model_id``: (dataset_id, review_id, text) and the matrix
     (:func:`cx_core.text.embeddings.load_review_frame`, ordered so runs are reproducible)."""
     return load_review_frame(ws, model_id, dataset_id)
@@ -112,8 +113,9 @@ def _usable(frame: pd.DataFrame, min_words: int) -> np.ndarray:
     return words >= min_words
 
 
-def usable_review_vectors(ws: Workspace, model_id: str, settings: ThemeSettings
-                          ) -> tuple[pd.DataFrame, np.ndarray, int]:
+def usable_review_vectors(
+    ws: Workspace, model_id: str, settings: ThemeSettings
+) -> tuple[pd.DataFrame, np.ndarray, int]:
     """The reviews a theme run clusters (``min_words``+ words, optional dataset), their vectors
     and how many were skipped as too short."""
     frame, X = load_review_vectors(ws, model_id, settings.dataset_id)
@@ -123,22 +125,30 @@ def usable_review_vectors(ws: Workspace, model_id: str, settings: ThemeSettings
 
 # ---------------------------------------------------------------------- pipeline
 
+
 def make_theme_pipeline(settings: ThemeSettings, n_rows: int) -> Any:
     """The segmentation pipeline configured for themes (no 2-D map)."""
     from sklearn.base import clone
 
-    from cx_core.cluster import (CTfidfRepresentation, NullReducer, default_min_cluster_size,
-                          make_pipeline)
+    from cx_core.cluster import CTfidfRepresentation, NullReducer, default_min_cluster_size, make_pipeline
 
     preset = settings.preset
     if preset == "auto":
         preset = "fast" if n_rows > AUTO_FAST_ROWS else "default"
-    pipe = make_pipeline(preset, n_rows, seed=settings.seed, map_reducer=NullReducer(),
-                         representation=CTfidfRepresentation(top_k=settings.keywords))
+    pipe = make_pipeline(
+        preset,
+        n_rows,
+        seed=settings.seed,
+        map_reducer=NullReducer(),
+        representation=CTfidfRepresentation(top_k=settings.keywords),
+    )
     size = settings.min_size or default_min_cluster_size(n_rows)
     clusterer = clone(pipe.clusterer).set_params(
-        min_cluster_size=int(min(size, n_rows)), min_samples=int(settings.min_samples),
-        cluster_selection_method=settings.selection, assign_outliers=False)
+        min_cluster_size=int(min(size, n_rows)),
+        min_samples=int(settings.min_samples),
+        cluster_selection_method=settings.selection,
+        assign_outliers=False,
+    )
     return pipe.set_params(clusterer=clusterer)
 
 
@@ -156,15 +166,18 @@ def fit_themes(X: np.ndarray, texts: list[str], settings: ThemeSettings) -> dict
     labels = assign_to_nearest(pipe.embedding_, raw) if settings.assign_outliers else raw.copy()
     rep = pipe.representation_
     return {
-        "raw": raw, "labels": labels,
+        "raw": raw,
+        "labels": labels,
         "keywords": {int(c): list(tw) for c, tw in rep.top_words_.items()},
         "names": {int(c): n for c, n in rep.names_.items()},
         "representatives": representative_indices(X, raw, k=3),
-        "config": pipe.config_(), "timings": dict(pipe.timings_),
+        "config": pipe.config_(),
+        "timings": dict(pipe.timings_),
     }
 
 
 # ---------------------------------------------------------------------- taxonomy overlap
+
 
 def _seed_patterns(taxonomy: dict[str, list[str]]) -> dict[str, re.Pattern]:
     """One word-boundary regex per aspect matching any of its seed phrases."""
@@ -176,8 +189,9 @@ def _seed_patterns(taxonomy: dict[str, list[str]]) -> dict[str, re.Pattern]:
     return out
 
 
-def taxonomy_overlap(texts: list[str], raw: np.ndarray, taxonomy: dict[str, list[str]],
-                     top: int = 3) -> dict[int, dict[str, dict[str, float]]]:
+def taxonomy_overlap(
+    texts: list[str], raw: np.ndarray, taxonomy: dict[str, list[str]], top: int = 3
+) -> dict[int, dict[str, dict[str, float]]]:
     """Per theme, its top ``top`` aspects by share of (core) reviews mentioning their seeds.
 
     ``{theme: {aspect: {"share": s, "lift": s / share over all reviews}}}``, best share first.
@@ -191,8 +205,7 @@ def taxonomy_overlap(texts: list[str], raw: np.ndarray, taxonomy: dict[str, list
         rows = raw == theme
         shares = {a: float(h[rows].mean()) for a, h in hits.items()}
         best = sorted(shares.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
-        out[int(theme)] = {a: {"share": round(s, 3), "lift": round(s / base[a], 2)}
-                           for a, s in best if s > 0}
+        out[int(theme)] = {a: {"share": round(s, 3), "lift": round(s / base[a], 2)} for a, s in best if s > 0}
     return out
 
 
@@ -206,9 +219,14 @@ def covering_aspect(overlap: dict[str, dict[str, float]], share: float, lift: fl
 
 # ---------------------------------------------------------------------- run
 
-def discover_themes(ws: Workspace, settings: ThemeSettings = ThemeSettings(),
-                    progress: Progress | None = None, model: Any = None,
-                    encoder: Any = None) -> str:
+
+def discover_themes(
+    ws: Workspace,
+    settings: ThemeSettings = ThemeSettings(),
+    progress: Progress | None = None,
+    model: Any = None,
+    encoder: Any = None,
+) -> str:
     """Embed missing review texts, find themes, store them as a new run; returns the run id.
 
     ``model`` is a :class:`~cx_core.config.ModelConfig` (default: the packaged
@@ -225,8 +243,10 @@ def discover_themes(ws: Workspace, settings: ThemeSettings = ThemeSettings(),
     step(0.52, "Reading review vectors")
     frame, X, skipped = usable_review_vectors(ws, model_id, settings)
     if len(frame) < MIN_REVIEWS:
-        raise ValueError(f"Themes need at least {MIN_REVIEWS} reviews with {settings.min_words}+ "
-                         f"words; found {len(frame)}. Load more reviews first.")
+        raise ValueError(
+            f"Themes need at least {MIN_REVIEWS} reviews with {settings.min_words}+ "
+            f"words; found {len(frame)}. Load more reviews first."
+        )
     step(0.55, f"Finding themes in {len(frame):,} reviews (UMAP + HDBSCAN)")
     fit = fit_themes(X, frame["text"].tolist(), settings)
     step(0.9, "Comparing themes with the aspect taxonomy")
@@ -235,55 +255,91 @@ def discover_themes(ws: Workspace, settings: ThemeSettings = ThemeSettings(),
     metrics = theme_metrics(frame, fit, table, skipped, model_id)
     run_id = "run_" + uuid.uuid4().hex[:10]
     step(0.95, "Saving themes")
-    save_theme_run(ws, run_id, frame, fit, table, {"settings": asdict(settings), "pipeline": fit["config"]},
-          metrics, started, dataset_version(ws))
+    save_theme_run(
+        ws,
+        run_id,
+        frame,
+        fit,
+        table,
+        {"settings": asdict(settings), "pipeline": fit["config"]},
+        metrics,
+        started,
+        dataset_version(ws),
+    )
     step(1.0, f"{metrics['n_themes']} themes found")
     return run_id
 
 
-def theme_table(frame: pd.DataFrame, fit: dict[str, Any], overlap: dict[int, dict[str, Any]],
-                settings: ThemeSettings) -> pd.DataFrame:
+def theme_table(
+    frame: pd.DataFrame, fit: dict[str, Any], overlap: dict[int, dict[str, Any]], settings: ThemeSettings
+) -> pd.DataFrame:
     """One row per theme (and one for outliers left unassigned) as stored in ``themes``."""
     labels, rows = fit["labels"], []
     ids, sizes = np.unique(labels, return_counts=True)
     for theme, size in sorted(zip(ids.tolist(), sizes.tolist()), key=lambda t: (t[0] < 0, t[0])):
         ov = overlap.get(theme, {})
-        reps = [{"dataset_id": frame.at[i, "dataset_id"], "review_id": frame.at[i, "review_id"],
-                 "text": str(frame.at[i, "text"])[:_TEXT_CHARS]}
-                for i in fit["representatives"].get(theme, [])]
-        rows.append({
-            "theme_id": theme,
-            "name": fit["names"].get(theme, "Outliers" if theme < 0 else f"Theme {theme}"),
-            "keywords_json": json.dumps([[w, round(s, 5)] for w, s in fit["keywords"].get(theme, [])]),
-            "size": size, "share": size / labels.size,
-            "outlier_members": int(((fit["raw"] == OUTLIER) & (labels == theme)).sum()),
-            "representative_json": json.dumps(reps, ensure_ascii=False),
-            "overlap_json": json.dumps(ov),
-            "covered_by": covering_aspect(ov, settings.covered_share, settings.covered_lift),
-        })
+        reps = [
+            {
+                "dataset_id": frame.at[i, "dataset_id"],
+                "review_id": frame.at[i, "review_id"],
+                "text": str(frame.at[i, "text"])[:_TEXT_CHARS],
+            }
+            for i in fit["representatives"].get(theme, [])
+        ]
+        rows.append(
+            {
+                "theme_id": theme,
+                "name": fit["names"].get(theme, "Outliers" if theme < 0 else f"Theme {theme}"),
+                "keywords_json": json.dumps([[w, round(s, 5)] for w, s in fit["keywords"].get(theme, [])]),
+                "size": size,
+                "share": size / labels.size,
+                "outlier_members": int(((fit["raw"] == OUTLIER) & (labels == theme)).sum()),
+                "representative_json": json.dumps(reps, ensure_ascii=False),
+                "overlap_json": json.dumps(ov),
+                "covered_by": covering_aspect(ov, settings.covered_share, settings.covered_lift),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def theme_metrics(frame: pd.DataFrame, fit: dict[str, Any], table: pd.DataFrame, skipped: int,
-             model_id: str) -> dict[str, Any]:
+def theme_metrics(
+    frame: pd.DataFrame, fit: dict[str, Any], table: pd.DataFrame, skipped: int, model_id: str
+) -> dict[str, Any]:
     """What the run reports: counts, outlier shares, coverage, timings."""
     themes = table[table["theme_id"] >= 0]
     return {
-        "n_reviews": int(len(frame)), "skipped_short": skipped, "n_themes": int(len(themes)),
+        "n_reviews": int(len(frame)),
+        "skipped_short": skipped,
+        "n_themes": int(len(themes)),
         "outlier_share": float(np.mean(fit["raw"] == OUTLIER)),
         "unassigned_share": float(np.mean(fit["labels"] == OUTLIER)),
         "n_new_themes": int(themes["covered_by"].isna().sum()),
-        "model_id": model_id, "timings_s": fit["timings"],
+        "model_id": model_id,
+        "timings_s": fit["timings"],
     }
 
 
-def save_theme_run(ws: Workspace, run_id: str, frame: pd.DataFrame, fit: dict[str, Any],
-          table: pd.DataFrame, config: dict, metrics: dict, started: datetime,
-          data_key: str) -> None:
+def save_theme_run(
+    ws: Workspace,
+    run_id: str,
+    frame: pd.DataFrame,
+    fit: dict[str, Any],
+    table: pd.DataFrame,
+    config: dict,
+    metrics: dict,
+    started: datetime,
+    data_key: str,
+) -> None:
     """Write the run record, the themes and every review's theme in one transaction."""
-    members = pd.DataFrame({"run_id": run_id, "dataset_id": frame["dataset_id"],
-                            "review_id": frame["review_id"], "theme_id": fit["labels"].astype(np.int32),
-                            "is_outlier": fit["raw"] == OUTLIER})
+    members = pd.DataFrame(
+        {
+            "run_id": run_id,
+            "dataset_id": frame["dataset_id"],
+            "review_id": frame["review_id"],
+            "theme_id": fit["labels"].astype(np.int32),
+            "is_outlier": fit["raw"] == OUTLIER,
+        }
+    )
     themes = table.assign(run_id=run_id)
     if "promoted_as" not in themes:
         themes["promoted_as"] = None
@@ -301,6 +357,7 @@ def save_theme_run(ws: Workspace, run_id: str, frame: pd.DataFrame, fit: dict[st
 
 # ---------------------------------------------------------------------- reading back
 
+
 def theme_runs(ws: Workspace) -> pd.DataFrame:
     """Finished theme runs, newest first: run_id, finished_at, dataset_key, metrics (dict)."""
     return history(ws, STAGE)
@@ -308,8 +365,9 @@ def theme_runs(ws: Workspace) -> pd.DataFrame:
 
 def load_themes(ws: Workspace, run_id: str) -> pd.DataFrame:
     """The themes of a run with keywords, overlap and representatives parsed (themes first)."""
-    df = ws.query_df("SELECT * EXCLUDE (run_id) FROM themes WHERE run_id = ? "
-                     "ORDER BY theme_id < 0, theme_id", [run_id])
+    df = ws.query_df(
+        "SELECT * EXCLUDE (run_id) FROM themes WHERE run_id = ? ORDER BY theme_id < 0, theme_id", [run_id]
+    )
     df["keywords"] = df["keywords_json"].map(lambda s: [w for w, _ in json.loads(s or "[]")])
     df["overlap"] = df["overlap_json"].map(lambda s: json.loads(s or "{}"))
     df["representatives"] = df["representative_json"].map(lambda s: json.loads(s or "[]"))
@@ -323,10 +381,13 @@ def theme_reviews(ws: Workspace, run_id: str, theme_id: int, limit: int = 50) ->
     return ws.query_df(
         "SELECT t.dataset_id, t.review_id, t.is_outlier, r.rating, r.text FROM review_themes t "
         "JOIN reviews r USING (dataset_id, review_id) WHERE t.run_id = ? AND t.theme_id = ? "
-        "ORDER BY t.is_outlier, t.dataset_id, t.review_id LIMIT ?", [run_id, int(theme_id), int(limit)])
+        "ORDER BY t.is_outlier, t.dataset_id, t.review_id LIMIT ?",
+        [run_id, int(theme_id), int(limit)],
+    )
 
 
 # ---------------------------------------------------------------------- promotion
+
 
 def suggest_aspect_name(theme_name: str) -> str:
     """A taxonomy-safe aspect name from a theme name (letters, digits, spaces, -&/; <= 40)."""
@@ -344,8 +405,9 @@ def promote_theme(ws: Workspace, run_id: str, theme_id: int, name: str | None = 
     """
     from cx_core.reviews.taxonomy import add_aspect, load_taxonomy
 
-    row = ws.query_one("SELECT name, keywords_json FROM themes WHERE run_id = ? AND theme_id = ?",
-                       [run_id, int(theme_id)])
+    row = ws.query_one(
+        "SELECT name, keywords_json FROM themes WHERE run_id = ? AND theme_id = ?", [run_id, int(theme_id)]
+    )
     if row is None:
         raise ValueError(f"No theme {theme_id} in run {run_id}.")
     if int(theme_id) < 0:
@@ -356,6 +418,8 @@ def promote_theme(ws: Workspace, run_id: str, theme_id: int, name: str | None = 
     seeds = [w for w, _ in json.loads(row[1] or "[]")]
     stored = add_aspect(ws, aspect, seeds, source="theme")
     with ws.write() as cur:
-        cur.execute("UPDATE themes SET promoted_as = ? WHERE run_id = ? AND theme_id = ?",
-                    [stored, run_id, int(theme_id)])
+        cur.execute(
+            "UPDATE themes SET promoted_as = ? WHERE run_id = ? AND theme_id = ?",
+            [stored, run_id, int(theme_id)],
+        )
     return stored

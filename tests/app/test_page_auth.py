@@ -28,9 +28,13 @@ def _clear() -> None:
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     """A fresh workspace (demo store of 300 customers) and an empty users file location."""
-    for k, v in {"CX_DB_PATH": tmp_path / "ws.duckdb", "CX_DEMO_DIR": tmp_path / "demo",
-                 "CX_INGEST_UPLOAD_DIR": tmp_path / "uploads", "CX_DEMO_CUSTOMERS": "300",
-                 "CX_AUTH_USERS_FILE": tmp_path / "users.json"}.items():
+    for k, v in {
+        "CX_DB_PATH": tmp_path / "ws.duckdb",
+        "CX_DEMO_DIR": tmp_path / "demo",
+        "CX_INGEST_UPLOAD_DIR": tmp_path / "uploads",
+        "CX_DEMO_CUSTOMERS": "300",
+        "CX_AUTH_USERS_FILE": tmp_path / "users.json",
+    }.items():
         monkeypatch.setenv(k, str(v))
     _clear()
     yield tmp_path
@@ -90,8 +94,11 @@ def test_login_required_with_users_and_failures_are_audited(team):
     assert at.title[0].value == "Overview" and at.metric
     assert any("Signed in as **ana** (analyst)" in c.value for c in at.sidebar.caption)
     logins = [a[:3] for a in _audit(team) if a[2].startswith("login")][::-1]
-    assert logins == [("ana", "-", "login_failed"), ("mallory", "-", "login_failed"),
-                      ("ana", "analyst", "login")]
+    assert logins == [
+        ("ana", "-", "login_failed"),
+        ("mallory", "-", "login_failed"),
+        ("ana", "analyst", "login"),
+    ]
 
 
 def test_viewer_cannot_load_delete_or_reveal(team):

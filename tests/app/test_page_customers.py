@@ -8,8 +8,8 @@ from datetime import datetime
 import pytest
 import streamlit as st
 
-from cx_core.ingest.bootstrap import ensure_demo
 from cx_core.config import load_config
+from cx_core.ingest.bootstrap import ensure_demo
 from cx_core.store.db import Workspace
 from tests.app_fixtures import XSS, app_env, new_app  # noqa: F401  (app_env is a fixture)
 
@@ -30,15 +30,19 @@ def _seed_scores(customer_id: str | None = None) -> str:
         ensure_demo(ws, cfg)
         cid = customer_id or ws.scalar(
             "SELECT r.customer_id FROM reviews r JOIN orders o USING (customer_id) "
-            "GROUP BY 1 ORDER BY count(DISTINCT r.review_id) DESC, 1 LIMIT 1")
+            "GROUP BY 1 ORDER BY count(DISTINCT r.review_id) DESC, 1 LIMIT 1"
+        )
         with ws.write() as cur:
             now = datetime.now()
-            cur.execute("INSERT INTO runs VALUES ('rs_1', 'review_scores', 'k', '{}', ?, ?, 'done', '{}')",
-                        [now, now])
+            cur.execute(
+                "INSERT INTO runs VALUES ('rs_1', 'review_scores', 'k', '{}', ?, ?, 'done', '{}')", [now, now]
+            )
             cur.execute(
                 "INSERT INTO review_scores SELECT 'rs_1', dataset_id, review_id, 'm', 'supervised', "
                 "'negative', NULL, NULL, NULL, -0.7, NULL, [?], ?, 0.9, ['refund'] "
-                "FROM reviews WHERE customer_id = ?", [XSS, json.dumps({XSS: -0.8}), cid])
+                "FROM reviews WHERE customer_id = ?",
+                [XSS, json.dumps({XSS: -0.8}), cid],
+            )
         return cid
     finally:
         ws.close()

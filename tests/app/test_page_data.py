@@ -31,8 +31,7 @@ def test_data_page_browse_and_mask(app_env):
 
 def test_data_page_validate_and_load_hostile_file(app_env):
     f = app_env / "hostile.csv"
-    f.write_text(f'review_text,"{XSS}",rating\n"{XSS} and ""; DROP TABLE orders; --",x,5\n'
-                 "fine product,y,4\n")
+    f.write_text(f'review_text,"{XSS}",rating\n"{XSS} and ""; DROP TABLE orders; --",x,5\nfine product,y,4\n')
     at = new_app()
     at.switch_page("pages/data.py").run()
     at = load_by_path(at, str(f), "reviews")
@@ -72,8 +71,16 @@ def test_data_page_refuses_paths_outside_allowed_dirs_with_one_message(app_env):
     secret = app_env.parent / f"{app_env.name}-outside.env"
     secret.write_text("DB_PASSWORD=hunter2\n")
     (app_env / "innocent.csv").symlink_to(secret)
-    attempts = [str(secret), "/etc/passwd", "/etc/shadow", "innocent.csv", "../" + secret.name,
-                str(app_env / "missing.csv"), str(app_env), "/nonexistent/x.csv"]
+    attempts = [
+        str(secret),
+        "/etc/passwd",
+        "/etc/shadow",
+        "innocent.csv",
+        "../" + secret.name,
+        str(app_env / "missing.csv"),
+        str(app_env),
+        "/nonexistent/x.csv",
+    ]
     at = new_app()
     at.switch_page("pages/data.py").run()
     at.radio[0].set_value("Path on the server").run()
@@ -99,8 +106,13 @@ def test_data_page_offers_uploads_only_without_allowed_dirs(app_env, monkeypatch
 
 def test_data_page_offers_to_remove_demo_next_to_own_data(tmp_path, monkeypatch):
     """Own data loaded next to the auto-loaded demo store: the Data page says so and removes it."""
-    for k, v in {"CX_DB_PATH": tmp_path / "ws.duckdb", "CX_DEMO_DIR": tmp_path / "demo",
-                 "CX_INGEST_UPLOAD_DIR": tmp_path / "uploads", "CX_INGEST_ALLOWED_DIRS": tmp_path, "CX_DEMO_CUSTOMERS": 200}.items():
+    for k, v in {
+        "CX_DB_PATH": tmp_path / "ws.duckdb",
+        "CX_DEMO_DIR": tmp_path / "demo",
+        "CX_INGEST_UPLOAD_DIR": tmp_path / "uploads",
+        "CX_INGEST_ALLOWED_DIRS": tmp_path,
+        "CX_DEMO_CUSTOMERS": 200,
+    }.items():
         monkeypatch.setenv(k, str(v))
     clear_streamlit_caches()
     try:
@@ -126,8 +138,9 @@ def test_data_page_hints_at_the_right_kind(tmp_path, monkeypatch):
     monkeypatch.setenv("CX_DEMO_CUSTOMERS", "200")
     f = orders_csv(tmp_path / "retail.csv")
     at = load_by_path(open_page("pages/data.py"), str(f), "reviews")
-    assert any("This looks like an orders file" in w.value and "choose 'Orders'" in w.value
-               for w in at.warning)
+    assert any(
+        "This looks like an orders file" in w.value and "choose 'Orders'" in w.value for w in at.warning
+    )
     assert any("looks like an orders file" in e.value for e in at.error)
 
 

@@ -10,8 +10,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from cx_core.config import load_config
-from cx_core.store.db import Workspace
 from cx_core.ingest.load import load_file
+from cx_core.store.db import Workspace
 from tests.conftest import ROOT
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -26,11 +26,13 @@ def app_ws(tmp_path, monkeypatch):
     monkeypatch.setenv("CX_INGEST_UPLOAD_DIR", str(tmp_path / "uploads"))
     monkeypatch.setenv("CX_REVIEWS_MODEL_STORE", str(tmp_path / "models"))
     f = tmp_path / "reviews.csv"
-    f.write_text("review_id,review_text,rating\n"
-                 f'r1,"Lovely dress {XSS} but the zip broke",2\n'
-                 f'r2,"Terrible fit {BREAKOUT.replace(chr(34), chr(34) * 2)} never again",1\n'
-                 "r3,Great quality and fast delivery,5\n"
-                 "r4,Mail me at jane.doe@example.com about the refund,3\n")
+    f.write_text(
+        "review_id,review_text,rating\n"
+        f'r1,"Lovely dress {XSS} but the zip broke",2\n'
+        f'r2,"Terrible fit {BREAKOUT.replace(chr(34), chr(34) * 2)} never again",1\n'
+        "r3,Great quality and fast delivery,5\n"
+        "r4,Mail me at jane.doe@example.com about the refund,3\n"
+    )
     ws = Workspace.open(load_config().db)
     load_file(ws, f, "reviews")
     ws.close()
@@ -43,13 +45,18 @@ def app_ws(tmp_path, monkeypatch):
 def tiny_model():
     from transformers import AutoTokenizer
 
-    from cx_core.text.encoder import default_model_dir
     from cx_core.explain.reference import EncoderHeadModel, tiny_bert
+    from cx_core.text.encoder import default_model_dir
 
     tok = AutoTokenizer.from_pretrained(default_model_dir(), local_files_only=True)
     torch.manual_seed(0)
-    return EncoderHeadModel(tiny_bert(tok), tok, {"sentiment": ["negative", "neutral", "positive"]},
-                            max_length=64, model_id="tiny-zero-shot")
+    return EncoderHeadModel(
+        tiny_bert(tok),
+        tok,
+        {"sentiment": ["negative", "neutral", "positive"]},
+        max_length=64,
+        model_id="tiny-zero-shot",
+    )
 
 
 def _explain_page() -> AppTest:

@@ -37,8 +37,7 @@ def open_export() -> AppTest:
 
 def rendered_text(at: AppTest) -> list[str]:
     """Every piece of Markdown the page rendered (labels included)."""
-    out = [el.value for el in [*at.markdown, *at.caption, *at.info, *at.error, *at.warning,
-                               *at.success]]
+    out = [el.value for el in [*at.markdown, *at.caption, *at.info, *at.error, *at.warning, *at.success]]
     return out + [m.label for m in at.metric] + [b.label for b in at.get("download_button")]
 
 

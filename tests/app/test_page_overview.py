@@ -8,8 +8,8 @@ from datetime import datetime
 import pytest
 import streamlit as st
 
-from cx_core.ingest.bootstrap import ensure_demo
 from cx_core.config import load_config
+from cx_core.ingest.bootstrap import ensure_demo
 from cx_core.store.db import Workspace
 from tests.app_fixtures import XSS, app_env, new_app  # noqa: F401  (app_env is a fixture)
 
@@ -33,18 +33,23 @@ def _seed() -> None:
         now = datetime.now()
         with ws.write() as cur:
             for run, stage in (("rs_1", "review_scores"), ("p_1", "profiles")):
-                cur.execute("INSERT INTO runs VALUES (?, ?, 'k', '{}', ?, ?, 'done', '{}')",
-                            [run, stage, now, now])
+                cur.execute(
+                    "INSERT INTO runs VALUES (?, ?, 'k', '{}', ?, ?, 'done', '{}')", [run, stage, now, now]
+                )
             cur.execute(
                 "INSERT INTO review_scores (run_id, dataset_id, review_id, model_id, sentiment_method, "
                 "sentiment, sentiment_score, aspects, aspect_sentiment_json) "
                 "SELECT 'rs_1', dataset_id, review_id, 'm', 'test', "
                 "CASE WHEN rating <= 2 THEN 'negative' ELSE 'positive' END, (rating - 3) / 2, "
                 "[?, 'price'], json_object(?, CASE WHEN rating <= 2 THEN -0.8 ELSE 0.4 END, 'price', 0.5) "
-                "FROM reviews", [XSS, XSS])
-            cur.execute("INSERT INTO customer_profiles (run_id, customer_id, churn_prob, clv) "
-                        "SELECT DISTINCT 'p_1', customer_id, CASE WHEN hash(customer_id) % 4 = 0 "
-                        "THEN 0.9 ELSE 0.1 END, 5.0 FROM reviews WHERE customer_id IS NOT NULL")
+                "FROM reviews",
+                [XSS, XSS],
+            )
+            cur.execute(
+                "INSERT INTO customer_profiles (run_id, customer_id, churn_prob, clv) "
+                "SELECT DISTINCT 'p_1', customer_id, CASE WHEN hash(customer_id) % 4 = 0 "
+                "THEN 0.9 ELSE 0.1 END, 5.0 FROM reviews WHERE customer_id IS NOT NULL"
+            )
     finally:
         ws.close()
 
@@ -87,18 +92,22 @@ def test_overview_what_changed_block(app_env):  # noqa: F811
         ensure_demo(ws, cfg)
         now = datetime.now()
         with ws.write() as cur:
-            cur.execute("INSERT INTO runs VALUES ('rs_1', 'review_scores', 'k', '{}', ?, ?, 'done', '{}')",
-                        [now, now])
+            cur.execute(
+                "INSERT INTO runs VALUES ('rs_1', 'review_scores', 'k', '{}', ?, ?, 'done', '{}')", [now, now]
+            )
             cur.execute(
                 "INSERT INTO review_scores (run_id, dataset_id, review_id, model_id, sentiment_method, "
                 "sentiment, sentiment_score, aspects, aspect_sentiment_json) "
                 "SELECT 'rs_1', dataset_id, review_id, 'm', 'test', 'neutral', 0.0, [?], json_object(?, "
                 "CASE WHEN ts > greatest((SELECT max(ts) FROM orders), (SELECT max(ts) FROM reviews)) "
-                "- INTERVAL 90 DAY THEN -0.8 ELSE 0.4 END) FROM reviews", [XSS, XSS])
+                "- INTERVAL 90 DAY THEN -0.8 ELSE 0.4 END) FROM reviews",
+                [XSS, XSS],
+            )
     finally:
         ws.close()
     at = new_app()
     assert any(s.value == "What changed" for s in at.subheader)
-    assert any("Complaints about" in m.value and "\\<img" in m.value and "rose" in m.value
-               for m in at.markdown)
+    assert any(
+        "Complaints about" in m.value and "\\<img" in m.value and "rose" in m.value for m in at.markdown
+    )
     _no_raw_html(at)

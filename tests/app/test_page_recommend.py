@@ -7,8 +7,8 @@ import pytest
 import streamlit as st
 
 from cx_core.config import load_config
-from cx_core.store.db import Workspace
 from cx_core.safe import md_escape
+from cx_core.store.db import Workspace
 from tests.app_fixtures import XSS, app_env, new_app  # noqa: F401  (app_env is a fixture)
 from tests.recommend.test_recommend import _baskets
 
@@ -28,12 +28,24 @@ def _seed_orders(tmp_path) -> None:
     lines.loc[lines["item"] == "a4", "item_name"] = XSS + " *bold*"
     f = tmp_path / "orders.csv"
     lines.assign(amount=1.0, quantity=lines["is_return"].map({True: -1.0, False: 1.0})).drop(
-        columns="is_return").to_csv(f, index=False)
+        columns="is_return"
+    ).to_csv(f, index=False)
     ws = Workspace.open(load_config().db)
     try:
-        load_file(ws, f, "orders", {"customer_id": "customer_id", "order_id": "order_id", "ts": "ts",
-                                    "amount": "amount", "quantity": "quantity", "item": "item",
-                                    "item_name": "item_name"})
+        load_file(
+            ws,
+            f,
+            "orders",
+            {
+                "customer_id": "customer_id",
+                "order_id": "order_id",
+                "ts": "ts",
+                "amount": "amount",
+                "quantity": "quantity",
+                "item": "item",
+                "item_name": "item_name",
+            },
+        )
     finally:
         ws.close()
 
@@ -64,15 +76,33 @@ def _seed_reviews(tmp_path) -> None:
     from cx_core.ingest.load import load_file
 
     texts = ["soft fabric, true to size", "lovely colour and fit", f"{XSS} runs small", "fits well"]
-    df = pd.DataFrame({"review_id": [f"v{i}" for i in range(12)], "item": ["p1", "p2", "p3"] * 4,
-                       "rating": [5, 4, 5, 2] * 3, "category": [XSS, "Tops", "Dresses"] * 4,
-                       "title": [f"{XSS} title", "", "Nice", "ok"] * 3, "text": texts * 3})
+    df = pd.DataFrame(
+        {
+            "review_id": [f"v{i}" for i in range(12)],
+            "item": ["p1", "p2", "p3"] * 4,
+            "rating": [5, 4, 5, 2] * 3,
+            "category": [XSS, "Tops", "Dresses"] * 4,
+            "title": [f"{XSS} title", "", "Nice", "ok"] * 3,
+            "text": texts * 3,
+        }
+    )
     f = tmp_path / "reviews.csv"
     df.to_csv(f, index=False)
     ws = Workspace.open(load_config().db)
     try:
-        load_file(ws, f, "reviews", {"review_id": "review_id", "item": "item", "rating": "rating",
-                                     "category": "category", "title": "title", "text": "text"})
+        load_file(
+            ws,
+            f,
+            "reviews",
+            {
+                "review_id": "review_id",
+                "item": "item",
+                "rating": "rating",
+                "category": "category",
+                "title": "title",
+                "text": "text",
+            },
+        )
     finally:
         ws.close()
 

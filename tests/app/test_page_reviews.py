@@ -10,7 +10,7 @@ from cx_core.ingest.load import load_file
 from cx_core.reviews.testing import tiny_encoder_dir
 from tests.app_fixtures import open_page, page_env
 from tests.conftest import ROOT
-from tests.review_fixtures import XSS, review_app_env, score_all
+from tests.review_fixtures import review_app_env, score_all
 
 
 @pytest.fixture(scope="module")
@@ -56,5 +56,8 @@ def test_reviews_page_says_data_changed(tmp_path, monkeypatch, cfg, ws):
     q.write_text("id,text\n8,lovely colour\n")
     load_file(ws, q, "reviews")
     at.run()
-    assert any("Data changed since these scores were computed: 1 review is not scored yet" in w.value
-               and "Score again" in w.value for w in at.warning)
+    assert any(
+        "Data changed since these scores were computed: 1 review is not scored yet" in w.value
+        and "Score again" in w.value
+        for w in at.warning
+    )

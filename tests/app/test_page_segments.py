@@ -12,8 +12,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from cx_core.config import load_config
-from cx_core.store.db import Workspace
 from cx_core.ingest.load import load_file
+from cx_core.store.db import Workspace
 from tests.conftest import ROOT
 from tests.segment_helpers import DEMO_CUSTOMERS, DEMO_SEED, demo_workspace
 
@@ -44,8 +44,7 @@ RAW_TAG = re.compile(r"(?<!\\)<img")  # a tag Markdown would render; "\<img" sho
 
 def _rendered_text(at: AppTest) -> list[str]:
     """Every markdown-ish string and every chart spec on the page."""
-    out = [el.value for el in [*at.markdown, *at.caption, *at.info, *at.warning, *at.error,
-                               *at.success]]
+    out = [el.value for el in [*at.markdown, *at.caption, *at.info, *at.warning, *at.error, *at.success]]
     out += [el.proto.spec for el in at.get("plotly_chart")]
     return out
 
@@ -92,30 +91,48 @@ def _hostile_workspace(root) -> None:
     cfg = load_config(env={}, db__path=str(root / "ws.duckdb"))
     ws = Workspace.open(cfg.db)
     csv = root / "r.csv"
-    pd.DataFrame({"customer_id": ["a", "b", "c"], "review_text": [XSS, "fine **bold**", "ok"],
-                  "rating": [1, 5, 3]}).to_csv(csv, index=False)
+    pd.DataFrame(
+        {"customer_id": ["a", "b", "c"], "review_text": [XSS, "fine **bold**", "ok"], "rating": [1, 5, 3]}
+    ).to_csv(csv, index=False)
     load_file(ws, csv, "reviews")
     run_id = "seg_hostile"
-    config = {"settings": {}, "unit_kind": "customer", "strategy": "single",
-              "min_segment_size": 2, "inputs": {"review_scores_run": None}}
-    metrics = {"n": 3, "unit_kind": "customer", "n_segments": 2, "noise_share": 1 / 3,
-               "outlier_share": 1 / 3, "text_coverage": 1.0, "churn_source": XSS}
+    config = {
+        "settings": {},
+        "unit_kind": "customer",
+        "strategy": "single",
+        "min_segment_size": 2,
+        "inputs": {"review_scores_run": None},
+    }
+    metrics = {
+        "n": 3,
+        "unit_kind": "customer",
+        "n_segments": 2,
+        "noise_share": 1 / 3,
+        "outlier_share": 1 / 3,
+        "text_coverage": 1.0,
+        "churn_source": XSS,
+    }
     rep = json.dumps([{"review_id": "1", "rating": 1, "text": XSS}])
     asp = json.dumps([{"aspect": XSS, "share": 0.5, "lift": 2.0, "sentiment": -0.5}])
     traits = json.dumps([{"column": "x", "label": XSS, "z": 1.0, "segment": 1, "overall": 0}])
     with ws.write() as cur:
-        cur.execute("INSERT INTO runs VALUES (?, 'segments', ?, ?, ?, ?, 'done', ?)",
-                    [run_id, "x", json.dumps(config), datetime.now(), datetime.now(),
-                     json.dumps(metrics)])
+        cur.execute(
+            "INSERT INTO runs VALUES (?, 'segments', ?, ?, ?, ?, 'done', ?)",
+            [run_id, "x", json.dumps(config), datetime.now(), datetime.now(), json.dumps(metrics)],
+        )
         for uid, seg, out in (("a", 0, False), ("b", 1, False), ("c", -1, True)):
-            cur.execute("INSERT INTO segments VALUES (?, 'customer', ?, ?, ?, 0.9, ?, ?)",
-                        [run_id, uid, seg, out, float(seg), 1.0])
+            cur.execute(
+                "INSERT INTO segments VALUES (?, 'customer', ?, ?, ?, 0.9, ?, ?)",
+                [run_id, uid, seg, out, float(seg), 1.0],
+            )
         for seg, name in ((0, XSS), (1, "[link](http://x) & *b*"), (-1, "Outliers")):
-            cur.execute("INSERT INTO segment_info (run_id, segment_id, name, keywords_json, size, "
-                        "share, revenue_share, mean_clv, churn_rate, mean_sentiment, "
-                        "top_aspects_json, representative_json, traits_json) "
-                        "VALUES (?, ?, ?, ?, 1, 0.33, NULL, NULL, NULL, NULL, ?, ?, ?)",
-                        [run_id, seg, name, json.dumps([[XSS, 1.0]]), asp, rep, traits])
+            cur.execute(
+                "INSERT INTO segment_info (run_id, segment_id, name, keywords_json, size, "
+                "share, revenue_share, mean_clv, churn_rate, mean_sentiment, "
+                "top_aspects_json, representative_json, traits_json) "
+                "VALUES (?, ?, ?, ?, 1, 0.33, NULL, NULL, NULL, NULL, ?, ?, ?)",
+                [run_id, seg, name, json.dumps([[XSS, 1.0]]), asp, rep, traits],
+            )
     ws.close()
 
 

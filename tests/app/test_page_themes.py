@@ -11,9 +11,9 @@ from streamlit.testing.v1 import AppTest
 
 import cx_core.themes.run as themes_mod
 from cx_core.reviews.taxonomy import load_taxonomy
-from tests.conftest import ROOT
 from tests.app.test_page_export import export_env  # noqa: F401  (fixture: empty workspace)
 from tests.app_fixtures import clear_streamlit_caches, new_app
+from tests.conftest import ROOT
 from tests.themes.test_themes import XSS, insert_reviews, planted_corpus
 
 
@@ -30,8 +30,7 @@ RAW_TAG = re.compile(r"(?<!\\)<img")  # an unescaped tag (md_escape writes a bac
 
 def rendered(at: AppTest) -> list[str]:
     """Markdown the page rendered, expander labels and metric labels included."""
-    out = [el.value for el in [*at.markdown, *at.caption, *at.info, *at.error, *at.warning,
-                               *at.success]]
+    out = [el.value for el in [*at.markdown, *at.caption, *at.info, *at.error, *at.warning, *at.success]]
     return out + [e.label for e in at.expander] + [m.label for m in at.metric]
 
 
@@ -57,8 +56,9 @@ def test_discover_show_and_promote(export_env, monkeypatch):  # noqa: F811
         assert not RAW_TAG.search(text), text
     assert any("img src" in t for t in rendered(at))  # the hostile review is shown, escaped
     pick = at.selectbox(key="themes_promote_pick")
-    assert at.text_input(key=f"themes_promote_name_{at.selectbox(key='themes_run').value}_"
-                              f"{pick.value}").value  # a suggested name
+    assert at.text_input(
+        key=f"themes_promote_name_{at.selectbox(key='themes_run').value}_{pick.value}"
+    ).value  # a suggested name
     name_box = at.text_input[-1]
     name_box.set_value(XSS).run()
     at.button(key="themes_promote").click().run()
@@ -85,13 +85,20 @@ def test_hostile_theme_names_render_escaped(export_env):  # noqa: F811
     now = datetime.now()
     reps = json.dumps([{"dataset_id": "d", "review_id": "r1", "text": XSS + " ada@example.com"}])
     with ws.write() as cur:
-        cur.execute("INSERT INTO runs VALUES ('run_x', 'themes', 'k', '{}', ?, ?, 'done', ?)",
-                    [now, now, json.dumps({"n_themes": 1, "n_new_themes": 1, "n_reviews": 40,
-                                           "outlier_share": 0.25})])
-        cur.execute("INSERT INTO themes (run_id, theme_id, name, keywords_json, size, share, "
-                    "representative_json, overlap_json) VALUES ('run_x', 0, ?, ?, 30, 0.75, ?, "
-                    "'{}'), ('run_x', -1, 'Outliers', '[]', 10, 0.25, '[]', '{}')",
-                    [XSS, json.dumps([[XSS, 0.5]]), reps])
+        cur.execute(
+            "INSERT INTO runs VALUES ('run_x', 'themes', 'k', '{}', ?, ?, 'done', ?)",
+            [
+                now,
+                now,
+                json.dumps({"n_themes": 1, "n_new_themes": 1, "n_reviews": 40, "outlier_share": 0.25}),
+            ],
+        )
+        cur.execute(
+            "INSERT INTO themes (run_id, theme_id, name, keywords_json, size, share, "
+            "representative_json, overlap_json) VALUES ('run_x', 0, ?, ?, 30, 0.75, ?, "
+            "'{}'), ('run_x', -1, 'Outliers', '[]', 10, 0.25, '[]', '{}')",
+            [XSS, json.dumps([[XSS, 0.5]]), reps],
+        )
     ws.close()
     at = open_themes()
     assert {m.label: m.value for m in at.metric}["Outlier share"] == "25%"
@@ -105,8 +112,13 @@ def test_hostile_theme_names_render_escaped(export_env):  # noqa: F811
 
 def test_themes_empty_state_opens_the_run_form(tmp_path, monkeypatch):
     """No theme run yet: the 'Find themes' expander is open, so 'Discover themes' is visible."""
-    for k, v in {"CX_DB_PATH": tmp_path / "ws.duckdb", "CX_DEMO_DIR": tmp_path / "demo",
-                 "CX_INGEST_UPLOAD_DIR": tmp_path / "uploads", "CX_INGEST_ALLOWED_DIRS": tmp_path, "CX_DEMO_CUSTOMERS": 200}.items():
+    for k, v in {
+        "CX_DB_PATH": tmp_path / "ws.duckdb",
+        "CX_DEMO_DIR": tmp_path / "demo",
+        "CX_INGEST_UPLOAD_DIR": tmp_path / "uploads",
+        "CX_INGEST_ALLOWED_DIRS": tmp_path,
+        "CX_DEMO_CUSTOMERS": 200,
+    }.items():
         monkeypatch.setenv(k, str(v))
     clear_streamlit_caches()
     try:

@@ -23,8 +23,9 @@ def test_users_cli_round_trip(monkeypatch, cfg, tmp_path, capsys):
     f = tmp_path / "users.json"
     assert _run(monkeypatch, cfg, f, "list") == 0
     assert "single-user local mode" in capsys.readouterr().out
-    assert _run(monkeypatch, cfg, f, "add", "ana", "--role", "analyst", "--password-stdin",
-                stdin=PW + "\n") == 0
+    assert (
+        _run(monkeypatch, cfg, f, "add", "ana", "--role", "analyst", "--password-stdin", stdin=PW + "\n") == 0
+    )
     assert _run(monkeypatch, cfg, f, "add", "sso@example.com", "--role", "admin", "--sso") == 0
     assert _run(monkeypatch, cfg, f, "set-role", "ana", "viewer") == 0
     assert _run(monkeypatch, cfg, f, "set-password", "ana", "--password-stdin", stdin=PW + "!\n") == 0
@@ -40,16 +41,22 @@ def test_users_cli_round_trip(monkeypatch, cfg, tmp_path, capsys):
         log = audit_log(ws)
     finally:
         ws.close()
-    assert list(log["action"])[::-1] == ["user_add", "user_add", "user_set_role", "user_set_password",
-                                         "user_remove"]
+    assert list(log["action"])[::-1] == [
+        "user_add",
+        "user_add",
+        "user_set_role",
+        "user_set_password",
+        "user_remove",
+    ]
     assert log["actor"].str.startswith("cli:").all() and PW not in "".join(log["detail"])
     assert json.loads(log["detail"].iloc[-1]) == {"role": "analyst", "sso": False, "user": "ana"}
 
 
 def test_refused_change_is_not_audited(monkeypatch, cfg, tmp_path, capsys):
     f = tmp_path / "users.json"
-    assert _run(monkeypatch, cfg, f, "add", "bob", "--role", "viewer", "--password-stdin",
-                stdin="short\n") == 2
+    assert (
+        _run(monkeypatch, cfg, f, "add", "bob", "--role", "viewer", "--password-stdin", stdin="short\n") == 2
+    )
     assert _run(monkeypatch, cfg, f, "remove", "nobody") == 2
     assert "No user 'nobody'" in capsys.readouterr().err
     ws = Workspace.open(cfg.db)

@@ -19,10 +19,22 @@ def test_role_ladder():
         check_role("superuser")
 
 
-@pytest.mark.parametrize("address, loop", [
-    ("127.0.0.1", True), ("127.0.0.2", True), ("localhost", True), ("::1", True), ("[::1]", True),
-    ("", False), (None, False), ("0.0.0.0", False), ("::", False), ("192.0.2.2", False),
-    ("example.com", False)])
+@pytest.mark.parametrize(
+    "address, loop",
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("", False),
+        (None, False),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.0.2.2", False),
+        ("example.com", False),
+    ],
+)
 def test_is_loopback(address, loop):
     assert is_loopback(address) is loop
 

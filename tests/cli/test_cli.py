@@ -33,8 +33,13 @@ def test_bad_input_exit_code(tmp_path, capsys):
 
 
 def test_module_entry_point(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "cx_core", "--db", str(tmp_path / "w.duckdb"), "datasets"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "cx_core", "--db", str(tmp_path / "w.duckdb"), "datasets"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0 and "No datasets" in r.stdout
 
 

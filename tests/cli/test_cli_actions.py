@@ -6,8 +6,8 @@ import io
 
 import pandas as pd
 
-from cx_core.cli.main import main
 from cx_core.cli.actions import CSV_COLUMNS, actions_table
+from cx_core.cli.main import main
 from cx_core.store.db import Workspace
 from tests.segments.test_segment_actions import RUN, _seed
 

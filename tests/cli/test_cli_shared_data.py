@@ -16,18 +16,21 @@ import pandas as pd
 import pytest
 
 from cx_core.cli.main import main
-from tests.conftest import SHARED_DATA
 from cx_core.config import load_config
 from cx_core.store.db import Workspace
+from tests.conftest import SHARED_DATA
 
 DATA = SHARED_DATA
 CLOTHING = DATA / "womens_clothing_reviews" / "womens_clothing_ecommerce_reviews.csv.gz"
 RETAIL = DATA / "online_retail" / "online_retail.parquet"
 N_REVIEWS, N_CUSTOMERS = 300, 150
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not (CLOTHING.is_file() and RETAIL.is_file()),
-                                 reason="shared data not present (../shared/data)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (CLOTHING.is_file() and RETAIL.is_file()), reason="shared data not present (../shared/data)"
+    ),
+]
 
 
 def _samples(tmp: Path) -> tuple[Path, Path, int, int]:
@@ -36,13 +39,15 @@ def _samples(tmp: Path) -> tuple[Path, Path, int, int]:
 
     reviews, orders = tmp / "clothing_sample.csv", tmp / "retail_sample.csv"
     con = duckdb.connect()
-    con.execute(f"COPY (SELECT * FROM read_csv_auto('{CLOTHING}') LIMIT {N_REVIEWS}) "
-                f"TO '{reviews}' (HEADER)")
-    con.execute(f"COPY (SELECT * FROM '{RETAIL}' WHERE CustomerID IN (SELECT DISTINCT CustomerID "
-                f"FROM '{RETAIL}' WHERE CustomerID IS NOT NULL ORDER BY CustomerID LIMIT {N_CUSTOMERS})) "
-                f"TO '{orders}' (HEADER)")
-    texts = con.execute(f"SELECT count(*) FROM read_csv_auto('{reviews}') "
-                        "WHERE length(trim(\"Review Text\")) > 0").fetchone()[0]
+    con.execute(f"COPY (SELECT * FROM read_csv_auto('{CLOTHING}') LIMIT {N_REVIEWS}) TO '{reviews}' (HEADER)")
+    con.execute(
+        f"COPY (SELECT * FROM '{RETAIL}' WHERE CustomerID IN (SELECT DISTINCT CustomerID "
+        f"FROM '{RETAIL}' WHERE CustomerID IS NOT NULL ORDER BY CustomerID LIMIT {N_CUSTOMERS})) "
+        f"TO '{orders}' (HEADER)"
+    )
+    texts = con.execute(
+        f"SELECT count(*) FROM read_csv_auto('{reviews}') WHERE length(trim(\"Review Text\")) > 0"
+    ).fetchone()[0]
     con.close()
     return reviews, orders, int(texts), N_CUSTOMERS
 
@@ -56,12 +61,19 @@ def env(tmp_path, monkeypatch):
     torch.set_num_threads(1)
     for k in [k for k in os.environ if k.startswith("CX_")]:
         monkeypatch.delenv(k)
-    for name, value in {"CX_MODEL_DIR": tiny_encoder_dir(tmp_path / "enc"), "CX_MODEL_THREADS": "1",
-                        "CX_MODEL_DEVICE": "cpu", "CX_MODEL_DTYPE": "float32",
-                        "CX_MODEL_MAX_LENGTH": "64", "CX_DEMO_DIR": str(tmp_path / "demo"),
-                        "CX_INGEST_UPLOAD_DIR": str(tmp_path / "uploads"),
-                        "CX_REVIEWS_MODEL_STORE": str(tmp_path / "models"), "CX_REVIEWS_EPOCHS": "2",
-                        "CX_REVIEWS_MIN_STEPS": "0", "CX_REVIEWS_LEXICAL_DIM": "8"}.items():
+    for name, value in {
+        "CX_MODEL_DIR": tiny_encoder_dir(tmp_path / "enc"),
+        "CX_MODEL_THREADS": "1",
+        "CX_MODEL_DEVICE": "cpu",
+        "CX_MODEL_DTYPE": "float32",
+        "CX_MODEL_MAX_LENGTH": "64",
+        "CX_DEMO_DIR": str(tmp_path / "demo"),
+        "CX_INGEST_UPLOAD_DIR": str(tmp_path / "uploads"),
+        "CX_REVIEWS_MODEL_STORE": str(tmp_path / "models"),
+        "CX_REVIEWS_EPOCHS": "2",
+        "CX_REVIEWS_MIN_STEPS": "0",
+        "CX_REVIEWS_LEXICAL_DIM": "8",
+    }.items():
         monkeypatch.setenv(name, value)
     return tmp_path
 
@@ -75,12 +87,12 @@ def _cli(capsys, *argv: str) -> str:
 
 
 def test_load_and_run_on_real_samples_match_the_app_reads(env, capsys):
+    from cx_core.customers.profiles import load_profiles
     from cx_core.ingest.datasets import list_datasets, summarize
     from cx_core.insight.export import export_frame
-    from cx_core.segments.query import segment_runs
-    from cx_core.customers.profiles import load_profiles
-    from cx_core.store import runs as run_api
     from cx_core.reviews.browse import count_reviews
+    from cx_core.segments.query import segment_runs
+    from cx_core.store import runs as run_api
 
     reviews_csv, orders_csv, texts, customers = _samples(env)
     db = str(env / "ws.duckdb")
@@ -108,8 +120,12 @@ def test_load_and_run_on_real_samples_match_the_app_reads(env, capsys):
         profiles = load_profiles(ws, prof_run)
         # profiles cover customers with a purchase line (a return-only customer has none: Online
         # Retail has two among the sampled 150, whose only line is a cancellation)
-        buyers = int(ws.scalar("SELECT count(DISTINCT customer_id) FROM orders "
-                               "WHERE NOT coalesce(is_return, false) AND amount >= 0"))
+        buyers = int(
+            ws.scalar(
+                "SELECT count(DISTINCT customer_id) FROM orders "
+                "WHERE NOT coalesce(is_return, false) AND amount >= 0"
+            )
+        )
         ordered = int(ws.scalar("SELECT count(DISTINCT customer_id) FROM orders"))
         assert ordered == customers and customers - 5 <= buyers <= customers
         assert len(profiles) == buyers and profiles["customer_id"].is_unique

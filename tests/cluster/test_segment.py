@@ -10,15 +10,30 @@ import pytest
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import adjusted_rand_score
 
-from cx_core.cluster import (OUTLIER, CTfidfRepresentation, CustomerFeatureBuilder,
-                             HdbscanClusterer, KMeansClusterer, NullReducer, PCAReducer,
-                             SegmentPipeline, UmapReducer, assign_to_nearest,
-                             canonical_labels, compute_knn, default_pipeline, fast_pipeline,
-                             mean_review_embeddings, readable_name, representative_docs)
+from cx_core.cluster import (
+    OUTLIER,
+    CTfidfRepresentation,
+    CustomerFeatureBuilder,
+    HdbscanClusterer,
+    KMeansClusterer,
+    NullReducer,
+    PCAReducer,
+    SegmentPipeline,
+    UmapReducer,
+    assign_to_nearest,
+    canonical_labels,
+    compute_knn,
+    default_pipeline,
+    fast_pipeline,
+    mean_review_embeddings,
+    readable_name,
+    representative_docs,
+)
 
 
-def blobs(sizes: tuple[int, ...] = (320, 240, 180, 140, 100), dim: int = 384,
-          noise: float = 1.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def blobs(
+    sizes: tuple[int, ...] = (320, 240, 180, 140, 100), dim: int = 384, noise: float = 1.0, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Unit-norm gaussian blobs around random directions (sentence-embedding-like)."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(len(sizes), dim))
@@ -42,6 +57,7 @@ def fitted(data) -> SegmentPipeline:
 
 
 # ---------------------------------------------------------------- pipeline
+
 
 def test_pipeline_recovers_planted_blobs(data, fitted):
     X, y = data
@@ -86,15 +102,20 @@ def test_fast_preset_with_texts_names_segments():
 
 def test_pipeline_with_kmeans_and_null_stages():
     X, y = blobs(sizes=(150, 100, 80), dim=20, seed=2)
-    pipe = SegmentPipeline(pre_reducer=NullReducer(), reducer=NullReducer(),
-                           clusterer=KMeansClusterer(n_clusters=3), map_reducer="reuse",
-                           representation=False).fit(X)
+    pipe = SegmentPipeline(
+        pre_reducer=NullReducer(),
+        reducer=NullReducer(),
+        clusterer=KMeansClusterer(n_clusters=3),
+        map_reducer="reuse",
+        representation=False,
+    ).fit(X)
     assert adjusted_rand_score(y, pipe.labels_) == pytest.approx(1.0)
     assert pipe.map_2d_.shape == (X.shape[0], 2)
     assert pipe.knn_graph_ is None and pipe.outlier_share_ == 0.0
 
 
 # ---------------------------------------------------------------- clustering
+
 
 def test_canonical_labels_order_by_size_then_first_index():
     raw = np.array([7, 7, 3, -1, 3, 9, 9, 9, 5])
@@ -145,6 +166,7 @@ def test_kmeans_clusterer_is_canonical():
 
 # ---------------------------------------------------------------- representation
 
+
 def test_ctfidf_picks_planted_words():
     rng = np.random.default_rng(5)
     planted = {0: "delivery", 1: "refund", 2: "battery"}
@@ -180,18 +202,21 @@ def test_representative_docs_are_closest_to_centroid():
 
 # ---------------------------------------------------------------- features
 
+
 @pytest.fixture(scope="module")
 def customer_inputs() -> tuple[np.ndarray, pd.DataFrame]:
     rng = np.random.default_rng(6)
     n = 200
     text = rng.normal(size=(n, 16)).astype(np.float32)
     text[:20] = np.nan  # customers without reviews
-    beh = pd.DataFrame({
-        "revenue": rng.lognormal(4, 1.2, n),
-        "orders": rng.poisson(3, n).astype(float),
-        "recency_days": rng.uniform(0, 365, n),
-        "rating": rng.uniform(1, 5, n),
-    })
+    beh = pd.DataFrame(
+        {
+            "revenue": rng.lognormal(4, 1.2, n),
+            "orders": rng.poisson(3, n).astype(float),
+            "recency_days": rng.uniform(0, 365, n),
+            "rating": rng.uniform(1, 5, n),
+        }
+    )
     beh.loc[5, "revenue"] = np.nan
     return text, beh
 
@@ -236,6 +261,7 @@ def test_mean_review_embeddings():
 
 # ---------------------------------------------------------------- kNN and stages
 
+
 def test_knn_graph_exact_and_ivf(data):
     X, _ = data
     exact = compute_knn(X, 10, metric="cosine", method="exact")
@@ -258,16 +284,19 @@ def test_pca_reducer_skips_narrow_input():
     assert wide.transform(X).shape == (50, 3) and not wide.skipped_
 
 
-@pytest.mark.parametrize("stage, call", [
-    (PCAReducer(), lambda s: s.transform(np.zeros((2, 3)))),
-    (UmapReducer(), lambda s: s.transform(np.zeros((2, 3)))),
-    (NullReducer(), lambda s: s.transform(np.zeros((2, 3)))),
-    (HdbscanClusterer(), lambda s: s.assign_outliers_to_nearest(np.zeros((2, 3)))),
-    (KMeansClusterer(), lambda s: s.assign_outliers_to_nearest()),
-    (CTfidfRepresentation(), lambda s: s.top_words(0)),
-    (CustomerFeatureBuilder(), lambda s: s.transform(text=np.zeros((2, 3)))),
-    (SegmentPipeline(), lambda s: s.config_()),
-])
+@pytest.mark.parametrize(
+    "stage, call",
+    [
+        (PCAReducer(), lambda s: s.transform(np.zeros((2, 3)))),
+        (UmapReducer(), lambda s: s.transform(np.zeros((2, 3)))),
+        (NullReducer(), lambda s: s.transform(np.zeros((2, 3)))),
+        (HdbscanClusterer(), lambda s: s.assign_outliers_to_nearest(np.zeros((2, 3)))),
+        (KMeansClusterer(), lambda s: s.assign_outliers_to_nearest()),
+        (CTfidfRepresentation(), lambda s: s.top_words(0)),
+        (CustomerFeatureBuilder(), lambda s: s.transform(text=np.zeros((2, 3)))),
+        (SegmentPipeline(), lambda s: s.config_()),
+    ],
+)
 def test_stage_used_before_fit_raises(stage, call):
     with pytest.raises(NotFittedError):
         call(stage)

@@ -7,8 +7,14 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from cx_core.customers.churn import (ChurnModel, ChurnSettings, default_horizon_days, evaluate_churn,
-                           evaluation_line, score_churn)
+from cx_core.customers.churn import (
+    ChurnModel,
+    ChurnSettings,
+    default_horizon_days,
+    evaluate_churn,
+    evaluation_line,
+    score_churn,
+)
 from cx_core.customers.churn_features import OrderHistory
 from cx_core.customers.clv import NotFittedError
 
@@ -48,13 +54,16 @@ def test_default_horizon_from_span():
 
 
 def test_labels_hand_checked():
-    orders = pd.DataFrame({
-        "customer_id": ["a", "a", "b", "b", "c", "d"],
-        "ts": pd.to_datetime(["2020-01-01", "2020-01-20", "2020-01-05", "2020-02-15",
-                              "2020-01-10", "2020-03-01"]),
-        "amount": [10.0, 5.0, 7.0, 3.0, 4.0, 1.0],
-        "is_return": [False, False, False, True, False, False],
-    })
+    orders = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "b", "c", "d"],
+            "ts": pd.to_datetime(
+                ["2020-01-01", "2020-01-20", "2020-01-05", "2020-02-15", "2020-01-10", "2020-03-01"]
+            ),
+            "amount": [10.0, 5.0, 7.0, 3.0, 4.0, 1.0],
+            "is_return": [False, False, False, True, False, False],
+        }
+    )
     h = OrderHistory(orders)
     y = h.labels(h.day("2020-01-10"), 30)  # window 11 Jan .. 9 Feb
     assert y.to_dict() == {"a": False, "b": True, "c": True}  # b's 15 Feb line is a return, and late
@@ -112,10 +121,22 @@ def test_blend_weights(synthetic):
 def test_hgb_method_and_missing_features(synthetic):
     orders, _ = synthetic
     h = OrderHistory(orders)
-    signals = pd.DataFrame({"customer_id": ["c0001"], "ts": [pd.NaT], "rating": [np.nan],
-                            "scored": [False], "sentiment_score": [np.nan], "negative": [np.nan],
-                            "complaint": [np.nan], "praise": [np.nan], "risk": [np.nan],
-                            "risk_signal": [np.nan], "complaint_aspects": [[]], "praise_aspects": [[]]})
+    signals = pd.DataFrame(
+        {
+            "customer_id": ["c0001"],
+            "ts": [pd.NaT],
+            "rating": [np.nan],
+            "scored": [False],
+            "sentiment_score": [np.nan],
+            "negative": [np.nan],
+            "complaint": [np.nan],
+            "praise": [np.nan],
+            "risk": [np.nan],
+            "risk_signal": [np.nan],
+            "complaint_aspects": [[]],
+            "praise_aspects": [[]],
+        }
+    )
     m = ChurnModel(90, method="hgb").fit(h, None, signals)  # text columns are all missing
     assert m.uses_text_ and "mean_sentiment" not in m.feature_names_
     assert m.predict_proba(h, None, signals).between(0, 1).all()
@@ -132,9 +153,10 @@ def test_clear_errors():
         score_churn(OrderHistory(short))
     with pytest.raises(ValueError, match="No purchases"):
         OrderHistory(pd.DataFrame({"customer_id": ["a"], "ts": [DAY0], "amount": [-5.0]}))
-    everyone_stays = pd.DataFrame([(f"c{i}", DAY0 + pd.Timedelta(days=d), 10.0)
-                                   for i in range(30) for d in range(0, 200, 3)],
-                                  columns=["customer_id", "ts", "amount"])
+    everyone_stays = pd.DataFrame(
+        [(f"c{i}", DAY0 + pd.Timedelta(days=d), 10.0) for i in range(30) for d in range(0, 200, 3)],
+        columns=["customer_id", "ts", "amount"],
+    )
     with pytest.raises(ValueError, match="same outcome"):
         ChurnModel(30).fit(everyone_stays)
 
@@ -145,8 +167,13 @@ def test_evaluation_reports_baselines_on_the_same_customers(synthetic):
     ev = evaluate_churn(h, ChurnSettings(horizon_days=60))
     assert ev["horizon_days"] == 60
     assert ev["eval_cutoff"] == h.date(h.last_day - 60)
-    assert set(ev) >= {"model", "classifier_alone", "baseline_bgnbd_1_minus_p_alive",
-                       "baseline_bgnbd_p_no_purchase", "baseline_recency_days"}
+    assert set(ev) >= {
+        "model",
+        "classifier_alone",
+        "baseline_bgnbd_1_minus_p_alive",
+        "baseline_bgnbd_p_no_purchase",
+        "baseline_recency_days",
+    }
     line = evaluation_line({"evaluation": ev, "window": "x"})
     assert "AUC" in line and "P(no purchase)" in line
     assert "recompute" in evaluation_line({})

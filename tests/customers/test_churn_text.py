@@ -32,16 +32,28 @@ def unhappy_world(n: int = 600, days: int = 540, seed: int = 1) -> tuple[pd.Data
         stop = int(rng.choice(cutoffs)) + int(rng.integers(-3, 4)) if leaves else days + 1
         for k, d in enumerate(range(int(rng.integers(0, 7)), min(stop, days + 1), 7)):
             orders.append((cid, f"{cid}-{k}", DAY0 + pd.Timedelta(days=d), 30.0))
-        reviews.append((cid, DAY0 + pd.Timedelta(days=int(rng.integers(0, days))), 5.0, "positive",
-                        0.8, {"quality": 0.7}))
+        reviews.append(
+            (
+                cid,
+                DAY0 + pd.Timedelta(days=int(rng.integers(0, days))),
+                5.0,
+                "positive",
+                0.8,
+                {"quality": 0.7},
+            )
+        )
         if leaves or rng.random() < 0.2:
             d = stop - int(rng.integers(10, 60)) if leaves else int(rng.integers(0, days))
             reviews.append((cid, DAY0 + pd.Timedelta(days=d), 1.0, "negative", -0.8, {"delivery": -0.8}))
     o = pd.DataFrame(orders, columns=["customer_id", "order_id", "ts", "amount"])
-    r = pd.DataFrame(reviews, columns=["customer_id", "ts", "rating", "sentiment", "sentiment_score",
-                                       "aspects"])
-    raw = r.assign(aspect_sentiment_json=r.pop("aspects").map(json.dumps), risk=0.0,
-                   risk_flags=[[] for _ in range(len(r))])
+    r = pd.DataFrame(
+        reviews, columns=["customer_id", "ts", "rating", "sentiment", "sentiment_score", "aspects"]
+    )
+    raw = r.assign(
+        aspect_sentiment_json=r.pop("aspects").map(json.dumps),
+        risk=0.0,
+        risk_flags=[[] for _ in range(len(r))],
+    )
     return o, review_signals(raw)
 
 
@@ -56,8 +68,9 @@ def test_text_features_only_see_reviews_up_to_the_cutoff(world):
     day = h.day(DAY0 + pd.Timedelta(days=300))
     a = text_features(signals, day, h.features(day, 90).index)
     later = signals.assign(ts=signals["ts"] + pd.Timedelta(days=10000))
-    b = text_features(pd.concat([signals[signals["ts"] <= DAY0 + pd.Timedelta(days=300)], later]),
-                      day, a.index)
+    b = text_features(
+        pd.concat([signals[signals["ts"] <= DAY0 + pd.Timedelta(days=300)], later]), day, a.index
+    )
     pd.testing.assert_frame_equal(a, b)
     assert list(a.columns) == list(TEXT_FEATURES)
     assert set(a["has_reviews"].unique()) <= {0.0, 1.0}

@@ -8,8 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cx_core.customers.clv import (BetaGeoModel, GammaGammaModel, NotFittedError, customer_lifetime_value,
-                         sample_bgnbd, sample_gamma_gamma)
+from cx_core.customers.clv import (
+    BetaGeoModel,
+    GammaGammaModel,
+    NotFittedError,
+    customer_lifetime_value,
+    sample_bgnbd,
+    sample_gamma_gamma,
+)
 from cx_core.customers.rfm import calibration_holdout
 from tests.conftest import shared
 
@@ -77,23 +83,33 @@ def test_expected_purchases_matches_high_precision(bg: BetaGeoModel) -> None:
     mp = pytest.importorskip("mpmath")
     mp.mp.dps = 40
     r, alpha, a, b = (mp.mpf(bg.params_[k]) for k in ("r", "alpha", "a", "b"))
-    cases = [(39.0, 2, 30.43, 38.86), (1.0, 0, 0.0, 10.0), (5000.0, 150, 70.0, 78.0),
-             (1e4, 3, 1.0, 2.0), (100.0, 800, 99.0, 100.0), (0.01, 5, 3.0, 4.0)]
+    cases = [
+        (39.0, 2, 30.43, 38.86),
+        (1.0, 0, 0.0, 10.0),
+        (5000.0, 150, 70.0, 78.0),
+        (1e4, 3, 1.0, 2.0),
+        (100.0, 800, 99.0, 100.0),
+        (0.01, 5, 3.0, 4.0),
+    ]
     for t, x, tx, T in cases:
         z = mp.mpf(t) / (alpha + T + t)
-        num = (a + b + x - 1) / (a - 1) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x)
-                                           * mp.hyp2f1(r + x, b + x, a + b + x - 1, z))
+        num = (
+            (a + b + x - 1)
+            / (a - 1)
+            * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * mp.hyp2f1(r + x, b + x, a + b + x - 1, z))
+        )
         den = 1 + (a / (b + x - 1) * ((alpha + T) / (alpha + tx)) ** (r + x) if x > 0 else 0)
         assert bg.expected_purchases(t, x, tx, T)[0] == pytest.approx(float(num / den), rel=1e-9)
 
 
 def test_predict_before_fit_raises() -> None:
-    for call in (lambda: BetaGeoModel().p_alive([1], [1], [2]),
-                 lambda: BetaGeoModel().expected_purchases(1, [1], [1], [2]),
-                 lambda: BetaGeoModel().fit_summary(),
-                 lambda: GammaGammaModel().expected_spend([1], [10]),
-                 lambda: customer_lifetime_value(BetaGeoModel(), GammaGammaModel(), [1], [1], [2],
-                                                 [10], 10)):
+    for call in (
+        lambda: BetaGeoModel().p_alive([1], [1], [2]),
+        lambda: BetaGeoModel().expected_purchases(1, [1], [1], [2]),
+        lambda: BetaGeoModel().fit_summary(),
+        lambda: GammaGammaModel().expected_spend([1], [10]),
+        lambda: customer_lifetime_value(BetaGeoModel(), GammaGammaModel(), [1], [1], [2], [10], 10),
+    ):
         with pytest.raises(NotFittedError, match="not fitted"):
             call()
     assert issubclass(NotFittedError, ValueError) and issubclass(NotFittedError, AttributeError)
@@ -131,8 +147,10 @@ def test_simulation_recovery_and_calibration() -> None:
         assert m.params_[k] == pytest.approx(v, rel=0.15), (k, m.params_[k])
     pred = m.expected_purchases(26.0, sim["frequency"], sim["recency"], sim["T"])
     assert pred.sum() == pytest.approx(sim["n_holdout"].sum(), rel=0.05)
-    assert m.p_alive(sim["frequency"], sim["recency"], sim["T"])[sim["alive"]].mean() > \
-        m.p_alive(sim["frequency"], sim["recency"], sim["T"])[~sim["alive"]].mean()
+    assert (
+        m.p_alive(sim["frequency"], sim["recency"], sim["T"])[sim["alive"]].mean()
+        > m.p_alive(sim["frequency"], sim["recency"], sim["T"])[~sim["alive"]].mean()
+    )
     spend = sample_gamma_gamma(sim["frequency"], p=6.0, q=4.0, v=15.0, seed=13)
     g = GammaGammaModel().fit(sim["frequency"], spend)
     assert g.params_["q"] == pytest.approx(4.0, rel=0.15)
@@ -148,9 +166,10 @@ def test_clv_identities(bg: BetaGeoModel, gg: GammaGammaModel) -> None:
     coarse = customer_lifetime_value(bg, gg, *args, horizon_periods=52, step=5)  # last step is 2
     np.testing.assert_allclose(coarse, direct, rtol=1e-9)
     disc = customer_lifetime_value(bg, gg, *args, horizon_periods=52, discount_rate_per_period=0.01)
-    assert (disc < plain).all() and (disc > plain / 1.01 ** 52).all()
-    assert (gg.expected_spend([0], [0]) == pytest.approx(
-        gg.params_["p"] * gg.params_["v"] / (gg.params_["q"] - 1)))
+    assert (disc < plain).all() and (disc > plain / 1.01**52).all()
+    assert gg.expected_spend([0], [0]) == pytest.approx(
+        gg.params_["p"] * gg.params_["v"] / (gg.params_["q"] - 1)
+    )
 
 
 def _online_retail_orders() -> pd.DataFrame:
@@ -158,13 +177,15 @@ def _online_retail_orders() -> pd.DataFrame:
     cols = ["InvoiceNo", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID"]
     df = pd.read_parquet(shared("online_retail/online_retail.parquet"), columns=cols)
     df = df[df["CustomerID"].notna()]
-    return pd.DataFrame({
-        "customer_id": df["CustomerID"].astype("int64").astype(str),
-        "ts": df["InvoiceDate"],
-        "amount": df["Quantity"] * df["UnitPrice"],
-        "is_return": df["InvoiceNo"].str.startswith("C") | (df["Quantity"] < 0),
-        "order_id": df["InvoiceNo"],
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": df["CustomerID"].astype("int64").astype(str),
+            "ts": df["InvoiceDate"],
+            "amount": df["Quantity"] * df["UnitPrice"],
+            "is_return": df["InvoiceNo"].str.startswith("C") | (df["Quantity"] < 0),
+            "order_id": df["InvoiceNo"],
+        }
+    )
 
 
 def test_online_retail_holdout_smoke() -> None:
@@ -181,10 +202,15 @@ def test_online_retail_holdout_smoke() -> None:
     bought = hold["purchased_holdout"].to_numpy()
     repeat = f.to_numpy() > 0
     report = {
-        "customers": len(cal), "holdout_weeks": horizon, "bgnbd": bgm.params_, "gg": ggm.params_,
+        "customers": len(cal),
+        "holdout_weeks": horizon,
+        "bgnbd": bgm.params_,
+        "gg": ggm.params_,
         "warnings": bgm.warnings_,
-        "purchases_pred": pred_n.sum(), "purchases_actual": int(hold["n_purchases_holdout"].sum()),
-        "clv_pred": clv.sum(), "spend_actual": hold["spend_holdout"].sum(),
+        "purchases_pred": pred_n.sum(),
+        "purchases_actual": int(hold["n_purchases_holdout"].sum()),
+        "clv_pred": clv.sum(),
+        "spend_actual": hold["spend_holdout"].sum(),
         "revenue_actual": hold["revenue_holdout"].sum(),
         "auc_p_alive": roc_auc_score(bought, alive),
         "auc_p_alive_repeat_buyers": roc_auc_score(bought[repeat], alive[repeat]),
@@ -192,9 +218,15 @@ def test_online_retail_holdout_smoke() -> None:
     }
     report["purchases_error"] = report["purchases_pred"] / report["purchases_actual"] - 1
     report["clv_error"] = report["clv_pred"] / report["spend_actual"] - 1
-    deciles = pd.DataFrame({"decile": pd.qcut(pd.Series(clv).rank(method="first"), 10, labels=False) + 1,
-                            "pred_n": pred_n, "actual_n": hold["n_purchases_holdout"].to_numpy(),
-                            "pred_clv": clv, "actual_spend": hold["spend_holdout"].to_numpy()})
+    deciles = pd.DataFrame(
+        {
+            "decile": pd.qcut(pd.Series(clv).rank(method="first"), 10, labels=False) + 1,
+            "pred_n": pred_n,
+            "actual_n": hold["n_purchases_holdout"].to_numpy(),
+            "pred_clv": clv,
+            "actual_spend": hold["spend_holdout"].to_numpy(),
+        }
+    )
     by_decile = deciles.groupby("decile").mean()
     print("\nOnline Retail calibration to 2011-09-09, holdout to 2011-12-09:")
     print(json.dumps(report, indent=1, default=float))

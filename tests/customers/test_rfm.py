@@ -7,8 +7,13 @@ import pandas as pd
 import pytest
 
 from cx_core.customers.clv import BetaGeoModel
-from cx_core.customers.rfm import (RFM_SEGMENT_RULES, SUMMARY_COLUMNS, calibration_holdout, rfm_scores,
-                         rfm_summary)
+from cx_core.customers.rfm import (
+    RFM_SEGMENT_RULES,
+    SUMMARY_COLUMNS,
+    calibration_holdout,
+    rfm_scores,
+    rfm_summary,
+)
 from tests.conftest import shared
 
 
@@ -21,16 +26,28 @@ def tiny_orders() -> pd.DataFrame:
     c: buys on 5 Jan and on 1 Mar (after the cutoff).
     d: only a return (negative amount, no flag) - never a purchaser.
     """
-    return pd.DataFrame({
-        "customer_id": ["a", "a", "a", "a", "a", "b", "b", "c", "c", "d"],
-        "ts": pd.to_datetime(["2020-01-01 09:00", "2020-01-01 15:00", "2020-01-08 10:00",
-                              "2020-01-15 10:00", "2020-02-01 10:00", "2020-01-10 10:00",
-                              "2020-01-12 10:00", "2020-01-05 23:59", "2020-03-01 10:00",
-                              "2020-01-20 10:00"]),
-        "amount": [10.0, 5.0, 20.0, -8.0, 30.0, 7.0, 7.0, 4.0, 100.0, -3.0],
-        "is_return": [False, False, False, True, False, False, True, False, False, False],
-        "order_id": ["o1", "o2", "o3", "r1", "o5", "o6", "r2", "o7", "o8", "r3"],
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "a", "a", "b", "b", "c", "c", "d"],
+            "ts": pd.to_datetime(
+                [
+                    "2020-01-01 09:00",
+                    "2020-01-01 15:00",
+                    "2020-01-08 10:00",
+                    "2020-01-15 10:00",
+                    "2020-02-01 10:00",
+                    "2020-01-10 10:00",
+                    "2020-01-12 10:00",
+                    "2020-01-05 23:59",
+                    "2020-03-01 10:00",
+                    "2020-01-20 10:00",
+                ]
+            ),
+            "amount": [10.0, 5.0, 20.0, -8.0, 30.0, 7.0, 7.0, 4.0, 100.0, -3.0],
+            "is_return": [False, False, False, True, False, False, True, False, False, False],
+            "order_id": ["o1", "o2", "o3", "r1", "o5", "o6", "r2", "o7", "o8", "r3"],
+        }
+    )
 
 
 def test_rfm_summary_hand_checked_days() -> None:
@@ -73,8 +90,15 @@ def test_rfm_summary_weeks_and_default_cutoff() -> None:
 
 def test_rows_after_cutoff_are_ignored() -> None:
     base = rfm_summary(tiny_orders(), cutoff="2020-01-31")
-    late = pd.DataFrame({"customer_id": ["a", "e"], "ts": pd.to_datetime(["2020-02-01", "2021-01-01"]),
-                         "amount": [1e6, 5.0], "is_return": [False, False], "order_id": ["x", "y"]})
+    late = pd.DataFrame(
+        {
+            "customer_id": ["a", "e"],
+            "ts": pd.to_datetime(["2020-02-01", "2021-01-01"]),
+            "amount": [1e6, 5.0],
+            "is_return": [False, False],
+            "order_id": ["x", "y"],
+        }
+    )
     more = rfm_summary(pd.concat([tiny_orders(), late], ignore_index=True), cutoff="2020-01-31")
     pd.testing.assert_frame_equal(base, more)
 
@@ -107,10 +131,14 @@ def test_calibration_holdout_hand_checked() -> None:
 def test_rfm_scores_quintiles_ties_and_segments() -> None:
     rng = np.random.default_rng(0)
     n = 1000
-    summary = pd.DataFrame({"recency_days": rng.integers(0, 365, n),
-                            "n_orders": rng.geometric(0.4, n),
-                            "revenue": rng.gamma(2.0, 50.0, n)},
-                           index=pd.Index([f"c{i}" for i in range(n)], name="customer_id"))
+    summary = pd.DataFrame(
+        {
+            "recency_days": rng.integers(0, 365, n),
+            "n_orders": rng.geometric(0.4, n),
+            "revenue": rng.gamma(2.0, 50.0, n),
+        },
+        index=pd.Index([f"c{i}" for i in range(n)], name="customer_id"),
+    )
     sc = rfm_scores(summary)
     assert sc[["R", "F", "M"]].isin(range(1, 6)).all().all()
     assert sc["M"].value_counts().tolist() == [200] * 5  # no ties: exact quintiles
@@ -132,12 +160,16 @@ def test_segment_rules_cover_grid() -> None:
 
 def _cdnow_orders() -> pd.DataFrame:
     """The CDNOW master file as an orders frame."""
-    m = pd.read_csv(shared("cdnow/CDNOW_master.txt"), sep=r"\s+",
-                    dtype={"customer_id": str, "date": str})
-    return pd.DataFrame({"customer_id": m["customer_id"],
-                         "ts": pd.to_datetime(m["date"], format="%Y%m%d"),
-                         "amount": m["dollar_value"], "is_return": False,
-                         "order_id": m.index.astype(str)})
+    m = pd.read_csv(shared("cdnow/CDNOW_master.txt"), sep=r"\s+", dtype={"customer_id": str, "date": str})
+    return pd.DataFrame(
+        {
+            "customer_id": m["customer_id"],
+            "ts": pd.to_datetime(m["date"], format="%Y%m%d"),
+            "amount": m["dollar_value"],
+            "is_return": False,
+            "order_id": m.index.astype(str),
+        }
+    )
 
 
 def _round2(v: pd.Series) -> np.ndarray:
@@ -150,11 +182,22 @@ def test_cdnow_master_matches_published_summary_and_fit() -> None:
     assert len(cal) == 23570
     assert cal["T"].max() == pytest.approx(272 / 7)  # first buyers on 1 Jan 1997
     # every row of the published 1/10 sample summary appears in our summary of the master file
-    ours = pd.DataFrame({"x": cal["frequency"].to_numpy().astype(int), "t_x": _round2(cal["recency"]),
-                         "T": _round2(cal["T"]), "zbar": _round2(cal["monetary_value"])})
+    ours = pd.DataFrame(
+        {
+            "x": cal["frequency"].to_numpy().astype(int),
+            "t_x": _round2(cal["recency"]),
+            "T": _round2(cal["T"]),
+            "zbar": _round2(cal["monetary_value"]),
+        }
+    )
     pub = pd.read_csv(shared("cdnow/cdnow_customers_summary_with_transactions.csv"))
-    counts = pub[["x", "t_x", "T", "zbar"]].value_counts().to_frame("n_pub").join(
-        ours.value_counts().rename("n_ours"), how="left").fillna(0)
+    counts = (
+        pub[["x", "t_x", "T", "zbar"]]
+        .value_counts()
+        .to_frame("n_pub")
+        .join(ours.value_counts().rename("n_ours"), how="left")
+        .fillna(0)
+    )
     assert (counts["n_ours"] >= counts["n_pub"]).all()
     # the full cohort fits close to the published 1/10-sample parameters
     fit = BetaGeoModel().fit(cal["frequency"], cal["recency"], cal["T"]).params_
@@ -164,18 +207,31 @@ def test_cdnow_master_matches_published_summary_and_fit() -> None:
 
 
 def test_net_monetary_value_ignores_returns_on_the_first_day_and_floors_at_zero() -> None:
-    o = pd.DataFrame({
-        "customer_id": ["x"] * 4 + ["y"] * 3,
-        "ts": pd.to_datetime(["2020-01-01", "2020-01-01", "2020-01-05", "2020-01-06",
-                              "2020-01-01", "2020-01-09", "2020-01-09"]),
-        "amount": [50.0, -50.0, 30.0, -100.0, 10.0, 5000.0, -5000.0],
-        "is_return": [False, True, False, True, False, False, True],
-    })
+    o = pd.DataFrame(
+        {
+            "customer_id": ["x"] * 4 + ["y"] * 3,
+            "ts": pd.to_datetime(
+                [
+                    "2020-01-01",
+                    "2020-01-01",
+                    "2020-01-05",
+                    "2020-01-06",
+                    "2020-01-01",
+                    "2020-01-09",
+                    "2020-01-09",
+                ]
+            ),
+            "amount": [50.0, -50.0, 30.0, -100.0, 10.0, 5000.0, -5000.0],
+            "is_return": [False, True, False, True, False, False, True],
+        }
+    )
     s = rfm_summary(o, cutoff="2020-01-10", freq="D")
     # x: the first-day return nets against the (excluded) first purchase; the later one floors at 0
     assert s.loc["x", "monetary_value"] == 0.0
     # y: a 5,000 order cancelled the same day (Online Retail customer 16446's pattern)
     assert s.loc["y", "monetary_value"] == 0.0
-    assert rfm_summary(o, cutoff="2020-01-10", freq="D", monetary="gross").loc["y", "monetary_value"] == 5000.0
+    assert (
+        rfm_summary(o, cutoff="2020-01-10", freq="D", monetary="gross").loc["y", "monetary_value"] == 5000.0
+    )
     with pytest.raises(ValueError, match="monetary"):
         rfm_summary(o, monetary="list")  # type: ignore[arg-type]

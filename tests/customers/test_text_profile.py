@@ -10,9 +10,8 @@ import pandas as pd
 import pytest
 
 from cx_core.customers.profiles import ProfileSettings, build_profiles, load_profiles
+from cx_core.customers.text_profile import load_review_signals, signal_rows, text_profiles
 from cx_core.store import runs
-from cx_core.customers.text_profile import (load_review_signals, signal_rows,
-                                  text_profiles)
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -31,21 +30,35 @@ def seed_reviews(ws, with_scores: bool = True) -> None:
     """Write the reviews above and two scoring runs (the older one with other scores)."""
     with ws.write() as cur:
         for rid, cid, day, rating, _ in REVIEWS:
-            cur.execute("INSERT INTO reviews VALUES ('ds_r', ?, ?, ?, NULL, ?, ?, NULL, NULL, ?, NULL)",
-                        [rid, cid, datetime(2024, 1, day), f"text {rid}", rating, f"h{rid}"])
+            cur.execute(
+                "INSERT INTO reviews VALUES ('ds_r', ?, ?, ?, NULL, ?, ?, NULL, NULL, ?, NULL)",
+                [rid, cid, datetime(2024, 1, day), f"text {rid}", rating, f"h{rid}"],
+            )
         if not with_scores:
             return
         for run, finished, flip in (("old", datetime(2024, 2, 1), -1.0), ("new", datetime(2024, 3, 1), 1.0)):
-            cur.execute("INSERT INTO runs VALUES (?, 'review_scores', 'k', '{}', ?, ?, 'done', '{}')",
-                        [run, finished, finished])
+            cur.execute(
+                "INSERT INTO runs VALUES (?, 'review_scores', 'k', '{}', ?, ?, 'done', '{}')",
+                [run, finished, finished],
+            )
             for rid, _, _, _, sc in REVIEWS:
                 if sc is None:
                     continue
                 label, score, aspects, risk, flags = sc
-                cur.execute("INSERT INTO review_scores VALUES (?, 'ds_r', ?, 'm', 'supervised', ?, "
-                            "NULL, NULL, NULL, ?, NULL, ?, ?, ?, ?)",
-                            [run, rid, label, flip * score, list(aspects),
-                             json.dumps({k: flip * v for k, v in aspects.items()}), risk, flags])
+                cur.execute(
+                    "INSERT INTO review_scores VALUES (?, 'ds_r', ?, 'm', 'supervised', ?, "
+                    "NULL, NULL, NULL, ?, NULL, ?, ?, ?, ?)",
+                    [
+                        run,
+                        rid,
+                        label,
+                        flip * score,
+                        list(aspects),
+                        json.dumps({k: flip * v for k, v in aspects.items()}),
+                        risk,
+                        flags,
+                    ],
+                )
 
 
 def test_text_profile_hand_checked(ws):
@@ -76,13 +89,42 @@ def test_no_scores_and_no_reviews(ws):
 
 
 def _seed_orders(ws, customers=("a", "b", "c", "d")) -> None:
-    rows = [("ds_o", k, f"o{k}", cid, pd.Timestamp("2023-06-01") + pd.Timedelta(days=int(d)),
-             20.0 + i, None, None, None, None, None, False)
-            for k, (i, cid, d) in enumerate((i, cid, d) for i, cid in enumerate(customers * 40)
-                                            for d in [((i * 37) % 300) + (i % 7)])]
-    frame = pd.DataFrame(rows, columns=["dataset_id", "line_no", "order_id", "customer_id", "ts",
-                                        "amount", "quantity", "unit_price", "item", "item_name",
-                                        "country", "is_return"])
+    rows = [
+        (
+            "ds_o",
+            k,
+            f"o{k}",
+            cid,
+            pd.Timestamp("2023-06-01") + pd.Timedelta(days=int(d)),
+            20.0 + i,
+            None,
+            None,
+            None,
+            None,
+            None,
+            False,
+        )
+        for k, (i, cid, d) in enumerate(
+            (i, cid, d) for i, cid in enumerate(customers * 40) for d in [((i * 37) % 300) + (i % 7)]
+        )
+    ]
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "dataset_id",
+            "line_no",
+            "order_id",
+            "customer_id",
+            "ts",
+            "amount",
+            "quantity",
+            "unit_price",
+            "item",
+            "item_name",
+            "country",
+            "is_return",
+        ],
+    )
     with ws.write() as cur:
         cur.register("_o", frame)
         cur.execute("INSERT INTO orders SELECT * FROM _o")

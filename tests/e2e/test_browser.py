@@ -34,8 +34,14 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]  # Playwright's launch() gives every browser a fresh temporary --user-data-dir itself.
 
 FIRST_VIEW_TIMEOUT_MS = 90_000  # first page view of a new workspace builds the demo store
@@ -82,8 +88,9 @@ def wait_healthy(proc: subprocess.Popen, url: str, log_path: Path) -> None:
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while True:
         if proc.poll() is not None:
-            pytest.fail(f"streamlit exited with code {proc.returncode}:\n{_log_tail(log_path)}",
-                        pytrace=False)
+            pytest.fail(
+                f"streamlit exited with code {proc.returncode}:\n{_log_tail(log_path)}", pytrace=False
+            )
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
                 if r.status == 200:
@@ -91,8 +98,11 @@ def wait_healthy(proc: subprocess.Popen, url: str, log_path: Path) -> None:
         except OSError:
             pass
         if time.monotonic() > deadline:
-            pytest.fail(f"streamlit did not answer /_stcore/health within "
-                        f"{SERVER_START_TIMEOUT_S}s:\n{_log_tail(log_path)}", pytrace=False)
+            pytest.fail(
+                f"streamlit did not answer /_stcore/health within "
+                f"{SERVER_START_TIMEOUT_S}s:\n{_log_tail(log_path)}",
+                pytrace=False,
+            )
         time.sleep(0.25)
 
 
@@ -104,8 +114,11 @@ def app_server(tmp_path_factory):
     """`streamlit run app.py` on a free port with a brand-new workspace; always stopped afterwards."""
     _require_browser()
     tmp = tmp_path_factory.mktemp("e2e_app")
-    ws = {"CX_DB_PATH": str(tmp / "workspace.duckdb"), "CX_DEMO_DIR": str(tmp / "demo"),
-          "CX_INGEST_UPLOAD_DIR": str(tmp / "uploads")}
+    ws = {
+        "CX_DB_PATH": str(tmp / "workspace.duckdb"),
+        "CX_DEMO_DIR": str(tmp / "demo"),
+        "CX_INGEST_UPLOAD_DIR": str(tmp / "uploads"),
+    }
     with running_app(tmp, ws) as server:
         yield server
 
@@ -121,9 +134,25 @@ def running_app(tmp: Path, settings: dict[str, str], **extra_env: str):
     log_path = tmp / "streamlit.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.port",
+                str(port),
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         try:
             url = f"http://127.0.0.1:{port}"
             wait_healthy(proc, url, log_path)
@@ -189,7 +218,8 @@ def _full_page_screenshot(page, name: str) -> Path:
     height = page.evaluate(
         """() => Math.max(document.documentElement.scrollHeight,
                ...[...document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"]')]
-                  .map(e => e.scrollHeight))""")
+                  .map(e => e.scrollHeight))"""
+    )
     page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 10_000)})
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     path = ARTIFACTS / name
@@ -207,7 +237,8 @@ def _wait_idle(page) -> None:
 
 def _metric_value(page, label: str) -> int:
     metric = page.get_by_test_id("stMetric").filter(
-        has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True))
+        has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
+    )
     text = metric.get_by_test_id("stMetricValue").inner_text()
     return int(text.replace(",", "").strip())
 
@@ -215,7 +246,8 @@ def _metric_value(page, label: str) -> int:
 def _grid(page, header: str):
     """The st.dataframe whose header row has a column ``header``."""
     return page.get_by_test_id("stDataFrame").filter(
-        has=page.locator("table[role=grid] th", has_text=re.compile(rf"^{re.escape(header)}$")))
+        has=page.locator("table[role=grid] th", has_text=re.compile(rf"^{re.escape(header)}$"))
+    )
 
 
 def _grid_texts(grid) -> list[str]:
@@ -271,16 +303,20 @@ def test_overview_shows_demo_kpis(page, app_server):
 
     page.goto(app_server["url"] + "/", wait_until="domcontentloaded")
     expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible(
-        timeout=FIRST_VIEW_TIMEOUT_MS)
+        timeout=FIRST_VIEW_TIMEOUT_MS
+    )
     customers = page.get_by_test_id("stMetric").filter(
-        has=page.get_by_test_id("stMetricLabel").get_by_text("Customers", exact=True))
+        has=page.get_by_test_id("stMetricLabel").get_by_text("Customers", exact=True)
+    )
     # the first view of a new workspace builds the demo store (progress bar) before the KPIs show
     expect(customers.get_by_test_id("stMetricValue")).to_have_text(
-        re.compile(r"^\s*[1-9][\d,]*\s*$"), timeout=FIRST_VIEW_TIMEOUT_MS)
+        re.compile(r"^\s*[1-9][\d,]*\s*$"), timeout=FIRST_VIEW_TIMEOUT_MS
+    )
     for label in ("Orders", "Revenue", "Reviews"):
         assert _metric_value(page, label) > 0, f"{label} KPI is zero on the demo store"
-    expect(page.get_by_test_id("stMetric").filter(has_text="Mean rating")
-           .get_by_test_id("stMetricValue")).to_have_text(re.compile(r"^\s*\d\.\d\d\s*$"))
+    expect(
+        page.get_by_test_id("stMetric").filter(has_text="Mean rating").get_by_test_id("stMetricValue")
+    ).to_have_text(re.compile(r"^\s*\d\.\d\d\s*$"))
     # the monthly activity chart is drawn (Plotly renders its SVG after the element mounts)
     expect(page.locator('[data-testid="stPlotlyChart"] .main-svg').first).to_be_visible()
     _wait_idle(page)
@@ -298,19 +334,17 @@ def test_upload_hostile_reviews_is_shown_literally_and_never_executed(page, app_
     nav = page.get_by_test_id("stSidebarNav")
     nav.get_by_role("link", name="Data").click(timeout=FIRST_VIEW_TIMEOUT_MS)
     expect(page).to_have_url(re.compile(r"/data$"))
-    expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible(
-        timeout=FIRST_VIEW_TIMEOUT_MS)
+    expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible(timeout=FIRST_VIEW_TIMEOUT_MS)
     expect(page.get_by_test_id("stFileUploaderDropzone")).to_be_visible(timeout=FIRST_VIEW_TIMEOUT_MS)
-    expect(page.get_by_role("heading", name="Loaded data")).to_be_visible(
-        timeout=FIRST_VIEW_TIMEOUT_MS)
+    expect(page.get_by_role("heading", name="Loaded data")).to_be_visible(timeout=FIRST_VIEW_TIMEOUT_MS)
     _wait_idle(page)
     reviews_before = _metric_value(page, "Reviews")
 
     _pick(page, "What does the file hold?", "Reviews")
     expect(page.get_by_role("radio", name="Upload a file")).to_be_checked()
     page.get_by_test_id("stFileUploaderDropzone").get_by_test_id(
-        "stFileUploaderDropzoneInput").set_input_files(
-        files=[{"name": UPLOAD_NAME, "mimeType": "text/csv", "buffer": _hostile_csv()}])
+        "stFileUploaderDropzoneInput"
+    ).set_input_files(files=[{"name": UPLOAD_NAME, "mimeType": "text/csv", "buffer": _hostile_csv()}])
 
     # preview: the hostile header and values are plain cell text
     preview = _grid(page, "review_text")

@@ -5,17 +5,25 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_browser import (_full_page_screenshot, _require_browser, browser,  # noqa: F401
-                                    running_app)
+from tests.e2e.test_browser import (
+    _full_page_screenshot,
+    _require_browser,
+    browser,  # noqa: F401
+    running_app,
+)
 from tests.e2e.test_journey import FIRST_VIEW_MS, NAV_PAGES, SMALL_TRAINING, _no_exception, _open, _wait_done
 
 pytestmark = pytest.mark.e2e
 
 ANALYSIS_MS = 420_000  # the whole pipeline on the small demo store, 2 busy cores
 #: what each page shows once the first-start analysis finished
-RESULTS = {"Customers": ("metric", "Customers profiled"), "Segments": ("heading", "Segment profiles"),
-           "Reviews": ("metric", "Scored reviews"), "Recommend": ("testid", "stDataFrame"),
-           "Overview": ("heading", "What to fix first")}
+RESULTS = {
+    "Customers": ("metric", "Customers profiled"),
+    "Segments": ("heading", "Segment profiles"),
+    "Reviews": ("metric", "Scored reviews"),
+    "Recommend": ("testid", "stDataFrame"),
+    "Overview": ("heading", "What to fix first"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +32,15 @@ def app_server(tmp_path_factory):
     from cx_core.reviews.testing import tiny_encoder_dir
 
     tmp = tmp_path_factory.mktemp("e2e_first")
-    ws = {"CX_DB_PATH": str(tmp / "workspace.duckdb"), "CX_DEMO_DIR": str(tmp / "demo"),
-          "CX_INGEST_UPLOAD_DIR": str(tmp / "uploads"), "CX_REVIEWS_MODEL_STORE": str(tmp / "models"),
-          "CX_MODEL_DIR": tiny_encoder_dir(tmp), **SMALL_TRAINING, "CX_UI_FIRST_START_ANALYSIS": "true"}
+    ws = {
+        "CX_DB_PATH": str(tmp / "workspace.duckdb"),
+        "CX_DEMO_DIR": str(tmp / "demo"),
+        "CX_INGEST_UPLOAD_DIR": str(tmp / "uploads"),
+        "CX_REVIEWS_MODEL_STORE": str(tmp / "models"),
+        "CX_MODEL_DIR": tiny_encoder_dir(tmp),
+        **SMALL_TRAINING,
+        "CX_UI_FIRST_START_ANALYSIS": "true",
+    }
     with running_app(tmp, ws, OMP_NUM_THREADS="1") as server:
         yield server
 
@@ -39,7 +53,8 @@ def test_first_start_analyses_the_demo_and_every_page_shows_results(browser, app
     try:
         page.goto(app_server["url"] + "/", wait_until="domcontentloaded")
         expect(page.get_by_text("Analysing everything (started by the first start")).to_be_visible(
-            timeout=FIRST_VIEW_MS)
+            timeout=FIRST_VIEW_MS
+        )
         _full_page_screenshot(page, "first-start-running.png")
         sidebar = page.get_by_test_id("stSidebar")
         expect(sidebar.get_by_text("Running jobs")).to_have_count(0, timeout=ANALYSIS_MS)

@@ -19,9 +19,14 @@ def app_server(tmp_path_factory):
     from cx_core.reviews.testing import tiny_encoder_dir
 
     tmp = tmp_path_factory.mktemp("e2e_jobs")
-    ws = {"CX_DB_PATH": str(tmp / "workspace.duckdb"), "CX_DEMO_DIR": str(tmp / "demo"),
-          "CX_INGEST_UPLOAD_DIR": str(tmp / "uploads"), "CX_REVIEWS_MODEL_STORE": str(tmp / "models"),
-          "CX_MODEL_DIR": tiny_encoder_dir(tmp), **LONG_TRAINING}
+    ws = {
+        "CX_DB_PATH": str(tmp / "workspace.duckdb"),
+        "CX_DEMO_DIR": str(tmp / "demo"),
+        "CX_INGEST_UPLOAD_DIR": str(tmp / "uploads"),
+        "CX_REVIEWS_MODEL_STORE": str(tmp / "models"),
+        "CX_MODEL_DIR": tiny_encoder_dir(tmp),
+        **LONG_TRAINING,
+    }
     with running_app(tmp, ws, OMP_NUM_THREADS="1") as server:
         yield server
 
@@ -71,12 +76,28 @@ def test_batch_cli_runs_while_the_app_is_up_and_its_runs_show_in_the_app(browser
         page.goto(app_server["url"] + "/", wait_until="domcontentloaded")
         _open(page, "Segments", FIRST_VIEW_MS, ready=False)  # the app now holds the workspace
         env = {k: v for k, v in os.environ.items() if not k.startswith("CX_")}
-        done = subprocess.run([sys.executable, "-m", "cx_core", "--db", app_server["CX_DB_PATH"], "run",
-                               "--skip", "themes", "--skip", "recommend"],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cx_core",
+                "--db",
+                app_server["CX_DB_PATH"],
+                "run",
+                "--skip",
+                "themes",
+                "--skip",
+                "recommend",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         assert "runs there as job" in done.stderr
-        summary = json.loads(done.stdout[done.stdout.index("{"):])
+        summary = json.loads(done.stdout[done.stdout.index("{") :])
         assert "segments" in summary["ran"], summary
         sidebar = page.get_by_test_id("stSidebar")
         expect(sidebar.get_by_text("Running jobs")).to_have_count(0, timeout=60_000)

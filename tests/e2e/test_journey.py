@@ -18,19 +18,42 @@ import time
 
 import pytest
 
-from tests.e2e.test_browser import (XSS_IMG, _assert_nothing_executed, _full_page_screenshot,
-                                    _metric_value, _open_listbox, _require_browser, _wait_idle,
-                                    browser, page, running_app)  # noqa: F401  (browser, page: fixtures)
+from tests.e2e.test_browser import (
+    XSS_IMG,
+    _assert_nothing_executed,
+    _full_page_screenshot,
+    _metric_value,
+    _open_listbox,
+    _require_browser,
+    _wait_idle,
+    running_app,
+)  # noqa: F401  (browser, page: fixtures)
 
 pytestmark = pytest.mark.e2e
 
 FIRST_VIEW_MS = 90_000  # the first view of a new workspace builds the demo store
 WORK_MS = 120_000  # training + scoring, profiles, segmentation (2 busy cores)
-NAV_PAGES = ("Overview", "Data", "Customers", "Segments", "Reviews", "Model", "Themes", "Explain",
-             "Export", "Recommend")
-SMALL_TRAINING = {"CX_REVIEWS_EPOCHS": "2", "CX_REVIEWS_MIN_STEPS": "0", "CX_REVIEWS_LEXICAL_DIM": "8",
-                  "CX_DEMO_CUSTOMERS": "300", "CX_MODEL_DEVICE": "cpu", "CX_MODEL_DTYPE": "float32",
-                  "CX_MODEL_MAX_LENGTH": "64"}
+NAV_PAGES = (
+    "Overview",
+    "Data",
+    "Customers",
+    "Segments",
+    "Reviews",
+    "Model",
+    "Themes",
+    "Explain",
+    "Export",
+    "Recommend",
+)
+SMALL_TRAINING = {
+    "CX_REVIEWS_EPOCHS": "2",
+    "CX_REVIEWS_MIN_STEPS": "0",
+    "CX_REVIEWS_LEXICAL_DIM": "8",
+    "CX_DEMO_CUSTOMERS": "300",
+    "CX_MODEL_DEVICE": "cpu",
+    "CX_MODEL_DTYPE": "float32",
+    "CX_MODEL_MAX_LENGTH": "64",
+}
 UPLOAD_ROWS = 12
 
 
@@ -41,9 +64,19 @@ def _reviews_csv() -> bytes:
     w.writerow(["fb_no", "acct", "posted_on", "stars", "comment", "headline", "note"])
     for i in range(UPLOAD_ROWS):
         good = i % 2 == 0
-        w.writerow([f"j-{i}", f"C{i + 1:05d}", f"2025-0{1 + i % 6}-1{i % 10}", 5 if good else 1,
-                    "Lovely fit, great quality, fast delivery" if good else
-                    f"Broke after a week, refund please {XSS_IMG}", f"headline {i}", "internal"])
+        w.writerow(
+            [
+                f"j-{i}",
+                f"C{i + 1:05d}",
+                f"2025-0{1 + i % 6}-1{i % 10}",
+                5 if good else 1,
+                "Lovely fit, great quality, fast delivery"
+                if good
+                else f"Broke after a week, refund please {XSS_IMG}",
+                f"headline {i}",
+                "internal",
+            ]
+        )
     return buf.getvalue().encode()
 
 
@@ -54,9 +87,14 @@ def app_server(tmp_path_factory):
     from cx_core.reviews.testing import tiny_encoder_dir
 
     tmp = tmp_path_factory.mktemp("e2e_journey")
-    ws = {"CX_DB_PATH": str(tmp / "workspace.duckdb"), "CX_DEMO_DIR": str(tmp / "demo"),
-          "CX_INGEST_UPLOAD_DIR": str(tmp / "uploads"), "CX_REVIEWS_MODEL_STORE": str(tmp / "models"),
-          "CX_MODEL_DIR": tiny_encoder_dir(tmp), **SMALL_TRAINING}
+    ws = {
+        "CX_DB_PATH": str(tmp / "workspace.duckdb"),
+        "CX_DEMO_DIR": str(tmp / "demo"),
+        "CX_INGEST_UPLOAD_DIR": str(tmp / "uploads"),
+        "CX_REVIEWS_MODEL_STORE": str(tmp / "models"),
+        "CX_MODEL_DIR": tiny_encoder_dir(tmp),
+        **SMALL_TRAINING,
+    }
     with running_app(tmp, ws, OMP_NUM_THREADS="2") as server:
         yield server
 
@@ -65,9 +103,14 @@ def app_server(tmp_path_factory):
 
 
 # what each page draws last once its analysis exists (so a screenshot shows the whole page)
-READY = {"Overview": ("heading", "What to fix first"), "Data": ("heading", "Loaded data"),
-         "Customers": ("heading", "One customer"), "Segments": ("heading", "Segment profiles"),
-         "Reviews": ("testid", "stDataFrame"), "Export": ("testid", "stDownloadButton")}
+READY = {
+    "Overview": ("heading", "What to fix first"),
+    "Data": ("heading", "Loaded data"),
+    "Customers": ("heading", "One customer"),
+    "Segments": ("heading", "Segment profiles"),
+    "Reviews": ("testid", "stDataFrame"),
+    "Export": ("testid", "stDownloadButton"),
+}
 
 
 def _wait_done(page, timeout: int = 30_000) -> None:
@@ -75,7 +118,8 @@ def _wait_done(page, timeout: int = 30_000) -> None:
     from playwright.sync_api import expect
 
     expect(page.get_by_test_id("stApp")).to_have_attribute(
-        "data-test-script-state", re.compile("^(notRunning|stopped|initial)$"), timeout=timeout)
+        "data-test-script-state", re.compile("^(notRunning|stopped|initial)$"), timeout=timeout
+    )
     _wait_idle(page)
 
 
@@ -118,7 +162,8 @@ def _upload_and_load(page) -> None:
     _open_listbox(page, box).get_by_role("option", name="Reviews", exact=True).click()
     expect(box).to_have_value("Reviews")
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
-        files=[{"name": "my_feedback.csv", "mimeType": "text/csv", "buffer": _reviews_csv()}])
+        files=[{"name": "my_feedback.csv", "mimeType": "text/csv", "buffer": _reviews_csv()}]
+    )
     form = page.get_by_test_id("stForm")
     expect(form.get_by_role("combobox", name="Review text *")).to_have_value("comment")
     expect(form.get_by_role("combobox", name="Customer id")).to_have_value("— not in this file —")
@@ -133,8 +178,9 @@ def _upload_and_load(page) -> None:
     report = page.get_by_test_id("stAlert").filter(has_text="rows read from")
     expect(report).to_contain_text(f"{UPLOAD_ROWS} rows read from 'my_feedback.csv' as reviews.")
     page.get_by_role("button", name=f"Load {UPLOAD_ROWS} rows", exact=True).click()
-    expect(page.get_by_test_id("stAlert").filter(has_text=f"Loaded {UPLOAD_ROWS} rows as dataset")
-           ).to_be_visible()
+    expect(
+        page.get_by_test_id("stAlert").filter(has_text=f"Loaded {UPLOAD_ROWS} rows as dataset")
+    ).to_be_visible()
     _wait_done(page)
     assert _metric_value(page, "Reviews") == before + UPLOAD_ROWS
 
@@ -144,15 +190,17 @@ def _run_analysis(page) -> None:
 
     _open(page, "Reviews", ready=False)
     page.get_by_role("button", name="Score reviews", exact=True).click()
-    expect(page.get_by_test_id("stMetricLabel").get_by_text("Scored reviews", exact=True)
-           ).to_be_visible(timeout=WORK_MS)
+    expect(page.get_by_test_id("stMetricLabel").get_by_text("Scored reviews", exact=True)).to_be_visible(
+        timeout=WORK_MS
+    )
     _wait_done(page)
     assert _metric_value(page, "Scored reviews") > UPLOAD_ROWS
 
     _open(page, "Customers", ready=False)
     page.get_by_role("button", name="Compute profiles", exact=True).click()
-    expect(page.get_by_test_id("stMetricLabel").get_by_text("Customers profiled", exact=True)
-           ).to_be_visible(timeout=WORK_MS)
+    expect(page.get_by_test_id("stMetricLabel").get_by_text("Customers profiled", exact=True)).to_be_visible(
+        timeout=WORK_MS
+    )
     _wait_done(page)
     assert _metric_value(page, "Customers profiled") > 0
 

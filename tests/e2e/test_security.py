@@ -73,10 +73,27 @@ def serve(tmp: Path, host: str, settings: dict[str, str]):
     log_path = tmp / "streamlit.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.address", host, "--server.headless", "true",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                host,
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         try:
             url = f"http://{host}:{port}"
             wait_healthy(proc, url, log_path)
@@ -138,9 +155,12 @@ def test_unguarded_server_beyond_loopback_serves_nothing(browser, tmp_path):
     from playwright.sync_api import expect
 
     host = non_loopback_address()
-    settings = {"CX_DB_PATH": str(tmp_path / "ws.duckdb"), "CX_DEMO_DIR": str(tmp_path / "demo"),
-                "CX_INGEST_UPLOAD_DIR": str(tmp_path / "uploads"),
-                "CX_AUTH_USERS_FILE": str(tmp_path / "users.json")}
+    settings = {
+        "CX_DB_PATH": str(tmp_path / "ws.duckdb"),
+        "CX_DEMO_DIR": str(tmp_path / "demo"),
+        "CX_INGEST_UPLOAD_DIR": str(tmp_path / "uploads"),
+        "CX_AUTH_USERS_FILE": str(tmp_path / "users.json"),
+    }
     if host is None:  # no non-loopback interface here: the proxy setting stands in for one
         host, settings["CX_AUTH_ASSUME_REMOTE"] = "127.0.0.1", "true"
     with serve(tmp_path, host, settings) as url, new_page(browser, "unguarded") as page:
@@ -174,9 +194,13 @@ def team_server(tmp_path_factory):
     (tmp / "secret.env").write_text(SECRET + "\n")
     (allowed / "innocent.csv").symlink_to(tmp / "secret.env")
     (allowed / "sub").mkdir()
-    settings = {"CX_DB_PATH": str(tmp / "ws.duckdb"), "CX_DEMO_DIR": str(tmp / "demo"),
-                "CX_INGEST_UPLOAD_DIR": str(tmp / "uploads"), "CX_INGEST_ALLOWED_DIRS": str(allowed),
-                "CX_AUTH_USERS_FILE": str(tmp / "users.json")}
+    settings = {
+        "CX_DB_PATH": str(tmp / "ws.duckdb"),
+        "CX_DEMO_DIR": str(tmp / "demo"),
+        "CX_INGEST_UPLOAD_DIR": str(tmp / "uploads"),
+        "CX_INGEST_ALLOWED_DIRS": str(allowed),
+        "CX_AUTH_USERS_FILE": str(tmp / "users.json"),
+    }
     for name, role in (("vic", "viewer"), ("ana", "analyst"), ("ada", "admin")):
         add_user(tmp / "users.json", name, PW[name], role)
     ws = Workspace.open(load_config(env=settings).db)
@@ -184,8 +208,9 @@ def team_server(tmp_path_factory):
         seed_workspace(ws)
         with ws.write() as cur:
             cur.execute("INSERT INTO meta VALUES ('demo_seeded', 'e2e')")
-            cur.execute("INSERT INTO datasets VALUES ('c', 'customers', 'crm.csv', 'sha', now(), 5, 0, "
-                        "'{}', '{}')")
+            cur.execute(
+                "INSERT INTO datasets VALUES ('c', 'customers', 'crm.csv', 'sha', now(), 5, 0, '{}', '{}')"
+            )
     finally:
         ws.close()
     with serve(tmp, "127.0.0.1", settings) as url:
@@ -280,8 +305,16 @@ def test_every_refused_server_path_gets_the_same_words(browser, team_server):
     from playwright.sync_api import expect
 
     tmp = team_server["tmp"]
-    tries = ["/etc/passwd", str(tmp / "secret.env"), "../secret.env", "innocent.csv",
-             str(tmp / "allowed" / "innocent.csv"), "missing.csv", "sub", "/nonexistent/x.csv"]
+    tries = [
+        "/etc/passwd",
+        str(tmp / "secret.env"),
+        "../secret.env",
+        "innocent.csv",
+        str(tmp / "allowed" / "innocent.csv"),
+        "missing.csv",
+        "sub",
+        "/nonexistent/x.csv",
+    ]
     with new_page(browser, "server-paths") as page:
         _sign_in(page, team_server["url"], "ada")
         _open(page, "Data")

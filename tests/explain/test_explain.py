@@ -11,16 +11,23 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from cx_core.text.encoder import default_model_dir
 from cx_core.explain.cache import attention_cached, explain_cached, lookup
-from cx_core.explain.integrated import (ExplainError, Explanation, IGSettings, LayerTap,
-                                        encode_review, explain_review, pad_baseline)
+from cx_core.explain.integrated import (
+    ExplainError,
+    Explanation,
+    IGSettings,
+    LayerTap,
+    encode_review,
+    explain_review,
+    pad_baseline,
+)
 from cx_core.explain.protocol import ExplainableModel
 from cx_core.explain.reference import EncoderHeadModel, tiny_bert
 from cx_core.explain.render import display_text, to_html, top_words_figure
 from cx_core.explain.rollout import explain_attention, rollout
 from cx_core.explain.words import merge_pieces, word_spans
 from cx_core.text.embeddings import text_hash
+from cx_core.text.encoder import default_model_dir
 
 XSS = "<img src=x onerror=alert(1)>"
 BREAKOUT = '"><script>alert(2)</script>'
@@ -38,11 +45,15 @@ def tokenizer():
 def model(tokenizer):
     """Tiny random BERT + lexical layer: two attribution layers, multiclass + multilabel heads."""
     torch.manual_seed(0)
-    return EncoderHeadModel(tiny_bert(tokenizer), tokenizer,
-                            {"sentiment": ["negative", "neutral", "positive"],
-                             "aspects": ["fit", "price", XSS]},
-                            {"sentiment": "multiclass", "aspects": "multilabel"},
-                            max_length=64, lexical_dim=8, seed=1)
+    return EncoderHeadModel(
+        tiny_bert(tokenizer),
+        tokenizer,
+        {"sentiment": ["negative", "neutral", "positive"], "aspects": ["fit", "price", XSS]},
+        {"sentiment": "multiclass", "aspects": "multilabel"},
+        max_length=64,
+        lexical_dim=8,
+        seed=1,
+    )
 
 
 def test_reference_model_implements_the_protocol(model):
@@ -71,12 +82,17 @@ def test_one_segment_equals_captum_layer_integrated_gradients(model):
     enc = encode_review(model, TEXT, 64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        lig = LayerIntegratedGradients(lambda i, m: model.forward_logits(i, m)["sentiment"],
-                                       model.attribution_layers())
-    attrs, delta = lig.attribute(enc.input_ids, baselines=pad_baseline(model, enc),
-                                 target=e.target_index,
-                                 additional_forward_args=(enc.attention_mask,),
-                                 n_steps=10, return_convergence_delta=True)
+        lig = LayerIntegratedGradients(
+            lambda i, m: model.forward_logits(i, m)["sentiment"], model.attribution_layers()
+        )
+    attrs, delta = lig.attribute(
+        enc.input_ids,
+        baselines=pad_baseline(model, enc),
+        target=e.target_index,
+        additional_forward_args=(enc.attention_mask,),
+        n_steps=10,
+        return_convergence_delta=True,
+    )
     ref = sum(a.sum(-1)[0].double() for a in attrs)
     ours = torch.tensor([p[3] for p in e.pieces], dtype=torch.float64)
     assert torch.allclose(ours, ref, atol=1e-6)
@@ -84,11 +100,9 @@ def test_one_segment_equals_captum_layer_integrated_gradients(model):
 
 
 def test_segments_double_until_the_delta_is_small(model):
-    e = explain_review(model, TEXT, "sentiment", n_steps=2, segments=1, max_steps=64,
-                       rel_tol=1e-4)
+    e = explain_review(model, TEXT, "sentiment", n_steps=2, segments=1, max_steps=64, rel_tol=1e-4)
     assert e.n_steps > 2
-    loose = explain_review(model, TEXT, "sentiment", n_steps=4, segments=2, max_steps=64,
-                           rel_tol=10.0)
+    loose = explain_review(model, TEXT, "sentiment", n_steps=4, segments=2, max_steps=64, rel_tol=10.0)
     assert loose.n_steps == 4
 
 
@@ -105,11 +119,14 @@ def test_targets_predicted_named_and_multilabel(model):
     assert multi.logit == pytest.approx(float(logits["aspects"][0, 1]), abs=1e-5)
 
 
-@pytest.mark.parametrize("text,head,target,msg", [
-    ("   ", "sentiment", None, "no text"),
-    (TEXT, "nope", None, "Unknown head"),
-    (TEXT, "sentiment", "angry", "Unknown label"),
-])
+@pytest.mark.parametrize(
+    "text,head,target,msg",
+    [
+        ("   ", "sentiment", None, "no text"),
+        (TEXT, "nope", None, "Unknown head"),
+        (TEXT, "sentiment", "angry", "Unknown label"),
+    ],
+)
 def test_clear_errors(model, text, head, target, msg):
     with pytest.raises(ExplainError, match=msg):
         explain_review(model, text, head, target)
@@ -135,7 +152,7 @@ def test_word_spans_on_tricky_text():
 def test_pieces_merge_into_words_with_spans(model):
     text = "Très bien!! 😀 The zip-per isn't great… naïve café"
     e = explain_review(model, text, "sentiment")
-    assert [w.text for w in e.words] == [text[w.start:w.end] for w in e.words]
+    assert [w.text for w in e.words] == [text[w.start : w.end] for w in e.words]
     assert "Très" in [w.text for w in e.words] and "café" in [w.text for w in e.words]
     assert all(w.pieces >= 1 for w in e.words if w.text.isalpha())
     zipper = [w for w in e.words if w.text in ("zip", "per")]
@@ -146,10 +163,10 @@ def test_pieces_merge_into_words_with_spans(model):
 
 def test_merge_pieces_assigns_by_start_and_marks_unseen():
     text = "good, bad"
-    words, special = merge_pieces(text, [(0, 0), (0, 2), (2, 4), (4, 5), (0, 0)],
-                                  [9.0, 1.0, 2.0, 0.5, -9.0], seen_until=5)
-    assert [(w.text, w.score, w.pieces) for w in words] == [
-        ("good", 3.0, 2), (",", 0.5, 1), ("bad", None, 0)]
+    words, special = merge_pieces(
+        text, [(0, 0), (0, 2), (2, 4), (4, 5), (0, 0)], [9.0, 1.0, 2.0, 0.5, -9.0], seen_until=5
+    )
+    assert [(w.text, w.score, w.pieces) for w in words] == [("good", 3.0, 2), (",", 0.5, 1), ("bad", None, 0)]
     assert special == 0.0
 
 
@@ -165,8 +182,7 @@ def test_long_text_is_truncated_with_a_note(model):
 # -- rendering ------------------------------------------------------------------------------
 def test_html_escapes_hostile_review_and_labels(model):
     text = f"Great {XSS} dress {BREAKOUT} & more\nsecond line"
-    for expl in (explain_review(model, text, "aspects", target=XSS),
-                 explain_attention(model, text, 64)):
+    for expl in (explain_review(model, text, "aspects", target=XSS), explain_attention(model, text, 64)):
         html = to_html(expl)
         assert "<img" not in html and "<script" not in html
         assert "&quot;" in html and "&lt;" in html  # the attribute breakout is inert
@@ -242,8 +258,7 @@ def test_layer_tap_only_affects_its_thread(model):
     layers = model.attribution_layers()
     with LayerTap(layers) as tap, torch.no_grad():
         tap.replace = [torch.zeros(1, ids.shape[1], 32), torch.zeros(1, ids.shape[1], 8)]
-        t = threading.Thread(target=lambda: out.setdefault(
-            "x", model.forward_logits(ids, mask)["sentiment"]))
+        t = threading.Thread(target=lambda: out.setdefault("x", model.forward_logits(ids, mask)["sentiment"]))
         t.start()
         t.join()
         mine = model.forward_logits(ids, mask)["sentiment"]
@@ -290,25 +305,33 @@ def test_browse_reviews_scores_and_models(ws, tmp_path):
     import json
     from datetime import datetime
 
-    from cx_core.explain.browse import (pick_reviews, review_scores_row,
-                                        trained_models)
+    from cx_core.explain.browse import pick_reviews, review_scores_row, trained_models
 
     now = datetime.now()
     with ws.write() as cur:
         for rid, text in [("a1", "Love it"), ("a2", "100% awful_fit"), ("a3", "  ")]:
-            cur.execute("INSERT INTO reviews (dataset_id, review_id, text, text_hash) "
-                        "VALUES ('d', ?, ?, ?)", [rid, text, text_hash(text)])
+            cur.execute(
+                "INSERT INTO reviews (dataset_id, review_id, text, text_hash) VALUES ('d', ?, ?, ?)",
+                [rid, text, text_hash(text)],
+            )
         for rid, score in [("a1", 0.9), ("a2", -0.8)]:
-            cur.execute("INSERT INTO review_scores (run_id, dataset_id, review_id, model_id, "
-                        "sentiment_method, sentiment, sentiment_score, risk) VALUES "
-                        "('s1', 'd', ?, 'm1', 'supervised', 'x', ?, 0.1)", [rid, score])
-        cur.execute("INSERT INTO runs VALUES ('s1', 'review_scores', 'all', ?, ?, ?, 'done', '{}')",
-                    [json.dumps({"model_id": "m1"}), now, now])
+            cur.execute(
+                "INSERT INTO review_scores (run_id, dataset_id, review_id, model_id, "
+                "sentiment_method, sentiment, sentiment_score, risk) VALUES "
+                "('s1', 'd', ?, 'm1', 'supervised', 'x', ?, 0.1)",
+                [rid, score],
+            )
+        cur.execute(
+            "INSERT INTO runs VALUES ('s1', 'review_scores', 'all', ?, ?, ?, 'done', '{}')",
+            [json.dumps({"model_id": "m1"}), now, now],
+        )
         (tmp_path / "m_ok").mkdir()
         (tmp_path / "m_ok" / "config.json").write_text("{}")
         for run_id, folder in [("m_ok", tmp_path / "m_ok"), ("m_gone", tmp_path / "gone")]:
-            cur.execute("INSERT INTO runs VALUES (?, 'review_model', 'all', ?, ?, ?, 'done', '{}')",
-                        [run_id, json.dumps({"model_dir": str(folder)}), now, now])
+            cur.execute(
+                "INSERT INTO runs VALUES (?, 'review_model', 'all', ?, ?, ?, 'done', '{}')",
+                [run_id, json.dumps({"model_dir": str(folder)}), now, now],
+            )
     from cx_core.store.runs import latest
 
     assert latest(ws, "review_scores").run_id == "s1"

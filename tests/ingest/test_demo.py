@@ -11,21 +11,51 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
-from cx_core.ingest.demo import GROUPS, HOSTILE_HTML, HOSTILE_PRODUCT, HOSTILE_SQL, DemoStore, generate_demo, write_demo
+from cx_core.ingest.demo import (
+    GROUPS,
+    HOSTILE_HTML,
+    HOSTILE_PRODUCT,
+    HOSTILE_SQL,
+    DemoStore,
+    generate_demo,
+    write_demo,
+)
 
 END = pd.Timestamp("2026-09-30")
 
 COLUMNS = {
-    "customers": {"customer_id": "str", "name": "str", "email": "str", "phone": "str",
-                  "city": "str", "country": "str", "signup_date": "str", "age": "int"},
-    "orders": {"order_id": "str", "customer_id": "str", "order_date": "str", "sku": "str",
-               "product": "str", "category": "str", "quantity": "int", "unit_price": "float",
-               "amount": "float"},
-    "reviews": {"review_id": "str", "customer_id": "str", "review_date": "str",
-                "product": "str", "rating": "int", "title": "str", "review_text": "str"},
+    "customers": {
+        "customer_id": "str",
+        "name": "str",
+        "email": "str",
+        "phone": "str",
+        "city": "str",
+        "country": "str",
+        "signup_date": "str",
+        "age": "int",
+    },
+    "orders": {
+        "order_id": "str",
+        "customer_id": "str",
+        "order_date": "str",
+        "sku": "str",
+        "product": "str",
+        "category": "str",
+        "quantity": "int",
+        "unit_price": "float",
+        "amount": "float",
+    },
+    "reviews": {
+        "review_id": "str",
+        "customer_id": "str",
+        "review_date": "str",
+        "product": "str",
+        "rating": "int",
+        "title": "str",
+        "review_text": "str",
+    },
 }
-CHECK = {"str": ptypes.is_string_dtype, "int": ptypes.is_integer_dtype,
-         "float": ptypes.is_float_dtype}
+CHECK = {"str": ptypes.is_string_dtype, "int": ptypes.is_integer_dtype, "float": ptypes.is_float_dtype}
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +88,10 @@ def test_same_seed_same_frames_and_bytes(tmp_path):
     write_demo(tmp_path / "a", seed=3, n_customers=300)
     assert {k: v.read_bytes() for k, v in p1.items()} == before
     assert sorted(x.name for x in (tmp_path / "a").iterdir()) == [
-        "customers.csv", "orders.csv", "reviews.csv"]
+        "customers.csv",
+        "orders.csv",
+        "reviews.csv",
+    ]
 
 
 def test_different_seed_differs():
@@ -107,8 +140,7 @@ def test_value_formats(store):
     assert ts.min() >= END - pd.Timedelta(days=730) and ts.max() < END + pd.Timedelta(days=1)
     assert np.allclose(o["amount"], (o["quantity"] * o["unit_price"]).round(2))
     assert (o["unit_price"] > 0).all() and (o["quantity"] != 0).all()
-    assert set(o["category"]) == {"dresses", "tops", "jeans", "knitwear", "shoes",
-                                  "accessories", "outerwear"}
+    assert set(o["category"]) == {"dresses", "tops", "jeans", "knitwear", "shoes", "accessories", "outerwear"}
     assert (o.groupby("sku")["product"].nunique() == 1).all()
     assert r["review_id"].is_unique and r["rating"].between(1, 5).all()
     rd = pd.to_datetime(r["review_date"], format="%Y-%m-%d")
@@ -164,7 +196,8 @@ def test_returns(store):
     # every return line matches a line of its original order (R000123 -> O000123), later on
     orig = sales[["order_id", "sku", "customer_id", "order_date"]].drop_duplicates(["order_id", "sku"])
     matched = ret.assign(order_id="O" + ret["order_id"].str[1:]).merge(
-        orig, on=["order_id", "sku"], how="left", suffixes=("", "_orig"))
+        orig, on=["order_id", "sku"], how="left", suffixes=("", "_orig")
+    )
     assert len(matched) == len(ret) and matched["order_date_orig"].notna().all()
     assert (matched["customer_id"] == matched["customer_id_orig"]).all()
     assert (matched["order_date"] > matched["order_date_orig"]).all()
@@ -198,8 +231,7 @@ def test_group_behaviour(store, group_of):
 def test_ratings_by_group(store, group_of):
     mean = store.reviews.groupby(store.reviews["customer_id"].map(group_of))["rating"].mean()
     print("\nmean rating by group:", mean.round(2).to_dict())
-    assert (mean["loyal_premium"] > mean["bargain_hunters"] > mean["fit_returners"]
-            > mean["unhappy_delivery"])
+    assert mean["loyal_premium"] > mean["bargain_hunters"] > mean["fit_returners"] > mean["unhappy_delivery"]
 
 
 def _behaviour(store: DemoStore) -> pd.DataFrame:
@@ -207,12 +239,14 @@ def _behaviour(store: DemoStore) -> pd.DataFrame:
     o = store.orders
     ts = pd.to_datetime(o["order_date"])
     sales = o["quantity"] > 0
-    return pd.DataFrame({
-        "log_revenue": np.log1p(o.groupby("customer_id")["amount"].sum().clip(lower=0)),
-        "log_orders": np.log1p(o[sales].groupby("customer_id")["order_id"].nunique()),
-        "recency": (END + pd.Timedelta(days=1) - ts.groupby(o["customer_id"]).max()).dt.days,
-        "return_share": (~sales).groupby(o["customer_id"]).sum() / sales.groupby(o["customer_id"]).sum(),
-    }).fillna(0.0)
+    return pd.DataFrame(
+        {
+            "log_revenue": np.log1p(o.groupby("customer_id")["amount"].sum().clip(lower=0)),
+            "log_orders": np.log1p(o[sales].groupby("customer_id")["order_id"].nunique()),
+            "recency": (END + pd.Timedelta(days=1) - ts.groupby(o["customer_id"]).max()).dt.days,
+            "return_share": (~sales).groupby(o["customer_id"]).sum() / sales.groupby(o["customer_id"]).sum(),
+        }
+    ).fillna(0.0)
 
 
 def test_groups_recoverable(store, group_of):

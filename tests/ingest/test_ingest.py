@@ -80,8 +80,9 @@ def test_failed_load_leaves_database_as_it_was(ws, tmp_path, monkeypatch):
 
 def test_replace_and_delete(ws, tmp_path):
     a = load_file(ws, write(tmp_path, "o.csv", ORDERS), "orders")
-    b = load_file(ws, write(tmp_path, "o2.csv", ORDERS.replace("C1", "K1")), "orders",
-                  replace_dataset=a.dataset_id)
+    b = load_file(
+        ws, write(tmp_path, "o2.csv", ORDERS.replace("C1", "K1")), "orders", replace_dataset=a.dataset_id
+    )
     assert ws.execute("SELECT dataset_id FROM datasets") == [(b.dataset_id,)]
     assert ws.scalar("SELECT count(*) FROM orders WHERE customer_id = 'C1'") == 0
     assert delete_dataset(ws, b.dataset_id) is True
@@ -95,7 +96,9 @@ def test_latin1_and_semicolon(ws, tmp_path):
     assert ws.scalar("SELECT text FROM reviews ORDER BY rating DESC LIMIT 1") == "Café très bon"
 
 
-CP1252_TEXT = "id;Review Text;stars\n1;It\u2019s great \u2013 \u20ac20, caf\u00e9;5\n2;\u201cNa\u00efve\u201d fit;2\n"
+CP1252_TEXT = (
+    "id;Review Text;stars\n1;It\u2019s great \u2013 \u20ac20, caf\u00e9;5\n2;\u201cNa\u00efve\u201d fit;2\n"
+)
 
 
 def test_windows_1252_csv_with_curly_quotes_and_euro_loads(ws, tmp_path):
@@ -125,13 +128,17 @@ def test_gzip_tsv_and_jsonl(ws, tmp_path):
         fh.write("user_id\treviewText\toverall\tunixReviewTime\nu1\tgreat\t5\t1393545600\n")
     assert load_file(ws, p, "reviews").rows_loaded == 1
     assert str(ws.scalar("SELECT ts FROM reviews")) == "2014-02-28 00:00:00"
-    j = write(tmp_path, "r.jsonl", '{"reviewerID": "a", "reviewText": "fine", "overall": 4}\n'
-                                   '{"reviewerID": "b", "reviewText": "bad", "overall": 1}\n')
+    j = write(
+        tmp_path,
+        "r.jsonl",
+        '{"reviewerID": "a", "reviewText": "fine", "overall": 4}\n'
+        '{"reviewerID": "b", "reviewText": "bad", "overall": 1}\n',
+    )
     assert load_file(ws, j, "reviews").rows_loaded == 2
 
 
 def test_us_dates_and_currency(ws, tmp_path):
-    text = "InvoiceNo,CustomerID,InvoiceDate,Amount\n1,17850.0,12/1/2010 8:26,\"$1,234.50\"\n"
+    text = 'InvoiceNo,CustomerID,InvoiceDate,Amount\n1,17850.0,12/1/2010 8:26,"$1,234.50"\n'
     rep = load_file(ws, write(tmp_path, "o.csv", text), "orders")
     assert rep.ts_format == "%m/%d/%Y %H:%M"
     row = ws.query_one("SELECT customer_id, ts::VARCHAR, amount FROM orders")
@@ -139,7 +146,9 @@ def test_us_dates_and_currency(ws, tmp_path):
 
 
 def test_customers_keep_extra_columns_and_first_duplicate(ws, tmp_path):
-    text = "Customer ID,Email,Loyalty Tier,Home Address\nC1,a@example.com,gold,1 Main St\nC1,b@example.com,x,y\n"
+    text = (
+        "Customer ID,Email,Loyalty Tier,Home Address\nC1,a@example.com,gold,1 Main St\nC1,b@example.com,x,y\n"
+    )
     rep = load_file(ws, write(tmp_path, "c.csv", text), "customers")
     assert rep.rows_loaded == 1 and rep.notes["duplicate customer ids (first kept)"] == 1
     assert "gold" in ws.scalar("SELECT attrs_json FROM customers")

@@ -49,11 +49,28 @@ def test_amazon_json_lines_with_repeat_reviewers(ws):
 
 
 def test_suggestions_for_the_real_headers():
-    got = suggest_mapping("reviews", ["reviewerID", "asin", "reviewerName", "helpful", "reviewText",
-                                      "overall", "summary", "unixReviewTime", "reviewTime"])
+    got = suggest_mapping(
+        "reviews",
+        [
+            "reviewerID",
+            "asin",
+            "reviewerName",
+            "helpful",
+            "reviewText",
+            "overall",
+            "summary",
+            "unixReviewTime",
+            "reviewTime",
+        ],
+    )
     assert {k: v for k, v in got.items() if v} == {
-        "customer_id": "reviewerID", "ts": "unixReviewTime", "title": "summary",
-        "text": "reviewText", "rating": "overall", "item": "asin"}
+        "customer_id": "reviewerID",
+        "ts": "unixReviewTime",
+        "title": "summary",
+        "text": "reviewText",
+        "rating": "overall",
+        "item": "asin",
+    }
 
 
 # --- the same totals as an independent pandas computation (issue #12) ----------------------------
@@ -68,8 +85,10 @@ def test_online_retail_totals_match_pandas(ws):
     assert rep.rows_loaded == len(kept) and rep.notes["exact duplicate rows dropped"] == len(df) - len(kept)
     assert ws.scalar("SELECT sum(amount) FROM orders") == pytest.approx(revenue, rel=1e-12)
     assert ws.scalar("SELECT sum(quantity) FROM orders") == kept["Quantity"].astype(float).sum()
-    assert ws.scalar("SELECT count(DISTINCT customer_id) FROM orders") == \
-        kept.loc[kept["CustomerID"] != "", "CustomerID"].nunique()
+    assert (
+        ws.scalar("SELECT count(DISTINCT customer_id) FROM orders")
+        == kept.loc[kept["CustomerID"] != "", "CustomerID"].nunique()
+    )
     dup_revenue = revenue_of_repeats(df)
     assert f"(amount {dup_revenue:,.2f}); dropped" in rep.duplicates
 
@@ -106,11 +125,16 @@ def test_telco_customers_match_pandas(ws):
     df = pd.read_csv(path, dtype=str)
     rep = load_file(ws, path, "customers")
     assert rep.rows_loaded == df["customerID"].nunique() == 7_043
-    assert ws.scalar("SELECT count(*) FROM customers WHERE gender = 'Female'") == (df["gender"] == "Female").sum()
+    assert (
+        ws.scalar("SELECT count(*) FROM customers WHERE gender = 'Female'")
+        == (df["gender"] == "Female").sum()
+    )
     # unmapped columns are kept as JSON; TotalCharges has blanks, summed the same way
     total = pd.to_numeric(df["TotalCharges"].str.strip(), errors="coerce").sum()
-    got = ws.scalar("SELECT sum(TRY_CAST(nullif(trim(json_extract_string(attrs_json, '$.TotalCharges')), '') "
-                    "AS DOUBLE)) FROM customers")
+    got = ws.scalar(
+        "SELECT sum(TRY_CAST(nullif(trim(json_extract_string(attrs_json, '$.TotalCharges')), '') "
+        "AS DOUBLE)) FROM customers"
+    )
     assert got == pytest.approx(total, rel=1e-12)
 
 

@@ -6,8 +6,16 @@ from cx_core.ingest.pii import detect_pii, mask_attrs_json, mask_frame, mask_tex
 
 
 def test_detect_by_name_and_value():
-    df = pd.DataFrame({"Customer Name": ["Ann Lee"], "E-mail": ["a@b.com"], "contact": ["x@y.org"],
-                       "Department Name": ["Dresses"], "cell": ["+44 7700 900123"], "n": [1]})
+    df = pd.DataFrame(
+        {
+            "Customer Name": ["Ann Lee"],
+            "E-mail": ["a@b.com"],
+            "contact": ["x@y.org"],
+            "Department Name": ["Dresses"],
+            "cell": ["+44 7700 900123"],
+            "n": [1],
+        }
+    )
     found = detect_pii(df)
     assert found == {"Customer Name": "name", "E-mail": "email", "contact": "email", "cell": "phone"}
 

@@ -6,8 +6,13 @@ import os
 
 import pytest
 
-from cx_core.ingest.server_paths import (REFUSED, ServerPathRefused, allowed_roots, check_server_path,
-                                  server_paths_enabled)
+from cx_core.ingest.server_paths import (
+    REFUSED,
+    ServerPathRefused,
+    allowed_roots,
+    check_server_path,
+    server_paths_enabled,
+)
 
 
 @pytest.fixture
@@ -32,10 +37,23 @@ def test_allowed_files_resolve(layout):
     assert check_server_path("inner.csv", str(allowed)) == allowed / "orders.csv"
 
 
-@pytest.mark.parametrize("attempt", [
-    "innocent.csv", "dirlink/secret.env", "../secret.env", "sub/../../secret.env", "/etc/passwd",
-    "missing.csv", "sub", "", "   ", "orders.csv\x00.txt", "~/.bashrc", "/proc/self/environ",
-])
+@pytest.mark.parametrize(
+    "attempt",
+    [
+        "innocent.csv",
+        "dirlink/secret.env",
+        "../secret.env",
+        "sub/../../secret.env",
+        "/etc/passwd",
+        "missing.csv",
+        "sub",
+        "",
+        "   ",
+        "orders.csv\x00.txt",
+        "~/.bashrc",
+        "/proc/self/environ",
+    ],
+)
 def test_every_refusal_has_the_same_words(layout, attempt):
     allowed, _ = layout
     with pytest.raises(ServerPathRefused) as err:

@@ -10,8 +10,14 @@ import pytest
 
 from cx_core.ingest.load import load_file, peek_file
 from cx_core.ingest.readers import InputFileError, inspect_file, utf8_copy_path
-from cx_core.ingest.uploads import (discard_upload, drop_session_uploads, drop_stale_uploads,
-                                    new_session_token, save_upload, session_upload_dir)
+from cx_core.ingest.uploads import (
+    discard_upload,
+    drop_session_uploads,
+    drop_stale_uploads,
+    new_session_token,
+    save_upload,
+    session_upload_dir,
+)
 
 CP1252 = "id,Review Text,stars\n1,\u201cGreat\u201d \u20ac5 fit \u2013 yes,5\n2,Na\xefve,2\n"
 
@@ -78,8 +84,9 @@ def test_gzip_bomb_is_refused_before_anything_is_written(ws, tmp_path):
 
 def test_windows_1252_copy_is_capped(ws, tmp_path):
     p = tmp_path / "big.csv"
-    p.write_bytes(("id,text\n" + "".join(f"{i},caf\xe9 \u2013 {'x' * 200}\n" for i in range(5000)))
-                  .encode("cp1252"))
+    p.write_bytes(
+        ("id,text\n" + "".join(f"{i},caf\xe9 \u2013 {'x' * 200}\n" for i in range(5000))).encode("cp1252")
+    )
     src = inspect_file(p, max_expanded=500_000)
     with pytest.raises(InputFileError, match="ingest.max_expanded_gb"):
         load_file(ws, p, "reviews", max_expanded_bytes=500_000)

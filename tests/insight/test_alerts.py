@@ -1,4 +1,4 @@
-""""What changed" alerts on synthetic workspaces: planted jumps flagged, noise not, empty -> []."""
+""" "What changed" alerts on synthetic workspaces: planted jumps flagged, noise not, empty -> []."""
 
 from __future__ import annotations
 
@@ -49,29 +49,59 @@ def test_small_counts_are_not_flagged(ws):
 
 def _segment_run(ws, members: dict[int, list[str]], names: dict[int, str], run_id: str = "seg_1") -> None:
     rows = [(run_id, "customer", c, s) for s, cs in members.items() for c in cs]
-    insert(ws, "segments", pd.DataFrame(rows, columns=["run_id", "unit_kind", "unit_id", "segment_id"])
-           .assign(is_outlier=lambda d: d["segment_id"] < 0, probability=1.0, x=0.0, y=0.0))
-    insert(ws, "segment_info", pd.DataFrame({
-        "run_id": run_id, "segment_id": list(names), "name": list(names.values()),
-        "size": [len(members[s]) for s in names]}))
+    insert(
+        ws,
+        "segments",
+        pd.DataFrame(rows, columns=["run_id", "unit_kind", "unit_id", "segment_id"]).assign(
+            is_outlier=lambda d: d["segment_id"] < 0, probability=1.0, x=0.0, y=0.0
+        ),
+    )
+    insert(
+        ws,
+        "segment_info",
+        pd.DataFrame(
+            {
+                "run_id": run_id,
+                "segment_id": list(names),
+                "name": list(names.values()),
+                "size": [len(members[s]) for s in names],
+            }
+        ),
+    )
     add_run(ws, run_id, "segments")
 
 
 def _orders(ws, activity: list[tuple[str, int]]) -> None:
-    insert(ws, "orders", pd.DataFrame({
-        "dataset_id": "o1", "line_no": range(len(activity)),
-        "order_id": [f"o{i}" for i in range(len(activity))],
-        "customer_id": [c for c, _ in activity], "ts": [ANCHOR - timedelta(days=d) for _, d in activity],
-        "amount": 10.0, "is_return": False}))
+    insert(
+        ws,
+        "orders",
+        pd.DataFrame(
+            {
+                "dataset_id": "o1",
+                "line_no": range(len(activity)),
+                "order_id": [f"o{i}" for i in range(len(activity))],
+                "customer_id": [c for c, _ in activity],
+                "ts": [ANCHOR - timedelta(days=d) for _, d in activity],
+                "amount": 10.0,
+                "is_return": False,
+            }
+        ),
+    )
 
 
 def test_growing_segment_is_flagged_and_steady_one_not(ws):
-    a = [f"a{i}" for i in range(100)]   # 'a' customers: 20 active before, 80 now
-    b = [f"b{i}" for i in range(100)]   # 'b' customers: 80 active before, 20 now
-    c = [f"c{i}" for i in range(60)]    # 'c': 50 active in both periods (same share)
-    acts = ([(x, 120) for x in a[:20]] + [(x, 10) for x in a[:80]] + [(x, 130) for x in b[:80]]
-            + [(x, 5) for x in b[:20]] + [(x, 100) for x in c[:50]] + [(x, 50) for x in c[:50]]
-            + [(x, 400) for x in c[50:]])  # outside both periods
+    a = [f"a{i}" for i in range(100)]  # 'a' customers: 20 active before, 80 now
+    b = [f"b{i}" for i in range(100)]  # 'b' customers: 80 active before, 20 now
+    c = [f"c{i}" for i in range(60)]  # 'c': 50 active in both periods (same share)
+    acts = (
+        [(x, 120) for x in a[:20]]
+        + [(x, 10) for x in a[:80]]
+        + [(x, 130) for x in b[:80]]
+        + [(x, 5) for x in b[:20]]
+        + [(x, 100) for x in c[:50]]
+        + [(x, 50) for x in c[:50]]
+        + [(x, 400) for x in c[50:]]
+    )  # outside both periods
     _orders(ws, acts)
     _segment_run(ws, {0: a, 1: b, 2: c, -1: []}, {0: XSS, 1: "Bargain hunters", 2: "Steady"})
     seg = {x.subject: x for x in what_changed(ws) if x.kind.startswith("segment")}
@@ -92,12 +122,18 @@ def test_segment_noise_is_not_flagged(ws):
 
 def test_review_unit_segments_count_reviews(ws):
     n = 120  # segment 0: reviews mostly before, segment 1: mostly in the last period
-    ts = [ANCHOR - timedelta(days=120 if i % 4 else 10) for i in range(n)] + \
-         [ANCHOR - timedelta(days=10 if i % 4 else 120) for i in range(n)]
+    ts = [ANCHOR - timedelta(days=120 if i % 4 else 10) for i in range(n)] + [
+        ANCHOR - timedelta(days=10 if i % 4 else 120) for i in range(n)
+    ]
     add_reviews(ws, ts, [3.0] * (2 * n), [None] * (2 * n), [{}] * (2 * n), run_id=None)
     rows = [("seg_r", "review", f"r{i}", int(i >= n)) for i in range(2 * n)]
-    insert(ws, "segments", pd.DataFrame(rows, columns=["run_id", "unit_kind", "unit_id", "segment_id"])
-           .assign(is_outlier=False, probability=1.0, x=0.0, y=0.0))
+    insert(
+        ws,
+        "segments",
+        pd.DataFrame(rows, columns=["run_id", "unit_kind", "unit_id", "segment_id"]).assign(
+            is_outlier=False, probability=1.0, x=0.0, y=0.0
+        ),
+    )
     add_run(ws, "seg_r", "segments")
     seg = {a.subject: a for a in what_changed(ws)}
     assert seg["Segment 1"].kind == "segment_grew" and seg["Segment 0"].kind == "segment_shrank"

@@ -8,21 +8,25 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from cx_core.plots.charts import drivers_figure, trends_figure
 from cx_core.insight.drivers import aspect_drivers, drivers_from_frame, ols_coefficients
+from cx_core.insight.overview import overview_kpis
 from cx_core.insight.stats import two_proportion_p
 from cx_core.insight.trends import monthly_trends
-from cx_core.insight.overview import overview_kpis
+from cx_core.plots.charts import drivers_figure, trends_figure
 from tests.drivers_fixtures import ANCHOR, add_profiles, add_reviews, insert, planted
 
 
 def _tiny() -> pd.DataFrame:
-    return pd.DataFrame({
-        "ts": [ANCHOR - timedelta(days=d) for d in (1, 2, 100, 101)],
-        "rating": [2.0, 2.0, 4.0, 4.0], "sentiment_score": [-0.5, -0.5, 0.5, 0.5],
-        "aspects": [["A"], ["A"], ["A"], []],
-        "aspect_sentiment_json": ['{"A": -0.9}', '{"A": -0.5}', '{"A": 0.1}', None],
-        "churn_prob": [0.8, 0.8, 0.2, 0.2]})
+    return pd.DataFrame(
+        {
+            "ts": [ANCHOR - timedelta(days=d) for d in (1, 2, 100, 101)],
+            "rating": [2.0, 2.0, 4.0, 4.0],
+            "sentiment_score": [-0.5, -0.5, 0.5, 0.5],
+            "aspects": [["A"], ["A"], ["A"], []],
+            "aspect_sentiment_json": ['{"A": -0.9}', '{"A": -0.5}', '{"A": 0.1}', None],
+            "churn_prob": [0.8, 0.8, 0.2, 0.2],
+        }
+    )
 
 
 def test_counterfactual_by_hand():
@@ -69,12 +73,22 @@ def test_planted_aspect_ranks_first(ws):
 def test_kpis_with_period_deltas(ws):
     day = timedelta(days=1)
     ts = [ANCHOR, ANCHOR - 10 * day, ANCHOR - 100 * day, ANCHOR - 300 * day]
-    insert(ws, "orders", pd.DataFrame({
-        "dataset_id": "o", "line_no": range(4), "order_id": ["o1", "o2", "o3", "o4"],
-        "customer_id": ["a", "b", "a", "c"], "ts": ts, "amount": [10.0, 20.0, 5.0, 1.0],
-        "is_return": False}))
-    add_reviews(ws, [ANCHOR - 5 * day, ANCHOR - 95 * day], [5.0, 3.0], ["a", "b"],
-                [{"x": 0.5}, {"x": -0.5}])
+    insert(
+        ws,
+        "orders",
+        pd.DataFrame(
+            {
+                "dataset_id": "o",
+                "line_no": range(4),
+                "order_id": ["o1", "o2", "o3", "o4"],
+                "customer_id": ["a", "b", "a", "c"],
+                "ts": ts,
+                "amount": [10.0, 20.0, 5.0, 1.0],
+                "is_return": False,
+            }
+        ),
+    )
+    add_reviews(ws, [ANCHOR - 5 * day, ANCHOR - 95 * day], [5.0, 3.0], ["a", "b"], [{"x": 0.5}, {"x": -0.5}])
     k = overview_kpis(ws)
     assert k["customers"].value == 3 and (k["customers"].current, k["customers"].previous) == (2, 2)
     assert (k["orders"].value, k["orders"].current, k["orders"].previous) == (4, 2, 1)

@@ -10,7 +10,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from cx_core.insight.export import BGNBD_METHOD, export_frame, export_segments, neutralise_formulas, segment_choices
+from cx_core.insight.export import (
+    BGNBD_METHOD,
+    export_frame,
+    export_segments,
+    neutralise_formulas,
+    segment_choices,
+)
 from cx_core.segments.query import segment_runs
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -28,60 +34,143 @@ def _insert(ws, table: str, rows: list[dict]) -> None:
 def _run(ws, run_id: str, stage: str, when: str = "2026-01-01 10:00") -> None:
     ts = datetime.fromisoformat(when)
     with ws.write() as cur:
-        cur.execute("INSERT INTO runs VALUES (?, ?, 'k', '{}', ?, ?, 'done', '{}')",
-                    [run_id, stage, ts, ts])
+        cur.execute("INSERT INTO runs VALUES (?, ?, 'k', '{}', ?, ?, 'done', '{}')", [run_id, stage, ts, ts])
 
 
 def seed_workspace(ws, churn_model: bool = False) -> None:
     """Five customers in two segments plus an outlier; one hostile name and segment name."""
-    _insert(ws, "customers", [
-        {"dataset_id": "c", "customer_id": "C1", "name": "Ada Lovelace", "email": "ada@example.com",
-         "phone": "+44 7700 900123"},
-        {"dataset_id": "c", "customer_id": "C2", "name": FORMULA, "email": "bob@example.org",
-         "phone": "+44 7700 900456"},
-        {"dataset_id": "c", "customer_id": "C3", "name": XSS, "email": "-cat@example.net",
-         "phone": None},
-        {"dataset_id": "c", "customer_id": "C4", "name": "Dee", "email": None, "phone": None},
-        {"dataset_id": "c", "customer_id": "C5", "name": "Eve", "email": "eve@example.com",
-         "phone": None}])
-    _insert(ws, "orders", [
-        {"dataset_id": "o", "line_no": i, "order_id": f"O{i}", "customer_id": c, "ts": ts,
-         "amount": amt, "is_return": amt < 0}
-        for i, (c, ts, amt) in enumerate([
-            ("C1", "2026-01-02", 10.0), ("C1", "2026-03-05", 20.0), ("C1", "2026-04-01", -20.0),
-            ("C2", "2026-02-01", 5.0), ("C3", "2025-12-24", 7.0), ("C5", "2026-01-15", 9.0)])])
-    _insert(ws, "reviews", [
-        {"dataset_id": "r", "review_id": f"R{i}", "customer_id": c, "text": t, "text_hash": f"h{i}"}
-        for i, (c, t) in enumerate([("C1", "late"), ("C1", "small"), ("C1", "late again"),
-                                    ("C2", "cheap"), ("C4", "nice")])])
+    _insert(
+        ws,
+        "customers",
+        [
+            {
+                "dataset_id": "c",
+                "customer_id": "C1",
+                "name": "Ada Lovelace",
+                "email": "ada@example.com",
+                "phone": "+44 7700 900123",
+            },
+            {
+                "dataset_id": "c",
+                "customer_id": "C2",
+                "name": FORMULA,
+                "email": "bob@example.org",
+                "phone": "+44 7700 900456",
+            },
+            {"dataset_id": "c", "customer_id": "C3", "name": XSS, "email": "-cat@example.net", "phone": None},
+            {"dataset_id": "c", "customer_id": "C4", "name": "Dee", "email": None, "phone": None},
+            {
+                "dataset_id": "c",
+                "customer_id": "C5",
+                "name": "Eve",
+                "email": "eve@example.com",
+                "phone": None,
+            },
+        ],
+    )
+    _insert(
+        ws,
+        "orders",
+        [
+            {
+                "dataset_id": "o",
+                "line_no": i,
+                "order_id": f"O{i}",
+                "customer_id": c,
+                "ts": ts,
+                "amount": amt,
+                "is_return": amt < 0,
+            }
+            for i, (c, ts, amt) in enumerate(
+                [
+                    ("C1", "2026-01-02", 10.0),
+                    ("C1", "2026-03-05", 20.0),
+                    ("C1", "2026-04-01", -20.0),
+                    ("C2", "2026-02-01", 5.0),
+                    ("C3", "2025-12-24", 7.0),
+                    ("C5", "2026-01-15", 9.0),
+                ]
+            )
+        ],
+    )
+    _insert(
+        ws,
+        "reviews",
+        [
+            {"dataset_id": "r", "review_id": f"R{i}", "customer_id": c, "text": t, "text_hash": f"h{i}"}
+            for i, (c, t) in enumerate(
+                [("C1", "late"), ("C1", "small"), ("C1", "late again"), ("C2", "cheap"), ("C4", "nice")]
+            )
+        ],
+    )
     _run(ws, "scores1", "review_scores")
-    _insert(ws, "review_scores", [
-        {"run_id": "scores1", "dataset_id": "r", "review_id": f"R{i}", "model_id": "m",
-         "sentiment_method": "supervised", "sentiment": "negative", "aspects": a}
-        for i, a in enumerate([["delivery"], ["fit", "delivery"], ["delivery", "service"],
-                               ["price"], []])])
+    _insert(
+        ws,
+        "review_scores",
+        [
+            {
+                "run_id": "scores1",
+                "dataset_id": "r",
+                "review_id": f"R{i}",
+                "model_id": "m",
+                "sentiment_method": "supervised",
+                "sentiment": "negative",
+                "aspects": a,
+            }
+            for i, a in enumerate([["delivery"], ["fit", "delivery"], ["delivery", "service"], ["price"], []])
+        ],
+    )
     _run(ws, "prof_old", "profiles", "2025-06-01 10:00")
     _run(ws, "prof1", "profiles")
-    _insert(ws, "customer_profiles", [
-        {"run_id": "prof1", "customer_id": c, "p_alive": pa, "clv": clv}
-        for c, pa, clv in [("C1", 0.9, 120.0), ("C2", 0.4, 15.5), ("C3", 0.2, 3.0),
-                           ("C5", 0.7, 8.0)]] +
-        [{"run_id": "prof_old", "customer_id": "C1", "p_alive": 0.0, "clv": -1.0}])
+    _insert(
+        ws,
+        "customer_profiles",
+        [
+            {"run_id": "prof1", "customer_id": c, "p_alive": pa, "clv": clv}
+            for c, pa, clv in [("C1", 0.9, 120.0), ("C2", 0.4, 15.5), ("C3", 0.2, 3.0), ("C5", 0.7, 8.0)]
+        ]
+        + [{"run_id": "prof_old", "customer_id": "C1", "p_alive": 0.0, "clv": -1.0}],
+    )
     if churn_model:
         with ws.write() as cur:
             cur.execute("ALTER TABLE customer_profiles ADD COLUMN IF NOT EXISTS churn_prob DOUBLE")
             cur.execute("ALTER TABLE customer_profiles ADD COLUMN IF NOT EXISTS churn_window VARCHAR")
-            cur.execute("UPDATE customer_profiles SET churn_prob = 0.25, churn_window = "
-                        "'no purchase in the 90 days after 2026-04-01' WHERE customer_id = 'C1'")
+            cur.execute(
+                "UPDATE customer_profiles SET churn_prob = 0.25, churn_window = "
+                "'no purchase in the 90 days after 2026-04-01' WHERE customer_id = 'C1'"
+            )
     _run(ws, "seg1", "segments")
-    _insert(ws, "segments", [
-        {"run_id": "seg1", "unit_kind": "customer", "unit_id": c, "segment_id": s,
-         "is_outlier": o, "probability": p, "x": 0.0, "y": 0.0}
-        for c, s, o, p in [("C1", 0, False, 0.9), ("C2", 0, False, 0.8), ("C3", 1, False, 1.0),
-                           ("C4", 1, True, 0.0), ("C5", -1, True, 0.0)]])
-    _insert(ws, "segment_info", [
-        {"run_id": "seg1", "segment_id": 0, "name": FORMULA, "size": 2},
-        {"run_id": "seg1", "segment_id": 1, "name": XSS, "size": 2}])
+    _insert(
+        ws,
+        "segments",
+        [
+            {
+                "run_id": "seg1",
+                "unit_kind": "customer",
+                "unit_id": c,
+                "segment_id": s,
+                "is_outlier": o,
+                "probability": p,
+                "x": 0.0,
+                "y": 0.0,
+            }
+            for c, s, o, p in [
+                ("C1", 0, False, 0.9),
+                ("C2", 0, False, 0.8),
+                ("C3", 1, False, 1.0),
+                ("C4", 1, True, 0.0),
+                ("C5", -1, True, 0.0),
+            ]
+        ],
+    )
+    _insert(
+        ws,
+        "segment_info",
+        [
+            {"run_id": "seg1", "segment_id": 0, "name": FORMULA, "size": 2},
+            {"run_id": "seg1", "segment_id": 1, "name": XSS, "size": 2},
+        ],
+    )
 
 
 @pytest.fixture
@@ -93,9 +182,22 @@ def seeded(ws):
 def test_one_row_per_customer_with_every_column(seeded):
     df = export_frame(seeded)
     assert list(df.columns) == [
-        "customer_id", "segment_id", "segment_name", "is_outlier", "segment_probability",
-        "churn_probability", "churn_method", "churn_window", "clv", "top_aspects", "recommended_items", "last_order_date",
-        "name", "email", "phone"]
+        "customer_id",
+        "segment_id",
+        "segment_name",
+        "is_outlier",
+        "segment_probability",
+        "churn_probability",
+        "churn_method",
+        "churn_window",
+        "clv",
+        "top_aspects",
+        "recommended_items",
+        "last_order_date",
+        "name",
+        "email",
+        "phone",
+    ]
     assert sorted(df["customer_id"]) == ["C1", "C2", "C3", "C4", "C5"]
     row = df.set_index("customer_id")
     assert row.loc["C1", "segment_name"] == FORMULA and row.loc["C3", "segment_name"] == XSS
@@ -147,13 +249,23 @@ def test_csv_spreadsheet_safe_guards_every_text_column(seeded):
 
 
 def test_neutralise_formulas_leaves_numbers_and_plain_text():
-    df = pd.DataFrame({"a": ["=1+1", "@SUM(A1)", "\t@x", "plain", None, " =1", "\r=cmd|' /C calc'!A0",
-                             "\tx"],
-                       "n": [-1.5, 2, 3, 4, 5, 6, 7, 8]})
+    df = pd.DataFrame(
+        {
+            "a": ["=1+1", "@SUM(A1)", "\t@x", "plain", None, " =1", "\r=cmd|' /C calc'!A0", "\tx"],
+            "n": [-1.5, 2, 3, 4, 5, 6, 7, 8],
+        }
+    )
     out = neutralise_formulas(df)
     got = out["a"].tolist()
-    assert got[:4] + got[5:] == ["'=1+1", "'@SUM(A1)", "'\t@x", "plain", "' =1",
-                                 "'\r=cmd|' /C calc'!A0", "\tx"]
+    assert got[:4] + got[5:] == [
+        "'=1+1",
+        "'@SUM(A1)",
+        "'\t@x",
+        "plain",
+        "' =1",
+        "'\r=cmd|' /C calc'!A0",
+        "\tx",
+    ]
     assert pd.isna(got[4])
     assert out["n"].tolist() == [-1.5, 2, 3, 4, 5, 6, 7, 8]
     mixed = neutralise_formulas(pd.DataFrame({"b": [True, None], "c": [-1, "=x"], "e": [None, None]}))
@@ -208,26 +320,64 @@ def test_runs_and_choices_listed(seeded):
 def test_review_level_runs_export_reviews(ws):
     seed_workspace(ws)
     _run(ws, "seg2", "segments", "2026-02-01 10:00")
-    _insert(ws, "segments", [
-        {"run_id": "seg2", "unit_kind": "review", "unit_id": r, "segment_id": 0,
-         "is_outlier": False, "probability": 1.0} for r in ("R0", "r/R3", "R9")])
+    _insert(
+        ws,
+        "segments",
+        [
+            {
+                "run_id": "seg2",
+                "unit_kind": "review",
+                "unit_id": r,
+                "segment_id": 0,
+                "is_outlier": False,
+                "probability": 1.0,
+            }
+            for r in ("R0", "r/R3", "R9")
+        ],
+    )
     df = export_frame(ws)  # newest run
     assert df.columns[:3].tolist() == ["review_id", "customer_id", "segment_id"]
     got = dict(zip(df["review_id"], df["customer_id"]))
     assert got["R0"] == "C1" and got["r/R3"] == "C2" and pd.isna(got["R9"])  # both id forms
     row = df.set_index("review_id").loc["R0"]  # the review itself travels with the row
-    assert (row["review_text"], row["review_sentiment"], row["review_aspects"]) == \
-        ("late", "negative", "delivery")
+    assert (row["review_text"], row["review_sentiment"], row["review_aspects"]) == (
+        "late",
+        "negative",
+        "delivery",
+    )
     assert pd.isna(df.set_index("review_id").loc["R9", "review_text"])  # unknown review id
 
 
 def test_review_text_in_exports_is_masked_and_customer_runs_leave_it_out(ws):
     seed_workspace(ws)
-    _insert(ws, "reviews", [{"dataset_id": "r", "review_id": "RX", "customer_id": None,
-                             "text": "mail me at ann@example.com " + XSS, "text_hash": "hx"}])
+    _insert(
+        ws,
+        "reviews",
+        [
+            {
+                "dataset_id": "r",
+                "review_id": "RX",
+                "customer_id": None,
+                "text": "mail me at ann@example.com " + XSS,
+                "text_hash": "hx",
+            }
+        ],
+    )
     _run(ws, "seg3", "segments", "2026-02-01 10:00")
-    _insert(ws, "segments", [{"run_id": "seg3", "unit_kind": "review", "unit_id": "RX",
-                              "segment_id": 0, "is_outlier": False, "probability": 1.0}])
+    _insert(
+        ws,
+        "segments",
+        [
+            {
+                "run_id": "seg3",
+                "unit_kind": "review",
+                "unit_id": "RX",
+                "segment_id": 0,
+                "is_outlier": False,
+                "probability": 1.0,
+            }
+        ],
+    )
     masked, raw = export_frame(ws), export_frame(ws, mask_pii=False)
     assert "ann@example.com" not in masked["review_text"].iat[0] and XSS in masked["review_text"].iat[0]
     assert "ann@example.com" in raw["review_text"].iat[0]
@@ -256,11 +406,15 @@ def test_cli_export(cfg, tmp_path, capsys):
 
 def test_export_carries_the_newest_recommendations(seeded):
     with seeded.write() as cur:
-        cur.execute("INSERT INTO runs VALUES ('rec1', 'recommend', 'k', '{}', ?, ?, 'done', '{}')",
-                    [datetime(2024, 1, 1), datetime(2024, 1, 1)])
+        cur.execute(
+            "INSERT INTO runs VALUES ('rec1', 'recommend', 'k', '{}', ?, ?, 'done', '{}')",
+            [datetime(2024, 1, 1), datetime(2024, 1, 1)],
+        )
         for rank, item in enumerate(["A", "B", "C", "D", "E", "F"], start=1):
-            cur.execute("INSERT INTO recommendations VALUES ('rec1', 'C1', ?, ?, ?, 0.5, 'r', NULL, 'als')",
-                        [rank, item, f"=cmd {item}" if item == "A" else f"Item {item}"])
+            cur.execute(
+                "INSERT INTO recommendations VALUES ('rec1', 'C1', ?, ?, ?, 0.5, 'r', NULL, 'als')",
+                [rank, item, f"=cmd {item}" if item == "A" else f"Item {item}"],
+            )
     df = export_frame(seeded, top_items=3).set_index("customer_id")
     assert df.loc["C1", "recommended_items"] == "=cmd A [A]; Item B [B]; Item C [C]"
     assert pd.isna(df.loc["C2", "recommended_items"])

@@ -11,7 +11,7 @@ import pytest
 
 from cx_core.insight.export import export_frame, export_segments
 from cx_core.insight.export_files import looks_like_formula, round_floats, to_bytes
-from tests.insight.test_export import FORMULA, _insert, _run, seed_workspace
+from tests.insight.test_export import FORMULA, seed_workspace
 
 
 def test_cli_writes_excel_and_guards_everything_when_asked(cfg, tmp_path, capsys):
@@ -33,8 +33,9 @@ def test_cli_writes_excel_and_guards_everything_when_asked(cfg, tmp_path, capsys
     assert c1["clv"] == 120.0 and c1["is_outlier"] is False  # typed cells
     assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
     csv_out = tmp_path / "safe.csv"
-    assert main(["--db", cfg.db.path, "export", "--out", str(csv_out), "--no-mask",
-                 "--spreadsheet-safe"]) == 0
+    assert (
+        main(["--db", cfg.db.path, "export", "--out", str(csv_out), "--no-mask", "--spreadsheet-safe"]) == 0
+    )
     assert "every text column formula-guarded" in capsys.readouterr().out
     back = pd.read_csv(csv_out, dtype=str, keep_default_na=False)
     assert back.set_index("customer_id").loc["C3", "email"] == "'-cat@example.net"
@@ -54,8 +55,10 @@ def test_floats_rounded_in_csv_and_excel_full_in_parquet(seeded_probs):
 def test_masking_covers_generated_names(ws):
     seed_workspace(ws)
     with ws.write() as cur:
-        cur.execute("UPDATE segment_info SET name = 'Service — ann@example.com, 07700 900123' "
-                    "WHERE run_id = 'seg1' AND segment_id = 1")
+        cur.execute(
+            "UPDATE segment_info SET name = 'Service — ann@example.com, 07700 900123' "
+            "WHERE run_id = 'seg1' AND segment_id = 1"
+        )
     masked = export_frame(ws).set_index("customer_id")
     assert masked.loc["C3", "segment_name"] == "Service — a•••@e•••.com, •••••"
     shown = export_frame(ws, mask_pii=False).set_index("customer_id")
@@ -75,6 +78,7 @@ def seeded_probs(ws):
     seed_workspace(ws)
     with ws.write() as cur:
         cur.execute("UPDATE segments SET probability = 0.123456789012345 WHERE unit_id = 'C1'")
-        cur.execute("UPDATE customer_profiles SET clv = 120.123456 WHERE customer_id = 'C1' "
-                    "AND run_id = 'prof1'")
+        cur.execute(
+            "UPDATE customer_profiles SET clv = 120.123456 WHERE customer_id = 'C1' AND run_id = 'prof1'"
+        )
     return ws

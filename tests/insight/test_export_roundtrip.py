@@ -24,23 +24,55 @@ from hypothesis import strategies as st
 
 from cx_core.ingest.load import load_file
 from cx_core.insight.export import export_segments
-from cx_core.insight.export_files import (EXACT_COLUMNS, XLSX_MAX_CHARS, float_digits, guard_cell,
-                                          looks_like_formula, to_bytes, xlsx_unescape)
+from cx_core.insight.export_files import (
+    EXACT_COLUMNS,
+    XLSX_MAX_CHARS,
+    float_digits,
+    guard_cell,
+    looks_like_formula,
+    to_bytes,
+    xlsx_unescape,
+)
 from tests.insight.test_export import XSS, _insert, _run
 
-AWKWARD = ["-EyEj5BujVFisco6OwmR8A", "=1+1", "+44 7700 900123", "@SUM(A1)", " =1+1", "\t@SUM(A1)",
-           "\r=cmd|' /C calc'!A0", "Ann\r=cmd|' /C calc'!A0", "line one\r\nline two", "cr\ronly",
-           'say "hi", then go', "'already quoted", "a;b,c\td", "ünïcødé ✓ 😀 汉字", XSS,
-           "_x000D_ literal", "＝1+1", "-", "0042", "1e5", "NaN", "null", "  padded  "]
+AWKWARD = [
+    "-EyEj5BujVFisco6OwmR8A",
+    "=1+1",
+    "+44 7700 900123",
+    "@SUM(A1)",
+    " =1+1",
+    "\t@SUM(A1)",
+    "\r=cmd|' /C calc'!A0",
+    "Ann\r=cmd|' /C calc'!A0",
+    "line one\r\nline two",
+    "cr\ronly",
+    'say "hi", then go',
+    "'already quoted",
+    "a;b,c\td",
+    "ünïcødé ✓ 😀 汉字",
+    XSS,
+    "_x000D_ literal",
+    "＝1+1",
+    "-",
+    "0042",
+    "1e5",
+    "NaN",
+    "null",
+    "  padded  ",
+]
 #: any character but surrogates (not UTF-8) and U+FFFE/U+FFFF (no Excel file can hold them: refused,
 #: see test_xlsx_refuses_what_excel_cannot_hold)
-TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\ufffe\uffff"),
-               min_size=1, max_size=40)
+TEXT = st.text(
+    st.characters(exclude_categories=("Cs",), exclude_characters="\ufffe\uffff"), min_size=1, max_size=40
+)
 AWKWARD_TEXT = st.one_of(
-    st.sampled_from(AWKWARD), TEXT,
-    st.builds(lambda p, t: p + t, st.sampled_from(["-", "=", "+", "@", " =", "\t@", "\r=", "\n-", "'"]),
-              TEXT),
-    st.builds(lambda t, n: (t * n)[:XLSX_MAX_CHARS], st.sampled_from(AWKWARD), st.integers(50, 400)))
+    st.sampled_from(AWKWARD),
+    TEXT,
+    st.builds(
+        lambda p, t: p + t, st.sampled_from(["-", "=", "+", "@", " =", "\t@", "\r=", "\n-", "'"]), TEXT
+    ),
+    st.builds(lambda t, n: (t * n)[:XLSX_MAX_CHARS], st.sampled_from(AWKWARD), st.integers(50, 400)),
+)
 PROB = st.one_of(st.none(), st.floats(0, 1))
 MONEY = st.one_of(st.none(), st.floats(-1e9, 1e9, allow_nan=False))
 
@@ -51,17 +83,21 @@ def export_tables(draw) -> pd.DataFrame:
     n = draw(st.integers(1, 6))
     ids = draw(st.lists(AWKWARD_TEXT, min_size=n, max_size=n, unique=True))
     col = lambda s: draw(st.lists(s, min_size=n, max_size=n))  # noqa: E731
-    return pd.DataFrame({
-        "customer_id": pd.Series(ids, dtype=object),
-        "segment_id": pd.Series(col(st.integers(-1, 50)), dtype="int64"),
-        "segment_name": pd.Series(col(AWKWARD_TEXT), dtype=object),
-        "is_outlier": pd.Series(col(st.booleans()), dtype=bool),
-        "segment_probability": pd.Series(col(PROB), dtype="float64"),
-        "clv": pd.Series(col(MONEY), dtype="float64"),
-        "last_order_date": pd.to_datetime(pd.Series(col(st.dates(datetime(1990, 1, 1).date(),
-                                                                 datetime(2030, 1, 1).date())))),
-        "name": pd.Series(col(st.one_of(st.none(), AWKWARD_TEXT)), dtype=object),
-        "email": pd.Series(col(st.one_of(st.none(), AWKWARD_TEXT)), dtype=object)})
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Series(ids, dtype=object),
+            "segment_id": pd.Series(col(st.integers(-1, 50)), dtype="int64"),
+            "segment_name": pd.Series(col(AWKWARD_TEXT), dtype=object),
+            "is_outlier": pd.Series(col(st.booleans()), dtype=bool),
+            "segment_probability": pd.Series(col(PROB), dtype="float64"),
+            "clv": pd.Series(col(MONEY), dtype="float64"),
+            "last_order_date": pd.to_datetime(
+                pd.Series(col(st.dates(datetime(1990, 1, 1).date(), datetime(2030, 1, 1).date())))
+            ),
+            "name": pd.Series(col(st.one_of(st.none(), AWKWARD_TEXT)), dtype=object),
+            "email": pd.Series(col(st.one_of(st.none(), AWKWARD_TEXT)), dtype=object),
+        }
+    )
 
 
 def expected_float(value: float, column: str) -> float | None:
@@ -82,8 +118,10 @@ def check_csv(df: pd.DataFrame, data: bytes, safe: bool) -> None:
     text = data.decode("utf-8")
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert rows[0] == list(df.columns) and len(rows) == len(df) + 1
-    frames = {"csv": pd.DataFrame(rows[1:], columns=rows[0]),
-              "pandas": pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)}
+    frames = {
+        "csv": pd.DataFrame(rows[1:], columns=rows[0]),
+        "pandas": pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False),
+    }
     for reader, back in frames.items():
         for col in ("customer_id", "segment_name", "name", "email"):
             want = [expected_csv_text(v, col, safe) for v in df[col]]
@@ -139,8 +177,9 @@ def check_parquet(df: pd.DataFrame, data: bytes) -> None:
         assert values(back[col]) == values(df[col]), col
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.data_too_large])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(export_tables(), st.booleans())
 def test_every_format_round_trips_awkward_values(df, safe):
     check_csv(df, to_bytes(df, "csv", spreadsheet_safe=safe), safe)
@@ -187,12 +226,31 @@ def loaded(ws, tmp_path):
     src.to_parquet(path, index=False)
     load_file(ws, path, "customers")
     _run(ws, "seg1", "segments")
-    _insert(ws, "segments", [
-        {"run_id": "seg1", "unit_kind": "customer", "unit_id": c, "segment_id": i % 2,
-         "is_outlier": False, "probability": 1 / 3 + i / 7, "x": 0.0, "y": 0.0}
-        for i, (c, *_rest) in enumerate(CUSTOMERS)])
-    _insert(ws, "segment_info", [{"run_id": "seg1", "segment_id": 0, "name": "-budget items", "size": 4},
-                                 {"run_id": "seg1", "segment_id": 1, "name": "=late & refund", "size": 3}])
+    _insert(
+        ws,
+        "segments",
+        [
+            {
+                "run_id": "seg1",
+                "unit_kind": "customer",
+                "unit_id": c,
+                "segment_id": i % 2,
+                "is_outlier": False,
+                "probability": 1 / 3 + i / 7,
+                "x": 0.0,
+                "y": 0.0,
+            }
+            for i, (c, *_rest) in enumerate(CUSTOMERS)
+        ],
+    )
+    _insert(
+        ws,
+        "segment_info",
+        [
+            {"run_id": "seg1", "segment_id": 0, "name": "-budget items", "size": 4},
+            {"run_id": "seg1", "segment_id": 1, "name": "=late & refund", "size": 3},
+        ],
+    )
     return ws, src
 
 

@@ -17,8 +17,11 @@ from cx_core.insight.trends import trends_from_frame
 
 def test_bh_matches_scipy_and_hand_example():
     rng = np.random.default_rng(0)
-    for p in (rng.uniform(size=50), np.concatenate([rng.uniform(0, 1e-3, 5), rng.uniform(size=95)]),
-              np.array([0.01, 0.01, 0.04, 1.0])):
+    for p in (
+        rng.uniform(size=50),
+        np.concatenate([rng.uniform(0, 1e-3, 5), rng.uniform(size=95)]),
+        np.array([0.01, 0.01, 0.04, 1.0]),
+    ):
         assert benjamini_hochberg(p) == pytest.approx(false_discovery_control(p, method="bh"))
         assert fdr_q(p) == pytest.approx(benjamini_hochberg(p))
     # by hand: p sorted (0.01, 0.02, 0.03, 0.5), m = 4 -> 0.04, 0.04, 0.04, 0.5
@@ -35,10 +38,16 @@ def _reviews(months: int, per_month: int, rng, neg_rate=lambda m: 0.3, sentiment
         start = datetime(2022, 1, 1) + pd.DateOffset(months=m)
         for i in range(per_month):
             neg = rng.random() < neg_rate(m)
-            rows.append({"ts": start + timedelta(hours=i), "rating": 3.0,
-                         "sentiment_score": sentiment(m) + rng.normal(0, 0.5), "aspects": ["x"],
-                         "aspect_sentiment_json": '{"x": %s}' % (-0.8 if neg else 0.6),
-                         "churn_prob": float(np.clip(rng.normal(0.4, 0.15), 0, 1))})
+            rows.append(
+                {
+                    "ts": start + timedelta(hours=i),
+                    "rating": 3.0,
+                    "sentiment_score": sentiment(m) + rng.normal(0, 0.5),
+                    "aspects": ["x"],
+                    "aspect_sentiment_json": '{"x": %s}' % (-0.8 if neg else 0.6),
+                    "churn_prob": float(np.clip(rng.normal(0.4, 0.15), 0, 1)),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -71,8 +80,10 @@ def test_uncorrected_noise_flags_more_than_fdr():
 
 
 def test_control_fdr_keeps_structural_and_corrects_tested():
-    tested = [Alert("aspect_worse", f"a{i}", f"m{i}.", 0.1, 0.2, p) for i, p in
-              enumerate([0.001, 0.04, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99])]
+    tested = [
+        Alert("aspect_worse", f"a{i}", f"m{i}.", 0.1, 0.2, p)
+        for i, p in enumerate([0.001, 0.04, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99])
+    ]
     structural = Alert("segment_new", "<img src=x onerror=alert(1)>", "New.", np.nan, 0.2, np.nan)
     kept = control_fdr(tested + [structural])
     assert [a.subject for a in kept] == ["a0", structural.subject]  # 0.04 * 10 / 2 = 0.2 > 0.05
@@ -81,8 +92,8 @@ def test_control_fdr_keeps_structural_and_corrects_tested():
 
 
 def test_flagged_months_reach_the_report(ws):
-    from cx_core.insight.trends import monthly_trends
     from cx_core.insight.report_sections import changes_section
+    from cx_core.insight.trends import monthly_trends
     from tests.drivers_fixtures import planted
 
     planted(ws)  # delivery complaints jump from 20 % to 60 % of mentions 90 days before the end

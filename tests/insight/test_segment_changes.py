@@ -20,14 +20,34 @@ def _ids(prefix: str, n: int, start: int = 0) -> list[str]:
     return [f"{prefix}{i}" for i in range(start, start + n)]
 
 
-def _run(ws, run_id: str, members: dict[int, list[str]], names: dict[int, str], days_ago: int,
-         kind: str = "customer") -> None:
+def _run(
+    ws,
+    run_id: str,
+    members: dict[int, list[str]],
+    names: dict[int, str],
+    days_ago: int,
+    kind: str = "customer",
+) -> None:
     rows = [(run_id, kind, c, s) for s, cs in members.items() for c in cs]
-    insert(ws, "segments", pd.DataFrame(rows, columns=["run_id", "unit_kind", "unit_id", "segment_id"])
-           .assign(is_outlier=lambda d: d["segment_id"] < 0, probability=1.0, x=0.0, y=0.0))
-    insert(ws, "segment_info", pd.DataFrame({"run_id": run_id, "segment_id": list(names),
-                                             "name": list(names.values()),
-                                             "size": [len(members[s]) for s in names]}))
+    insert(
+        ws,
+        "segments",
+        pd.DataFrame(rows, columns=["run_id", "unit_kind", "unit_id", "segment_id"]).assign(
+            is_outlier=lambda d: d["segment_id"] < 0, probability=1.0, x=0.0, y=0.0
+        ),
+    )
+    insert(
+        ws,
+        "segment_info",
+        pd.DataFrame(
+            {
+                "run_id": run_id,
+                "segment_id": list(names),
+                "name": list(names.values()),
+                "size": [len(members[s]) for s in names],
+            }
+        ),
+    )
     add_run(ws, run_id, "segments", ANCHOR - timedelta(days=days_ago))
 
 
@@ -65,12 +85,21 @@ def test_split_and_merge_are_named():
 
 def test_two_runs_in_a_workspace(ws):
     loyal, bargain, gone = _ids("l", 120), _ids("b", 100), _ids("g", 60)
-    _run(ws, "seg_old", {0: loyal, 1: bargain, 2: gone, -1: _ids("o", 20)},
-         {0: "Loyal", 1: "Bargain", 2: "Gone"}, days_ago=30)
+    _run(
+        ws,
+        "seg_old",
+        {0: loyal, 1: bargain, 2: gone, -1: _ids("o", 20)},
+        {0: "Loyal", 1: "Bargain", 2: "Gone"},
+        days_ago=30,
+    )
     fresh = _ids("f", 60)
-    _run(ws, "seg_new", {0: loyal + _ids("x", 60), 1: bargain[:95], 2: fresh,
-                         -1: gone + bargain[95:] + _ids("o", 20)},
-         {0: XSS, 1: "Bargain", 2: "Fresh"}, days_ago=1)
+    _run(
+        ws,
+        "seg_new",
+        {0: loyal + _ids("x", 60), 1: bargain[:95], 2: fresh, -1: gone + bargain[95:] + _ids("o", 20)},
+        {0: XSS, 1: "Bargain", 2: "Fresh"},
+        days_ago=1,
+    )
     _run(ws, "seg_rev", {0: _ids("r", 30)}, {0: "Review run"}, days_ago=10, kind="review")
     assert run_pair(ws) == ("seg_new", "seg_old", "customer")  # the review run is skipped
     alerts = {(a.kind, a.subject): a for a in segment_run_alerts(ws)}
@@ -105,8 +134,8 @@ def test_report_section_escapes_segment_names(ws):
 def test_overview_page_shows_segment_run_changes_escaped(app_env):  # noqa: F811
     import streamlit as st
 
-    from cx_core.ingest.bootstrap import ensure_demo
     from cx_core.config import load_config
+    from cx_core.ingest.bootstrap import ensure_demo
     from cx_core.store.db import Workspace
 
     st.cache_resource.clear()

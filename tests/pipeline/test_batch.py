@@ -8,22 +8,26 @@ import pandas as pd
 import pytest
 import torch
 
-from cx_core.pipeline.batch import ORDER as STAGES
 from cx_core.cli.main import main
 from cx_core.config import load_config
-from cx_core.store.db import Workspace
+from cx_core.pipeline.batch import ORDER as STAGES
 from cx_core.reviews.testing import tiny_encoder_dir
+from cx_core.store.db import Workspace
 
 
 @pytest.fixture
 def batch_env(tmp_path, monkeypatch):
     """A small demo, the tiny encoder and short training, all under tmp_path."""
     torch.set_num_threads(1)
-    for name, value in {"CX_MODEL_DIR": tiny_encoder_dir(tmp_path / "enc"),
-                        "CX_MODEL_THREADS": "1", "CX_DEMO_CUSTOMERS": "300",
-                        "CX_DEMO_DIR": str(tmp_path / "demo"),
-                        "CX_REVIEWS_MODEL_STORE": str(tmp_path / "models"),
-                        "CX_REVIEWS_MIN_STEPS": "40", "CX_REVIEWS_EPOCHS": "2"}.items():
+    for name, value in {
+        "CX_MODEL_DIR": tiny_encoder_dir(tmp_path / "enc"),
+        "CX_MODEL_THREADS": "1",
+        "CX_DEMO_CUSTOMERS": "300",
+        "CX_DEMO_DIR": str(tmp_path / "demo"),
+        "CX_REVIEWS_MODEL_STORE": str(tmp_path / "models"),
+        "CX_REVIEWS_MIN_STEPS": "40",
+        "CX_REVIEWS_EPOCHS": "2",
+    }.items():
         monkeypatch.setenv(name, value)
     return tmp_path
 
@@ -45,16 +49,36 @@ def _check_tables(db: str, summary: dict, export: str, models: int = 1) -> None:
     try:
         reviews = _one(ws, "SELECT count(*) FROM reviews WHERE length(trim(text)) > 0")
         assert reviews > 100
-        assert _one(ws, "SELECT count(*) FROM review_scores WHERE run_id = ?",
-                    [runs["review_scores"]]) == reviews
-        assert _one(ws, "SELECT count(DISTINCT text_hash) FROM reviews r WHERE NOT EXISTS (SELECT 1 "
-                        "FROM embeddings e WHERE e.text_hash = r.text_hash)") == 0
+        assert (
+            _one(ws, "SELECT count(*) FROM review_scores WHERE run_id = ?", [runs["review_scores"]])
+            == reviews
+        )
+        assert (
+            _one(
+                ws,
+                "SELECT count(DISTINCT text_hash) FROM reviews r WHERE NOT EXISTS (SELECT 1 "
+                "FROM embeddings e WHERE e.text_hash = r.text_hash)",
+            )
+            == 0
+        )
         buyers = _one(ws, "SELECT count(DISTINCT customer_id) FROM orders WHERE customer_id IS NOT NULL")
-        assert _one(ws, "SELECT count(DISTINCT customer_id) FROM customer_profiles WHERE run_id = ?",
-                    [runs["profiles"]]) == buyers
-        assert _one(ws, "SELECT count(*) FROM (SELECT DISTINCT customer_id FROM orders WHERE customer_id "
-                        "IS NOT NULL EXCEPT SELECT unit_id FROM segments WHERE run_id = ?)",
-                    [runs["segments"]]) == 0
+        assert (
+            _one(
+                ws,
+                "SELECT count(DISTINCT customer_id) FROM customer_profiles WHERE run_id = ?",
+                [runs["profiles"]],
+            )
+            == buyers
+        )
+        assert (
+            _one(
+                ws,
+                "SELECT count(*) FROM (SELECT DISTINCT customer_id FROM orders WHERE customer_id "
+                "IS NOT NULL EXCEPT SELECT unit_id FROM segments WHERE run_id = ?)",
+                [runs["segments"]],
+            )
+            == 0
+        )
         units = _one(ws, "SELECT count(*) FROM segments WHERE run_id = ?", [runs["segments"]])
         if runs["themes"]:
             assert _one(ws, "SELECT count(*) FROM themes WHERE run_id = ?", [runs["themes"]]) > 0
@@ -78,10 +102,25 @@ def test_run_demo_end_to_end_then_skips_everything(batch_env, capsys):
     assert second["ran"] == [] and second["skipped"] == list(STAGES)
 
     new = batch_env / "more.csv"
-    new.write_text("cust,comment,stars\nC00001,The zipper broke after one wash <b>bad</b>,1\n"
-                   "C00002,Lovely soft fabric and fast delivery to my door,5\n")
-    third = _run(capsys, "--db", db, "run", str(new), "--kind", "reviews",
-                 "--map", "customer_id=cust", "--skip", "themes", "--export-dir", str(out_dir))
+    new.write_text(
+        "cust,comment,stars\nC00001,The zipper broke after one wash <b>bad</b>,1\n"
+        "C00002,Lovely soft fabric and fast delivery to my door,5\n"
+    )
+    third = _run(
+        capsys,
+        "--db",
+        db,
+        "run",
+        str(new),
+        "--kind",
+        "reviews",
+        "--map",
+        "customer_id=cust",
+        "--skip",
+        "themes",
+        "--export-dir",
+        str(out_dir),
+    )
     stages = {s["stage"]: s for s in third["stages"]}
     assert stages["embed"]["newly_encoded"] == 2
     assert stages["themes"]["status"] == "skipped" and stages["themes"]["reason"] == "--skip"
@@ -108,19 +147,20 @@ def _check_extension(db: str, first: dict, third: dict) -> None:
     cfg = load_config(db__path=db, batch__retrain_growth=0.0)  # env: the tiny encoder
     ws = Workspace.open(cfg.db)
     try:
-        moved = ws.query_df("SELECT a.unit_id FROM segments a JOIN segments b USING (unit_id) "
-                            "WHERE a.run_id = ? AND b.run_id = ? AND (a.segment_id <> b.segment_id "
-                            "OR a.x IS DISTINCT FROM b.x)", [old, new])["unit_id"].tolist()
+        moved = ws.query_df(
+            "SELECT a.unit_id FROM segments a JOIN segments b USING (unit_id) "
+            "WHERE a.run_id = ? AND b.run_id = ? AND (a.segment_id <> b.segment_id "
+            "OR a.x IS DISTINCT FROM b.x)",
+            [old, new],
+        )["unit_id"].tolist()
         assert set(moved) <= {"C00001", "C00002"}
         ctx = StageContext(ws, cfg, RunOptions(), {})
         keep, why = model_decision(ctx, latest_model(ws))
         assert not keep and why.startswith("reviews grew by")
-        ext = extend_segmentation(ws, old, SegmentSettings.from_config(cfg), model=cfg.model,
-                                  max_share=0.0)
+        ext = extend_segmentation(ws, old, SegmentSettings.from_config(cfg), model=cfg.model, max_share=0.0)
         assert ext.run_id is None and "refit above 0%" in ext.reason and ext.placed == 2
     finally:
         ws.close()
-
 
 
 def test_run_bad_input_is_a_clear_error(tmp_path, capsys):
@@ -129,8 +169,10 @@ def test_run_bad_input_is_a_clear_error(tmp_path, capsys):
     assert "--demo" in capsys.readouterr().err
     f = tmp_path / "a.csv"
     f.write_text("x\n1\n")
-    assert main(["--db", db, "run", str(f), str(f), "--kind", "orders", "--kind", "reviews",
-                 "--kind", "orders"]) == 2
+    assert (
+        main(["--db", db, "run", str(f), str(f), "--kind", "orders", "--kind", "reviews", "--kind", "orders"])
+        == 2
+    )
     assert "one --kind" in capsys.readouterr().err
 
 
@@ -138,8 +180,9 @@ def test_model_trained_outside_a_batch_is_reused(batch_env, capsys):
     db = str(batch_env / "w.duckdb")
     f = batch_env / "r.csv"
     rows = ["love the fit,5", "too small and cheap,1", "okay for the price,3"] * 8
-    f.write_text("review_text,rating\n" + "\n".join(r.replace(",", f" {i},", 1)
-                                                   for i, r in enumerate(rows)) + "\n")
+    f.write_text(
+        "review_text,rating\n" + "\n".join(r.replace(",", f" {i},", 1) for i, r in enumerate(rows)) + "\n"
+    )
     assert main(["--db", db, "load", str(f), "--kind", "reviews"]) == 0
     assert main(["--db", db, "train"]) == 0
     out = _run(capsys, "--db", db, "run", "--skip", "segments", "--skip", "themes")
@@ -157,11 +200,18 @@ def test_carried_scores_equal_a_full_rescore(tmp_path):
     from tests.reviews.test_review_pipeline import add, reviews
 
     torch.set_num_threads(1)
-    cfg = load_config(env={}, db__path=str(tmp_path / "ws.duckdb"),
-                      model__model_dir=tiny_encoder_dir(tmp_path / "enc"), model__device="cpu",
-                      model__dtype="float32", model__max_length=64,
-                      reviews__model_store=str(tmp_path / "models"), reviews__epochs=2,
-                      reviews__min_steps=20, reviews__lexical_dim=8)
+    cfg = load_config(
+        env={},
+        db__path=str(tmp_path / "ws.duckdb"),
+        model__model_dir=tiny_encoder_dir(tmp_path / "enc"),
+        model__device="cpu",
+        model__dtype="float32",
+        model__max_length=64,
+        reviews__model_store=str(tmp_path / "models"),
+        reviews__epochs=2,
+        reviews__min_steps=20,
+        reviews__lexical_dim=8,
+    )
     ws = Workspace.open(cfg.db)
     try:
         add(ws, reviews(120))
@@ -171,10 +221,27 @@ def test_carried_scores_equal_a_full_rescore(tmp_path):
         inc = score_reviews(ws, model, carry_from=first.run_id)
         assert (inc.metrics["newly_scored"], inc.metrics["carried"], inc.metrics["reviews"]) == (7, 120, 127)
         full = score_reviews(ws, model)
-        cols = ["dataset_id", "review_id", "sentiment", "aspects", "aspect_sentiment_json",
-                "risk_flags", "p_negative", "p_neutral", "p_positive", "rating_pred", "risk"]
-        a, b = (ws.query_df(f"SELECT {', '.join(cols)} FROM review_scores WHERE run_id = ? "
-                            "ORDER BY dataset_id, review_id", [r]) for r in (inc.run_id, full.run_id))
+        cols = [
+            "dataset_id",
+            "review_id",
+            "sentiment",
+            "aspects",
+            "aspect_sentiment_json",
+            "risk_flags",
+            "p_negative",
+            "p_neutral",
+            "p_positive",
+            "rating_pred",
+            "risk",
+        ]
+        a, b = (
+            ws.query_df(
+                f"SELECT {', '.join(cols)} FROM review_scores WHERE run_id = ? "
+                "ORDER BY dataset_id, review_id",
+                [r],
+            )
+            for r in (inc.run_id, full.run_id)
+        )
         pd.testing.assert_frame_equal(a, b, check_exact=False, atol=1e-6)
         with pytest.raises(ValueError, match="No finished scoring run"):
             score_reviews(ws, model, carry_from="rs_nope")

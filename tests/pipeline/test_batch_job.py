@@ -12,9 +12,16 @@ def test_batch_runs_as_one_job_with_overall_progress(tmp_path):
     from cx_core.config import load_config
     from cx_core.store.db import Workspace
 
-    cfg = load_config(env={}, db__path=str(tmp_path / "ws.duckdb"), demo__dir=str(tmp_path / "demo"),
-                      demo__customers=200, reviews__model_store=str(tmp_path / "models"),
-                      reviews__epochs=1, reviews__min_steps=0, reviews__lexical_dim=8)
+    cfg = load_config(
+        env={},
+        db__path=str(tmp_path / "ws.duckdb"),
+        demo__dir=str(tmp_path / "demo"),
+        demo__customers=200,
+        reviews__model_store=str(tmp_path / "models"),
+        reviews__epochs=1,
+        reviews__min_steps=0,
+        reviews__lexical_dim=8,
+    )
     ws = Workspace.open(cfg.db)
     try:
         load_demo(ws, cfg)
@@ -22,7 +29,9 @@ def test_batch_runs_as_one_job_with_overall_progress(tmp_path):
         from cx_core.reviews.testing import tiny_text_encoder
 
         runner = JobRunner(ws, cfg, encoder=tiny_text_encoder(tmp_path / "enc"), interval_s=0.0)
-        job_id = runner.submit(BATCH, {"demo": True, "skip": ["themes", "recommend"]}, started_by="first start")
+        job_id = runner.submit(
+            BATCH, {"demo": True, "skip": ["themes", "recommend"]}, started_by="first start"
+        )
         mark_first_analysis(ws, job_id)
         assert not first_analysis_pending(ws)  # started once per workspace
         job = runner.wait(job_id, timeout_s=600)

@@ -23,13 +23,17 @@ from tests.segment_helpers import BowEncoder
 
 def _reviews(ws, n: int, dataset: str = "d1") -> None:
     with ws.write() as cur:
-        cur.execute("INSERT INTO datasets (dataset_id, kind, source_name, sha256, loaded_at, rows, rejected, "
-                    "mapping_json, report_json) VALUES (?, 'reviews', 'x.csv', ?, now(), ?, 0, '{}', '{}')",
-                    [dataset, dataset, n])
+        cur.execute(
+            "INSERT INTO datasets (dataset_id, kind, source_name, sha256, loaded_at, rows, rejected, "
+            "mapping_json, report_json) VALUES (?, 'reviews', 'x.csv', ?, now(), ?, 0, '{}', '{}')",
+            [dataset, dataset, n],
+        )
         for i in range(n):
             text = f"review number {i} about fit and price {dataset}"
-            cur.execute("INSERT INTO reviews (dataset_id, review_id, text, text_hash) VALUES (?, ?, ?, ?)",
-                        [dataset, str(i), text, text_hash(text)])
+            cur.execute(
+                "INSERT INTO reviews (dataset_id, review_id, text, text_hash) VALUES (?, ?, ?, ?)",
+                [dataset, str(i), text, text_hash(text)],
+            )
 
 
 def test_job_table_life_cycle(ws):
@@ -40,7 +44,13 @@ def test_job_table_life_cycle(ws):
     job_table.update_progress(ws, job_id, 0.4, "Embedding texts 40/100", 40, 100, 8.0, 7.5)
     job = job_table.get_job(ws, job_id)
     assert (job.state, job.progress, job.units_done, job.rate, job.eta_s, job.pid) == (
-        "running", 0.4, 40, 8.0, 7.5, os.getpid())
+        "running",
+        0.4,
+        40,
+        8.0,
+        7.5,
+        os.getpid(),
+    )
     assert [j.job_id for j in job_table.active_jobs(ws)] == [job_id]
     assert job_table.request_cancel(ws, job_id) and job_table.cancel_requested(ws, job_id)
     job_table.finish_job(ws, job_id, "done", run_id="r1")
@@ -165,7 +175,7 @@ def test_a_job_outlives_its_caller_and_runs_the_real_stage(ws, cfg):
     assert again.state == "done" and ws.scalar("SELECT count(*) FROM embeddings") == 30
 
 
-_KILLED_JOB = textwrap.dedent('''
+_KILLED_JOB = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {root!r})
     from cx_core.config import load_config
@@ -186,7 +196,7 @@ _KILLED_JOB = textwrap.dedent('''
     runner = JobRunner(ws, load_config(env={{}}, db__path={db!r}), encoder=Slow(), interval_s=0.0)
     job_id = runner.submit("embed")
     runner.wait(job_id, timeout_s=120)
-''')
+""")
 
 
 @pytest.mark.slow

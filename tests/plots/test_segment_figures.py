@@ -8,8 +8,16 @@ from cx_core.plots.segments import segment_map_figure, size_value_figure, unit_n
 
 
 def test_segment_figures_name_the_unit():
-    units = pd.DataFrame({"segment_id": [0, 0], "segment": ["a", "a"], "unit_id": ["r1", "r2"],
-                          "x": [0.0, 1.0], "y": [0.0, 1.0], "snippet": ["x", "y"]})
+    units = pd.DataFrame(
+        {
+            "segment_id": [0, 0],
+            "segment": ["a", "a"],
+            "unit_id": ["r1", "r2"],
+            "x": [0.0, 1.0],
+            "y": [0.0, 1.0],
+            "snippet": ["x", "y"],
+        }
+    )
     info = pd.DataFrame({"segment_id": [0], "name": ["a"], "share": [1.0], "revenue_share": [None]})
     assert unit_noun("review") == "reviews" and unit_noun(None) == "customers"
     assert "similar reviews are close" in segment_map_figure(units, "review").layout.title.text

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from cx_core.cli.main import main
-from cx_core.recommend.orders import ItemRecommender, PopularityRecommender, purchases
 from cx_core.recommend.evaluate import last_basket_split, ranking_metrics
+from cx_core.recommend.orders import ItemRecommender, PopularityRecommender, purchases
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -110,15 +110,20 @@ def test_cli_recommend(tmp_path, capsys, lines):
 
 def test_store_roundtrip(tmp_path, lines):
     from cx_core.config import load_config
-    from cx_core.store.db import Workspace
     from cx_core.ingest.load import load_file
+    from cx_core.recommend.store import (
+        build_recommendations,
+        load_recommendations,
+        purchase_history,
+        recommended_customers,
+    )
+    from cx_core.store.db import Workspace
     from cx_core.store.runs import latest_id
-    from cx_core.recommend.store import (build_recommendations,
-                                         load_recommendations, purchase_history, recommended_customers)
 
     f = tmp_path / "orders.csv"
     lines.assign(amount=1.0, quantity=lines["is_return"].map({True: -1.0, False: 1.0})).drop(
-        columns="is_return").to_csv(f, index=False)
+        columns="is_return"
+    ).to_csv(f, index=False)
     ws = Workspace.open(load_config(db__path=str(tmp_path / "w.duckdb")).db)
     try:
         assert latest_id(ws, "recommend") is None

@@ -8,8 +8,14 @@ import pandas as pd
 import pytest
 
 from cx_core.recommend.orders import REC_COLUMNS
-from cx_core.recommend.text import (PraisePopularityRecommender, TextRecommender, is_anonymous,
-                                    item_label, reviewer_key, reviewer_label)
+from cx_core.recommend.text import (
+    PraisePopularityRecommender,
+    TextRecommender,
+    is_anonymous,
+    item_label,
+    reviewer_key,
+    reviewer_label,
+)
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -53,8 +59,9 @@ def test_recovers_planted_items_with_reasons(planted):
 
 def test_reason_without_aspects_and_exclusions(planted):
     df, emb = planted
-    model = TextRecommender(popularity_weight=0.0).fit(df.drop(columns="praised_aspects"), emb,
-                                  exclude=pd.DataFrame({"customer_id": ["u"], "item": ["d2"]}))
+    model = TextRecommender(popularity_weight=0.0).fit(
+        df.drop(columns="praised_aspects"), emb, exclude=pd.DataFrame({"customer_id": ["u"], "item": ["d2"]})
+    )
     recs = model.recommend(["u"], n=10)
     assert not {"d1", "d2", "s1"} & set(recs["item"])  # reviewed or bought
     assert recs["item"].iat[0] == "d3"
@@ -75,8 +82,10 @@ def test_anonymous_reviewers(planted):
 
 def test_missing_rating_uses_sentiment_and_all_reviewers_fast(planted):
     df, emb = planted
-    df = df.assign(rating=df["rating"].where(df["customer_id"] != "u"),
-                   sentiment=np.where(df["review_id"] == "u1", "positive", "negative"))
+    df = df.assign(
+        rating=df["rating"].where(df["customer_id"] != "u"),
+        sentiment=np.where(df["review_id"] == "u1", "positive", "negative"),
+    )
     recs = TextRecommender().fit(df, emb).recommend(None, n=2)
     u = recs[recs["customer_id"] == "u"]
     assert u["because_item"].iat[0] == "d1" and "you praised" in u["reason"].iat[0]
@@ -107,26 +116,60 @@ def _seed(ws, tmp_path) -> None:
     """Orders for customers o1..o6 (items x1..x3); reviews by o1 and r1 and anonymous ones."""
     from cx_core.ingest.load import load_file
 
-    orders = pd.DataFrame({"customer_id": [f"o{i}" for i in range(1, 7) for _ in range(2)],
-                           "order_id": [f"n{i}-{k}" for i in range(1, 7) for k in range(2)],
-                           "ts": "2024-01-01", "amount": 1.0,
-                           "item": ["x1", "x2", "x1", "x3", "x2", "x3"] * 2})
+    orders = pd.DataFrame(
+        {
+            "customer_id": [f"o{i}" for i in range(1, 7) for _ in range(2)],
+            "order_id": [f"n{i}-{k}" for i in range(1, 7) for k in range(2)],
+            "ts": "2024-01-01",
+            "amount": 1.0,
+            "item": ["x1", "x2", "x1", "x3", "x2", "x3"] * 2,
+        }
+    )
     orders.to_csv(tmp_path / "o.csv", index=False)
-    load_file(ws, tmp_path / "o.csv", "orders", {"customer_id": "customer_id", "order_id": "order_id",
-                                                 "ts": "ts", "amount": "amount", "item": "item"})
-    texts = ["soft fabric and true to size", "lovely colour, fits well", "runs small, poor stitching",
-             f"{HOSTILE} great buy", "fits perfectly, soft", "comfortable and soft"]
-    reviews = pd.DataFrame({"review_id": [f"v{i}" for i in range(12)],
-                            "customer_id": ["o1", "r1", "r1", None, None, None] * 2,
-                            "item": ["p1", "p2", "p3", "p1", "p2", "p3", "p2", "p4", "p4", "p3",
-                                     "p1", "p4"],
-                            "rating": [5, 5, 2, 4, 5, 5, 4, 5, 4, 5, 5, 4],
-                            "category": ["Dresses", "Tops", HOSTILE] * 4,
-                            "text": texts * 2})
+    load_file(
+        ws,
+        tmp_path / "o.csv",
+        "orders",
+        {
+            "customer_id": "customer_id",
+            "order_id": "order_id",
+            "ts": "ts",
+            "amount": "amount",
+            "item": "item",
+        },
+    )
+    texts = [
+        "soft fabric and true to size",
+        "lovely colour, fits well",
+        "runs small, poor stitching",
+        f"{HOSTILE} great buy",
+        "fits perfectly, soft",
+        "comfortable and soft",
+    ]
+    reviews = pd.DataFrame(
+        {
+            "review_id": [f"v{i}" for i in range(12)],
+            "customer_id": ["o1", "r1", "r1", None, None, None] * 2,
+            "item": ["p1", "p2", "p3", "p1", "p2", "p3", "p2", "p4", "p4", "p3", "p1", "p4"],
+            "rating": [5, 5, 2, 4, 5, 5, 4, 5, 4, 5, 5, 4],
+            "category": ["Dresses", "Tops", HOSTILE] * 4,
+            "text": texts * 2,
+        }
+    )
     reviews.to_csv(tmp_path / "r.csv", index=False)
-    load_file(ws, tmp_path / "r.csv", "reviews",
-              {"review_id": "review_id", "customer_id": "customer_id", "item": "item",
-               "rating": "rating", "category": "category", "text": "text"})
+    load_file(
+        ws,
+        tmp_path / "r.csv",
+        "reviews",
+        {
+            "review_id": "review_id",
+            "customer_id": "customer_id",
+            "item": "item",
+            "rating": "rating",
+            "category": "category",
+            "text": "text",
+        },
+    )
 
 
 def _encoder():
@@ -180,10 +223,10 @@ def test_cli_text_method(ws, tmp_path, capsys):
 
 
 def test_batch_stage_runs_then_skips(ws):
+    from cx_core.config import load_config
     from cx_core.pipeline.stage import RunOptions, StageContext, run_stage
     from cx_core.pipeline.stages import STAGES
     from cx_core.progress import no_progress
-    from cx_core.config import load_config
 
     cfg = load_config()
     ctx = StageContext(ws, cfg, RunOptions(), {})
@@ -195,10 +238,10 @@ def test_batch_stage_runs_then_skips(ws):
 
 
 def test_batch_stage_skipped_without_items(tmp_path):
+    from cx_core.config import load_config
     from cx_core.pipeline.stage import RunOptions, StageContext, run_stage
     from cx_core.pipeline.stages import STAGES
     from cx_core.progress import no_progress
-    from cx_core.config import load_config
     from cx_core.store.db import Workspace
 
     cfg = load_config(db__path=str(tmp_path / "e.duckdb"))
@@ -218,8 +261,10 @@ def test_export_carries_text_recommendations_for_anonymous_reviewers(ws):
 
     build_recommendations(ws, "auto", n=2, encoder=_encoder())
     with ws.write() as cur:
-        cur.execute("INSERT INTO runs VALUES ('seg1', 'segments', 'k', '{}', ?, ?, 'done', '{}')",
-                    [datetime(2024, 1, 1), datetime(2024, 1, 1)])
+        cur.execute(
+            "INSERT INTO runs VALUES ('seg1', 'segments', 'k', '{}', ?, ?, 'done', '{}')",
+            [datetime(2024, 1, 1), datetime(2024, 1, 1)],
+        )
         for rid in ("v3", "v1"):
             cur.execute("INSERT INTO segments VALUES ('seg1', 'review', ?, 0, false, 1.0, 0, 0)", [rid])
     df = export_frame(ws, "seg1", mask_pii=False).set_index("review_id")
@@ -240,12 +285,17 @@ def test_aspect_reasons_from_the_newest_scoring_run(ws):
 
     ds = ws.scalar("SELECT dataset_id FROM reviews LIMIT 1")
     with ws.write() as cur:
-        cur.execute("INSERT INTO runs VALUES ('sc1', 'review_scores', 'k', '{}', ?, ?, 'done', '{}')",
-                    [datetime(2024, 1, 1), datetime(2024, 1, 1)])
+        cur.execute(
+            "INSERT INTO runs VALUES ('sc1', 'review_scores', 'k', '{}', ?, ?, 'done', '{}')",
+            [datetime(2024, 1, 1), datetime(2024, 1, 1)],
+        )
         for rid in ("v0", "v3", "v10"):  # the praised reviews of p1
-            cur.execute("INSERT INTO review_scores (run_id, dataset_id, review_id, model_id, "
-                        "sentiment_method, sentiment, aspect_sentiment_json) VALUES "
-                        "('sc1', ?, ?, 'm', 'x', 'positive', ?)", [ds, rid, '{"fit": 0.9, "price": -0.5}'])
+            cur.execute(
+                "INSERT INTO review_scores (run_id, dataset_id, review_id, model_id, "
+                "sentiment_method, sentiment, aspect_sentiment_json) VALUES "
+                "('sc1', ?, ?, 'm', 'x', 'positive', ?)",
+                [ds, rid, '{"fit": 0.9, "price": -0.5}'],
+            )
     rows = load_review_rows(ws)
     assert rows.set_index("review_id").loc["v0", "praised_aspects"] == ["fit"]
     recs, _ = text_recommendations(ws, _tiny(ws), ["review:v4"], n=3)

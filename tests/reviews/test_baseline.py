@@ -21,7 +21,7 @@ def test_duplicate_mask_and_split_keep_copies_out():
 
 def test_macro_f1_ignores_absent_classes_and_reports_per_class():
     y = np.array([0, 0, 2, 2])
-    proba = np.array([[.9, .05, .05], [.2, .1, .7], [.1, .1, .8], [.1, .1, .8]])
+    proba = np.array([[0.9, 0.05, 0.05], [0.2, 0.1, 0.7], [0.1, 0.1, 0.8], [0.1, 0.1, 0.8]])
     m = ev.classification_metrics(y, proba, ["negative", "neutral", "positive"])
     assert m["per_class"]["neutral"]["support"] == 0
     assert m["per_class"]["negative"] == {"precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2}
@@ -42,6 +42,7 @@ def test_baseline_is_balanced_and_tunes_c():
     assert m["C"] in ev.BASELINE_CS and max(ev.BASELINE_CS) >= 32
     assert "balanced" in m["method"] and "C by CV" in m["method"]
     assert m["per_class"]["negative"]["recall"] > 0.8
-    naive = ev.tfidf_baseline(texts[:200], y[:200], texts[200:], y[200:], ["negative", "positive"],
-                              balanced=False, tune_c=False)
+    naive = ev.tfidf_baseline(
+        texts[:200], y[:200], texts[200:], y[200:], ["negative", "positive"], balanced=False, tune_c=False
+    )
     assert naive["C"] == 1.0 and "balanced" not in naive["method"]

@@ -16,10 +16,12 @@ def test_date_filter_keeps_reviews_without_a_date(ws, tmp_path):
     p.write_text("id,text,date\n1,dated one,2025-03-01\n2,no date here,\n3,too old,2020-01-01\n")
     load_file(ws, p, "reviews", {"review_id": "id", "text": "text", "ts": "date"})
     with ws.write() as cur:
-        cur.execute("INSERT INTO review_scores (run_id, dataset_id, review_id, model_id, "
-                    "sentiment_method, sentiment, sentiment_score, aspects) "
-                    "SELECT 'rs1', dataset_id, review_id, 'm', 'supervised', 'neutral', 0.0, [] "
-                    "FROM reviews")
+        cur.execute(
+            "INSERT INTO review_scores (run_id, dataset_id, review_id, model_id, "
+            "sentiment_method, sentiment, sentiment_score, aspects) "
+            "SELECT 'rs1', dataset_id, review_id, 'm', 'supervised', 'neutral', 0.0, [] "
+            "FROM reviews"
+        )
     f = ReviewFilter(date_from=date(2025, 1, 1), date_to=date(2025, 12, 31))
     assert sorted(filter_reviews(ws, "rs1", f)["review_id"]) == ["1", "2"]
     strict = ReviewFilter(date_from=date(2025, 1, 1), date_to=date(2025, 12, 31), include_undated=False)

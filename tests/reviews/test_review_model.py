@@ -11,9 +11,14 @@ from cx_core.reviews.model import load_review_model
 from cx_core.reviews.testing import tiny_review_model
 from cx_core.reviews.train import ReviewTrainer, TrainingSet, rating_classes, sentiment_from_ratings
 
-TEXTS = ["Love the fabric, fits true to size.", "Terrible quality, it ripped after one wash.",
-         "It's okay I guess", "", "Shipping took weeks but the dress is beautiful!!",
-         "<img src=x onerror=alert(1)> never again"]
+TEXTS = [
+    "Love the fabric, fits true to size.",
+    "Terrible quality, it ripped after one wash.",
+    "It's okay I guess",
+    "",
+    "Shipping took weeks but the dress is beautiful!!",
+    "<img src=x onerror=alert(1)> never again",
+]
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +48,12 @@ def _cached_path_logits(model, texts):
 def test_implements_the_explainable_protocol(model):
     assert isinstance(model, ExplainableModel)
     assert model.heads_["sentiment"] == ["negative", "neutral", "positive"]
-    assert model.head_kinds_ == {"sentiment": "multiclass", "rating": "multiclass",
-                                 "aspects": "multilabel", "risk": "multilabel"}
+    assert model.head_kinds_ == {
+        "sentiment": "multiclass",
+        "rating": "multiclass",
+        "aspects": "multilabel",
+        "risk": "multilabel",
+    }
     assert model.tokenizer_.is_fast and model.max_length == 64
     assert model.attention_encoder() is model.encoder
     layers = model.attribution_layers()
@@ -69,14 +78,15 @@ def test_every_input_path_goes_through_the_attribution_layers(model):
     assert ids_a.shape == ids_b.shape and torch.equal(mask, mask_b)
     layers = model.attribution_layers()
     captured = {}
-    hooks = [layer.register_forward_hook(lambda m, i, o, k=k: captured.__setitem__(k, o))
-             for k, layer in enumerate(layers)]
+    hooks = [
+        layer.register_forward_hook(lambda m, i, o, k=k: captured.__setitem__(k, o))
+        for k, layer in enumerate(layers)
+    ]
     with torch.no_grad():
         want = model.forward_logits(ids_b, mask_b)
     for h in hooks:
         h.remove()
-    hooks = [layer.register_forward_hook(lambda m, i, o, k=k: captured[k])
-             for k, layer in enumerate(layers)]
+    hooks = [layer.register_forward_hook(lambda m, i, o, k=k: captured[k]) for k, layer in enumerate(layers)]
     with torch.no_grad():
         got = model.forward_logits(ids_a, mask)
     for h in hooks:
@@ -138,8 +148,12 @@ def _toy_set(model, n=120, seed=0):
         texts.append(" ".join(rng.choice(words, 3)))
         ratings.append(r)
     k = len(model.heads_["aspects"])
-    targets = {"sentiment": sentiment_from_ratings(ratings), "rating": rating_classes(ratings),
-               "aspects": np.zeros((n, k), np.float32), "risk": np.zeros((n, 6), np.float32)}
+    targets = {
+        "sentiment": sentiment_from_ratings(ratings),
+        "rating": rating_classes(ratings),
+        "aspects": np.zeros((n, k), np.float32),
+        "risk": np.zeros((n, 6), np.float32),
+    }
     return TrainingSet(texts, targets, model.text_encoder_.encode(texts))
 
 
@@ -167,8 +181,9 @@ def test_finetune_trains_a_private_encoder_copy(tiny_root, tmp_path):
     again = load_review_model(tmp_path / "ft")
     ids, mask = model.tokenize(TEXTS)
     with torch.no_grad():
-        torch.testing.assert_close(model.forward_logits(ids, mask)["sentiment"],
-                                   again.forward_logits(ids, mask)["sentiment"])
+        torch.testing.assert_close(
+            model.forward_logits(ids, mask)["sentiment"], again.forward_logits(ids, mask)["sentiment"]
+        )
 
 
 def test_trainer_refuses_bad_input(tiny_root):

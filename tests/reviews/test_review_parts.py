@@ -21,8 +21,7 @@ TAX = {"quality": ["quality", "fabric"], "delivery": ["shipping", "delivery", "a
 
 def test_split_clauses_cuts_sentences_and_contrasts():
     text = "Love the fabric, but shipping took weeks! Fits well; however the zip broke."
-    assert split_clauses(text) == ["Love the fabric", "shipping took weeks!", "Fits well",
-                                   "the zip broke."]
+    assert split_clauses(text) == ["Love the fabric", "shipping took weeks!", "Fits well", "the zip broke."]
     assert split_clauses(None) == [] and split_clauses("ok") == []
 
 
@@ -36,7 +35,8 @@ def test_aspect_scores_per_clause():
 
 def test_aspect_labeller_seeds_and_similarity():
     lab = AspectLabeller(TAX, min_similarity=0.5, top_share=0.5).fit(
-        {"quality": np.array([[1.0, 0.0]]), "delivery": np.array([[0.0, 1.0]])})
+        {"quality": np.array([[1.0, 0.0]]), "delivery": np.array([[0.0, 1.0]])}
+    )
     texts = ["the fabric-quality is great", "unrelated words", "unrelated too"]
     emb = np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
     np.testing.assert_array_equal(lab.match(texts), [[1, 0], [0, 0], [0, 0]])
@@ -45,8 +45,11 @@ def test_aspect_labeller_seeds_and_similarity():
 
 
 def test_risk_labeller():
-    y = RiskLabeller().fit().transform(["I returned it", "want my money back", "never again!",
-                                        "great"], [4, 5, None, 1])
+    y = (
+        RiskLabeller()
+        .fit()
+        .transform(["I returned it", "want my money back", "never again!", "great"], [4, 5, None, 1])
+    )
     assert y[:, 0].tolist() == [0, 1, 1, 1]  # at_risk: refund, never again, or rating <= 2
     assert y[0, 2] == 1 and y[1, 1] == 1 and y[2, 4] == 1
 
@@ -74,7 +77,7 @@ def test_zero_shot_head_matches_prototype_maths(tmp_path):
 
 def test_metrics_and_report_tables():
     y = np.array([0, 1, 2, 2, -1])
-    proba = np.array([[.8, .1, .1], [.2, .5, .3], [.1, .1, .8], [.3, .4, .3], [1, 0, 0]])
+    proba = np.array([[0.8, 0.1, 0.1], [0.2, 0.5, 0.3], [0.1, 0.1, 0.8], [0.3, 0.4, 0.3], [1, 0, 0]])
     m = classification_metrics(y, proba, ["negative", "neutral", "positive"])
     assert m["n"] == 4 and m["accuracy"] == 0.75 and m["confusion"][2] == [0, 1, 1]
     table = evaluation_table({"sentiment": m, "baseline": {**m, "method": "TF-IDF"}, "mode": "frozen"})
@@ -86,15 +89,24 @@ def test_metrics_and_report_tables():
 
 def _scored(ws):
     with ws.write() as cur:
-        for i, (sent, score, aspects, cust) in enumerate([("negative", -0.8, ["fit"], "c1"),
-                                                          ("positive", 0.9, ["price"], "c2"),
-                                                          ("neutral", 0.0, [], "c1")]):
-            cur.execute("INSERT INTO reviews (dataset_id, review_id, customer_id, ts, text, text_hash)"
-                        " VALUES ('d', ?, ?, TIMESTAMP '2024-01-01' + to_days(?), 't', 'h')",
-                        [f"r{i}", cust, i * 10])
-            cur.execute("INSERT INTO review_scores (run_id, dataset_id, review_id, model_id, "
-                        "sentiment_method, sentiment, sentiment_score, aspects) VALUES "
-                        "('rs1', 'd', ?, 'm', 'supervised', ?, ?, ?)", [f"r{i}", sent, score, aspects])
+        for i, (sent, score, aspects, cust) in enumerate(
+            [
+                ("negative", -0.8, ["fit"], "c1"),
+                ("positive", 0.9, ["price"], "c2"),
+                ("neutral", 0.0, [], "c1"),
+            ]
+        ):
+            cur.execute(
+                "INSERT INTO reviews (dataset_id, review_id, customer_id, ts, text, text_hash)"
+                " VALUES ('d', ?, ?, TIMESTAMP '2024-01-01' + to_days(?), 't', 'h')",
+                [f"r{i}", cust, i * 10],
+            )
+            cur.execute(
+                "INSERT INTO review_scores (run_id, dataset_id, review_id, model_id, "
+                "sentiment_method, sentiment, sentiment_score, aspects) VALUES "
+                "('rs1', 'd', ?, 'm', 'supervised', ?, ?, ?)",
+                [f"r{i}", sent, score, aspects],
+            )
 
 
 def test_filter_reviews_and_segments(ws):
@@ -111,8 +123,10 @@ def test_filter_reviews_and_segments(ws):
     with ws.write() as cur:
         cur.execute("INSERT INTO runs VALUES ('sg1', 'segments', 'all', '{}', now(), now(), 'done', '{}')")
         cur.execute("INSERT INTO segments VALUES ('sg1', 'customer', 'c1', 3, false, 1, 0, 0)")
-        cur.execute("INSERT INTO segment_info (run_id, segment_id, name, size) VALUES "
-                    "('sg1', 3, ?, 1)", ["<b>loyal</b>"])
+        cur.execute(
+            "INSERT INTO segment_info (run_id, segment_id, name, size) VALUES ('sg1', 3, ?, 1)",
+            ["<b>loyal</b>"],
+        )
     assert segment_options(ws)["name"].tolist() == ["<b>loyal</b>"]
     assert ids(ReviewFilter(segment_id=3)) == ["r0", "r2"]
     assert json.dumps(ids(ReviewFilter(segment_id=4))) == "[]"

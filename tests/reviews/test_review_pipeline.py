@@ -9,12 +9,12 @@ import pytest
 
 from cx_core.cli.main import main
 from cx_core.config import load_config
-from cx_core.store.db import Workspace
 from cx_core.reviews.model import load_review_model
 from cx_core.reviews.pipeline import train_review_model
 from cx_core.reviews.score import score_reviews
 from cx_core.reviews.store import latest_model_dir
 from cx_core.reviews.testing import tiny_encoder_dir
+from cx_core.store.db import Workspace
 
 XSS = "<img src=x onerror=alert(1)>"
 GOOD = ["love the fabric", "great fit", "beautiful color", "so comfortable", "perfect size"]
@@ -36,8 +36,11 @@ def reviews(n: int, rated: bool = True, seed: int = 0) -> list[tuple]:
 def add(ws: Workspace, rows: list[tuple], dataset: str = "ds1") -> None:
     with ws.write() as cur:
         for rid, text, rating in rows:
-            cur.execute("INSERT INTO reviews (dataset_id, review_id, text, rating, text_hash) "
-                        "VALUES (?, ?, ?, ?, sha256(?))", [dataset, rid, text, rating, text])
+            cur.execute(
+                "INSERT INTO reviews (dataset_id, review_id, text, rating, text_hash) "
+                "VALUES (?, ?, ?, ?, sha256(?))",
+                [dataset, rid, text, rating, text],
+            )
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +50,18 @@ def tiny_dir(tmp_path_factory) -> str:
 
 @pytest.fixture
 def rcfg(tmp_path, tiny_dir):
-    return load_config(env={}, db__path=str(tmp_path / "ws.duckdb"), model__model_dir=tiny_dir,
-                       model__device="cpu", model__dtype="float32", model__max_length=64,
-                       reviews__model_store=str(tmp_path / "models"), reviews__epochs=4,
-                       reviews__min_steps=40,
-                       reviews__lexical_dim=8)
+    return load_config(
+        env={},
+        db__path=str(tmp_path / "ws.duckdb"),
+        model__model_dir=tiny_dir,
+        model__device="cpu",
+        model__dtype="float32",
+        model__max_length=64,
+        reviews__model_store=str(tmp_path / "models"),
+        reviews__epochs=4,
+        reviews__min_steps=40,
+        reviews__lexical_dim=8,
+    )
 
 
 @pytest.fixture
@@ -82,8 +92,10 @@ def test_train_evaluate_save_and_score(rws, rcfg):
     assert stored["rating_pred"].between(1, 5).all() and stored["risk"].between(0, 1).all()
     row = stored.set_index("review_id").loc["r0"]
     assert isinstance(json.loads(row["aspect_sentiment_json"]), dict)
-    assert rws.query_one("SELECT stage, status FROM runs WHERE run_id = ?", [out.run_id]) == \
-        ("review_scores", "done")
+    assert rws.query_one("SELECT stage, status FROM runs WHERE run_id = ?", [out.run_id]) == (
+        "review_scores",
+        "done",
+    )
     # a second run reuses every cached embedding and writes a new run id
     again = score_reviews(rws, model)
     assert again.run_id != out.run_id
@@ -120,10 +132,16 @@ def test_cli_train_evaluate_score(rcfg, tiny_dir, tmp_path, monkeypatch, capsys)
     ws = Workspace.open(rcfg.db)
     add(ws, reviews(80))
     ws.close()
-    for key, value in {"CX_MODEL_DIR": tiny_dir, "CX_MODEL_DEVICE": "cpu", "CX_MODEL_DTYPE": "float32",
-                       "CX_MODEL_MAX_LENGTH": "64", "CX_REVIEWS_MODEL_STORE": str(tmp_path / "models"),
-                       "CX_REVIEWS_EPOCHS": "2", "CX_REVIEWS_LEXICAL_DIM": "8",
-                       "CX_REVIEWS_MIN_STEPS": "0"}.items():
+    for key, value in {
+        "CX_MODEL_DIR": tiny_dir,
+        "CX_MODEL_DEVICE": "cpu",
+        "CX_MODEL_DTYPE": "float32",
+        "CX_MODEL_MAX_LENGTH": "64",
+        "CX_REVIEWS_MODEL_STORE": str(tmp_path / "models"),
+        "CX_REVIEWS_EPOCHS": "2",
+        "CX_REVIEWS_LEXICAL_DIM": "8",
+        "CX_REVIEWS_MIN_STEPS": "0",
+    }.items():
         monkeypatch.setenv(key, value)
     db = ["--db", rcfg.db.path]
     assert main([*db, "evaluate"]) == 2
@@ -156,8 +174,9 @@ def test_finetune_mode_scores_with_its_own_encoder_cache(rws, rcfg):
     ids, mask = model.tokenize(texts)
     with torch.no_grad():
         direct = model.forward_logits(ids, mask)["sentiment"]
-        cached = model.logits_from_features(torch.as_tensor(feats.encode(texts)),
-                                            model.lexical_features(ids, mask))["sentiment"]
+        cached = model.logits_from_features(
+            torch.as_tensor(feats.encode(texts)), model.lexical_features(ids, mask)
+        )["sentiment"]
     torch.testing.assert_close(direct, cached, atol=1e-5, rtol=1e-4)
     out = score_reviews(rws, model)
     assert len(out.scores) == 80

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from cx_core.config import load_config
-from cx_core.store.db import Workspace
 from cx_core.reviews.model import load_review_model
 from cx_core.reviews.pipeline import train_review_model
 from cx_core.reviews.score import score_reviews
+from cx_core.store.db import Workspace
 from tests.conftest import shared
 
 pytestmark = pytest.mark.slow
@@ -22,17 +22,29 @@ pytestmark = pytest.mark.slow
 def trained(tmp_path_factory):
     torch.set_num_threads(1)
     tmp = tmp_path_factory.mktemp("real")
-    cfg = load_config(env={}, db__path=str(tmp / "ws.duckdb"), model__device="cpu", model__threads=1,
-                      reviews__model_store=str(tmp / "models"), reviews__min_steps=200)
+    cfg = load_config(
+        env={},
+        db__path=str(tmp / "ws.duckdb"),
+        model__device="cpu",
+        model__threads=1,
+        reviews__model_store=str(tmp / "models"),
+        reviews__min_steps=200,
+    )
     df = pd.read_csv(shared("womens_clothing_reviews/womens_clothing_ecommerce_reviews.csv.gz"))
     df = df.dropna(subset=["Review Text"]).head(200)
     ws = Workspace.open(cfg.db)
     with ws.write() as cur:
         for i, (text, rating) in enumerate(zip(df["Review Text"], df["Rating"])):
-            cur.execute("INSERT INTO reviews (dataset_id, review_id, text, rating, text_hash) "
-                        "VALUES ('clothing', ?, ?, ?, sha256(?))", [f"c{i}", text, float(rating), text])
-        cur.execute("INSERT INTO reviews (dataset_id, review_id, text, rating, text_hash) VALUES "
-                    "('mixed', 'm1', ?, 3, sha256(?))", [MIXED, MIXED])
+            cur.execute(
+                "INSERT INTO reviews (dataset_id, review_id, text, rating, text_hash) "
+                "VALUES ('clothing', ?, ?, ?, sha256(?))",
+                [f"c{i}", text, float(rating), text],
+            )
+        cur.execute(
+            "INSERT INTO reviews (dataset_id, review_id, text, rating, text_hash) VALUES "
+            "('mixed', 'm1', ?, 3, sha256(?))",
+            [MIXED, MIXED],
+        )
     res = train_review_model(ws, cfg)
     yield ws, cfg, res
     ws.close()

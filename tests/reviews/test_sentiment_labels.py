@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from cx_core.explain.integrated import explain_review
 from cx_core.reviews.model import BINARY_SENTIMENT_LABELS, load_review_model, sentiment_parts
-from cx_core.reviews.pipeline import (SUPERVISED, ZERO_SHOT, choose_sentiment, sentiment_design,
-                                      train_review_model)
+from cx_core.reviews.pipeline import (
+    SUPERVISED,
+    ZERO_SHOT,
+    choose_sentiment,
+    sentiment_design,
+    train_review_model,
+)
 from cx_core.reviews.report import data_notes, per_class_table
 from cx_core.reviews.score import score_reviews
-from tests.reviews.test_review_pipeline import GOOD, BAD, rcfg, rws, tiny_dir  # noqa: F401
+from tests.reviews.test_review_pipeline import BAD, GOOD, rcfg, rws, tiny_dir  # noqa: F401
 
 
 def add_labelled(ws, n: int, labels=("negative", "positive"), rating: bool = False, seed: int = 0):
@@ -21,10 +25,11 @@ def add_labelled(ws, n: int, labels=("negative", "positive"), rating: bool = Fal
             lab = labels[i % len(labels)]
             pool = GOOD if lab == "positive" else BAD if lab == "negative" else GOOD[:2] + BAD[:2]
             text = ". ".join(rng.choice(pool, 2)) + f" (note {i})"
-            cur.execute("INSERT INTO reviews (dataset_id, review_id, text, rating, label, text_hash) "
-                        "VALUES ('ds1', ?, ?, ?, ?, sha256(?))",
-                        [f"r{i}", text, (5.0 if lab == "positive" else 1.0) if rating else None,
-                         lab, text])
+            cur.execute(
+                "INSERT INTO reviews (dataset_id, review_id, text, rating, label, text_hash) "
+                "VALUES ('ds1', ?, ?, ?, ?, sha256(?))",
+                [f"r{i}", text, (5.0 if lab == "positive" else 1.0) if rating else None, lab, text],
+            )
 
 
 def test_design_binary_three_class_and_zero_shot():
@@ -67,8 +72,10 @@ def test_binary_labels_train_a_binary_head_and_score(rws, rcfg):
     np.testing.assert_allclose(s["sentiment_score"], s["p_positive"] - s["p_negative"])
     stored = rws.query_df("SELECT p_neutral, rating_pred FROM review_scores WHERE run_id = ?", [out.run_id])
     assert stored["p_neutral"].isna().all() and stored["rating_pred"].isna().all()
-    cfg = rws.query_one("SELECT json_extract_string(config_json, '$.sentiment_labels') FROM runs "
-                        "WHERE run_id = ?", [out.run_id])[0]
+    cfg = rws.query_one(
+        "SELECT json_extract_string(config_json, '$.sentiment_labels') FROM runs WHERE run_id = ?",
+        [out.run_id],
+    )[0]
     assert "neutral" not in cfg
     # Explain handles the 2-class head
     expl = explain_review(model, "poor quality, I want a refund", "sentiment", "negative")
@@ -87,8 +94,10 @@ def test_three_class_labels_with_ratings(rws, rcfg):
 def test_duplicates_removed_before_split(rws, rcfg):
     add_labelled(rws, 100)
     with rws.write() as cur:  # 20 exact copies of texts already present
-        cur.execute("INSERT INTO reviews (dataset_id, review_id, text, label, text_hash) "
-                    "SELECT 'ds2', review_id || 'b', text, label, text_hash FROM reviews LIMIT 20")
+        cur.execute(
+            "INSERT INTO reviews (dataset_id, review_id, text, label, text_hash) "
+            "SELECT 'ds2', review_id || 'b', text, label, text_hash FROM reviews LIMIT 20"
+        )
     res = train_review_model(rws, rcfg)
     assert res.metrics["duplicates_removed"] == 20
     assert res.metrics["n_train"] + res.metrics["n_test"] == 100

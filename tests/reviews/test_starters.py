@@ -9,26 +9,40 @@ import pandas as pd
 import pytest
 
 from cx_core.reviews.starters import STARTERS, rank_starters
-from cx_core.reviews.taxonomy import (add_aspect, apply_starter, auto_choose_starter,
-                                      current_starter, load_taxonomy)
+from cx_core.reviews.taxonomy import (
+    add_aspect,
+    apply_starter,
+    auto_choose_starter,
+    current_starter,
+    load_taxonomy,
+)
 from tests.conftest import shared
 
-RESTAURANT = ["The food was delicious and the waiter was very friendly.",
-              "We waited forty minutes to be seated even with a reservation.",
-              "Great atmosphere and music, but the dish was bland and overpriced.",
-              "The menu is small; portions are generous and the wine list is good.",
-              "Dirty bathroom and rude staff, the food came cold."]
-HOTEL = ["The room was spotless and the bed very comfortable.",
-         "Front desk staff were helpful at check-in; great location near the beach.",
-         "Breakfast buffet was average and the wifi kept dropping.",
-         "Noisy at night, thin walls, could not sleep. The pool was nice.",
-         "Booking was easy and the view from the balcony was stunning."]
+RESTAURANT = [
+    "The food was delicious and the waiter was very friendly.",
+    "We waited forty minutes to be seated even with a reservation.",
+    "Great atmosphere and music, but the dish was bland and overpriced.",
+    "The menu is small; portions are generous and the wine list is good.",
+    "Dirty bathroom and rude staff, the food came cold.",
+]
+HOTEL = [
+    "The room was spotless and the bed very comfortable.",
+    "Front desk staff were helpful at check-in; great location near the beach.",
+    "Breakfast buffet was average and the wifi kept dropping.",
+    "Noisy at night, thin walls, could not sleep. The pool was nice.",
+    "Booking was easy and the view from the balcony was stunning.",
+]
 
 
 def test_every_industry_has_a_list():
-    assert set(STARTERS) == {"fashion & apparel", "restaurants & hospitality",
-                             "consumer electronics", "grocery & food", "software & services",
-                             "travel & hotels"}
+    assert set(STARTERS) == {
+        "fashion & apparel",
+        "restaurants & hospitality",
+        "consumer electronics",
+        "grocery & food",
+        "software & services",
+        "travel & hotels",
+    }
     assert all(len(t) >= 6 and all(seeds for seeds in t.values()) for t in STARTERS.values())
 
 
@@ -38,8 +52,9 @@ def test_restaurant_and_hotel_fixture():
 
 
 def test_clothing_reviews_choose_fashion():
-    df = pd.read_csv(shared("womens_clothing_reviews/womens_clothing_ecommerce_reviews.csv.gz"),
-                     nrows=3000).dropna(subset=["Review Text"])
+    df = pd.read_csv(
+        shared("womens_clothing_reviews/womens_clothing_ecommerce_reviews.csv.gz"), nrows=3000
+    ).dropna(subset=["Review Text"])
     ranked = rank_starters(df["Review Text"].tolist())
     assert ranked[0].name == "fashion & apparel" and ranked[0].coverage > 0.85
 
@@ -54,8 +69,10 @@ def test_amazon_instrument_reviews_choose_electronics():
 def _add_reviews(ws, texts):
     with ws.write() as cur:
         for i, t in enumerate(texts):
-            cur.execute("INSERT INTO reviews (dataset_id, review_id, text, text_hash) "
-                        "VALUES ('d', ?, ?, sha256(?))", [f"r{i}", t, t])
+            cur.execute(
+                "INSERT INTO reviews (dataset_id, review_id, text, text_hash) VALUES ('d', ?, ?, sha256(?))",
+                [f"r{i}", t, t],
+            )
 
 
 def test_auto_choice_follows_data_until_a_person_picks(ws):

@@ -2,8 +2,15 @@
 
 import pytest
 
-from cx_core.reviews.taxonomy import (DEFAULT_TAXONOMY, TaxonomyError, add_aspect, load_taxonomy,
-                                      remove_aspect, reset_taxonomy, taxonomy_frame)
+from cx_core.reviews.taxonomy import (
+    DEFAULT_TAXONOMY,
+    TaxonomyError,
+    add_aspect,
+    load_taxonomy,
+    remove_aspect,
+    reset_taxonomy,
+    taxonomy_frame,
+)
 from cx_core.store.db import Workspace
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -12,7 +19,9 @@ XSS = "<img src=x onerror=alert(1)>"
 def test_defaults_then_edit(ws):
     tax = load_taxonomy(ws)
     assert set(tax) == set(DEFAULT_TAXONOMY)
-    assert add_aspect(ws, "  Sustainability ", ["Eco friendly", "recycled", "eco friendly"]) == "sustainability"
+    assert (
+        add_aspect(ws, "  Sustainability ", ["Eco friendly", "recycled", "eco friendly"]) == "sustainability"
+    )
     assert load_taxonomy(ws)["sustainability"] == ["eco friendly", "recycled"]
     assert remove_aspect(ws, "price") and "price" not in load_taxonomy(ws)
     reset_taxonomy(ws)
@@ -29,8 +38,10 @@ def test_old_workspace_gains_new_columns(cfg):
     import duckdb
 
     con = duckdb.connect(cfg.db.path)
-    con.execute("CREATE TABLE segment_info (run_id VARCHAR NOT NULL, segment_id INTEGER NOT NULL, "
-                "name VARCHAR NOT NULL, size BIGINT NOT NULL)")
+    con.execute(
+        "CREATE TABLE segment_info (run_id VARCHAR NOT NULL, segment_id INTEGER NOT NULL, "
+        "name VARCHAR NOT NULL, size BIGINT NOT NULL)"
+    )
     con.execute("INSERT INTO segment_info VALUES ('r', 1, 'kept', 3)")
     con.close()
     w = Workspace.open(cfg.db)

@@ -8,12 +8,21 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from cx_core.store.db import Workspace
 from cx_core.safe import md_escape
-from cx_core.segments.actions import (DEFAULT_RULES, Rule, load_rules, next_best_action, reset_rules,
-                                     rules_from_records, save_rules, segment_actions, segment_metrics,
-                                     segment_products, validate_rules)
-from cx_core.segments.run import load_segment_info
+from cx_core.segments.actions import (
+    DEFAULT_RULES,
+    Rule,
+    load_rules,
+    next_best_action,
+    reset_rules,
+    rules_from_records,
+    save_rules,
+    segment_actions,
+    segment_metrics,
+    segment_products,
+    validate_rules,
+)
+from cx_core.store.db import Workspace
 from tests.app_fixtures import XSS, app_env, new_app  # noqa: F401  (app_env is a fixture)
 
 RUN = "seg_test_run"
@@ -22,25 +31,58 @@ SEG1 = [f"c{i}" for i in range(5, 10)]
 OUTLIER = ["c10"]
 # (customer, item, is_return): x over-indexes in segment 0, z in segment 1, y has too few buyers,
 # w is bought by everyone (lift 1), c8's z is a return and must not count.
-BUYS = ([(c, "x", False) for c in ["c0", "c1", "c2", "c3", "c5"]]
-        + [(c, "y", False) for c in ["c0", "c1"]]
-        + [(c, "z", False) for c in ["c5", "c6", "c7", "c0"]] + [("c8", "z", True)]
-        + [(c, "w", False) for c in SEG0 + SEG1 + OUTLIER])
+BUYS = (
+    [(c, "x", False) for c in ["c0", "c1", "c2", "c3", "c5"]]
+    + [(c, "y", False) for c in ["c0", "c1"]]
+    + [(c, "z", False) for c in ["c5", "c6", "c7", "c0"]]
+    + [("c8", "z", True)]
+    + [(c, "w", False) for c in SEG0 + SEG1 + OUTLIER]
+)
 
 
 def _info_rows(hostile: str = "") -> list[dict]:
     asp = lambda a, s: json.dumps([{"aspect": a, "share": 0.4, "lift": 1.5, "sentiment": s}])  # noqa: E731
     return [
-        {"segment_id": 0, "name": "Big spenders " + hostile, "size": 5, "mean_clv": 900.0,
-         "churn_rate": 0.6, "top_aspects_json": asp("delivery", -0.5)},
-        {"segment_id": 1, "name": "Bargain hunters", "size": 5, "mean_clv": 50.0,
-         "churn_rate": 0.7, "top_aspects_json": asp("price", -0.2)},
-        {"segment_id": 2, "name": "Fans", "size": 3, "mean_clv": 800.0,
-         "churn_rate": 0.1, "top_aspects_json": asp("quality", 0.8)},
-        {"segment_id": 3, "name": "Quiet", "size": 3, "mean_clv": 40.0,
-         "churn_rate": 0.2, "top_aspects_json": "[]"},
-        {"segment_id": -1, "name": "Outliers", "size": 1, "mean_clv": 10.0,
-         "churn_rate": 0.9, "top_aspects_json": "[]"},
+        {
+            "segment_id": 0,
+            "name": "Big spenders " + hostile,
+            "size": 5,
+            "mean_clv": 900.0,
+            "churn_rate": 0.6,
+            "top_aspects_json": asp("delivery", -0.5),
+        },
+        {
+            "segment_id": 1,
+            "name": "Bargain hunters",
+            "size": 5,
+            "mean_clv": 50.0,
+            "churn_rate": 0.7,
+            "top_aspects_json": asp("price", -0.2),
+        },
+        {
+            "segment_id": 2,
+            "name": "Fans",
+            "size": 3,
+            "mean_clv": 800.0,
+            "churn_rate": 0.1,
+            "top_aspects_json": asp("quality", 0.8),
+        },
+        {
+            "segment_id": 3,
+            "name": "Quiet",
+            "size": 3,
+            "mean_clv": 40.0,
+            "churn_rate": 0.2,
+            "top_aspects_json": "[]",
+        },
+        {
+            "segment_id": -1,
+            "name": "Outliers",
+            "size": 1,
+            "mean_clv": 10.0,
+            "churn_rate": 0.9,
+            "top_aspects_json": "[]",
+        },
     ]
 
 
@@ -50,21 +92,32 @@ def _seed(ws: Workspace, hostile: str = "") -> None:
     now = datetime(2024, 1, 1)
     with ws.write() as cur:
         for c, s in members:
-            cur.execute("INSERT INTO segments VALUES (?, 'customer', ?, ?, ?, 1.0, 0, 0)",
-                        [RUN, c, s, s < 0])
+            cur.execute("INSERT INTO segments VALUES (?, 'customer', ?, ?, ?, 1.0, 0, 0)", [RUN, c, s, s < 0])
         for i, (c, item, ret) in enumerate(BUYS):
-            cur.execute("INSERT INTO orders (dataset_id, line_no, order_id, customer_id, ts, amount, "
-                        "quantity, item, item_name, is_return) VALUES ('d', ?, ?, ?, ?, 1, ?, ?, ?, ?)",
-                        [i, f"o{i}", c, now, -1 if ret else 1, item, f"{item} {hostile}".strip(), ret])
+            cur.execute(
+                "INSERT INTO orders (dataset_id, line_no, order_id, customer_id, ts, amount, "
+                "quantity, item, item_name, is_return) VALUES ('d', ?, ?, ?, ?, 1, ?, ?, ?, ?)",
+                [i, f"o{i}", c, now, -1 if ret else 1, item, f"{item} {hostile}".strip(), ret],
+            )
         for r in _info_rows(hostile):
-            cur.execute("INSERT INTO segment_info (run_id, segment_id, name, size, mean_clv, churn_rate, "
-                        "top_aspects_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [RUN, r["segment_id"], r["name"], r["size"], r["mean_clv"], r["churn_rate"],
-                         r["top_aspects_json"]])
-        cur.execute("INSERT INTO runs VALUES (?, 'segments', 'k', '{}', ?, ?, 'done', '{}')",
-                    [RUN, now, now])
-        cur.execute("INSERT INTO datasets VALUES ('d', 'orders', 'synthetic', 'sha', ?, ?, 0, '{}', '{}')",
-                    [now, len(BUYS)])  # a loaded dataset: the app does not seed the demo store
+            cur.execute(
+                "INSERT INTO segment_info (run_id, segment_id, name, size, mean_clv, churn_rate, "
+                "top_aspects_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    RUN,
+                    r["segment_id"],
+                    r["name"],
+                    r["size"],
+                    r["mean_clv"],
+                    r["churn_rate"],
+                    r["top_aspects_json"],
+                ],
+            )
+        cur.execute("INSERT INTO runs VALUES (?, 'segments', 'k', '{}', ?, ?, 'done', '{}')", [RUN, now, now])
+        cur.execute(
+            "INSERT INTO datasets VALUES ('d', 'orders', 'synthetic', 'sha', ?, ?, 0, '{}', '{}')",
+            [now, len(BUYS)],
+        )  # a loaded dataset: the app does not seed the demo store
 
 
 def test_lift_by_hand(ws):
@@ -98,21 +151,27 @@ def test_expected_rules_fire():
     assert acts.loc[1, "rule"] == "Low value, at risk" and acts.loc[1, "fix"] == "price"
     assert "VIP" in acts.loc[2, "action"] and acts.loc[2, "fix"] is None
     assert acts.loc[3, "rule"] == "Low value, loyal"
-    rule, action, fix = next_best_action({"clv_level": "high", "churn_level": "high",
-                                          "complaints": ["fit"]}, list(DEFAULT_RULES))
+    rule, action, fix = next_best_action(
+        {"clv_level": "high", "churn_level": "high", "complaints": ["fit"]}, list(DEFAULT_RULES)
+    )
     assert rule.name == "Valuable, at risk, other complaints" and fix == "fit"
-    assert next_best_action({"clv_level": None, "churn_level": None}, list(DEFAULT_RULES))[0].name \
+    assert (
+        next_best_action({"clv_level": None, "churn_level": None}, list(DEFAULT_RULES))[0].name
         == "Everyone else"
+    )
     assert next_best_action({}, [Rule("only", "high", action="x")]) == (None, None, None)
 
 
-@pytest.mark.parametrize("bad, msg", [
-    (Rule("", action="a"), "name"),
-    (Rule("n", clv="medium", action="a"), "clv must be"),
-    (Rule("n", complaint="<script>", action="a"), "complaint must be"),
-    (Rule("n", action=" "), "action must be"),
-    (Rule("n", action="a", fix="DROP TABLE"), "fix must be"),
-])
+@pytest.mark.parametrize(
+    "bad, msg",
+    [
+        (Rule("", action="a"), "name"),
+        (Rule("n", clv="medium", action="a"), "clv must be"),
+        (Rule("n", complaint="<script>", action="a"), "complaint must be"),
+        (Rule("n", action=" "), "action must be"),
+        (Rule("n", action="a", fix="DROP TABLE"), "fix must be"),
+    ],
+)
 def test_bad_rules_refused(ws, bad, msg):
     with pytest.raises(ValueError, match=msg):
         save_rules(ws, [bad])
@@ -124,12 +183,24 @@ def test_bad_rules_refused(ws, bad, msg):
 
 
 def test_rules_round_trip(ws):
-    mine = [Rule("Vip", "high", "low", "none", "Early access", ""),
-            Rule("Rest", action="Newsletter", fix="{complaint}")]
+    mine = [
+        Rule("Vip", "high", "low", "none", "Early access", ""),
+        Rule("Rest", action="Newsletter", fix="{complaint}"),
+    ]
     save_rules(ws, mine)
     assert load_rules(ws) == mine
-    edited = rules_from_records([{"name": " Vip ", "clv": "high", "churn": float("nan"),
-                                  "complaint": None, "action": "Early access", "fix": None}])
+    edited = rules_from_records(
+        [
+            {
+                "name": " Vip ",
+                "clv": "high",
+                "churn": float("nan"),
+                "complaint": None,
+                "action": "Early access",
+                "fix": None,
+            }
+        ]
+    )
     assert edited == [Rule("Vip", "high", "any", "any", "Early access", "")]
     reset_rules(ws)
     assert load_rules(ws) == list(DEFAULT_RULES)

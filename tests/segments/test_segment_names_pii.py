@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 
 from cx_core.cluster import CTfidfRepresentation
-from cx_core.ingest.pii_scrub import (TOKEN_PATTERN, is_pii_word, mask_generated, scrub_pii,
-                                      scrub_texts)
+from cx_core.ingest.pii_scrub import TOKEN_PATTERN, is_pii_word, mask_generated, scrub_pii
 from cx_core.insight.export import export_frame, export_segments
 from cx_core.insight.report import build_report
 from cx_core.segments.describe import segment_name
@@ -49,14 +48,17 @@ def assert_clean(text: str, where: str, generated: bool = False) -> None:
         assert piece not in low, (where, piece, text[:300])
 
 
-@pytest.mark.parametrize("text, scrubbed", [
-    (PLANT, "call me on   or mail  "),
-    ("ring +44 (0)20 7946 0958 now", "ring   now"),
-    ("order 1234567 and 555-1234", "order   and  "),
-    ("mail ann @ example.org today", "mail   today"),
-    ("iphone 12 pro, 2 stars, 1234", "iphone 12 pro, 2 stars, 1234"),
-    (None, ""),
-])
+@pytest.mark.parametrize(
+    "text, scrubbed",
+    [
+        (PLANT, "call me on   or mail  "),
+        ("ring +44 (0)20 7946 0958 now", "ring   now"),
+        ("order 1234567 and 555-1234", "order   and  "),
+        ("mail ann @ example.org today", "mail   today"),
+        ("iphone 12 pro, 2 stars, 1234", "iphone 12 pro, 2 stars, 1234"),
+        (None, ""),
+    ],
+)
 def test_scrub_removes_emails_phones_and_long_digit_runs(text, scrubbed):
     assert scrub_pii(text) == scrubbed
 
@@ -68,6 +70,7 @@ def test_mask_generated_and_pii_words():
     assert all(is_pii_word(w) for w in ("07700", "07700 900123", "smith@example", "a123456"))
     assert not any(is_pii_word(w) for w in ("refund", "iphone 12", "1234"))
     import re
+
     assert not re.fullmatch(TOKEN_PATTERN, "abc12345") and re.fullmatch(TOKEN_PATTERN, "size12")
 
 
@@ -112,7 +115,7 @@ def test_segment_names_keywords_export_and_report_hold_no_contact_details(plante
     back = pd.read_csv(io.StringIO(csv_text), dtype=str, keep_default_na=False)
     assert len(back) == 180
     html = build_report(ws, mask_pii=True)
-    body = html[html.index("<body>"):]
+    body = html[html.index("<body>") :]
     assert_clean(body.replace("onerror=alert", ""), "HTML report")
     unmasked = build_report(ws, mask_pii=False)  # review quotes are data: shown when asked
-    assert "07700 900123" in unmasked[unmasked.index("<body>"):]
+    assert "07700 900123" in unmasked[unmasked.index("<body>") :]

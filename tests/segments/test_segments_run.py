@@ -12,19 +12,23 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from cx_core.cluster import NeighbourPlacer
 from cx_core.config import load_config
-from cx_core.pipeline.graph import run_named
 from cx_core.ingest.demo import generate_demo
 from cx_core.ingest.load import load_file
-from cx_core.store.runs import latest
+from cx_core.pipeline.graph import run_named
+from cx_core.plots.segments import (
+    aspect_heatmap_figure,
+    aspect_timeline_figure,
+    clv_churn_figure,
+    segment_map_figure,
+    sentiment_timeline_figure,
+    size_value_figure,
+)
 from cx_core.safe import html_escape
-from cx_core.cluster import NeighbourPlacer
-from cx_core.plots.segments import (aspect_heatmap_figure, aspect_timeline_figure,
-                                    clv_churn_figure, segment_map_figure,
-                                    sentiment_timeline_figure, size_value_figure)
-from cx_core.segments.query import load_units, segment_aspects, segment_timeline
+from cx_core.segments.query import load_units, segment_aspects, segment_runs, segment_timeline
 from cx_core.segments.run import SegmentSettings, load_segment_info, run_segmentation
-from cx_core.segments.query import segment_runs
+from cx_core.store.runs import latest
 from tests.conftest import shared
 from tests.segment_helpers import DEMO_CUSTOMERS, DEMO_SEED, BowEncoder, demo_workspace
 
@@ -48,8 +52,11 @@ def _figure_text(fig) -> str:
 
 
 def _units(ws, run_id: str) -> pd.DataFrame:
-    return ws.query_df("SELECT unit_kind, unit_id, segment_id, is_outlier, probability, x, y "
-                       "FROM segments WHERE run_id = ? ORDER BY unit_id", [run_id])
+    return ws.query_df(
+        "SELECT unit_kind, unit_id, segment_id, is_outlier, probability, x, y "
+        "FROM segments WHERE run_id = ? ORDER BY unit_id",
+        [run_id],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +65,9 @@ def demo_run(tmp_path_factory):
     ws, cfg = demo_workspace(tmp_path_factory.mktemp("segdemo"))
     n_vectors = ws.scalar("SELECT count(*) FROM embeddings")
     steps: list[tuple[float, str]] = []
-    first = run_named("segments", ws, cfg, lambda f, m: steps.append((f, m)),
-                      settings=SegmentSettings()).run_id  # profiles first: the stage needs them
+    first = run_named(
+        "segments", ws, cfg, lambda f, m: steps.append((f, m)), settings=SegmentSettings()
+    ).run_id  # profiles first: the stage needs them
     second = run_segmentation(ws, SegmentSettings(), model=cfg.model)
     yield ws, cfg, first, second, steps, n_vectors
     ws.close()
@@ -76,8 +84,9 @@ def test_demo_groups_come_out_as_segments(demo_run):
     reviewers = u["unit_id"].isin(set(ws.query_df("SELECT customer_id FROM reviews")["customer_id"]))
     ari_all = adjusted_rand_score(y, u["segment_id"])
     ari_rev = adjusted_rand_score(y[reviewers], u["segment_id"][reviewers])
-    print(f"\ndemo seed {DEMO_SEED}, {DEMO_CUSTOMERS} customers: ARI all {ari_all:.3f}, "
-          f"reviewers {ari_rev:.3f}")
+    print(
+        f"\ndemo seed {DEMO_SEED}, {DEMO_CUSTOMERS} customers: ARI all {ari_all:.3f}, reviewers {ari_rev:.3f}"
+    )
     assert ari_all >= 0.7 and ari_rev >= 0.75  # measured 0.780 / 0.828
 
 
@@ -102,9 +111,15 @@ def test_run_is_persisted_with_settings_metrics_and_descriptions(demo_run):
     runs = segment_runs(ws)
     run = runs.set_index("run_id").loc[run_id]
     cfg, m = run["config"], run["metrics"]
-    assert cfg["settings"] == {"preset": "fast", "min_size": 0, "assign_outliers": False,
-                               "seed": 42, "text_weight": 1.0, "behaviour_weight": 1.0,
-                               "unit": "auto"}
+    assert cfg["settings"] == {
+        "preset": "fast",
+        "min_size": 0,
+        "assign_outliers": False,
+        "seed": 42,
+        "text_weight": 1.0,
+        "behaviour_weight": 1.0,
+        "unit": "auto",
+    }
     assert cfg["strategy"] == "place" and cfg["inputs"]["text"] and cfg["inputs"]["behaviour"]
     assert {"discount_share", "price_level", "revenue"} <= set(cfg["inputs"]["behaviour_columns"])
     assert m["n"] == DEMO_CUSTOMERS and m["n_segments"] >= 4
@@ -153,8 +168,9 @@ def test_queries_and_figures_on_the_demo_run(demo_run):
     info = load_segment_info(ws, run_id)
     fig = segment_map_figure(units)
     assert sum(len(t.x) for t in fig.data) == DEMO_CUSTOMERS
-    assert {t.name for t in fig.data} <= {html_escape(f"{s} · {n}" if s >= 0 else n)
-                                          for s, n in zip(info["segment_id"], info["name"])}
+    assert {t.name for t in fig.data} <= {
+        html_escape(f"{s} · {n}" if s >= 0 else n) for s, n in zip(info["segment_id"], info["name"])
+    }
     assert len(clv_churn_figure(info).data[0].x) == (info["segment_id"] >= 0).sum()
     assert len(size_value_figure(info).to_dict()["data"]) == 2
     assert sentiment_timeline_figure(timeline, info, "mean_rating").to_dict()["data"]
@@ -172,8 +188,7 @@ def _write_demo_part(tmp_path, kind: str, n: int = 400):
 
 
 def test_reviews_without_customer_ids_segment_each_review(ws, tmp_path):
-    src = pd.read_csv(shared("womens_clothing_reviews/womens_clothing_ecommerce_reviews.csv.gz"),
-                      nrows=400)
+    src = pd.read_csv(shared("womens_clothing_reviews/womens_clothing_ecommerce_reviews.csv.gz"), nrows=400)
     src.loc[0, "Review Text"] = XSS + " love the fabric"
     path = tmp_path / "clothing.csv"
     src.to_csv(path, index=False)
@@ -183,8 +198,9 @@ def test_reviews_without_customer_ids_segment_each_review(ws, tmp_path):
     u = _units(ws, run_id)
     n_text = ws.scalar("SELECT count(*) FROM reviews WHERE trim(text) <> ''")
     assert len(u) == n_text and set(u["unit_kind"]) == {"review"}
-    assert set(u["unit_id"]) == set(ws.query_df("SELECT review_id FROM reviews WHERE trim(text) <> ''")
-                                     ["review_id"])
+    assert set(u["unit_id"]) == set(
+        ws.query_df("SELECT review_id FROM reviews WHERE trim(text) <> ''")["review_id"]
+    )
     info = load_segment_info(ws, run_id)
     assert info["revenue_share"].isna().all() and info["mean_clv"].isna().all()
     assert (info.loc[info["segment_id"] >= 0, "keywords"].map(len) > 0).all()
@@ -201,8 +217,9 @@ def test_orders_only_names_segments_by_behaviour(ws, tmp_path):
     load_file(ws, _write_demo_part(tmp_path, "orders"), "orders")
     steps: list[str] = []
     cfg = load_config(env={}, customers__churn_horizon_days=60)
-    run_id = run_named("segments", ws, cfg, lambda f, m: steps.append(m), settings=SegmentSettings(),
-                       encoder=BowEncoder()).run_id
+    run_id = run_named(
+        "segments", ws, cfg, lambda f, m: steps.append(m), settings=SegmentSettings(), encoder=BowEncoder()
+    ).run_id
     assert any("profiles" in s for s in steps)  # the stage's needs: computed first, none existed
     assert latest(ws, "profiles").config["churn_horizon_days"] == 60  # with the given settings
     cfg = segment_runs(ws).iloc[0]["config"]
@@ -217,8 +234,9 @@ def test_orders_only_names_segments_by_behaviour(ws, tmp_path):
 def _score_reviews(ws) -> None:
     """A review-scoring run written by hand: 'delivery' / 'fit' aspects from keywords."""
     with ws.write() as cur:
-        cur.execute("INSERT INTO runs VALUES ('rs_1', 'review_scores', 'x', '{}', now(), now(), "
-                    "'done', '{}')")
+        cur.execute(
+            "INSERT INTO runs VALUES ('rs_1', 'review_scores', 'x', '{}', now(), now(), 'done', '{}')"
+        )
         cur.execute("""INSERT INTO review_scores (run_id, dataset_id, review_id, model_id,
             sentiment_method, sentiment, sentiment_score, aspects, aspect_sentiment_json)
             SELECT 'rs_1', dataset_id, review_id, 'm', 'supervised', 'neutral', (rating - 3) / 2,
@@ -238,8 +256,13 @@ def test_reviews_with_customer_ids_and_scores_no_orders(ws, tmp_path):
     assert len(u) == ws.scalar("SELECT count(DISTINCT customer_id) FROM reviews")
     info = load_segment_info(ws, run_id)
     assert info["revenue_share"].isna().all() and info["mean_sentiment"].notna().all()
-    delivery = info[info["top_aspects"].map(lambda a: bool(a) and a[0]["aspect"] == "delivery"
-                                            and a[0]["share"] >= 0.3 and a[0]["lift"] >= 1.5)]
+    delivery = info[
+        info["top_aspects"].map(
+            lambda a: (
+                bool(a) and a[0]["aspect"] == "delivery" and a[0]["share"] >= 0.3 and a[0]["lift"] >= 1.5
+            )
+        )
+    ]
     assert len(delivery) and delivery["name"].str.startswith("Delivery — ").all()
     assert delivery["top_aspects"].iloc[0][0]["sentiment"] == pytest.approx(-0.8)
     assert delivery["mean_sentiment"].max() < info["mean_sentiment"].max()
@@ -282,22 +305,43 @@ def test_neighbour_placer_votes_and_positions():
 
 
 def test_figures_escape_user_strings():
-    info = pd.DataFrame({"segment_id": [0, 1, -1], "name": [XSS, "ok & fine", "Outliers"],
-                         "size": [5, 3, 1], "share": [0.55, 0.33, 0.12],
-                         "revenue_share": [0.6, 0.3, 0.1], "mean_clv": [100.0, 50.0, 10.0],
-                         "churn_rate": [0.1, 0.5, 0.3]})
-    units = pd.DataFrame({"unit_id": [XSS, "b", "c"], "segment_id": [0, 1, -1], "x": [0, 1, 2],
-                          "y": [0, 1, 2], "segment": [XSS, "ok & fine", "Outliers"],
-                          "snippet": [XSS + " text", None, "plain"]})
-    aspects = pd.DataFrame({"segment_id": [0, 1], "aspect": [XSS, "fit"], "mentions": [2, 1],
-                            "share": [0.4, 0.2]})
+    info = pd.DataFrame(
+        {
+            "segment_id": [0, 1, -1],
+            "name": [XSS, "ok & fine", "Outliers"],
+            "size": [5, 3, 1],
+            "share": [0.55, 0.33, 0.12],
+            "revenue_share": [0.6, 0.3, 0.1],
+            "mean_clv": [100.0, 50.0, 10.0],
+            "churn_rate": [0.1, 0.5, 0.3],
+        }
+    )
+    units = pd.DataFrame(
+        {
+            "unit_id": [XSS, "b", "c"],
+            "segment_id": [0, 1, -1],
+            "x": [0, 1, 2],
+            "y": [0, 1, 2],
+            "segment": [XSS, "ok & fine", "Outliers"],
+            "snippet": [XSS + " text", None, "plain"],
+        }
+    )
+    aspects = pd.DataFrame(
+        {"segment_id": [0, 1], "aspect": [XSS, "fit"], "mentions": [2, 1], "share": [0.4, 0.2]}
+    )
     months = pd.to_datetime(["2026-01-01", "2026-02-01"])
     timeline = pd.DataFrame({"month": months, "segment_id": [0, 0], "mean_sentiment": [0.1, -0.2]})
-    by_month = pd.DataFrame({"month": months, "segment_id": [0, 0], "aspect": [XSS, XSS],
-                             "mentions": [1, 2], "share": [0.5, 0.7]})
-    figs = [segment_map_figure(units), size_value_figure(info), clv_churn_figure(info),
-            aspect_heatmap_figure(aspects, info), sentiment_timeline_figure(timeline, info),
-            aspect_timeline_figure(by_month, 0, XSS)]
+    by_month = pd.DataFrame(
+        {"month": months, "segment_id": [0, 0], "aspect": [XSS, XSS], "mentions": [1, 2], "share": [0.5, 0.7]}
+    )
+    figs = [
+        segment_map_figure(units),
+        size_value_figure(info),
+        clv_churn_figure(info),
+        aspect_heatmap_figure(aspects, info),
+        sentiment_timeline_figure(timeline, info),
+        aspect_timeline_figure(by_month, 0, XSS),
+    ]
     for fig in figs:
         text = _figure_text(fig)
         assert "<img" not in text, text[:300]
@@ -315,8 +359,7 @@ def test_cli_segment_command(tmp_path, capsys):
     w = Workspace.open(load_config(env={}, db__path=db).db)
     load_file(w, _write_demo_part(tmp_path, "orders"), "orders")
     w.close()
-    assert main(["--db", db, "segment", "--min-size", "20", "--seed", "3",
-                 "--assign-outliers"]) == 0
+    assert main(["--db", db, "segment", "--min-size", "20", "--seed", "3", "--assign-outliers"]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("run_id: seg_") and "Done" in err and "HDBSCAN" in err
     assert main(["--db", db, "segment", "--min-size", "1"]) == 2

@@ -30,8 +30,13 @@ def test_load_and_delete_are_audited_with_the_actor(ws, tmp_path):
     rep = load_file(ws, _csv(tmp_path), "reviews", actor=ANA)
     row = audit_log(ws).iloc[0]
     assert (row.actor, row.role, row.action) == ("ana", "analyst", "load")
-    assert json.loads(row.detail) == {"dataset_id": rep.dataset_id, "kind": "reviews", "rows": 2,
-                                      "source_name": "r.csv", "replaced": None}
+    assert json.loads(row.detail) == {
+        "dataset_id": rep.dataset_id,
+        "kind": "reviews",
+        "rows": 2,
+        "source_name": "r.csv",
+        "replaced": None,
+    }
     assert delete_dataset(ws, rep.dataset_id, actor=Actor("root", "admin"))
     assert list(audit_log(ws)["action"]) == ["delete", "load"]
     assert delete_dataset(ws, rep.dataset_id) is False and len(audit_log(ws)) == 2

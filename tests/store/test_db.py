@@ -7,15 +7,18 @@ import pytest
 from cx_core.store.db import Workspace, WorkspaceBusy, WorkspaceLocked
 from cx_core.store.sql import quote_ident
 
-HOSTILE = ['"; DROP TABLE orders; --', "<img src=x onerror=alert(1)>", "a\"b", "Robert'); --"]
+HOSTILE = ['"; DROP TABLE orders; --', "<img src=x onerror=alert(1)>", 'a"b', "Robert'); --"]
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("orders", '"orders"'),
-    ('a"b', '"a""b"'),
-    ('"; DROP TABLE orders; --', '"""; DROP TABLE orders; --"'),
-    ("Customer ID", '"Customer ID"'),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("orders", '"orders"'),
+        ('a"b', '"a""b"'),
+        ('"; DROP TABLE orders; --', '"""; DROP TABLE orders; --"'),
+        ("Customer ID", '"Customer ID"'),
+    ],
+)
 def test_quote_ident_table(name, expected):
     assert quote_ident(name) == expected
 
@@ -74,8 +77,7 @@ def test_second_process_gets_clear_message(tmp_path):
     import sys
 
     path = tmp_path / "w.duckdb"
-    code = ("import duckdb,sys,time; c=duckdb.connect(sys.argv[1]); print('ok', flush=True); "
-            "time.sleep(20)")
+    code = "import duckdb,sys,time; c=duckdb.connect(sys.argv[1]); print('ok', flush=True); time.sleep(20)"
     p = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
     try:
         assert p.stdout.readline().strip() == "ok"

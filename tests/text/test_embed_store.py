@@ -87,8 +87,11 @@ def test_failed_encode_writes_nothing(ws):
 def _add_reviews(ws, rows):
     with ws.write() as cur:
         for rid, text in rows:
-            cur.execute("INSERT INTO reviews (dataset_id, review_id, text, text_hash) "
-                        "VALUES ('ds1', ?, ?, sha256(?))", [rid, text, text])
+            cur.execute(
+                "INSERT INTO reviews (dataset_id, review_id, text, text_hash) "
+                "VALUES ('ds1', ?, ?, sha256(?))",
+                [rid, text, text],
+            )
 
 
 def test_embed_reviews_stats_and_load(ws):

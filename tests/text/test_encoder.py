@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import torch
 
-from cx_core.text import encoder as encoder_mod
 from cx_core.config import load_config
+from cx_core.text import encoder as encoder_mod
 from cx_core.text.encoder import ModelDirError, TextEncoder, default_model_dir, resolve_dtype
 from tests.conftest import shared
 
@@ -31,8 +31,11 @@ def one_thread():
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
     """50 real clothing reviews of varied length, plus short and odd ones."""
-    df = pd.read_csv(shared("womens_clothing_reviews/womens_clothing_ecommerce_reviews.csv.gz"),
-                     usecols=["Review Text"], nrows=2000)
+    df = pd.read_csv(
+        shared("womens_clothing_reviews/womens_clothing_ecommerce_reviews.csv.gz"),
+        usecols=["Review Text"],
+        nrows=2000,
+    )
     real = df["Review Text"].dropna().astype(str)
     picked = real.sample(44, random_state=3).tolist()
     return picked + ["ok", "Love it!!!", "", "  ", "ÉCRU ✓ naïve café", real.iloc[0] * 4]
@@ -122,8 +125,11 @@ def test_other_local_model_dir_via_config(tmp_path, fp32):
     src = default_model_dir()
     tiny = tmp_path / "tiny-bert"
     torch.manual_seed(0)
-    BertModel(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2,
-                         num_attention_heads=2, intermediate_size=64)).save_pretrained(tiny)
+    BertModel(
+        BertConfig(
+            vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+        )
+    ).save_pretrained(tiny)
     for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
         shutil.copy(os.path.join(src, name), tiny / name)
     cfg = load_config(env={"CX_MODEL_DIR": str(tiny), "CX_MODEL_DEVICE": "cpu"})

@@ -11,8 +11,10 @@ def test_estimate_from_the_rate_measured_before(ws):
     with ws.write() as cur:
         for i in range(100):
             t = f"text {i} about fit"
-            cur.execute("INSERT INTO reviews (dataset_id, review_id, text, text_hash) VALUES ('d', ?, ?, ?)",
-                        [str(i), t, text_hash(t)])
+            cur.execute(
+                "INSERT INTO reviews (dataset_id, review_id, text, text_hash) VALUES ('d', ?, ?, ?)",
+                [str(i), t, text_hash(t)],
+            )
     enc = BowEncoder()
     first = estimate(ws, enc.identify())
     assert first == Estimate(100, None, None) and "first run measures" in first.describe()

@@ -11,18 +11,24 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from cx_core.reviews.taxonomy import apply_starter
-from cx_core.reviews.taxonomy import TaxonomyError, load_taxonomy, taxonomy_frame
-from cx_core.themes.run import (ThemeSettings, covering_aspect, discover_themes, load_themes,
-                            promote_theme, suggest_aspect_name, taxonomy_overlap, theme_reviews,
-                            theme_runs)
+from cx_core.reviews.taxonomy import TaxonomyError, apply_starter, load_taxonomy, taxonomy_frame
+from cx_core.themes.run import (
+    ThemeSettings,
+    covering_aspect,
+    discover_themes,
+    load_themes,
+    promote_theme,
+    suggest_aspect_name,
+    taxonomy_overlap,
+    theme_reviews,
+    theme_runs,
+)
 
 XSS = "<img src=x onerror=alert(1)>"
 TOPICS = {
     "delivery": ["parcel", "courier", "delivery", "late", "tracking", "arrived", "weeks", "lost"],
     "fit": ["size", "small", "tight", "fit", "waist", "sizing", "large", "length"],
-    "eco": ["recycled", "sustainable", "eco", "planet", "organic", "ethical", "plastic free",
-            "carbon"],
+    "eco": ["recycled", "sustainable", "eco", "planet", "organic", "ethical", "plastic free", "carbon"],
 }
 
 
@@ -48,13 +54,20 @@ class PlantedEncoder:
         return v / np.linalg.norm(v)
 
 
-def insert_reviews(ws, texts: list[str], dataset_id: str = "ds_test",
-                   customers: list[str | None] | None = None) -> None:
+def insert_reviews(
+    ws, texts: list[str], dataset_id: str = "ds_test", customers: list[str | None] | None = None
+) -> None:
     """Write review rows straight into the workspace (ids r0001, r0002, ...)."""
-    frame = pd.DataFrame({
-        "dataset_id": dataset_id, "review_id": [f"r{i:04d}" for i in range(len(texts))],
-        "customer_id": customers or [None] * len(texts), "text": texts, "rating": 3.0,
-        "text_hash": [hashlib.sha256(t.encode()).hexdigest() for t in texts]})
+    frame = pd.DataFrame(
+        {
+            "dataset_id": dataset_id,
+            "review_id": [f"r{i:04d}" for i in range(len(texts))],
+            "customer_id": customers or [None] * len(texts),
+            "text": texts,
+            "rating": 3.0,
+            "text_hash": [hashlib.sha256(t.encode()).hexdigest() for t in texts],
+        }
+    )
     with ws.write() as cur:
         cur.register("_t", frame)
         cur.execute("INSERT INTO reviews BY NAME SELECT * FROM _t")
@@ -82,12 +95,16 @@ def planted_corpus(n_per_topic: int = 70, n_noise: int = 0, seed: int = 0, dim: 
 
 
 def labels_by_text(ws, run_id: str) -> dict[str, int]:
-    df = ws.query_df("SELECT r.text, t.theme_id FROM review_themes t JOIN reviews r "
-                     "USING (dataset_id, review_id) WHERE t.run_id = ?", [run_id])
+    df = ws.query_df(
+        "SELECT r.text, t.theme_id FROM review_themes t JOIN reviews r "
+        "USING (dataset_id, review_id) WHERE t.run_id = ?",
+        [run_id],
+    )
     return dict(zip(df["text"], df["theme_id"]))
 
 
 # ------------------------------------------------------------------- planted themes
+
 
 @pytest.fixture
 def planted(ws):
@@ -209,10 +226,8 @@ def test_small_corpus_runs(ws):
 def test_taxonomy_overlap_counts_seed_mentions_and_lift():
     texts = ["The parcel arrived late", "great fit", "late delivery again", "lovely colour"]
     raw = np.array([0, 1, 0, -1])
-    ov = taxonomy_overlap(texts, raw, {"delivery": ["late", "arrived"], "fit": ["fit"],
-                                       "price": ["cheap"]})
-    assert ov == {0: {"delivery": {"share": 1.0, "lift": 2.0}},
-                  1: {"fit": {"share": 1.0, "lift": 4.0}}}
+    ov = taxonomy_overlap(texts, raw, {"delivery": ["late", "arrived"], "fit": ["fit"], "price": ["cheap"]})
+    assert ov == {0: {"delivery": {"share": 1.0, "lift": 2.0}}, 1: {"fit": {"share": 1.0, "lift": 4.0}}}
     assert covering_aspect(ov[0], 0.5, 1.25) == "delivery"
     assert covering_aspect(ov[0], 0.5, 2.5) is None  # common everywhere: not a cover
 
@@ -234,6 +249,7 @@ def test_theme_reviews_lists_members(planted):
 
 
 # ------------------------------------------------------------------- real text (demo store)
+
 
 def _planted_aspects():
     """Regexes that recover the demo generator's planted sentences (aspect per sentence)."""
@@ -261,15 +277,18 @@ def test_demo_themes_align_with_planted_topics(ws, cfg):
     """Real MiniLM on ~520 demo reviews: themes are pure in the planted topic (where defined)."""
     import torch
 
-    from cx_core.ingest.bootstrap import load_demo
     from cx_core.config import apply
+    from cx_core.ingest.bootstrap import load_demo
     from cx_core.text.encoder import TextEncoder
 
     torch.set_num_threads(1)  # 2 threads on 2 shared cores ran 5x slower (oversubscribed)
     load_demo(ws, apply(cfg, {"demo.customers": 600}))
     run_id = discover_themes(ws, ThemeSettings(), encoder=TextEncoder(threads=1))
-    df = ws.query_df("SELECT r.text, t.theme_id FROM review_themes t JOIN reviews r "
-                     "USING (dataset_id, review_id) WHERE t.run_id = ?", [run_id])
+    df = ws.query_df(
+        "SELECT r.text, t.theme_id FROM review_themes t JOIN reviews r "
+        "USING (dataset_id, review_id) WHERE t.run_id = ?",
+        [run_id],
+    )
     pats = _planted_aspects()
     df["truth"] = df["text"].map(lambda t: dominant_planted_aspect(t, pats))
     inside = df[df.truth.notna() & (df.theme_id >= 0)]
@@ -278,10 +297,18 @@ def test_demo_themes_align_with_planted_topics(ws, cfg):
     ari = adjusted_rand_score(inside.truth, inside.theme_id)
     themes = load_themes(ws, run_id)
     metrics = theme_runs(ws).iloc[0]["metrics"]
-    print(json.dumps({"reviews": metrics["n_reviews"], "themes": metrics["n_themes"],
-                      "outlier_share": round(metrics["outlier_share"], 3),
-                      "purity": round(purity, 3), "ari": round(ari, 3),
-                      "timings": metrics["timings_s"]}))
+    print(
+        json.dumps(
+            {
+                "reviews": metrics["n_reviews"],
+                "themes": metrics["n_themes"],
+                "outlier_share": round(metrics["outlier_share"], 3),
+                "purity": round(purity, 3),
+                "ari": round(ari, 3),
+                "timings": metrics["timings_s"],
+            }
+        )
+    )
     assert purity >= 0.6 and ari >= 0.2  # measured 0.75 / 0.34 (pipeline seeds 1, 2: 0.73, 0.77)
     assert metrics["outlier_share"] < 0.3
     fit_themes = themes[themes.covered_by == "fit"]

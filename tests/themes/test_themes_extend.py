@@ -7,8 +7,8 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from cx_core.themes.run import ThemeSettings, discover_themes, load_themes, promote_theme, theme_runs
 from cx_core.themes.extend import extend_themes
+from cx_core.themes.run import ThemeSettings, discover_themes, load_themes, promote_theme, theme_runs
 from tests.themes.test_themes import TOPICS, insert_reviews, labels_by_text, planted_corpus
 
 SETTINGS = ThemeSettings(seed=3)
@@ -17,8 +17,10 @@ SETTINGS = ThemeSettings(seed=3)
 def add_dataset(ws, dataset_id: str) -> None:
     """A ``datasets`` row loaded now (the batch key and the 'loaded after' rule read it)."""
     with ws.write() as cur:
-        cur.execute("INSERT INTO datasets VALUES (?, 'reviews', 'test.csv', 'x', ?, 0, 0, '{}', '{}')",
-                    [dataset_id, datetime.now()])
+        cur.execute(
+            "INSERT INTO datasets VALUES (?, 'reviews', 'test.csv', 'x', ?, 0, 0, '{}', '{}')",
+            [dataset_id, datetime.now()],
+        )
 
 
 def new_reviews(enc, texts, truth, per_topic: int, seed: int = 1) -> tuple[list[str], list[int]]:
@@ -62,15 +64,19 @@ def test_new_reviews_join_their_topic_and_old_ones_stay(base):
     assert "extended" in ext.reason and ext.share == pytest.approx(len(added) / (len(texts) + 9))
     a, b = labels_by_text(ws, old), labels_by_text(ws, ext.run_id)
     assert all(b[t] == a[t] for t in texts)
-    flags = ws.query_df("SELECT a.is_outlier = b.is_outlier AS same FROM review_themes a JOIN "
-                        "review_themes b USING (dataset_id, review_id) WHERE a.run_id = ? AND "
-                        "b.run_id = ?", [old, ext.run_id])
+    flags = ws.query_df(
+        "SELECT a.is_outlier = b.is_outlier AS same FROM review_themes a JOIN "
+        "review_themes b USING (dataset_id, review_id) WHERE a.run_id = ? AND "
+        "b.run_id = ?",
+        [old, ext.run_id],
+    )
     assert flags["same"].all()
     for text, k in zip(added, topic):
         assert b[text] == _topic_theme(a, texts, truth, k)
     new = load_themes(ws, ext.run_id)
-    sizes = ws.query_df("SELECT theme_id, count(*) AS n FROM review_themes WHERE run_id = ? "
-                        "GROUP BY theme_id", [ext.run_id]).set_index("theme_id")["n"]
+    sizes = ws.query_df(
+        "SELECT theme_id, count(*) AS n FROM review_themes WHERE run_id = ? GROUP BY theme_id", [ext.run_id]
+    ).set_index("theme_id")["n"]
     assert (new.set_index("theme_id")["size"] == sizes.reindex(new.theme_id).to_numpy()).all()
     assert new["share"].sum() == pytest.approx(1.0) and new["size"].sum() == len(texts) + 9
     keep = ["theme_id", "name", "keywords_json"]

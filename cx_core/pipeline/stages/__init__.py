@@ -12,6 +12,17 @@ from cx_core.pipeline.stages.segments import SegmentsStage
 from cx_core.pipeline.stages.text import EmbedStage
 from cx_core.pipeline.stages.themes import ThemesStage
 
-STAGES: dict[str, Stage] = {s.name: s for s in (
-    IngestStage(), EmbedStage(), ReviewModelStage(), ReviewScoresStage(), ProfilesStage(),
-    SegmentsStage(), ThemesStage(), RecommendStage(), ExportStage())}
+STAGES: dict[str, Stage] = {
+    s.name: s
+    for s in (
+        IngestStage(),
+        EmbedStage(),
+        ReviewModelStage(),
+        ReviewScoresStage(),
+        ProfilesStage(),
+        SegmentsStage(),
+        ThemesStage(),
+        RecommendStage(),
+        ExportStage(),
+    )
+}

@@ -31,8 +31,11 @@ class ProfilesStage:
 
     def fingerprint(self, ctx: StageContext) -> str:
         """Loaded data, the newest scores (text signals) and the settings."""
-        return fingerprint(ctx.data_key(), runs.latest_id(ctx.ws, runs.StageName.REVIEW_SCORES),
-                           asdict(ctx.settings_for(self)))
+        return fingerprint(
+            ctx.data_key(),
+            runs.latest_id(ctx.ws, runs.StageName.REVIEW_SCORES),
+            asdict(ctx.settings_for(self)),
+        )
 
     def run(self, ctx: StageContext, progress: Progress) -> StageResult:
         """Build and persist the profiles."""

@@ -40,9 +40,19 @@ class ExportStage:
     def fingerprint(self, ctx: StageContext) -> str:
         """The runs it reads and the target path."""
         target, report = self._targets(ctx)
-        return fingerprint(*(runs.latest_id(ctx.ws, s) for s in (
-            runs.StageName.SEGMENTS, runs.StageName.PROFILES, runs.StageName.REVIEW_SCORES,
-            runs.StageName.RECOMMEND)), str(target.resolve()), target.is_file() and report.is_file())
+        return fingerprint(
+            *(
+                runs.latest_id(ctx.ws, s)
+                for s in (
+                    runs.StageName.SEGMENTS,
+                    runs.StageName.PROFILES,
+                    runs.StageName.REVIEW_SCORES,
+                    runs.StageName.RECOMMEND,
+                )
+            ),
+            str(target.resolve()),
+            target.is_file() and report.is_file(),
+        )
 
     def run(self, ctx: StageContext, progress: Progress) -> StageResult:
         """Write both files (the batch skips this stage while they exist and nothing changed)."""
@@ -51,8 +61,9 @@ class ExportStage:
 
         target, report = self._targets(ctx)
         progress(0.5, f"Writing {target.name}")
-        path = export_segments(ctx.ws, runs.latest_id(ctx.ws, runs.StageName.SEGMENTS), "csv",
-                               mask_pii=True, path=target)
+        path = export_segments(
+            ctx.ws, runs.latest_id(ctx.ws, runs.StageName.SEGMENTS), "csv", mask_pii=True, path=target
+        )
         progress(0.8, f"Writing {REPORT_FILE}")
         write_report(ctx.ws, report, mask_pii=True)
         progress(1.0, f"Wrote {Path(path).name} and {REPORT_FILE}")

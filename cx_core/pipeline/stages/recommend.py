@@ -31,8 +31,9 @@ class RecommendStage:
     def fingerprint(self, ctx: StageContext) -> str:
         """Loaded data, settings and the newest scores."""
         s = ctx.settings_for(self)
-        return fingerprint(ctx.data_key(), s["method"], s["n"],
-                           runs.latest_id(ctx.ws, runs.StageName.REVIEW_SCORES))
+        return fingerprint(
+            ctx.data_key(), s["method"], s["n"], runs.latest_id(ctx.ws, runs.StageName.REVIEW_SCORES)
+        )
 
     def run(self, ctx: StageContext, progress: Progress) -> StageResult:
         """Build and persist the recommendation run."""
@@ -40,4 +41,6 @@ class RecommendStage:
 
         s = ctx.settings_for(self)
         encoder = ctx.encoder if count_item_rows(ctx.ws)[1] else None
-        return StageResult("done", run_id=build_recommendations(ctx.ws, s["method"], s["n"], progress, encoder))
+        return StageResult(
+            "done", run_id=build_recommendations(ctx.ws, s["method"], s["n"], progress, encoder)
+        )

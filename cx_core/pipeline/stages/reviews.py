@@ -44,10 +44,21 @@ class ReviewModelStage:
             if keep:
                 return StageResult("skipped", run_id=found["model_id"], reason=why)
         s = ctx.settings_for(self)
-        res = train_review_model(ctx.ws, ctx.cfg, mode=s["mode"], dataset_id=s["dataset_id"],
-                                 encoder=ctx.encoder, progress=progress)
-        return StageResult("done", run_id=res.model.model_id_, reason=why,
-                           extra={"sentiment_method": res.metrics.get("sentiment_method")}, output=res)
+        res = train_review_model(
+            ctx.ws,
+            ctx.cfg,
+            mode=s["mode"],
+            dataset_id=s["dataset_id"],
+            encoder=ctx.encoder,
+            progress=progress,
+        )
+        return StageResult(
+            "done",
+            run_id=res.model.model_id_,
+            reason=why,
+            extra={"sentiment_method": res.metrics.get("sentiment_method")},
+            output=res,
+        )
 
 
 def model_decision(ctx: StageContext, found: dict[str, Any] | None) -> tuple[bool, str]:
@@ -66,10 +77,14 @@ def model_decision(ctx: StageContext, found: dict[str, Any] | None) -> tuple[boo
     growth = added / max(trained, 1)
     limit = ctx.cfg.batch.retrain_growth
     if growth > limit:
-        return False, (f"reviews grew by {growth:.0%} since the model was trained "
-                       f"({trained:,} -> {now:,}; retrain above {limit:.0%})")
-    return True, (f"model kept: reviews grew by {growth:.1%} since it was trained "
-                  f"({trained:,} -> {now:,}; retrain above {limit:.0%} or with --retrain)")
+        return False, (
+            f"reviews grew by {growth:.0%} since the model was trained "
+            f"({trained:,} -> {now:,}; retrain above {limit:.0%})"
+        )
+    return True, (
+        f"model kept: reviews grew by {growth:.1%} since it was trained "
+        f"({trained:,} -> {now:,}; retrain above {limit:.0%} or with --retrain)"
+    )
 
 
 def reviews_since(ctx: StageContext, model_id: str) -> tuple[int, int]:
@@ -95,7 +110,9 @@ class ReviewScoresStage:
         """Scoring needs reviews and a trained model."""
         from cx_core.reviews.store import latest_model
 
-        ok = ctx.count("reviews") and (ctx.settings_for(self)["model_dir"] or latest_model(ctx.ws) is not None)
+        ok = ctx.count("reviews") and (
+            ctx.settings_for(self)["model_dir"] or latest_model(ctx.ws) is not None
+        )
         return None if ok else "no reviews or no trained review model"
 
     def fingerprint(self, ctx: StageContext) -> str:
@@ -103,7 +120,9 @@ class ReviewScoresStage:
         from cx_core.reviews.store import latest_model
 
         s = ctx.settings_for(self)
-        return fingerprint(ctx.data_key(), s["model_dir"] or latest_model(ctx.ws)["model_id"], s["dataset_id"])
+        return fingerprint(
+            ctx.data_key(), s["model_dir"] or latest_model(ctx.ws)["model_id"], s["dataset_id"]
+        )
 
     def run(self, ctx: StageContext, progress: Progress) -> StageResult:
         """Score every review (carrying unchanged rows of the last run of the same model)."""
@@ -117,8 +136,12 @@ class ReviewScoresStage:
         incremental = ctx.opts.incremental and not ctx.opts.force and s["dataset_id"] is None
         carry = carry_run(ctx, model.model_id_) if incremental else None
         res = score_reviews(ctx.ws, model, progress, dataset_id=s["dataset_id"], carry_from=carry)
-        return StageResult("done", run_id=res.run_id, extra={
-            k: res.metrics.get(k) for k in ("reviews", "newly_scored", "carried", "carried_from")}, output=res)
+        return StageResult(
+            "done",
+            run_id=res.run_id,
+            extra={k: res.metrics.get(k) for k in ("reviews", "newly_scored", "carried", "carried_from")},
+            output=res,
+        )
 
 
 def carry_run(ctx: StageContext, model_id: str) -> str | None:

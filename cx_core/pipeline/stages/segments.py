@@ -32,9 +32,12 @@ class SegmentsStage:
 
     def fingerprint(self, ctx: StageContext) -> str:
         """Loaded data, the profile and score runs it reads, and the settings."""
-        return fingerprint(ctx.data_key(), runs.latest_id(ctx.ws, runs.StageName.PROFILES),
-                           runs.latest_id(ctx.ws, runs.StageName.REVIEW_SCORES),
-                           asdict(ctx.settings_for(self)))
+        return fingerprint(
+            ctx.data_key(),
+            runs.latest_id(ctx.ws, runs.StageName.PROFILES),
+            runs.latest_id(ctx.ws, runs.StageName.REVIEW_SCORES),
+            asdict(ctx.settings_for(self)),
+        )
 
     def run(self, ctx: StageContext, progress: Progress) -> StageResult:
         """Extend the newest run when the run is incremental (the batch), else refit."""
@@ -49,13 +52,20 @@ class SegmentsStage:
         """Place changed customers into run ``base`` (declines above ``batch.refit_share``)."""
         from cx_core.segments.extend import extend_segmentation
 
-        return extend_segmentation(ctx.ws, base, ctx.settings_for(self), progress,
-                                   encoder=self._encoder(ctx), model=ctx.cfg.model,
-                                   max_share=ctx.cfg.batch.refit_share)
+        return extend_segmentation(
+            ctx.ws,
+            base,
+            ctx.settings_for(self),
+            progress,
+            encoder=self._encoder(ctx),
+            model=ctx.cfg.model,
+            max_share=ctx.cfg.batch.refit_share,
+        )
 
     def refit(self, ctx: StageContext, progress: Progress) -> str:
         """Fit a new segment run; returns its id."""
         from cx_core.segments.run import run_segmentation
 
-        return run_segmentation(ctx.ws, ctx.settings_for(self), progress, encoder=self._encoder(ctx),
-                                model=ctx.cfg.model)
+        return run_segmentation(
+            ctx.ws, ctx.settings_for(self), progress, encoder=self._encoder(ctx), model=ctx.cfg.model
+        )

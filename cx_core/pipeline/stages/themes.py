@@ -42,8 +42,9 @@ class ThemesStage:
         """Place new reviews into run ``base``'s themes (declines above ``batch.refit_share``)."""
         from cx_core.themes.extend import extend_themes
 
-        return extend_themes(ctx.ws, base, ctx.encoder, ctx.cfg.batch.refit_share, progress,
-                             settings=ctx.settings_for(self))
+        return extend_themes(
+            ctx.ws, base, ctx.encoder, ctx.cfg.batch.refit_share, progress, settings=ctx.settings_for(self)
+        )
 
     def refit(self, ctx: StageContext, progress: Progress) -> str:
         """Fit a new theme run; returns its id."""
