@@ -90,9 +90,11 @@ def _bootstrapped_workspace() -> Workspace:
             bar = bar or st.progress(0.0, text="Preparing the demo data")
             bar.progress(min(max(frac, 0.0), 1.0), text=msg)
 
-        ensure_demo(ws, cfg, progress)
-        if bar is not None:
-            bar.empty()
+        try:
+            ensure_demo(ws, cfg, progress)
+        finally:  # never leave a frozen bar above an error
+            if bar is not None:
+                bar.empty()
         st.session_state["_cx_demo_checked"] = True
     return ws
 

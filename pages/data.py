@@ -22,6 +22,7 @@ from cx_core.ingest.uploads import (
 )
 from cx_core.insight.export_files import audit_csv
 from cx_core.store.audit import audit_log
+from pages._run import progress_block
 from pages._ui import (
     allowed,
     audit_workspace,
@@ -50,11 +51,6 @@ def _upload_folder() -> str:
     """This session's private upload folder (deleted at sign-out or when stale)."""
     token = st.session_state.setdefault("_cx_upload_token", new_session_token())
     return str(session_upload_dir(cfg.ingest.upload_dir, token))
-
-
-def _progress_bar():
-    bar = st.progress(0.0, text="Starting")
-    return bar, (lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
 
 
 def _choose_source() -> tuple[str | None, str | None]:
@@ -199,19 +195,18 @@ def _load_section() -> None:
         if form is not None:
             mapping, choices = form
             opts = options_from_config(cfg.ingest, sheet=sheet, **choices)
-            bar, progress = _progress_bar()
-            report = load_file(
-                ws,
-                src.path,
-                kind,
-                mapping,
-                name=src.name,
-                dry_run=True,
-                progress=progress,
-                max_expanded_bytes=_max_expanded(),
-                options=opts,
-            )
-            bar.empty()
+            with progress_block() as progress:
+                report = load_file(
+                    ws,
+                    src.path,
+                    kind,
+                    mapping,
+                    name=src.name,
+                    dry_run=True,
+                    progress=progress,
+                    max_expanded_bytes=_max_expanded(),
+                    options=opts,
+                )
             st.session_state["_cx_pending"] = (src.path, src.name, kind, mapping, report, opts)
     pending = st.session_state.get("_cx_pending")
     if pending and pending[0] == path and pending[2] == kind:
@@ -233,20 +228,19 @@ def _confirm_load(path: str, name: str, kind: str, mapping: dict, report, opts) 
     )
     if st.button(f"Load {report.rows_loaded:,} rows", type="primary"):
         with user_errors():
-            bar, progress = _progress_bar()
-            done = load_file(
-                ws,
-                path,
-                kind,
-                mapping,
-                name=name,
-                progress=progress,
-                replace_dataset=None if replace.startswith("No") else replace,
-                actor=current_actor(),
-                max_expanded_bytes=_max_expanded(),
-                options=opts,
-            )
-            bar.empty()
+            with progress_block() as progress:
+                done = load_file(
+                    ws,
+                    path,
+                    kind,
+                    mapping,
+                    name=name,
+                    progress=progress,
+                    replace_dataset=None if replace.startswith("No") else replace,
+                    actor=current_actor(),
+                    max_expanded_bytes=_max_expanded(),
+                    options=opts,
+                )
             st.session_state.pop("_cx_pending", None)
             _forget_upload(path)
             st.session_state["_cx_loaded"] = f"Loaded {done.rows_loaded:,} rows as dataset {done.dataset_id}."
@@ -290,9 +284,8 @@ def _browse_section() -> None:
         st.info("Nothing loaded yet.")
         if allowed("load") and st.button("Load the demo store"):
             with user_errors():
-                bar, progress = _progress_bar()
-                load_demo(ws, cfg, progress)
-                bar.empty()
+                with progress_block() as progress:
+                    load_demo(ws, cfg, progress)
                 st.rerun()
         return
     _demo_notice()

@@ -9,6 +9,7 @@ from cx_core.explain.cache import attention_cached, explain_cached, settings_fro
 from cx_core.explain.render import to_html, top_words_figure
 from cx_core.ingest.pii import mask_text
 from cx_core.store import runs
+from pages._run import progress_block, run_stage
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
 
 PREDICTED = "(predicted label)"
@@ -106,18 +107,28 @@ with user_errors():
     model = _model(key)
 if model is None:
     st.stop()
+if key == loader.ZERO_SHOT:
+    st.warning(
+        "Rough and untrained: zero-shot sentiment compares each review with a few label phrases. "
+        "It has never seen your data and often misreads sarcasm, negation and strong words. "
+        "Train the review model on your ratings (or sentiment labels) for scores and explanations you "
+        "can rely on."
+    )
+    if st.button("Train on your ratings", key="explain_train"):
+        done = run_stage("review_model")
+        if done is not None:
+            st.success(f"Trained model {md(done.result_run_id)}: pick it above.")
 c1, c2 = st.columns(2)
 head = c1.selectbox("Head", list(model.heads_), key="explain_head")
 label = c2.selectbox("Label to explain", [PREDICTED, *model.heads_[head]], key="explain_label")
 state_key = (model.model_id_, row["dataset_id"], row["review_id"], head, label)
 if st.button("Explain this review", type="primary"):
     with user_errors():
-        bar = st.progress(0.0, text="Integrated gradients")
-        target = None if label == PREDICTED else label
-        ig = explain_cached(ws, model, str(row["text"]), head, target, settings_from_config(cfg.explain))
-        bar.progress(0.7, text="Attention rollout")
-        att = attention_cached(ws, model, str(row["text"]), cfg.explain.max_length)
-        bar.empty()
+        with progress_block("Integrated gradients") as progress:
+            target = None if label == PREDICTED else label
+            ig = explain_cached(ws, model, str(row["text"]), head, target, settings_from_config(cfg.explain))
+            progress(0.7, "Attention rollout")
+            att = attention_cached(ws, model, str(row["text"]), cfg.explain.max_length)
         st.session_state["explain_result"] = (state_key, ig, att)
 saved = st.session_state.get("explain_result")
 if not saved or saved[0] != state_key:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from cx_core.explain.integrated import IG_METHOD, Explanation
+from cx_core.explain.words import content_words
 from cx_core.ingest.pii import EMAIL_RE, PHONE_RE, is_phone
 from cx_core.safe import html_escape
 
@@ -116,11 +117,11 @@ def _truncation_note(expl: Explanation) -> str:
 
 
 def top_words_figure(expl: Explanation, k: int = 15, mask_pii: bool = False) -> go.Figure:
-    """Horizontal bars of the ``k`` words with the largest |score| (labels escaped)."""
+    """Horizontal bars of the ``k`` words with the largest |score| (labels escaped); punctuation,
+    HTML entities and special tokens are never listed."""
     text = display_text(expl.text, mask_pii)
-    ranked = sorted((w for w in expl.words if w.score is not None), key=lambda w: abs(w.score), reverse=True)[
-        :k
-    ]
+    scored = [w for w in content_words(expl.text, expl.words) if w.score is not None]
+    ranked = sorted(scored, key=lambda w: abs(w.score), reverse=True)[:k]
     ranked.reverse()  # largest on top
     signed = expl.method == IG_METHOD
     ids = [f"w{i}" for i in range(len(ranked))]

@@ -83,3 +83,18 @@ def _word_at(starts: list[int], spans: list[tuple[int, int]], pos: int) -> int |
     if nxt < len(spans):
         return nxt
     return i
+
+
+#: HTML entities as they appear in scraped review text (``&quot;``, ``&#39;``, ``&amp;``)
+ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[A-Za-z]+);")
+
+
+def content_words(text: str, words: list[Word]) -> list[Word]:
+    """The words worth listing as reasons: with a letter or digit, not part of an HTML entity (the
+    special tokens are never words: they have no span in the text)."""
+    inside = [(m.start(), m.end()) for m in ENTITY.finditer(text)]
+    return [
+        w
+        for w in words
+        if any(ch.isalnum() for ch in w.text) and not any(a <= w.start and w.end <= b for a, b in inside)
+    ]

@@ -28,11 +28,16 @@ REC_COLUMNS = ["customer_id", "rank", "item", "item_name", "score", "reason", "b
 
 
 def load_order_lines(ws: Workspace) -> pd.DataFrame:
-    """Order lines usable for recommendations: identified customer, an item, a purchase."""
+    """Order lines usable for recommendations: identified customer, an item, a purchase that was not
+    fully cancelled or returned (a customer's items whose returns cancel every unit bought are no
+    evidence of what they like)."""
     return ws.query_df(
-        "SELECT customer_id, order_id, ts, item, item_name, quantity FROM orders "
-        "WHERE customer_id IS NOT NULL AND item IS NOT NULL AND NOT is_return "
-        "AND coalesce(quantity, 1) > 0"
+        "WITH net AS (SELECT customer_id, item, sum(CASE WHEN is_return THEN -abs(coalesce(quantity, 1)) "
+        "ELSE coalesce(quantity, 1) END) AS units FROM orders "
+        "WHERE customer_id IS NOT NULL AND item IS NOT NULL GROUP BY customer_id, item) "
+        "SELECT o.customer_id, o.order_id, o.ts, o.item, o.item_name, o.quantity FROM orders o "
+        "JOIN net ON net.customer_id = o.customer_id AND net.item = o.item "
+        "WHERE NOT o.is_return AND coalesce(o.quantity, 1) > 0 AND net.units > 0"
     )
 
 

@@ -86,6 +86,8 @@ def test_explain_page_zero_shot_hostile_review_and_cache(app_ws, tiny_model, mon
     monkeypatch.setattr(loader, "zero_shot_model", lambda cfg: tiny_model)
     at = _explain_page()
     assert any("No trained review model yet" in i.value for i in at.info)
+    assert any("Rough and untrained" in w.value for w in at.warning)  # zero-shot says what it is
+    assert any(b.label == "Train on your ratings" for b in at.button)
     at.text_input(key="explain_search").set_value("onerror").run()
     assert len(at.selectbox(key="explain_review").options) == 1
     at = _click_explain(at)

@@ -11,7 +11,14 @@ from tests.e2e.test_browser import (
     browser,  # noqa: F401
     running_app,
 )
-from tests.e2e.test_journey import FIRST_VIEW_MS, NAV_PAGES, SMALL_TRAINING, _no_exception, _open, _wait_done
+from tests.e2e.test_journey import (
+    FIRST_VIEW_MS,
+    NAV_PAGES,
+    _no_exception,
+    _open,
+    _wait_done,
+    fresh_settings,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -29,19 +36,10 @@ RESULTS = {
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory):
     _require_browser()
-    from cx_core.reviews.testing import tiny_encoder_dir
-
     tmp = tmp_path_factory.mktemp("e2e_first")
-    ws = {
-        "CX_DB_PATH": str(tmp / "workspace.duckdb"),
-        "CX_DEMO_DIR": str(tmp / "demo"),
-        "CX_INGEST_UPLOAD_DIR": str(tmp / "uploads"),
-        "CX_REVIEWS_MODEL_STORE": str(tmp / "models"),
-        "CX_MODEL_DIR": tiny_encoder_dir(tmp),
-        **SMALL_TRAINING,
-        "CX_UI_FIRST_START_ANALYSIS": "true",
-    }
-    with running_app(tmp, ws, OMP_NUM_THREADS="1") as server:
+    with running_app(
+        tmp, fresh_settings(tmp, CX_UI_FIRST_START_ANALYSIS="true"), OMP_NUM_THREADS="1"
+    ) as server:
         yield server
 
 

@@ -6,28 +6,16 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.test_browser import _require_browser, browser, running_app  # noqa: F401  (browser: fixture)
-from tests.e2e.test_journey import FIRST_VIEW_MS, SMALL_TRAINING, _open, _wait_done
+from tests.e2e.test_journey import FIRST_VIEW_MS, _open, _wait_done, fresh_settings
 
 pytestmark = pytest.mark.e2e
-
-LONG_TRAINING = {**SMALL_TRAINING, "CX_REVIEWS_MIN_STEPS": "1000"}  # long enough to watch and close a tab
 
 
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory):
     _require_browser()
-    from cx_core.reviews.testing import tiny_encoder_dir
-
     tmp = tmp_path_factory.mktemp("e2e_jobs")
-    ws = {
-        "CX_DB_PATH": str(tmp / "workspace.duckdb"),
-        "CX_DEMO_DIR": str(tmp / "demo"),
-        "CX_INGEST_UPLOAD_DIR": str(tmp / "uploads"),
-        "CX_REVIEWS_MODEL_STORE": str(tmp / "models"),
-        "CX_MODEL_DIR": tiny_encoder_dir(tmp),
-        **LONG_TRAINING,
-    }
-    with running_app(tmp, ws, OMP_NUM_THREADS="1") as server:
+    with running_app(tmp, fresh_settings(tmp, CX_REVIEWS_MIN_STEPS="1000"), OMP_NUM_THREADS="1") as server:
         yield server
 
 

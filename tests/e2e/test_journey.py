@@ -80,22 +80,27 @@ def _reviews_csv() -> bytes:
     return buf.getvalue().encode()
 
 
-@pytest.fixture(scope="module")
-def app_server(tmp_path_factory):
-    """`streamlit run app.py` on a fresh workspace with the tiny encoder; always stopped afterwards."""
-    _require_browser()
+def fresh_settings(tmp, **extra: str) -> dict[str, str]:
+    """CX_* settings of a brand-new workspace under ``tmp`` with the tiny encoder and short training."""
     from cx_core.reviews.testing import tiny_encoder_dir
 
-    tmp = tmp_path_factory.mktemp("e2e_journey")
-    ws = {
+    return {
         "CX_DB_PATH": str(tmp / "workspace.duckdb"),
         "CX_DEMO_DIR": str(tmp / "demo"),
         "CX_INGEST_UPLOAD_DIR": str(tmp / "uploads"),
         "CX_REVIEWS_MODEL_STORE": str(tmp / "models"),
         "CX_MODEL_DIR": tiny_encoder_dir(tmp),
         **SMALL_TRAINING,
+        **extra,
     }
-    with running_app(tmp, ws, OMP_NUM_THREADS="2") as server:
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory):
+    """`streamlit run app.py` on a fresh workspace with the tiny encoder; always stopped afterwards."""
+    _require_browser()
+    tmp = tmp_path_factory.mktemp("e2e_journey")
+    with running_app(tmp, fresh_settings(tmp), OMP_NUM_THREADS="2") as server:
         yield server
 
 

@@ -25,7 +25,7 @@ from cx_core.explain.protocol import ExplainableModel
 from cx_core.explain.reference import EncoderHeadModel, tiny_bert
 from cx_core.explain.render import display_text, to_html, top_words_figure
 from cx_core.explain.rollout import explain_attention, rollout
-from cx_core.explain.words import merge_pieces, word_spans
+from cx_core.explain.words import content_words, merge_pieces, word_spans
 from cx_core.text.embeddings import text_hash
 from cx_core.text.encoder import default_model_dir
 
@@ -213,8 +213,17 @@ def test_figure_is_pure_and_escaped(model):
     assert len(bar["x"]) == 3
     labels = d["layout"]["yaxis"]["ticktext"]
     assert all("<" not in t for t in labels)
-    ranked = sorted((abs(w.score) for w in e.words), reverse=True)[:3]
+    ranked = sorted((abs(w.score) for w in content_words(e.text, e.words)), reverse=True)[:3]
     assert sorted(map(abs, bar["x"]), reverse=True) == pytest.approx(ranked)
+
+
+def test_top_words_never_list_punctuation_entities_or_special_tokens(model):
+    text = "&quot;rude, rude, rude&quot; ... Worst service EVER!!! :) &#39;never&#39;"
+    e = explain_review(model, text, "sentiment")
+    labels = top_words_figure(e, k=30).to_dict()["layout"]["yaxis"]["ticktext"]
+    assert labels and all(any(ch.isalnum() for ch in t) for t in labels)
+    assert not {"quot", "&", ";", "#", "39", "...", "!!!", ":)", "[CLS]", "[SEP]"} & set(labels)
+    assert {"rude", "Worst", "never"} <= set(labels)
 
 
 def test_pii_is_blotted_in_display_only(model):

@@ -146,3 +146,35 @@ def _suggested(ws, f) -> dict:
     from cx_core.ingest.readers import inspect_file
 
     return suggest_mapping("orders", read_columns(ws, inspect_file(f))[1])
+
+
+def test_fully_cancelled_purchases_are_not_evidence(tmp_path):
+    """A customer whose only purchase was cancelled (Online Retail: a 'C' invoice with negative
+    quantity) gets no order-based recommendations "because" of it; a partly returned item still counts."""
+    from cx_core.config import load_config
+    from cx_core.ingest.load import load_file
+    from cx_core.recommend.orders import load_order_lines
+    from cx_core.store.db import Workspace
+
+    rows = _baskets().assign(amount=1.0)
+    extra = pd.DataFrame(
+        [
+            ("gone", "o1", "b1", "B1", 2.0, "2024-03-01"),  # bought 2 ...
+            ("gone", "C1", "b1", "B1", -2.0, "2024-03-02"),  # ... both cancelled
+            ("half", "o2", "b2", "B2", 3.0, "2024-03-01"),  # bought 3 ...
+            ("half", "C2", "b2", "B2", -1.0, "2024-03-02"),  # ... one returned: still a purchase
+        ],
+        columns=["customer_id", "order_id", "item", "item_name", "quantity", "ts"],
+    ).assign(amount=1.0)
+    f = tmp_path / "orders.csv"
+    base = rows.assign(quantity=rows["is_return"].map({True: -1.0, False: 1.0})).drop(columns="is_return")
+    pd.concat([base, extra], ignore_index=True).to_csv(f, index=False)
+    ws = Workspace.open(load_config(db__path=str(tmp_path / "w.duckdb")).db)
+    try:
+        load_file(ws, f, "orders", _suggested(ws, f) | {"item": "item"})
+        got = load_order_lines(ws)
+        assert "gone" not in set(got["customer_id"])
+        assert got.loc[got["customer_id"] == "half", "item"].tolist() == ["b2"]
+        assert not ((got["customer_id"] == "t") & (got["item"] == "a4")).any()  # returned a4
+    finally:
+        ws.close()
