@@ -85,6 +85,14 @@ def run_stage(name: str, settings: Any = None, encoder: Any = None) -> job_table
     return job
 
 
+def missing_inputs(name: str) -> str | None:
+    """Why stage ``name`` cannot run on the loaded data (the stage's own check), or None."""
+    from cx_core.pipeline.stage import StageContext
+    from cx_core.pipeline.stages import STAGES
+
+    return STAGES[name].missing(StageContext(get_runner().ws, cached_config()))
+
+
 def estimate_caption(name: str) -> str:
     """ "Last run took about 3 min" for a stage, from this machine's earlier jobs ("" without one)."""
     took = last_duration(get_runner().ws, name)

@@ -12,7 +12,7 @@ from cx_core.ingest.datasets import dataset_version
 from cx_core.ingest.pii import mask_frame, mask_text
 from cx_core.plots.charts import rfm_segment_figure
 from cx_core.store import runs
-from pages._run import run_stage
+from pages._run import missing_inputs, run_stage
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md
 
 st.title("Customers")
@@ -39,8 +39,14 @@ def _compute_form() -> None:
 
 
 run = runs.latest(ws, runs.StageName.PROFILES)
-with st.expander("Settings and recompute", expanded=run is None):
-    _compute_form()
+missing = missing_inputs("profiles")
+if missing:  # no button without its inputs: say what is missing instead
+    st.info(md(missing[0].upper() + missing[1:] + "."))
+    if run is None:
+        st.stop()
+else:
+    with st.expander("Settings and recompute", expanded=run is None):
+        _compute_form()
 if run is None:
     st.info("No profiles yet: press **Compute profiles** (a few seconds).")
     st.stop()

@@ -120,3 +120,8 @@ def find_dataset_by_hash(ws: Workspace, sha256: str, kind: str) -> str | None:
 def count_rows(ws: Workspace, table: str) -> int:
     """Rows in a data table (customers, orders, reviews, datasets)."""
     return int(ws.scalar(f"SELECT count(*) FROM {quote_ident(table)}"))
+
+
+def distinct_reviewers(ws: Workspace) -> int:
+    """Distinct customer ids among the loaded reviews."""
+    return int(ws.scalar("SELECT count(DISTINCT customer_id) FROM reviews") or 0)

@@ -53,8 +53,9 @@ def read_manifest(out_dir: str | Path) -> dict[str, Any]:
     """The manifest of a finished run; ValueError when the folder holds no finished run."""
     path = Path(out_dir) / MANIFEST
     if not path.is_file():
-        raise ValueError(f"No finished scale run in {out_dir}: {MANIFEST} is missing "
-                         "(the run failed or is still writing).")
+        raise ValueError(
+            f"No finished scale run in {out_dir}: {MANIFEST} is missing (the run failed or is still writing)."
+        )
     manifest = json.loads(path.read_text(encoding="utf-8"))
     if manifest.get("format") != FORMAT:
         raise ValueError(f"{path} is not a scale embed/score manifest (format {manifest.get('format')!r}).")

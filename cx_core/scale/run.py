@@ -81,8 +81,11 @@ def connect(address: str | None, num_cpus: int | None) -> bool:
 
     if ray.is_initialized():
         return False
-    env = {"env_vars": {"PYTHONPATH": os.pathsep.join(
-        p for p in (project_root(), os.environ.get("PYTHONPATH", "")) if p)}}
+    env = {
+        "env_vars": {
+            "PYTHONPATH": os.pathsep.join(p for p in (project_root(), os.environ.get("PYTHONPATH", "")) if p)
+        }
+    }
     if address:
         ray.init(address=address, runtime_env=env, log_to_driver=False)
     else:
@@ -107,10 +110,14 @@ def review_model_info(path: str | None) -> dict[str, Any] | None:
     if not cfg_file.is_file():
         raise ValueError(f"Not a saved review model (no config.json): {path}")
     cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
-    return {"model_id": cfg["model_id"], "mode": cfg["mode"], "dir": str(Path(path).resolve()),
-            "sentiment_method": cfg.get("meta", {}).get("sentiment_method", "supervised"),
-            "sentiment_labels": list(cfg["heads"]["sentiment"]),
-            "encoder_id": cfg.get("encoder", {}).get("encoder_id")}
+    return {
+        "model_id": cfg["model_id"],
+        "mode": cfg["mode"],
+        "dir": str(Path(path).resolve()),
+        "sentiment_method": cfg.get("meta", {}).get("sentiment_method", "supervised"),
+        "sentiment_labels": list(cfg["heads"]["sentiment"]),
+        "encoder_id": cfg.get("encoder", {}).get("encoder_id"),
+    }
 
 
 def prepare_out_dir(out_dir: str) -> Path:
@@ -148,13 +155,22 @@ def run_embed_score(settings: ScaleSettings, progress: Progress = no_progress) -
         progress(0.05, f"Embedding on {plan.workers} {plan.device} worker(s)")
         t0 = time.perf_counter()
         ds = ds.repartition(target_num_rows_per_block=settings.batch_rows).map_batches(
-            worker_class(), batch_size=settings.batch_rows, batch_format="pandas",
+            worker_class(),
+            batch_size=settings.batch_rows,
+            batch_format="pandas",
             fn_constructor_kwargs={
-                "model": model, "review_model_dir": info["dir"] if info else None,
+                "model": model,
+                "review_model_dir": info["dir"] if info else None,
                 "known_path": str(Path(settings.known).resolve()) if settings.known else None,
-                "mapping": mapping, "dataset_id": settings.dataset_id, "device": plan.device,
-                "stats_dir": str(out / STATS_DIR)},
-            concurrency=plan.workers, num_cpus=plan.num_cpus, num_gpus=plan.num_gpus or None)
+                "mapping": mapping,
+                "dataset_id": settings.dataset_id,
+                "device": plan.device,
+                "stats_dir": str(out / STATS_DIR),
+            },
+            concurrency=plan.workers,
+            num_cpus=plan.num_cpus,
+            num_gpus=plan.num_gpus or None,
+        )
         ds.write_parquet(str(shard_dir(out)))
         seconds = time.perf_counter() - t0
     finally:
@@ -162,15 +178,24 @@ def run_embed_score(settings: ScaleSettings, progress: Progress = no_progress) -
             ray.shutdown()
     counts = count_shards(out)
     manifest = {
-        "format": FORMAT, "run_id": f"sc_{started:%Y%m%d_%H%M%S}_{uuid.uuid4().hex[:6]}",
-        "inputs": files, "mapping": mapping, "dataset_id": settings.dataset_id,
-        "known": settings.known, "encoder": {**asdict(settings.model), "model_ids": counts.pop("model_ids")},
-        "review_model": info, "cluster": {"address": settings.address or "local", "resources": resources,
-                                          **asdict(plan)},
-        "ray_version": ray.__version__, "batch_rows": settings.batch_rows, "counts": counts,
-        "seconds": round(seconds, 2), "rows_per_s": round(counts["rows"] / seconds, 1) if seconds else None,
-        "workers": worker_stats(out), "started": started.isoformat(timespec="seconds"),
-        "finished": datetime.now().isoformat(timespec="seconds")}
+        "format": FORMAT,
+        "run_id": f"sc_{started:%Y%m%d_%H%M%S}_{uuid.uuid4().hex[:6]}",
+        "inputs": files,
+        "mapping": mapping,
+        "dataset_id": settings.dataset_id,
+        "known": settings.known,
+        "encoder": {**asdict(settings.model), "model_ids": counts.pop("model_ids")},
+        "review_model": info,
+        "cluster": {"address": settings.address or "local", "resources": resources, **asdict(plan)},
+        "ray_version": ray.__version__,
+        "batch_rows": settings.batch_rows,
+        "counts": counts,
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(counts["rows"] / seconds, 1) if seconds else None,
+        "workers": worker_stats(out),
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.now().isoformat(timespec="seconds"),
+    }
     write_manifest(out, manifest)
     progress(1.0, f"Wrote {counts['rows']:,} rows in {counts['shards']} shards")
     return manifest

@@ -25,15 +25,28 @@ from cx_core.config import DbConfig, ModelConfig
 
 #: score columns of a shard (those of ``review_scores`` without run, dataset, review and model ids)
 SCORE_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
-    ("sentiment_method", pa.string()), ("sentiment", pa.string()), ("p_negative", pa.float64()),
-    ("p_neutral", pa.float64()), ("p_positive", pa.float64()), ("sentiment_score", pa.float64()),
-    ("rating_pred", pa.float64()), ("aspects", pa.list_(pa.string())),
-    ("aspect_sentiment_json", pa.string()), ("risk", pa.float64()),
-    ("risk_flags", pa.list_(pa.string())))
+    ("sentiment_method", pa.string()),
+    ("sentiment", pa.string()),
+    ("p_negative", pa.float64()),
+    ("p_neutral", pa.float64()),
+    ("p_positive", pa.float64()),
+    ("sentiment_score", pa.float64()),
+    ("rating_pred", pa.float64()),
+    ("aspects", pa.list_(pa.string())),
+    ("aspect_sentiment_json", pa.string()),
+    ("risk", pa.float64()),
+    ("risk_flags", pa.list_(pa.string())),
+)
 #: columns every shard starts with
 ROW_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
-    ("dataset_id", pa.string()), ("review_id", pa.string()), ("text_hash", pa.string()),
-    ("model_id", pa.string()), ("cached", pa.bool_()), ("encoded", pa.bool_()), ("scored", pa.bool_()))
+    ("dataset_id", pa.string()),
+    ("review_id", pa.string()),
+    ("text_hash", pa.string()),
+    ("model_id", pa.string()),
+    ("cached", pa.bool_()),
+    ("encoded", pa.bool_()),
+    ("scored", pa.bool_()),
+)
 
 
 def shard_schema(dim: int, with_scores: bool) -> pa.Schema:
@@ -77,19 +90,28 @@ def vector_matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.ascontiguousarray(flat, dtype=np.float32).reshape(rows, flat.size // rows if rows else 0)
 
 
-def normalise_rows(batch: pd.DataFrame, mapping: dict[str, str | None], dataset_id: str | None
-                   ) -> pd.DataFrame:
+def normalise_rows(
+    batch: pd.DataFrame, mapping: dict[str, str | None], dataset_id: str | None
+) -> pd.DataFrame:
     """A batch of source rows as ``dataset_id, review_id, text`` strings (None/NaN text -> "")."""
     from cx_core.text.encoder import clean_texts
 
     n = len(batch)
-    ds = (batch[mapping["dataset_id"]].astype(str).tolist() if mapping.get("dataset_id")
-          else [dataset_id or ""] * n)
+    ds = (
+        batch[mapping["dataset_id"]].astype(str).tolist()
+        if mapping.get("dataset_id")
+        else [dataset_id or ""] * n
+    )
     ids = batch[mapping["review_id"]]
     if ids.isna().any():
         raise ValueError(f"{int(ids.isna().sum())} rows have no review id (column {mapping['review_id']!r}).")
-    return pd.DataFrame({"dataset_id": ds, "review_id": ids.astype(str).tolist(),
-                         "text": clean_texts(batch[mapping["text"]].tolist())})
+    return pd.DataFrame(
+        {
+            "dataset_id": ds,
+            "review_id": ids.astype(str).tolist(),
+            "text": clean_texts(batch[mapping["text"]].tolist()),
+        }
+    )
 
 
 def _vector_column(vectors: np.ndarray, keep: np.ndarray, dim: int) -> pa.Array:
@@ -98,8 +120,7 @@ def _vector_column(vectors: np.ndarray, keep: np.ndarray, dim: int) -> pa.Array:
     return pa.FixedSizeListArray.from_arrays(values, dim, mask=pa.array(~keep))
 
 
-def _score_columns(rows: pd.DataFrame, deep: np.ndarray | None, model: Any, scratch: Any
-                   ) -> pd.DataFrame:
+def _score_columns(rows: pd.DataFrame, deep: np.ndarray | None, model: Any, scratch: Any) -> pd.DataFrame:
     """Score columns for every row (NULL for blank texts), as the in-process scoring computes them."""
     from cx_core.reviews.pipeline import heads_proba
     from cx_core.reviews.score import clause_sentiment, score_frame
@@ -115,8 +136,13 @@ def _score_columns(rows: pd.DataFrame, deep: np.ndarray | None, model: Any, scra
     return frame[names].set_axis(pos).reindex(range(len(rows)))
 
 
-def embed_score_batch(rows: pd.DataFrame, encoder: Any, model: Any = None,
-                      known: KnownVectors | None = None, scratch: Any = None) -> pa.Table:
+def embed_score_batch(
+    rows: pd.DataFrame,
+    encoder: Any,
+    model: Any = None,
+    known: KnownVectors | None = None,
+    scratch: Any = None,
+) -> pa.Table:
     """Embed and (with a review ``model``) score one batch of ``dataset_id, review_id, text`` rows.
 
     Texts whose hash is in ``known`` are not embedded again (their ``vector`` is NULL, ``cached``
@@ -144,20 +170,31 @@ def embed_score_batch(rows: pd.DataFrame, encoder: Any, model: Any = None,
     for i, h in enumerate(hashes):
         vec = got.get(h)
         vectors[i] = vec if vec is not None else known.vectors.get(h, 0.0)
-    out = {"dataset_id": rows["dataset_id"].tolist(), "review_id": rows["review_id"].tolist(),
-           "text_hash": hashes, "model_id": [model_id] * len(rows), "cached": cached, "encoded": ~cached,
-           "scored": np.zeros(len(rows), bool)}
+    out = {
+        "dataset_id": rows["dataset_id"].tolist(),
+        "review_id": rows["review_id"].tolist(),
+        "text_hash": hashes,
+        "model_id": [model_id] * len(rows),
+        "cached": cached,
+        "encoded": ~cached,
+        "scored": np.zeros(len(rows), bool),
+    }
     table = pa.table(out, schema=pa.schema(list(ROW_FIELDS)))
-    table = table.append_column(pa.field("vector", pa.list_(pa.float32(), dim)),
-                                _vector_column(vectors, ~cached, dim))
+    table = table.append_column(
+        pa.field("vector", pa.list_(pa.float32(), dim)), _vector_column(vectors, ~cached, dim)
+    )
     if model is None:
         return table
     deep = vectors if shared_features else None
     scores = _score_columns(rows, deep, model, scratch)
-    table = table.set_column(table.schema.get_field_index("scored"), "scored",
-                             pa.array(scores["sentiment"].notna().to_numpy(), pa.bool_()))
-    score_table = pa.Table.from_pandas(scores.reset_index(drop=True), schema=pa.schema(list(SCORE_FIELDS)),
-                                       preserve_index=False)
+    table = table.set_column(
+        table.schema.get_field_index("scored"),
+        "scored",
+        pa.array(scores["sentiment"].notna().to_numpy(), pa.bool_()),
+    )
+    score_table = pa.Table.from_pandas(
+        scores.reset_index(drop=True), schema=pa.schema(list(SCORE_FIELDS)), preserve_index=False
+    )
     for name, column in zip(score_table.column_names, score_table.columns):
         table = table.append_column(score_table.schema.field(name), column)
     return table
@@ -177,12 +214,25 @@ class EmbedScoreWorker:
     encoder embeds (so vectors and scores come from one forward pass) and must be the same model.
     """
 
-    def __init__(self, model: ModelConfig, review_model_dir: str | None, known_path: str | None,
-                 mapping: dict[str, str | None], dataset_id: str | None, device: str = "cpu",
-                 stats_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        model: ModelConfig,
+        review_model_dir: str | None,
+        known_path: str | None,
+        mapping: dict[str, str | None],
+        dataset_id: str | None,
+        device: str = "cpu",
+        stats_dir: str | None = None,
+    ) -> None:
         start = time.perf_counter()
-        self.stats = {"pid": os.getpid(), "host": socket.gethostname(), "device": device,
-                      "batches": 0, "rows": 0, "busy_s": 0.0}
+        self.stats = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "device": device,
+            "batches": 0,
+            "rows": 0,
+            "busy_s": 0.0,
+        }
         self.stats_dir = stats_dir
         self.mapping, self.dataset_id = mapping, dataset_id
         self.model = None
@@ -222,14 +272,21 @@ def worker_encoder(model: ModelConfig, review_model: Any, device: str) -> Any:
     model), else a :class:`TextEncoder` built from ``model`` on ``device``."""
     from cx_core.text.encoder import TextEncoder
 
-    encoder = TextEncoder(model_dir=model.model_dir, device=device, dtype=model.dtype,
-                          max_length=model.max_length, batch_tokens=model.batch_tokens,
-                          threads=model.threads)
+    encoder = TextEncoder(
+        model_dir=model.model_dir,
+        device=device,
+        dtype=model.dtype,
+        max_length=model.max_length,
+        batch_tokens=model.batch_tokens,
+        threads=model.threads,
+    )
     if review_model is not None and review_model.mode != "finetune":
         own = review_model.text_encoder_
         if own.identify() != encoder.identify():
-            raise ValueError(f"The review model was trained on encoder {own.identify()}, but the run "
-                             f"embeds with {encoder.identify()}: give --model-dir of the model's encoder.")
+            raise ValueError(
+                f"The review model was trained on encoder {own.identify()}, but the run "
+                f"embeds with {encoder.identify()}: give --model-dir of the model's encoder."
+            )
         own.batch_tokens_ = encoder.batch_tokens_
         if model.threads:
             own.threads = model.threads

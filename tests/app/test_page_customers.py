@@ -83,3 +83,27 @@ def test_customers_page_without_reviews_or_churn(app_env, monkeypatch):  # noqa:
     assert not at.exception, at.exception
     assert {m.label: m.value for m in at.metric}["Likely to churn (≥ 50%)"] == "—"
     assert any("No churn scores" in c.value for c in at.caption)
+
+
+def test_customers_page_with_reviews_only_says_what_is_missing(app_env, tmp_path):  # noqa: F811
+    """No dead end: with reviews but no orders there is no Compute button, only what to load."""
+    cfg = load_config()
+    ws = Workspace.open(cfg.db)
+    try:
+        ensure_demo(ws, cfg)
+        from cx_core.ingest.bootstrap import demo_dataset_ids
+        from cx_core.ingest.load import delete_dataset
+
+        for ds in demo_dataset_ids(ws):
+            if ws.scalar("SELECT kind FROM datasets WHERE dataset_id = ?", [ds]) != "reviews":
+                delete_dataset(ws, ds)
+        reviewers = ws.scalar("SELECT count(DISTINCT customer_id) FROM reviews")
+    finally:
+        ws.close()
+    at = new_app()
+    at.switch_page("pages/customers.py").run()
+    assert not at.exception, at.exception
+    info = " ".join(i.value for i in at.info).replace("\\", "")
+    assert f"You loaded reviews only ({reviewers:,} reviewers)" in info and "orders file" in info
+    assert not [b for b in at.button if b.label == "Compute profiles"]
+    assert not at.error

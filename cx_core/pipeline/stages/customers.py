@@ -26,8 +26,17 @@ class ProfilesStage:
     def missing(self, ctx: StageContext) -> str | None:
         """Profiles need orders with customer ids."""
         from cx_core.customers.profiles import count_customer_orders
+        from cx_core.ingest.datasets import distinct_reviewers
 
-        return None if count_customer_orders(ctx.ws) else "no orders with customer ids loaded"
+        if count_customer_orders(ctx.ws):
+            return None
+        reviewers = distinct_reviewers(ctx.ws)
+        if reviewers:
+            return (
+                f"you loaded reviews only ({reviewers:,} reviewers): customer profiles need an orders "
+                "file with customer ids (load one on the Data page)"
+            )
+        return "no orders with customer ids loaded: load an orders file on the Data page"
 
     def fingerprint(self, ctx: StageContext) -> str:
         """Loaded data, the newest scores (text signals) and the settings."""
