@@ -169,10 +169,13 @@ if drivers.empty:
     _report_download()
     st.stop()
 top = drivers.iloc[0]
-st.markdown(
-    f"**{md(top['aspect'])}** costs the most: the mean rating would rise by "
-    f"{top['rating_gain']:.2f} stars if its negative mentions were neutral."
-)
+if top["rating_gain"] >= 0.005:
+    st.markdown(
+        f"**{md(top['aspect'])}** costs the most: the mean rating would rise by "
+        f"{top['rating_gain']:.2f} stars if its negative mentions were neutral."
+    )
+else:  # no "would rise by -0.00 stars"
+    st.markdown("No aspect's complaints measurably lower the rating yet (every gain is below 0.01 stars).")
 st.plotly_chart(drivers_figure(drivers), width="stretch")
 st.dataframe(
     drivers,

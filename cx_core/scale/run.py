@@ -137,6 +137,7 @@ def run_embed_score(settings: ScaleSettings, progress: Progress = no_progress) -
     """Run embed (+ score) over the inputs on Ray; returns the manifest (also written to
     ``out_dir/manifest.json`` once every shard is written)."""
     import ray
+    import ray.data
 
     started = datetime.now()
     files = expand_inputs(settings.inputs)
