@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from cx_core.cli import actions, batch, customers, recommend, reviews, segments, themes_export, users
+from cx_core.cli import actions, batch, customers, recommend, reviews, scale, segments, themes_export, users
 from cx_core.cli.common import parse_map
 from cx_core.cli.common import progress_bar as _progress
 from cx_core.config import Config, load_config
@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: modules that add sub-commands: each has ``register(subparsers) -> {name: handler}``; an explicit
 #: list, so a missing command module is an import error, never a silently absent command
-COMMAND_MODULES = (reviews, customers, segments, themes_export, batch, recommend, actions, users)
+COMMAND_MODULES = (reviews, customers, segments, themes_export, batch, recommend, actions, users, scale)
 
 
 COMMANDS = {

@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "recommend": 5,
     "insight": 6,
     "pipeline": 7,
+    "scale": 7.5,  # Ray scale-out: imports pipeline and features; only cli imports it
     "cli": 8,
     "__main__": 8,
 }
