@@ -1,0 +1,105 @@
+"""Shared pieces of the scale tests: review rows, the tiny encoder and a saved tiny review model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cx_core.config import ModelConfig
+
+PHRASES = (
+    "Great fit and lovely fabric",
+    "Too expensive for the quality",
+    "The price is fair but it runs small",
+    "Arrived damaged, never again",
+    "Comfortable, true to size, would buy again",
+    "Colour faded after one wash; poor quality",
+)
+
+
+def review_rows(n: int = 120) -> pd.DataFrame:
+    """``n`` reviews with repeated texts (cache hits), a blank text and ids in a column of their own."""
+    texts = [f"{PHRASES[i % len(PHRASES)]}{'' if i % 4 == 0 else f' (order {i})'}" for i in range(n)]
+    texts[3] = ""
+    return pd.DataFrame(
+        {
+            "Review ID": [f"r{i:04d}" for i in range(n)],
+            "Review Text": texts,
+            "Rating": [1 + i % 5 for i in range(n)],
+        }
+    )
+
+
+def tiny_model_config(root: Path) -> ModelConfig:
+    """The encoder section that builds the same tiny encoder as ``tiny_text_encoder(root)``."""
+    from cx_core.reviews.testing import tiny_encoder_dir
+
+    return ModelConfig(
+        model_dir=tiny_encoder_dir(root),
+        device="cpu",
+        dtype="float32",
+        max_length=64,
+        batch_tokens=512,
+        threads=1,
+    )
+
+
+def save_tiny_review_model(root: Path) -> str:
+    """A saved (untrained) frozen review model on the tiny encoder; returns its folder."""
+    from cx_core.reviews.testing import tiny_review_model
+
+    out = root / "review_model"
+    if not (out / "config.json").is_file():
+        model = tiny_review_model(root)
+        model.model_id_ = "rm_scale_test"
+        model.save(out)
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def scale_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A module-wide folder with the tiny encoder and review model written once."""
+    root = tmp_path_factory.mktemp("scale")
+    save_tiny_review_model(root)
+    return root
+
+
+def write_run_without_ray(rows: pd.DataFrame, out: Path, root: Path, dataset_id: str, parts: int = 2) -> dict:
+    """A finished run folder made by the worker functions in this process (no Ray): shards,
+    manifest. Lets the import be tested fast; the Ray tests make the same folder on Ray."""
+    import pyarrow.parquet as pq
+
+    from cx_core.reviews.model import load_review_model
+    from cx_core.scale.manifest import FORMAT, count_shards, shard_dir, write_manifest
+    from cx_core.scale.run import review_model_info
+    from cx_core.scale.worker import EmbedScoreWorker
+
+    model_dir = save_tiny_review_model(root)
+    worker = EmbedScoreWorker(
+        tiny_model_config(root),
+        model_dir,
+        None,
+        {"dataset_id": None, "review_id": "Review ID", "text": "Review Text"},
+        dataset_id,
+    )
+    assert load_review_model(model_dir).model_id_ == "rm_scale_test"
+    shard_dir(out).mkdir(parents=True)
+    step = -(-len(rows) // parts)
+    for k in range(parts):
+        pq.write_table(
+            worker(rows.iloc[k * step : (k + 1) * step].reset_index(drop=True)),
+            shard_dir(out) / f"part-{k}.parquet",
+        )
+    counts = count_shards(out)
+    manifest = {
+        "format": FORMAT,
+        "run_id": f"sc_test_{out.name}",
+        "review_model": review_model_info(model_dir),
+        "counts": counts,
+        "seconds": 1.0,
+        "ray_version": "none",
+    }
+    write_manifest(out, manifest)
+    return manifest
