@@ -168,7 +168,7 @@ def run_embed_score(settings: ScaleSettings, progress: Progress = no_progress) -
                 "device": plan.device,
                 "stats_dir": str(out / STATS_DIR),
             },
-            concurrency=plan.workers,
+            compute=ray.data.ActorPoolStrategy(size=plan.workers),
             num_cpus=plan.num_cpus,
             num_gpus=plan.num_gpus or None,
         )
