@@ -390,8 +390,8 @@ def test_upload_hostile_reviews_is_shown_literally_and_never_executed(page, app_
     texts = _grid_texts(datasets)
     assert dataset_id in texts and UPLOAD_NAME in texts, texts
     assert _metric_value(page, "Reviews") == reviews_before + 3
-    # the upload was written to the configured upload folder, not into the repository
-    assert any(Path(app_server["CX_INGEST_UPLOAD_DIR"]).glob("*.csv"))
+    # the upload went to the configured upload folder (a per-session folder) and was deleted after the load
+    assert not any(Path(app_server["CX_INGEST_UPLOAD_DIR"]).rglob("*.csv"))
 
     _full_page_screenshot(page, "data.png")
     _assert_nothing_executed(page)

@@ -26,8 +26,10 @@ from tests.e2e.test_browser import (
     _open_listbox,
     _require_browser,
     _wait_idle,
+    browser,  # noqa: F401  (a fixture)
+    page,  # noqa: F401  (a fixture)
     running_app,
-)  # noqa: F401  (browser, page: fixtures)
+)
 
 pytestmark = pytest.mark.e2e
 
