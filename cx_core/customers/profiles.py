@@ -21,7 +21,7 @@ from cx_core.config import CustomersConfig
 from cx_core.customers.churn import ChurnSettings, score_churn
 from cx_core.customers.churn_features import OrderHistory
 from cx_core.customers.clv import GammaGammaModel, customer_lifetime_value, fit_bgnbd
-from cx_core.customers.rfm import rfm_scores, rfm_summary
+from cx_core.customers.rfm import SUMMARY_COLUMNS, rfm_scores, rfm_summary
 from cx_core.customers.text_profile import (
     TEXT_PROFILE_COLUMNS,
     load_review_signals,
@@ -38,19 +38,7 @@ METHOD = "RFM + BG/NBD (P(alive), expected purchases) + Gamma-Gamma spend, disco
 CHURN_COLUMNS = ("churn_prob", "churn_method", "churn_window")
 PROFILE_COLUMNS = (
     "customer_id",
-    "frequency",
-    "recency",
-    "T",
-    "monetary_value",
-    "recency_days",
-    "n_orders",
-    "revenue",
-    "aov",
-    "tenure_days",
-    "mean_interpurchase_days",
-    "return_rate",
-    "first_purchase",
-    "last_purchase",
+    *SUMMARY_COLUMNS,
     "R",
     "F",
     "M",

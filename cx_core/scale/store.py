@@ -16,26 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from cx_core.progress import Progress, no_progress
+from cx_core.reviews.score import SCORE_COLUMNS
 from cx_core.scale.manifest import read_manifest, shard_files
 from cx_core.store import runs
 from cx_core.store.db import Workspace
 
-#: review_scores columns taken from the shards as they are
-_SHARD_SCORE_COLUMNS = (
-    "dataset_id",
-    "review_id",
-    "sentiment_method",
-    "sentiment",
-    "p_negative",
-    "p_neutral",
-    "p_positive",
-    "sentiment_score",
-    "rating_pred",
-    "aspects",
-    "aspect_sentiment_json",
-    "risk",
-    "risk_flags",
-)
+#: review_scores columns taken from the shards as they are (the run and model ids are the import's)
+_SHARD_SCORE_COLUMNS = tuple(c for c in SCORE_COLUMNS if c not in ("run_id", "model_id"))
 EXPORT_BATCH_ROWS = 65_536
 
 
