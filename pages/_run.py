@@ -100,18 +100,16 @@ def estimate_caption(name: str) -> str:
 
 
 def jobs_sidebar() -> None:
-    """Every active job (any tab, any user) with progress, time left and Cancel; refreshes itself
-    while something runs and reruns the page when a job finishes."""
-    ws = get_runner().ws
-    active = job_table.active_jobs(ws)
-    if active:
-        _active_jobs_fragment()
-    else:
-        _recent_job_note(ws)
+    """Every active job (any tab, any user) with progress, time left and Cancel. The block refreshes
+    itself every few seconds (one small query), so a tab opened before a job started shows it too,
+    and it reruns the page when a job it showed finishes. The fragment is called inside the sidebar
+    (a fragment may not write to ``st.sidebar`` itself)."""
+    with st.sidebar:
+        _jobs_fragment()
 
 
-@st.fragment(run_every=2.0)
-def _active_jobs_fragment() -> None:
+@st.fragment(run_every=3.0)
+def _jobs_fragment() -> None:
     ws = get_runner().ws
     active = job_table.active_jobs(ws)
     seen = st.session_state.setdefault("_cx_jobs_seen", set())
@@ -119,23 +117,23 @@ def _active_jobs_fragment() -> None:
         st.session_state["_cx_jobs_seen"] = {j.job_id for j in active}
         st.rerun(scope="app")  # a job finished: pages show its result
     seen.update(j.job_id for j in active)
-    with st.sidebar:
-        st.markdown("**Running jobs**")
-        for job in active:
-            st.markdown(md(_label(job)))
-            st.progress(clamp(job.progress))
-            st.caption(md(f"Started by {job.started_by}"))
-            if allowed("analyse") and st.button("Cancel", key=f"cancel_{job.job_id}"):
-                get_runner().cancel(job.job_id)
+    if not active:
+        _recent_job_note(ws)
+        return
+    st.markdown("**Running jobs**")
+    for job in active:
+        st.markdown(md(_label(job)))
+        st.progress(clamp(job.progress))
+        st.caption(md(f"Started by {job.started_by}"))
+        if allowed("analyse") and st.button("Cancel", key=f"cancel_{job.job_id}"):
+            get_runner().cancel(job.job_id)
 
 
 def _recent_job_note(ws) -> None:
     recent = job_table.recent_jobs(ws, 1)
     if recent and recent[0].state in ("failed", "cancelled", "interrupted"):
         job = recent[0]
-        st.sidebar.caption(
-            md(f"Last job: {STAGE_LABELS.get(job.stage, job.stage)} {job.state}. {job.message}")
-        )
+        st.caption(md(f"Last job: {STAGE_LABELS.get(job.stage, job.stage)} {job.state}. {job.message}"))
 
 
 def embedding_estimate() -> str:

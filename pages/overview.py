@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cx_core.ingest.datasets import monthly_activity
+from cx_core.ingest.joins import reviewer_match
 from cx_core.insight.alerts import alerts_version, what_changed
 from cx_core.insight.drivers import aspect_drivers
 from cx_core.insight.overview import PERIOD_DAYS, overview_kpis, overview_version
@@ -22,6 +23,11 @@ ws = get_workspace()
 @st.cache_data(show_spinner=False)
 def _kpis(version: str) -> dict:
     return overview_kpis(ws)
+
+
+@st.cache_data(show_spinner=False)
+def _coverage(version: str) -> str | None:
+    return reviewer_match(ws)
 
 
 @st.cache_data(show_spinner=False)
@@ -152,6 +158,9 @@ _analyse_everything()
 for row in (list(FORMATS)[:4], list(FORMATS)[4:]):
     for col, key in zip(st.columns(4), row):
         _metric(col, key, k[key])
+coverage = _coverage(version)
+if coverage:  # orders and reviews from different sources: say how far they join
+    (st.warning if coverage.startswith("0 of") else st.caption)(md(coverage))
 hints = sorted({kpi.hint for kpi in k.values() if kpi.hint})
 for h in hints:
     st.caption(h)

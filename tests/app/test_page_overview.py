@@ -111,3 +111,10 @@ def test_overview_what_changed_block(app_env):  # noqa: F811
         "Complaints about" in m.value and "\\<img" in m.value and "rose" in m.value for m in at.markdown
     )
     _no_raw_html(at)
+
+
+def test_overview_says_how_far_reviews_and_orders_join(app_env):  # noqa: F811
+    at = new_app()
+    assert not at.exception, at.exception
+    said = " ".join(c.value for c in [*at.caption, *at.warning]).replace("\\", "")
+    assert "reviewers match an order customer" in said

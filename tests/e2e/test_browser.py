@@ -70,9 +70,9 @@ def _require_browser() -> None:
         pytest.skip(problem)
 
 
-def _free_port() -> int:
+def _free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -124,13 +124,13 @@ def app_server(tmp_path_factory):
 
 
 @contextlib.contextmanager
-def running_app(tmp: Path, settings: dict[str, str], **extra_env: str):
-    """`streamlit run app.py` on a free port with only ``settings`` as CX_* environment (no CX_*
-    setting of the caller's shell leaks in); yields {url, tmp, log, **settings}; always stopped."""
+def running_app(tmp: Path, settings: dict[str, str], host: str = "127.0.0.1", **extra_env: str):
+    """`streamlit run app.py` on a free port of ``host`` with only ``settings`` as CX_* environment (no
+    CX_* setting of the caller's shell leaks in); yields {url, tmp, log, **settings}; always stopped."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CX_")}
     env["CX_UI_FIRST_START_ANALYSIS"] = "false"  # a test that wants the first-start job says so
     env.update(settings, PYTHONUNBUFFERED="1", **extra_env)
-    port = _free_port()
+    port = _free_port(host)
     log_path = tmp / "streamlit.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -142,6 +142,8 @@ def running_app(tmp: Path, settings: dict[str, str], **extra_env: str):
                 "app.py",
                 "--server.port",
                 str(port),
+                "--server.address",
+                host,
                 "--server.headless",
                 "true",
                 "--browser.gatherUsageStats",
@@ -154,7 +156,7 @@ def running_app(tmp: Path, settings: dict[str, str], **extra_env: str):
             stdin=subprocess.DEVNULL,
         )
         try:
-            url = f"http://127.0.0.1:{port}"
+            url = f"http://{host}:{port}"
             wait_healthy(proc, url, log_path)
             yield {"url": url, "tmp": tmp, "log": log_path, **settings}
         finally:

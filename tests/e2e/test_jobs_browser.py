@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 def app_server(tmp_path_factory):
     _require_browser()
     tmp = tmp_path_factory.mktemp("e2e_jobs")
-    with running_app(tmp, fresh_settings(tmp, CX_REVIEWS_MIN_STEPS="1000"), OMP_NUM_THREADS="1") as server:
+    with running_app(tmp, fresh_settings(tmp, CX_REVIEWS_MIN_STEPS="2500"), OMP_NUM_THREADS="1") as server:
         yield server
 
 
@@ -27,11 +27,12 @@ def test_job_outlives_its_tab_and_shows_everywhere(browser, app_server, tmp_path
     try:
         first.goto(app_server["url"] + "/", wait_until="domcontentloaded")
         _open(first, "Model", FIRST_VIEW_MS, ready=False)  # the demo store loads on the first view
+        second.goto(app_server["url"] + "/", wait_until="domcontentloaded")  # open before the job
+        _wait_done(second, FIRST_VIEW_MS)
         first.get_by_role("button", name="Train model", exact=True).click()
         expect(first.get_by_test_id("stProgress").first).to_be_visible(timeout=60_000)
 
-        second.goto(app_server["url"] + "/", wait_until="domcontentloaded")
-        sidebar = second.get_by_test_id("stSidebar")
+        sidebar = second.get_by_test_id("stSidebar")  # its sidebar refreshes itself
         expect(sidebar.get_by_text("Running jobs")).to_be_visible(timeout=60_000)
         expect(sidebar.get_by_text("Training the review model", exact=False)).to_be_visible()
         second.screenshot(path=str(tmp_path / "second-tab-running.png"))

@@ -20,8 +20,6 @@ import io
 import os
 import re
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -30,7 +28,7 @@ from cx_core.auth.users import add_user
 from cx_core.config import load_config
 from cx_core.ingest.server_paths import REFUSED
 from cx_core.store.db import Workspace
-from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, wait_healthy
+from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, running_app
 
 pytestmark = pytest.mark.e2e
 
@@ -58,53 +56,11 @@ def non_loopback_address() -> str | None:
     return None if ip.startswith("127.") or ip == "0.0.0.0" else ip
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def serve(tmp: Path, host: str, settings: dict[str, str]):
     """`streamlit run app.py` bound to ``host`` with only ``settings`` as CX_* environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CX_")}
-    env.update(settings, PYTHONUNBUFFERED="1")
-    port = _free_port(host)
-    log_path = tmp / "streamlit.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.port",
-                str(port),
-                "--server.address",
-                host,
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        try:
-            url = f"http://{host}:{port}"
-            wait_healthy(proc, url, log_path)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+    with running_app(tmp, settings, host=host) as server:
+        yield server["url"]
 
 
 @pytest.fixture(scope="module")
