@@ -12,7 +12,7 @@ import streamlit as st
 from cx_core.pipeline.jobs import BATCH, JobRunner, describe_eta, last_duration
 from cx_core.progress import Progress, clamp
 from cx_core.store import jobs as job_table
-from pages._ui import allowed, cached_config, current_actor, md, shared_workspace
+from pages._ui import allowed, cached_config, current_actor, get_config, md, shared_workspace
 
 STAGE_LABELS = {
     "embed": "Embedding reviews",
@@ -165,3 +165,19 @@ def first_start() -> None:
 def analysis_running() -> job_table.Job | None:
     """The running (or queued) whole-pipeline job, if any."""
     return next((j for j in job_table.active_jobs(get_runner().ws) if j.stage == BATCH), None)
+
+
+def running_notice(*stages: str) -> None:
+    """On a page whose results a running job is about to replace: say so (the page reruns by itself
+    when the job finishes)."""
+    get_config()  # the page's access check first: nothing about jobs for a session not let in
+    wanted = {*stages, BATCH}
+    for job in job_table.active_jobs(get_runner().ws):
+        if job.stage in wanted:
+            st.info(
+                md(
+                    f"{STAGE_LABELS.get(job.stage, job.stage)} is running ({job.message}); this page "
+                    "shows the new results when it finishes."
+                )
+            )
+            return

@@ -12,10 +12,11 @@ from cx_core.ingest.datasets import dataset_version
 from cx_core.ingest.pii import mask_frame, mask_text
 from cx_core.plots.charts import rfm_segment_figure
 from cx_core.store import runs
-from pages._run import missing_inputs, run_stage
+from pages._run import missing_inputs, run_stage, running_notice
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md
 
 st.title("Customers")
+running_notice("profiles")
 ws = get_workspace()
 
 

@@ -24,10 +24,11 @@ from cx_core.reviews.taxonomy import (
     starter_coverage,
     taxonomy_frame,
 )
-from pages._run import embedding_estimate, run_stage
+from pages._run import embedding_estimate, run_stage, running_notice
 from pages._ui import get_config, get_workspace, md
 
 st.title("Model")
+running_notice("review_model")
 st.caption(
     "One model scores every review: sentiment, star rating, aspects and complaint risk. "
     "It learns sentiment from a sentiment label column (binary or 3-class) or your star "

@@ -12,10 +12,11 @@ from cx_core.recommend.text import is_anonymous, item_label, reviewer_label
 from cx_core.recommend.text_inputs import reviewer_reviews
 from cx_core.store import runs
 from pages import _recommend_segment
-from pages._run import run_stage
+from pages._run import run_stage, running_notice
 from pages._ui import get_workspace, md
 
 st.title("Recommend")
+running_notice("recommend")
 ws = get_workspace()
 if st.radio("Recommend for", ["Customer", "Segment"], horizontal=True, key="recommend_mode") == "Segment":
     _recommend_segment.render(ws)

@@ -17,10 +17,11 @@ from cx_core.reviews.browse import (
 from cx_core.reviews.model import SENTIMENT_LABELS
 from cx_core.reviews.store import latest_model_dir
 from cx_core.store import runs
-from pages._run import embedding_estimate, run_stage
+from pages._run import embedding_estimate, run_stage, running_notice
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
 
 st.title("Reviews")
+running_notice("review_scores", "review_model")
 ws = get_workspace()
 cfg = get_config()
 

@@ -20,7 +20,7 @@ from cx_core.plots.segments import (
 )
 from cx_core.segments.query import load_units, segment_aspects, segment_runs, segment_timeline
 from cx_core.segments.run import PRESETS, SegmentSettings, load_segment_info, make_encoder, run_settings
-from pages._run import run_stage
+from pages._run import run_stage, running_notice
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md
 
 UNITS = ("auto", "customer", "review")
@@ -31,6 +31,7 @@ STRATEGY = {
 }
 
 st.title("Segments")
+running_notice("segments", "profiles")
 st.caption(
     "Each customer (mean MiniLM embedding of their reviews + behaviour from orders), or each "
     "review when reviews carry no customer id, becomes a vector; vectors are reduced with a "

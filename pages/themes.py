@@ -7,12 +7,13 @@ import streamlit as st
 from cx_core.ingest.datasets import dataset_version
 from cx_core.ingest.pii import mask_text
 from cx_core.themes import run as th
-from pages._run import run_stage
+from pages._run import run_stage, running_notice
 from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
 
 MAX_CARDS = 30
 
 st.title("Themes")
+running_notice("themes")
 st.caption(
     "Review texts are embedded with MiniLM, reduced with UMAP and clustered with HDBSCAN; "
     "distinctive words (c-TF-IDF) name each theme. Themes most of whose reviews mention an "

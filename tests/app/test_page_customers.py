@@ -107,3 +107,23 @@ def test_customers_page_with_reviews_only_says_what_is_missing(app_env, tmp_path
     assert f"You loaded reviews only ({reviewers:,} reviewers)" in info and "orders file" in info
     assert not [b for b in at.button if b.label == "Compute profiles"]
     assert not at.error
+
+
+def test_a_running_job_is_announced_on_the_page_it_will_change(app_env):  # noqa: F811
+    """Started in another tab (or by the CLI): the page says the job runs and will refresh."""
+    from cx_core.store import jobs as job_table
+
+    cfg = load_config()
+    ws = Workspace.open(cfg.db)
+    try:
+        ensure_demo(ws, cfg)
+        job_id = job_table.create_job(ws, "profiles", {}, "ana")
+        job_table.start_job(ws, job_id)  # this process: alive, so not marked interrupted
+        job_table.update_progress(ws, job_id, 0.4, "Fitting BG/NBD")
+    finally:
+        ws.close()
+    at = new_app()
+    at.switch_page("pages/customers.py").run()
+    assert not at.exception, at.exception
+    said = " ".join(i.value for i in at.info).replace("\\", "")
+    assert "Customer profiles is running (Fitting BG/NBD)" in said
