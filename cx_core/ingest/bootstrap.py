@@ -36,9 +36,16 @@ def load_demo(ws: Workspace, cfg: Config, progress: Progress | None = None) -> l
 
 
 def ensure_demo(ws: Workspace, cfg: Config, progress: Progress | None = None) -> list[LoadReport]:
-    """Load the demo store into a brand-new, empty workspace; otherwise do nothing."""
-    if demo_seeded(ws) or ws.scalar("SELECT count(*) FROM datasets"):
+    """Load the demo store into a brand-new workspace; otherwise do nothing.
+
+    A first load that was interrupted (the browser moved on while the demo loaded) is completed:
+    while the demo was never fully seeded and only demo datasets are present, the missing files are
+    loaded (those already loaded are skipped by their content hash).
+    """
+    if demo_seeded(ws):
         return []
+    if ws.scalar("SELECT count(*) FROM datasets") > len(demo_dataset_ids(ws)):
+        return []  # the user's own data: never add the demo next to it
     return load_demo(ws, cfg, progress)
 
 

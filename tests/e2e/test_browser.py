@@ -38,6 +38,10 @@ CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
     "--disable-quic",
+    # a background tab keeps its timers (Streamlit's self-refreshing fragments run on them)
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
     "--no-first-run",
     "--disable-background-networking",
     "--disable-component-update",

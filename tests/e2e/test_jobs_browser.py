@@ -32,8 +32,9 @@ def test_job_outlives_its_tab_and_shows_everywhere(browser, app_server, tmp_path
         first.get_by_role("button", name="Train model", exact=True).click()
         expect(first.get_by_test_id("stProgress").first).to_be_visible(timeout=60_000)
 
+        second.bring_to_front()
         sidebar = second.get_by_test_id("stSidebar")  # its sidebar refreshes itself
-        expect(sidebar.get_by_text("Running jobs")).to_be_visible(timeout=60_000)
+        expect(sidebar.get_by_text("Running jobs")).to_be_visible(timeout=120_000)
         expect(sidebar.get_by_text("Training the review model", exact=False)).to_be_visible()
         second.screenshot(path=str(tmp_path / "second-tab-running.png"))
         first.close()  # the tab that started the job goes away mid-job

@@ -262,3 +262,29 @@ def test_groups_recoverable(store, group_of):
     ari = adjusted_rand_score(docs.index.map(group_of), labels)
     print(f"\nrecoverability proxy ARI = {ari:.3f} over {len(docs)} reviewers")
     assert ari >= 0.6
+
+
+def test_an_interrupted_first_demo_load_is_completed(tmp_path):
+    """The browser moved on while the demo loaded (customers and orders in, reviews not): the next
+    view completes it instead of leaving a demo store without reviews forever."""
+    from cx_core.config import load_config
+    from cx_core.ingest.bootstrap import demo_seeded, ensure_demo
+    from cx_core.ingest.demo import write_demo
+    from cx_core.ingest.load import load_file
+    from cx_core.store.db import Workspace
+
+    cfg = load_config(
+        env={}, db__path=str(tmp_path / "ws.duckdb"), demo__dir=str(tmp_path / "demo"), demo__customers=120
+    )
+    ws = Workspace.open(cfg.db)
+    try:
+        paths = write_demo(tmp_path / "demo", seed=cfg.demo.seed, n_customers=120)
+        load_file(ws, paths["customers"], "customers", name="demo/customers.csv")
+        assert not demo_seeded(ws) and ws.scalar("SELECT count(*) FROM reviews") == 0
+        reports = ensure_demo(ws, cfg)
+        assert [bool(r.already_loaded) for r in reports] == [True, False, False]
+        assert ws.scalar("SELECT count(*) FROM reviews") > 0 and demo_seeded(ws)
+        assert ws.scalar("SELECT count(*) FROM datasets") == 3
+        assert ensure_demo(ws, cfg) == []
+    finally:
+        ws.close()
