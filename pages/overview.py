@@ -8,7 +8,7 @@ from cx_core.ingest.datasets import monthly_activity
 from cx_core.ingest.joins import reviewer_match
 from cx_core.insight.alerts import alerts_version, what_changed
 from cx_core.insight.drivers import aspect_drivers
-from cx_core.insight.overview import PERIOD_DAYS, overview_kpis, overview_version
+from cx_core.insight.overview import KPI_FORMATS, PERIOD_DAYS, overview_kpis, overview_version
 from cx_core.insight.report import build_report
 from cx_core.insight.trends import monthly_trends
 from cx_core.pipeline.jobs import BATCH
@@ -64,20 +64,8 @@ def _drivers(version: str):
     return aspect_drivers(ws), monthly_trends(ws)
 
 
-FORMATS = {
-    "customers": ("Customers", "{:,.0f}"),
-    "orders": ("Orders", "{:,.0f}"),
-    "revenue": ("Revenue", "{:,.0f}"),
-    "reviews": ("Reviews", "{:,.0f}"),
-    "mean_rating": ("Mean rating", "{:.2f}"),
-    "mean_sentiment": ("Mean sentiment", "{:+.2f}"),
-    "churn_risk_share": ("At churn risk", "{:.1%}"),
-    "clv_total": ("Predicted CLV (total)", "{:,.0f}"),
-}
-
-
 def _metric(col, key: str, kpi) -> None:
-    label, fmt = FORMATS[key]
+    label, fmt = KPI_FORMATS[key]
     if kpi.value is None:
         col.metric(label, "–", help=kpi.hint or None)
         return
@@ -155,7 +143,7 @@ if not any(k[x].value for x in ("customers", "orders", "reviews")):
 
 _analyse_everything()
 
-for row in (list(FORMATS)[:4], list(FORMATS)[4:]):
+for row in (list(KPI_FORMATS)[:4], list(KPI_FORMATS)[4:]):
     for col, key in zip(st.columns(4), row):
         _metric(col, key, k[key])
 coverage = _coverage(version)

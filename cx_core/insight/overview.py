@@ -22,6 +22,18 @@ from cx_core.store.runs import latest_id
 CHURN_RISK_AT = 0.5
 PERIOD_DAYS = 90
 
+#: headline KPIs: label and display format (the Overview page and the report show the same)
+KPI_FORMATS = {
+    "customers": ("Customers", "{:,.0f}"),
+    "orders": ("Orders", "{:,.0f}"),
+    "revenue": ("Revenue", "{:,.0f}"),
+    "reviews": ("Reviews", "{:,.0f}"),
+    "mean_rating": ("Mean rating", "{:.2f}"),
+    "mean_sentiment": ("Mean sentiment", "{:+.2f}"),
+    "churn_risk_share": ("At churn risk", "{:.1%}"),
+    "clv_total": ("Predicted CLV (total)", "{:,.0f}"),
+}
+
 
 @dataclass(frozen=True)
 class Kpi:

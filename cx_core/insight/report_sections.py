@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 from cx_core.ingest.pii import mask_text
 from cx_core.ingest.pii_scrub import mask_generated
 from cx_core.insight.drivers import aspect_drivers
-from cx_core.insight.overview import PERIOD_DAYS, overview_kpis
+from cx_core.insight.overview import KPI_FORMATS, PERIOD_DAYS, overview_kpis
 from cx_core.plots.charts import drivers_figure
 from cx_core.plots.segments import clv_churn_figure, size_value_figure
 from cx_core.reviews.store import list_models
@@ -34,16 +34,6 @@ from cx_core.store.db import Workspace
 #: turns a plotly figure into an HTML fragment (the report decides where plotly.js goes)
 FigureHtml = Callable[[go.Figure], str]
 
-KPI_FORMATS = {
-    "customers": ("Customers", "{:,.0f}"),
-    "orders": ("Orders", "{:,.0f}"),
-    "revenue": ("Revenue", "{:,.0f}"),
-    "reviews": ("Reviews", "{:,.0f}"),
-    "mean_rating": ("Mean rating", "{:.2f}"),
-    "mean_sentiment": ("Mean sentiment", "{:+.2f}"),
-    "churn_risk_share": ("At churn risk", "{:.1%}"),
-    "clv_total": ("Predicted CLV (total)", "{:,.0f}"),
-}
 TOP_DRIVERS = 10
 
 

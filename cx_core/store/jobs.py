@@ -61,57 +61,9 @@ _COLUMNS = (
 )
 
 
-def _nan_none(value: Any) -> Any:
-    return None if value is None or (isinstance(value, float) and value != value) else value
-
-
 def _job(row: tuple) -> Job:
-    vals = [_nan_none(v) for v in row]
-    vals[7] = json.loads(vals[7] or "{}")
-    (
-        job_id,
-        stage,
-        state,
-        progress,
-        message,
-        by,
-        created,
-        settings,
-        done,
-        total,
-        rate,
-        eta,
-        est,
-        device,
-        started,
-        finished,
-        run_id,
-        error,
-        cancel,
-        pid,
-    ) = vals
-    return Job(
-        job_id,
-        stage,
-        state,
-        float(progress),
-        message,
-        by,
-        created,
-        settings,
-        None if done is None else int(done),
-        None if total is None else int(total),
-        rate,
-        eta,
-        est,
-        device,
-        started,
-        finished,
-        run_id,
-        error,
-        bool(cancel),
-        None if pid is None else int(pid),
-    )
+    """A ``jobs`` row (``_COLUMNS`` are in :class:`Job` field order) with its settings decoded."""
+    return Job(*row[:7], json.loads(row[7] or "{}"), *row[8:])
 
 
 def create_job(

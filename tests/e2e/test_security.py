@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import os
 import re
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from cx_core.auth.users import add_user
 from cx_core.config import load_config
 from cx_core.ingest.server_paths import REFUSED
 from cx_core.store.db import Workspace
-from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, running_app
+from tests.e2e.test_browser import ARTIFACTS, _require_browser, browser, running_app  # noqa: F401  (browser: fixture)
 
 pytestmark = pytest.mark.e2e
 
@@ -37,32 +36,11 @@ PW = {"vic": "viewer password 1", "ana": "analyst password 1", "ada": "admin pas
 SECRET = "DB_PASSWORD=hunter2"
 
 
-def _browser_ready() -> None:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{CHROMIUM} not found", pytrace=False)
-        pytest.skip(f"{CHROMIUM} not found; run tests/e2e/install_browser.sh")
-    pytest.importorskip("playwright.sync_api")
-
-
 @contextlib.contextmanager
 def serve(tmp: Path, host: str, settings: dict[str, str]):
     """`streamlit run app.py` bound to ``host`` with only ``settings`` as CX_* environment."""
     with running_app(tmp, settings, host=host) as server:
         yield server["url"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    _browser_ready()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @contextlib.contextmanager
@@ -131,7 +109,7 @@ def test_unguarded_server_beyond_loopback_serves_nothing(browser, tmp_path):
 @pytest.fixture(scope="module")
 def team_server(tmp_path_factory):
     """Loopback server with three users, a seeded segment run and an allowed folder with a symlink out."""
-    _browser_ready()
+    _require_browser()
     from tests.insight.test_export import seed_workspace
 
     tmp = tmp_path_factory.mktemp("team")
