@@ -69,6 +69,7 @@ class UiConfig:
     mask_pii: bool = True
     sample_rows: int = 50
     first_start_analysis: bool = True  # analyse the demo store as a job on the app's first start
+    currency: str = ""  # symbol shown on revenue, CLV and order values ("£", "$", "€"; "" = none)
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,8 @@ SETTINGS_DOC: dict[str, str] = {
     "ui.first_start_analysis": "on the app's first start, analyse the demo store end to end as a job "
     "(so every page shows results); false: pages start empty",
     "ui.sample_rows": "rows shown in sample tables",
+    "ui.currency": "currency symbol shown on revenue, lifetime value and order values on every page "
+    "and in the report (e.g. £, $, €; empty = none); exports keep plain numbers",
     "auth.users_file": "users file with roles and argon2 password hashes (python -m cx_core users); "
     "with at least one user, everyone signs in",
     "auth.session_idle_hours": "a signed-in session ends after this many idle hours (0 = never)",
