@@ -147,7 +147,7 @@ class OrderHistory:
         for name, values in _shape_features(lines, cutoff_day, horizon_days, summary).items():
             out[name] = values
         if bgnbd:
-            out = out.join(_bgnbd_features(summary, horizon_days))
+            out = out.join(bgnbd_features(summary, horizon_days))
         if signals is not None:
             out = out.join(text_features(signals, cutoff_day, out.index))
         return out
@@ -197,7 +197,7 @@ def _shape_features(
         }
 
 
-def _bgnbd_features(summary: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
+def bgnbd_features(summary: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
     """BG/NBD fitted on the summary (in weeks): P(alive), P(no purchase), expected purchases."""
     f = summary["frequency"].to_numpy()
     r, t = summary["recency"].to_numpy() / 7.0, summary["tenure_days"].to_numpy() / 7.0
