@@ -15,6 +15,7 @@ from cx_core.auth.roles import LOCAL_ACTOR, Actor, can
 from cx_core.config import Config, load_config
 from cx_core.ingest.bootstrap import ensure_demo
 from cx_core.ingest.load import InputFileError, MappingError
+from cx_core.plots.format import has_details, readable_frame
 from cx_core.safe import md_escape
 from cx_core.store.audit import record_event
 from cx_core.store.db import Workspace, WorkspaceError
@@ -147,3 +148,29 @@ def mask_pii_toggle(key: str) -> bool:
 def shared_workspace() -> Workspace:
     """The process-wide read-write workspace (for the server's job runner, not for a session's pages)."""
     return _open_workspace(cached_config().db.path)
+
+
+def currency() -> str:
+    """The currency symbol shown on money ("" = none; setting ``ui.currency``)."""
+    return get_config().ui.currency
+
+
+def how_computed(*paragraphs: str) -> None:
+    """The model terms and diagnostics of a page, under one collapsed expander (plain text above)."""
+    with st.expander("How this was computed"):
+        for p in paragraphs:
+            st.caption(p)
+
+
+def show_table(df, key: str, text_first: bool = True, **kwargs) -> None:
+    """``df`` for reading (human labels, rounded numbers, currency, text first, no None cells), with
+    a "Show ids" switch when it holds ids or internals; cells are plain text, never Markdown."""
+    show = False
+    if has_details(df):
+        show = st.toggle("Show ids", key=f"{key}_ids", help="Dataset, review and run ids, methods, raw JSON.")
+    st.dataframe(
+        readable_frame(df, currency(), show_ids=show, text_first=text_first),
+        hide_index=True,
+        key=key,
+        **kwargs,
+    )

@@ -60,7 +60,7 @@ def cmd_report(ws: Any, args: argparse.Namespace, cfg: Any) -> int:
     """Write the self-contained HTML insight report (personal data masked unless --no-mask)."""
     from cx_core.insight.report import write_report
 
-    path = write_report(ws, args.out, mask_pii=not args.no_mask)
+    path = write_report(ws, args.out, mask_pii=not args.no_mask, currency=cfg.ui.currency)
     _say(
         f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB"
         f"{', personal data NOT masked' if args.no_mask else ', personal data masked'})"

@@ -47,10 +47,10 @@ def figure_html(fig: go.Figure) -> str:
     )
 
 
-def _section(ws: Workspace, anchor: str, title: str, build, mask_pii: bool) -> str:
+def _section(ws: Workspace, anchor: str, title: str, build, mask_pii: bool, currency: str = "") -> str:
     """One section; an error while building it becomes a note instead of failing the report."""
     try:
-        body = build(ws, mask_pii, figure_html)
+        body = build(ws, mask_pii, figure_html, currency)
     except Exception as exc:  # noqa: BLE001 - a broken section must not lose the others
         body = (
             f'<p class="missing">This section could not be built: '
@@ -59,11 +59,13 @@ def _section(ws: Workspace, anchor: str, title: str, build, mask_pii: bool) -> s
     return f'<section id="{anchor}"><h2>{html_escape(title)}</h2>{body}</section>'
 
 
-def build_report(ws: Workspace, mask_pii: bool = True, generated_at: datetime | None = None) -> str:
-    """The whole report as one self-contained HTML document (a str)."""
+def build_report(
+    ws: Workspace, mask_pii: bool = True, generated_at: datetime | None = None, currency: str = ""
+) -> str:
+    """The whole report as one self-contained HTML document (a str); money shows ``currency``."""
     when = (generated_at or datetime.now()).strftime("%Y-%m-%d %H:%M")
     nav = "".join(f'<a href="#{a}">{html_escape(t)}</a>' for a, t, _ in SECTIONS)
-    body = "".join(_section(ws, a, t, b, mask_pii) for a, t, b in SECTIONS)
+    body = "".join(_section(ws, a, t, b, mask_pii, currency) for a, t, b in SECTIONS)
     pii = "Personal data masked." if mask_pii else "Personal data NOT masked: handle with care."
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{TITLE}</title>'
@@ -74,11 +76,11 @@ def build_report(ws: Workspace, mask_pii: bool = True, generated_at: datetime | 
     )
 
 
-def write_report(ws: Workspace, path: str | Path, mask_pii: bool = True) -> Path:
+def write_report(ws: Workspace, path: str | Path, mask_pii: bool = True, currency: str = "") -> Path:
     """Write :func:`build_report` to ``path`` (parent folders created); returns the path."""
     target = Path(path)
     if target.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"the report is an HTML file: give a path ending in .html, got {str(target)!r}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(build_report(ws, mask_pii), encoding="utf-8")
+    target.write_text(build_report(ws, mask_pii, currency=currency), encoding="utf-8")
     return target

@@ -21,8 +21,9 @@ import plotly.graph_objects as go
 from cx_core.ingest.pii import mask_text
 from cx_core.ingest.pii_scrub import mask_generated
 from cx_core.insight.drivers import aspect_drivers
-from cx_core.insight.overview import KPI_FORMATS, PERIOD_DAYS, overview_kpis
+from cx_core.insight.overview import KPI_FORMATS, PERIOD_DAYS, format_kpi, overview_kpis
 from cx_core.plots.charts import drivers_figure
+from cx_core.plots.format import fmt_value
 from cx_core.plots.segments import clv_churn_figure, size_value_figure
 from cx_core.reviews.store import list_models
 from cx_core.safe import html_escape
@@ -91,16 +92,21 @@ def html_table(
 # ---------------------------------------------------------------------- sections
 
 
-def overview_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> str:
+def overview_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml, currency: str = "") -> str:
     """Headline KPIs with the change against the previous period."""
     kpis = overview_kpis(ws)
     if not any(kpis[k].value for k in ("customers", "orders", "reviews")):
         return missing("No data loaded: load customers, orders or reviews first.")
     cards = []
-    for key, (label, fmt) in KPI_FORMATS.items():
+    for key, (label, _fmt) in KPI_FORMATS.items():
         k = kpis[key]
-        delta = "" if k.delta is None else f'<div class="delta">{fmt.format(k.delta)} vs previous</div>'
-        value = fmt_number(k.value, fmt) if k.value is not None else "–"
+        delta = (
+            ""
+            if k.delta is None
+            else f'<div class="delta">{html_escape(format_kpi(key, k.delta, currency, signed=True))} '
+            "vs previous</div>"
+        )
+        value = html_escape(format_kpi(key, k.value, currency))
         hint = f'<div class="hint">{html_escape(k.hint.replace("**", ""))}</div>' if k.hint else ""
         cards.append(
             f'<div class="kpi"><div class="label">{html_escape(label)}</div>'
@@ -108,11 +114,12 @@ def overview_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> 
         )
     return (
         f'<div class="kpis">{"".join(cards)}</div><p class="note">Changes: last {PERIOD_DAYS} '
-        f"days vs the {PERIOD_DAYS} days before, up to the newest order or review.</p>"
+        f"days vs the {PERIOD_DAYS} days before, each source within its own dates (revenue on order "
+        "dates, reviews on review dates).</p>"
     )
 
 
-def drivers_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> str:
+def drivers_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml, currency: str = "") -> str:
     """What to fix first: aspects ranked by the rating they cost, with chart and table."""
     drivers = aspect_drivers(ws)
     if drivers.empty:
@@ -142,7 +149,7 @@ def drivers_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> s
     return lead + figure_html(drivers_figure(shown, top=TOP_DRIVERS)) + table
 
 
-def _segment_profile(row: Any, mask_pii: bool) -> str:
+def _segment_profile(row: Any, mask_pii: bool, currency: str = "") -> str:
     """One segment: name, size, value, keywords, top aspects, traits and representative reviews."""
     keywords = ", ".join(generated_text(w, mask_pii) for w in row.keywords) or "–"
     aspects = (
@@ -165,7 +172,7 @@ def _segment_profile(row: Any, mask_pii: bool) -> str:
     return (
         f'<div class="segment"><h3>{int(row.segment_id)} · {generated_text(row.name, mask_pii)}</h3>'
         f"<p>{fmt_number(row.size, '{:,.0f}')} units ({fmt_number(row.share, '{:.1%}')}); revenue share "
-        f"{fmt_number(row.revenue_share, '{:.1%}')}; mean CLV {fmt_number(row.mean_clv, '{:,.0f}')}; "
+        f"{fmt_number(row.revenue_share, '{:.1%}')}; avg predicted lifetime value {html_escape(fmt_value('clv', row.mean_clv, currency))}; "
         f"churn rate {fmt_number(row.churn_rate, '{:.1%}')}; mean sentiment "
         f"{fmt_number(row.mean_sentiment, '{:+.2f}')}</p>"
         f"<p><b>Keywords:</b> {keywords}<br><b>Top aspects:</b> {aspects}<br>"
@@ -175,7 +182,7 @@ def _segment_profile(row: Any, mask_pii: bool) -> str:
     )
 
 
-def segments_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> str:
+def segments_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml, currency: str = "") -> str:
     """The newest segment run: size/value and value/churn charts, then one profile per segment."""
     runs = segment_runs(ws)
     if runs.empty:
@@ -194,7 +201,7 @@ def segments_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> 
         f"segments, outliers {fmt_number(m.get('outlier_share'), '{:.1%}')}.</p>"
     )
     charts = figure_html(size_value_figure(named, m.get("unit_kind"))) + figure_html(clv_churn_figure(named))
-    return head + charts + "".join(_segment_profile(r, mask_pii) for r in info.itertuples())
+    return head + charts + "".join(_segment_profile(r, mask_pii, currency) for r in info.itertuples())
 
 
 def _review_model_quality(ws: Workspace, mask_pii: bool) -> str:
@@ -237,12 +244,12 @@ def _churn_quality(ws: Workspace, mask_pii: bool) -> str:
     return f"<h3>Churn (profiles run {html_escape(run_id)})</h3><p>{html_escape(line)}</p>{table}"
 
 
-def model_quality_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> str:
+def model_quality_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml, currency: str = "") -> str:
     """Review model vs baseline, and churn hold-out metrics."""
     return _review_model_quality(ws, mask_pii) + _churn_quality(ws, mask_pii)
 
 
-def changes_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> str:
+def changes_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml, currency: str = "") -> str:
     """What changed (FDR-controlled alerts, segment-run changes) and significant monthly trend moves."""
     from cx_core.insight.alerts import what_changed
     from cx_core.insight.trends import monthly_trends
@@ -272,7 +279,7 @@ def changes_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml) -> s
 
 
 #: (anchor id, title, builder) in report order
-SECTIONS: tuple[tuple[str, str, Callable[[Workspace, bool, FigureHtml], str]], ...] = (
+SECTIONS: tuple[tuple[str, str, Callable[[Workspace, bool, FigureHtml, str], str]], ...] = (
     ("overview", "Overview", overview_section),
     ("changes", "What changed", changes_section),
     ("drivers", "What to fix first", drivers_section),

@@ -12,6 +12,7 @@ import pandas as pd
 
 from cx_core.customers.profiles import STAGE as PROFILES_STAGE
 from cx_core.customers.text_profile import SCORES_STAGE
+from cx_core.ingest.datasets import monthly_activity
 from cx_core.insight.drivers import load_aspect_reviews, mention_indicators
 from cx_core.insight.stats import ALPHA, fdr_q, two_proportion_p, welch_p
 from cx_core.store.db import Workspace
@@ -88,7 +89,8 @@ def trends_from_frame(frame: pd.DataFrame, fdr: bool = True) -> pd.DataFrame:
     the month before: ``<series>_p`` (two-proportion z-test for the negative share, Welch t-test for
     sentiment and churn risk; NaN when either month has fewer than ``MIN_MONTH_COUNT``
     observations), ``<series>_q`` (Benjamini-Hochberg over every series x month, or = p when
-    ``fdr`` is False) and ``flags`` (text of the changes with q <= ``ALPHA``, "" when none)."""
+    ``fdr`` is False), ``flags`` (text of the changes with q <= ``ALPHA``, "" when none) and
+    ``partial`` (the first or last month the data covers only in part: its counts are not a drop)."""
     cols = [
         "month",
         "reviews",
@@ -99,6 +101,7 @@ def trends_from_frame(frame: pd.DataFrame, fdr: bool = True) -> pd.DataFrame:
         "churn_risk",
         *[f"{k}_{t}" for t in "pq" for k in TREND_SERIES],
         "flags",
+        "partial",
     ]
     dated = frame[pd.to_datetime(frame["ts"]).notna()]
     if dated.empty:
@@ -136,6 +139,8 @@ def trends_from_frame(frame: pd.DataFrame, fdr: bool = True) -> pd.DataFrame:
     for j, k in enumerate(TREND_SERIES):
         out[f"{k}_q"] = q[:, j]
     out["flags"] = _flags(out)
+    ts = pd.to_datetime(dated["ts"])
+    out["partial"] = partial_months(out["month"], ts.min(), ts.max())
     return out[cols]
 
 
@@ -146,3 +151,45 @@ def monthly_trends(ws: Workspace, fdr: bool = True) -> pd.DataFrame:
     if run is None:
         return trends_from_frame(pd.DataFrame(columns=["ts"]))
     return trends_from_frame(load_aspect_reviews(ws, run, latest_id(ws, PROFILES_STAGE)), fdr)
+
+
+def partial_months(months: pd.Series, first: object, last: object) -> pd.Series:
+    """Per month start: whether the data (``first`` .. ``last``) covers that month only in part —
+    the first month when it starts after the 1st, the last when it ends before the month's last
+    day. A partial month's counts and sums are not a collapse."""
+    m = pd.to_datetime(pd.Series(months)).dt.to_period("M")
+    if pd.isna(first) or pd.isna(last):
+        return pd.Series(False, index=m.index)
+    first, last = pd.Timestamp(first), pd.Timestamp(last)
+    head = (m == first.to_period("M")) & (first.normalize() > first.to_period("M").start_time)
+    tail = (m == last.to_period("M")) & (last.normalize() < last.to_period("M").end_time.normalize())
+    return (head | tail).to_numpy()
+
+
+def activity_by_source(ws: Workspace) -> pd.DataFrame:
+    """Revenue, orders and reviews per month, each only within its own source's dates (NaN
+    outside: orders from 2010 and reviews from 2005 share one chart without fake zeros), with
+    ``revenue_partial`` / ``reviews_partial`` marking a source's partly covered first/last month."""
+    df = monthly_activity(ws)
+    if df.empty:
+        return df.assign(revenue_partial=False, reviews_partial=False)
+    df["month"] = pd.to_datetime(df["month"])
+    bounds = {
+        "orders": ws.query_one("SELECT min(ts), max(ts) FROM orders"),
+        "reviews": ws.query_one("SELECT min(ts), max(ts) FROM reviews WHERE ts IS NOT NULL"),
+    }
+    for src, cols, flag in (
+        ("orders", ["revenue", "orders"], "revenue_partial"),
+        ("reviews", ["reviews", "mean_rating"], "reviews_partial"),
+    ):
+        first, last = bounds[src]
+        if first is None:
+            df[cols] = np.nan
+            df[flag] = False
+            continue
+        inside = (df["month"] >= pd.Timestamp(first).to_period("M").start_time) & (
+            df["month"] <= pd.Timestamp(last)
+        )
+        df[cols] = df[cols].astype(float).where(inside)
+        df[flag] = partial_months(df["month"], first, last) & inside.to_numpy()
+    return df

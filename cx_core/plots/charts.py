@@ -8,12 +8,29 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 
-def activity_figure(monthly: pd.DataFrame) -> go.Figure:
-    """Monthly revenue (bars) and review count (line) on two axes."""
+def _partial(monthly: pd.DataFrame, flag: str) -> pd.Series:
+    return (
+        monthly[flag].fillna(False).astype(bool) if flag in monthly else pd.Series(False, index=monthly.index)
+    )
+
+
+def activity_figure(monthly: pd.DataFrame, currency: str = "") -> go.Figure:
+    """Monthly revenue (bars) and review count (line) on two axes. A month its source covers only
+    in part (``revenue_partial`` / ``reviews_partial``) is drawn faded and named "partial month",
+    so a half month never reads as a collapse."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     if not monthly.empty:
+        rp, vp = _partial(monthly, "revenue_partial"), _partial(monthly, "reviews_partial")
         fig.add_trace(
-            go.Bar(x=monthly["month"], y=monthly["revenue"], name="Revenue", marker_color="#2E6FDB"),
+            go.Bar(
+                x=monthly["month"],
+                y=monthly["revenue"],
+                name="Revenue",
+                marker_color="#2E6FDB",
+                marker_opacity=[0.35 if p else 1.0 for p in rp],
+                customdata=["partial month" if p else "" for p in rp],
+                hovertemplate="%{x|%Y-%m}: %{y:,.0f} %{customdata}<extra>Revenue</extra>",
+            ),
             secondary_y=False,
         )
         fig.add_trace(
@@ -23,16 +40,23 @@ def activity_figure(monthly: pd.DataFrame) -> go.Figure:
                 name="Reviews",
                 mode="lines+markers",
                 line_color="#E4572E",
+                marker_symbol=["circle-open" if p else "circle" for p in vp],
+                marker_size=[11 if p else 6 for p in vp],
+                customdata=["partial month" if p else "" for p in vp],
+                hovertemplate="%{x|%Y-%m}: %{y:,} %{customdata}<extra>Reviews</extra>",
             ),
             secondary_y=True,
         )
     fig.update_layout(
-        title="Monthly activity",
+        title="Monthly activity (faded bar, open marker: month only partly covered by the data)"
+        if not monthly.empty
+        and (_partial(monthly, "revenue_partial").any() or _partial(monthly, "reviews_partial").any())
+        else "Monthly activity",
         height=380,
         margin=dict(l=10, r=10, t=50, b=10),
         legend=dict(orientation="h", y=-0.15),
     )
-    fig.update_yaxes(title_text="Revenue", secondary_y=False)
+    fig.update_yaxes(title_text=f"Revenue ({currency})" if currency else "Revenue", secondary_y=False)
     fig.update_yaxes(title_text="Reviews", secondary_y=True, rangemode="tozero", tickformat=",d")
     return fig
 

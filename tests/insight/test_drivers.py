@@ -88,7 +88,13 @@ def test_kpis_with_period_deltas(ws):
             }
         ),
     )
-    add_reviews(ws, [ANCHOR - 5 * day, ANCHOR - 95 * day], [5.0, 3.0], ["a", "b"], [{"x": 0.5}, {"x": -0.5}])
+    add_reviews(  # reviews reach back over both periods (else no delta: a partial period)
+        ws,
+        [ANCHOR - 5 * day, ANCHOR - 95 * day, ANCHOR - 300 * day],
+        [5.0, 3.0, 4.0],
+        ["a", "b", "c"],
+        [{"x": 0.5}, {"x": -0.5}, {}],
+    )
     k = overview_kpis(ws)
     assert k["customers"].value == 3 and (k["customers"].current, k["customers"].previous) == (2, 2)
     assert (k["orders"].value, k["orders"].current, k["orders"].previous) == (4, 2, 1)
@@ -104,7 +110,7 @@ def test_kpis_with_period_deltas(ws):
 
 def test_empty_and_unscored(ws):
     k = overview_kpis(ws)
-    assert k["orders"].value == 0 and k["orders"].delta == 0
+    assert k["orders"].value == 0 and k["orders"].delta is None  # no data, no change
     assert k["mean_sentiment"].value is None and "Reviews" in k["mean_sentiment"].hint
     assert aspect_drivers(ws).empty and monthly_trends(ws).empty
     add_reviews(ws, [ANCHOR], [4.0], ["a"], [{}], run_id=None)

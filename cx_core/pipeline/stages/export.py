@@ -65,6 +65,6 @@ class ExportStage:
             ctx.ws, runs.latest_id(ctx.ws, runs.StageName.SEGMENTS), "csv", mask_pii=True, path=target
         )
         progress(0.8, f"Writing {REPORT_FILE}")
-        write_report(ctx.ws, report, mask_pii=True)
+        write_report(ctx.ws, report, mask_pii=True, currency=ctx.cfg.ui.currency)
         progress(1.0, f"Wrote {Path(path).name} and {REPORT_FILE}")
         return StageResult("done", self.fingerprint(ctx), extra={"path": str(path), "report": str(report)})
