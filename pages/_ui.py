@@ -164,10 +164,12 @@ def how_computed(*paragraphs: str) -> None:
 
 def show_table(df, key: str, text_first: bool = True, **kwargs) -> None:
     """``df`` for reading (human labels, rounded numbers, currency, text first, no None cells), with
-    a "Show ids" switch when it holds ids or internals; cells are plain text, never Markdown."""
+    a "Show ids and details" switch when it holds ids or internals; cells are plain text, never Markdown."""
     show = False
     if has_details(df):
-        show = st.toggle("Show ids", key=f"{key}_ids", help="Dataset, review and run ids, methods, raw JSON.")
+        show = st.toggle(
+            "Show ids and details", key=f"{key}_ids", help="Dataset, review and run ids, methods, raw JSON."
+        )
     st.dataframe(
         readable_frame(df, currency(), show_ids=show, text_first=text_first),
         hide_index=True,

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cx_core.ingest.datasets import monthly_activity
 from cx_core.ingest.joins import reviewer_match
 from cx_core.insight.alerts import alerts_version, what_changed
 from cx_core.insight.drivers import aspect_drivers
-from cx_core.insight.overview import KPI_FORMATS, PERIOD_DAYS, overview_kpis, overview_version
+from cx_core.insight.overview import KPI_FORMATS, PERIOD_DAYS, format_kpi, overview_kpis, overview_version
 from cx_core.insight.report import build_report
-from cx_core.insight.trends import monthly_trends
+from cx_core.insight.trends import activity_by_source, monthly_trends
 from cx_core.pipeline.jobs import BATCH
 from cx_core.plots.charts import activity_figure, drivers_figure, trends_figure
 from pages._run import analysis_running, estimate_caption, run_stage
-from pages._ui import allowed, audit, get_workspace, mask_pii_toggle, md, user_errors
+from pages._ui import (
+    allowed,
+    audit,
+    currency,
+    get_workspace,
+    how_computed,
+    mask_pii_toggle,
+    md,
+    show_table,
+    user_errors,
+)
 
 st.title("Overview")
 ws = get_workspace()
@@ -32,7 +41,7 @@ def _coverage(version: str) -> str | None:
 
 @st.cache_data(show_spinner=False)
 def _activity(version: str):
-    return monthly_activity(ws)
+    return activity_by_source(ws)
 
 
 @st.cache_data(show_spinner=False)
@@ -46,13 +55,12 @@ def _what_changed() -> None:
     alerts = _alerts(alerts_version(ws))
     if not alerts:
         st.caption(
-            f"No significant change in aspect complaints, segment activity or segment runs: last "
-            f"{PERIOD_DAYS} days vs the {PERIOD_DAYS} days before and newest vs previous segment run "
-            "(two-proportion z-tests, Benjamini-Hochberg FDR q <= 0.05 over all of them)."
+            f"Nothing changed beyond chance in complaints per aspect, segment activity or segments: "
+            f"last {PERIOD_DAYS} days vs the {PERIOD_DAYS} days before, newest vs previous segment run."
         )
-        return
-    st.markdown("\n".join(f"- {md(a.message)}" for a in alerts))
-    st.caption(
+    else:
+        st.markdown("\n".join(f"- {md(a.message)}" for a in alerts))
+    how_computed(
         "Each change is tested (two-proportion z-test, p); q is the Benjamini-Hochberg false-discovery "
         "rate over every change tested, and only q <= 0.05 is shown. New, vanished, split and merged "
         "segments (newest vs previous segment run, matched by member overlap) are listed untested."
@@ -65,19 +73,21 @@ def _drivers(version: str):
 
 
 def _metric(col, key: str, kpi) -> None:
-    label, fmt = KPI_FORMATS[key]
+    label = KPI_FORMATS[key][0]
+    cur = currency()
     if kpi.value is None:
         col.metric(label, "–", help=kpi.hint or None)
         return
-    delta = None if kpi.delta is None else fmt.format(kpi.delta)
+    delta = None if kpi.delta is None else format_kpi(key, kpi.delta, cur, signed=True)
     col.metric(
         label,
-        fmt.format(kpi.value),
+        format_kpi(key, kpi.value, cur),
         delta=delta,
+        delta_color="off" if key in ("customers", "reviews") else "normal",
         help=None
         if kpi.delta is None
-        else f"Change: last {PERIOD_DAYS} days vs the {PERIOD_DAYS} days before "
-        f"({fmt.format(kpi.current)} vs {fmt.format(kpi.previous)}).",
+        else f"Change: {kpi.period} ({format_kpi(key, kpi.current, cur)} vs "
+        f"{format_kpi(key, kpi.previous, cur)}).",
     )
 
 
@@ -94,7 +104,7 @@ def _report_download() -> None:
     mask = mask_pii_toggle("report_mask_pii")
     if st.button("Build report", key="build_report"):
         with user_errors(), st.spinner("Building the report"):
-            html = build_report(ws, mask_pii=mask)
+            html = build_report(ws, mask_pii=mask, currency=currency())
             audit("report", masked=mask)
             st.session_state["report_html"] = (html, mask)
     built = st.session_state.get("report_html")
@@ -153,10 +163,11 @@ hints = sorted({kpi.hint for kpi in k.values() if kpi.hint})
 for h in hints:
     st.caption(h)
 st.caption(
-    f"Deltas: last {PERIOD_DAYS} days vs the {PERIOD_DAYS} days before, up to the newest order "
-    "or review. CLV and churn risk are snapshots of the newest profiles run (no delta)."
+    f"Changes: last {PERIOD_DAYS} days vs the {PERIOD_DAYS} days before, each source within its own "
+    "dates (revenue and orders up to the newest order, reviews up to the newest review); none where "
+    "a source does not reach back that far. Lifetime value and churn are today's estimates (no change)."
 )
-st.plotly_chart(activity_figure(_activity(version)), width="stretch")
+st.plotly_chart(activity_figure(_activity(version), currency()), width="stretch")
 _what_changed()
 
 st.subheader("What to fix first")
@@ -168,40 +179,35 @@ if drivers.empty:
 top = drivers.iloc[0]
 if top["rating_gain"] >= 0.005:
     st.markdown(
-        f"**{md(top['aspect'])}** costs the most: the mean rating would rise by "
-        f"{top['rating_gain']:.2f} stars if its negative mentions were neutral."
+        f"**{md(top['aspect'])}** costs the most: the average rating would rise by "
+        f"{top['rating_gain']:.2f} stars if its complaints were fixed (its negative mentions neutral)."
     )
 else:  # no "would rise by -0.00 stars"
     st.markdown("No aspect's complaints measurably lower the rating yet (every gain is below 0.01 stars).")
 st.plotly_chart(drivers_figure(drivers), width="stretch")
-st.dataframe(
-    drivers,
-    hide_index=True,
-    width="stretch",
-    column_config={
-        "rating_gain": st.column_config.NumberColumn("Rating gain", format="%.3f"),
-        "churn_gain": st.column_config.NumberColumn("Churn-risk drop", format="%.3f"),
-        "negative_share": st.column_config.NumberColumn("Negative share", format="%.2f"),
-        "trend_p": st.column_config.NumberColumn("Trend p", format="%.3f"),
-        "trend_q": st.column_config.NumberColumn("Trend q (FDR)", format="%.3f"),
-    },
-)
-st.caption(
-    "Rating gain = share of reviews with a negative mention × −(least-squares effect of that "
-    "mention on the rating, all aspects together). Trend 'worse'/'better' only when a "
-    "two-proportion z-test on the negative share (last 90 days vs the 90 before) gives a "
-    "Benjamini-Hochberg q <= 0.05 over all aspects."
+show_table(drivers, "overview_drivers", width="stretch")
+how_computed(
+    "Stars gained if fixed = share of reviews with a negative mention × −(least-squares effect of "
+    "that mention on the rating, all aspects together). Churn risk saved: the same with the "
+    "reviewers' churn probability. Trend 'worse'/'better' only when a two-proportion z-test on the "
+    f"negative share (last {PERIOD_DAYS} days vs the {PERIOD_DAYS} before) gives a "
+    "Benjamini-Hochberg q <= 0.05 over all aspects ('Show ids and details' above the table "
+    "shows p, q and the effects).",
+    "Monthly changes: negative share (two-proportion z-test), sentiment and churn risk (Welch "
+    "t-tests) against the month before; q = Benjamini-Hochberg over every series × month; months "
+    "with fewer than 10 observations are not tested. A month the data covers only in part is "
+    "marked partial.",
 )
 st.plotly_chart(trends_figure(trends), width="stretch")
 flagged = trends[trends["flags"] != ""]
 if flagged.empty:
-    st.caption(
-        "No month differs significantly from the month before (negative share, sentiment, churn risk; "
-        "Benjamini-Hochberg q <= 0.05 over every series x month)."
-    )
+    st.caption("No month differs from the month before beyond chance (complaints, sentiment, churn risk).")
 else:
     st.markdown(
-        "**Significant monthly changes** (vs the month before; q = Benjamini-Hochberg over every "
-        "series x month):\n" + "\n".join(f"- {r.month:%Y-%m}: {md(r.flags)}" for r in flagged.itertuples())
+        "**Months that changed beyond chance** (against the month before):\n"
+        + "\n".join(
+            f"- {r.month:%Y-%m}{' (partial month)' if r.partial else ''}: {md(r.flags)}"
+            for r in flagged.itertuples()
+        )
     )
 _report_download()

@@ -55,19 +55,24 @@ def test_customers_page_shows_churn_and_text_signals(app_env):  # noqa: F811
     at.button[0].click().run()  # Compute profiles
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Likely to churn (≥ 50%)"].endswith("%")
-    churn_caption = next(c.value for c in at.caption if c.value.startswith("Churn:"))
-    assert "90 days after the data ends" in churn_caption and "AUC" in churn_caption
+    assert metrics["Likely to churn"].endswith("%")
+    churn_caption = next(c.value for c in at.caption if "Churn" in c.value and "AUC" in c.value)
+    assert "90 days after the data ends" in churn_caption  # under "How this was computed"
+    assert any("still active and yet likely to churn" in c.value for c in at.caption)
     table = at.dataframe[0].value
-    assert table["churn_prob"].between(0, 1).all()
-    assert table["churn_method"].str.contains("logistic regression").all()
+    assert table["Chance of churning (%)"].between(0, 100).all()
+    assert "churn_method" not in table and "Churn method" not in table  # behind "Show ids and details"
+    assert not any("P(alive)" in m.label for m in at.metric)  # no model term next to the churn share
+    at.toggle(key="customers_table_ids").set_value(True).run()
+    assert at.dataframe[0].value["Churn method"].str.contains("logistic regression").all()
 
     at.selectbox(key="customer_pick").set_value(cid).run()
     assert not at.exception, at.exception
     one = {m.label: m.value for m in at.metric}
-    assert one["Churn probability"].endswith("%")
-    assert any(c.value.startswith("Churn = no purchase") for c in at.caption)
+    assert one["Chance of churning"].endswith("%")
     signals = next(d.value for d in at.dataframe if "signal" in d.value.columns).set_index("signal")
+    shown = next(d.value for d in at.dataframe if list(d.value.columns) == ["value"])
+    assert "None" not in shown["value"].tolist() and "nan" not in shown["value"].tolist()
     assert signals.loc["Negative reviews", "value"] == "100%"
     assert signals.loc["Top complaints", "value"] == XSS  # shown as data in a table, never as HTML
     for el in [*at.markdown, *at.caption, *at.success, *at.warning, *at.error, *at.info]:
@@ -81,7 +86,7 @@ def test_customers_page_without_reviews_or_churn(app_env, monkeypatch):  # noqa:
     at.switch_page("pages/customers.py").run()
     at.button[0].click().run()
     assert not at.exception, at.exception
-    assert {m.label: m.value for m in at.metric}["Likely to churn (≥ 50%)"] == "—"
+    assert {m.label: m.value for m in at.metric}["Likely to churn"] == "—"
     assert any("No churn scores" in c.value for c in at.caption)
 
 

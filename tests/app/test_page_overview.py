@@ -63,7 +63,7 @@ def test_overview_without_scores_shows_hints(app_env):  # noqa: F811
     at = new_app()
     metrics = {m.label: m for m in at.metric}
     assert int(metrics["Customers"].value.replace(",", "")) == 600
-    assert metrics["Mean sentiment"].value == "–" and metrics["At churn risk"].value == "–"
+    assert metrics["Avg sentiment (−1 to +1)"].value == "–" and metrics["Likely to churn"].value == "–"
     assert metrics["Orders"].delta not in (None, "")
     assert any("Reviews" in c.value and "Score" in c.value for c in at.caption)
     assert any("No aspect scores yet" in i.value for i in at.info)
@@ -75,11 +75,14 @@ def test_overview_with_scores_ranks_drivers(app_env):  # noqa: F811
     at = new_app()
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Mean sentiment"] != "–" and metrics["At churn risk"].endswith("%")
-    assert float(metrics["Predicted CLV (total)"].replace(",", "")) > 0
+    assert metrics["Avg sentiment (−1 to +1)"] != "–" and metrics["Likely to churn"].endswith("%")
+    assert float(metrics["Predicted lifetime value (total)"].replace(",", "")) > 0
     drivers = at.dataframe[0].value
-    assert drivers["aspect"].iloc[0] == XSS  # shown as data in a table, never as HTML
-    assert drivers["rating_gain"].iloc[0] > 0 and drivers["rating_gain"].iloc[1] == pytest.approx(0)
+    assert drivers["Aspect"].iloc[0] == XSS  # shown as data in a table, never as HTML
+    gain = drivers["Stars gained if fixed"]
+    assert gain.iloc[0] > 0 and gain.iloc[1] == pytest.approx(0)
+    assert "Trend p-value" not in drivers  # statistics behind "Show ids and details"
+    assert any(e.label == "How this was computed" for e in at.expander)
     assert any("costs the most" in m.value and "\\<img" in m.value for m in at.markdown)
     _no_raw_html(at)
 

@@ -321,7 +321,7 @@ def test_overview_shows_demo_kpis(page, app_server):
     for label in ("Orders", "Revenue", "Reviews"):
         assert _metric_value(page, label) > 0, f"{label} KPI is zero on the demo store"
     expect(
-        page.get_by_test_id("stMetric").filter(has_text="Mean rating").get_by_test_id("stMetricValue")
+        page.get_by_test_id("stMetric").filter(has_text="Avg rating").get_by_test_id("stMetricValue")
     ).to_have_text(re.compile(r"^\s*\d\.\d\d\s*$"))
     # the monthly activity chart is drawn (Plotly renders its SVG after the element mounts)
     expect(page.locator('[data-testid="stPlotlyChart"] .main-svg').first).to_be_visible()
