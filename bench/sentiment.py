@@ -15,12 +15,18 @@ regression, naive (C = 1, no class weights) and the honest one (balanced class
 weights, C by 3-fold CV over 0.25-64). Every row reports per-class F1.
 
 Ablation (frozen mode): deep only (MiniLM embedding), wide only (hashed n-grams),
-both (the default model). Finetune mode trains the encoder too on a capped subset
-(``--finetune-texts``, ``--finetune-length``). Embeddings are cached in a
-workspace file (``--cache``, default under /tmp) and reused across runs.
+both (the default model). Finetune mode tunes the encoder's top ``--tune-layers``
+blocks on cached lower-layer states (texts cut at ``--finetune-length`` tokens), with
+early stopping on a slice of the training split and a ``--finetune-budget`` in
+seconds; after every epoch the held-out split is scored from the cached states too,
+which gives the curve (training seconds vs macro-F1 / accuracy) in ``curve`` (reported
+only: the epoch kept is chosen on the training slice). The final finetune numbers come
+from the ordinary full forward pass. Embeddings are cached in a workspace file
+(``--cache``, default under /tmp) and reused across runs. Every row reports its
+threads and the load average before and after.
 
     python bench/sentiment.py --datasets clothing --variants deep,wide,both,zero-shot
-    python bench/sentiment.py --datasets sst2 --sst2-train 12000
+    python bench/sentiment.py --datasets sst2 --sst2-train 0 --variants both,finetune --threads 2
     python bench/sentiment.py --datasets clothing --variants finetune --finetune-texts 2000
 """
 
@@ -63,9 +69,10 @@ from cx_core.text.encoder import TextEncoder, cpu_model_name  # noqa: E402
 DATA = Path(os.environ.get("CX_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
-def load_clothing() -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, int]:
-    """Texts, ratings, the 80/20 stratified split (seed 42) of the clothing reviews and the
-    number of exact-duplicate texts dropped first."""
+def load_clothing(train_max: int = 0) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, int]:
+    """Texts, ratings, the 80/20 stratified split (seed 42) of the clothing reviews (the training
+    part optionally subsampled, seed 0; the test part always whole) and the number of
+    exact-duplicate texts dropped first."""
     df = pd.read_csv(DATA / "womens_clothing_reviews" / "womens_clothing_ecommerce_reviews.csv.gz")
     df = df.dropna(subset=["Review Text"])
     dupes = ev.duplicate_mask(df["Review Text"].astype(str).tolist())
@@ -74,7 +81,13 @@ def load_clothing() -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, int]
     from cx_core.reviews.train import sentiment_from_ratings
 
     train, test = ev.split_indices(sentiment_from_ratings(ratings), 0.2, 42)
-    return texts, ratings, train, test, int(dupes.sum())
+    if train_max and len(train) > train_max:
+        train = np.sort(np.random.default_rng(0).choice(train, train_max, replace=False))
+    keep = np.sort(np.concatenate([train, test]))  # embed only the texts in use
+    pos = np.full(len(texts), -1)
+    pos[keep] = np.arange(len(keep))
+    texts, ratings = [texts[i] for i in keep], ratings[keep]
+    return texts, ratings, pos[train], pos[test], int(dupes.sum())
 
 
 def load_sst2(train_max: int) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, int]:
@@ -104,8 +117,35 @@ def sentiment_scores(name: str, y: np.ndarray, proba: np.ndarray) -> dict:
         proba = proba[:, [0, 2]]
     m = ev.classification_metrics(y, proba, labels_for(name))
     out = {k: m.get(k) for k in ("accuracy", "macro_f1", "auc_ovr", "confusion")}
+    out["per_class"] = {
+        c: {k: v.get(k) for k in ("precision", "recall", "f1")} for c, v in m.get("per_class", {}).items()
+    }
     out["f1_per_class"] = {c: v["f1"] for c, v in m.get("per_class", {}).items()}
     return out
+
+
+def load_now() -> float:
+    """The 1-minute load average."""
+    return round(os.getloadavg()[0], 2)
+
+
+def curve_hook(name: str, model, test_texts: list[str], y: np.ndarray, first: int):
+    """An epoch hook scoring the held-out texts from cached lower-layer states (built once)."""
+    from cx_core.reviews.tune import build_cache, cached_proba
+
+    cache: list = []
+
+    def hook(m, epoch: int) -> dict:
+        if not cache:
+            cache.append(build_cache(m, test_texts, first))
+        proba = cached_proba(m, cache[0], np.arange(len(test_texts)))["sentiment"]
+        s = sentiment_scores(name, y, proba)
+        row = {"epoch": epoch, "test_accuracy": s["accuracy"], "test_macro_f1": s["macro_f1"]}
+        row["load"] = load_now()
+        print(json.dumps({name: {"curve_point": row}}), file=sys.stderr, flush=True)
+        return row
+
+    return hook
 
 
 def train_variant(
@@ -133,16 +173,31 @@ def train_variant(
     )
     trainer = (
         ReviewTrainer(
-            mode=mode, epochs=args.finetune_epochs, batch_size=16, max_texts=args.finetune_texts, seed=0
+            mode=mode,
+            epochs=args.finetune_epochs,
+            batch_size=64,
+            max_texts=args.finetune_texts,
+            seed=0,
+            tune_layers=args.tune_layers,
+            batch_tokens=args.batch_tokens,
+            encoder_lr=args.finetune_lr,
+            time_budget_s=args.finetune_budget,
+            budget_clock="cpu",
         )
         if mode == "finetune"
         else ReviewTrainer(epochs=args.epochs, batch_size=64, seed=0)
     )
-    start = time.perf_counter()
-    trainer.fit(model, data.subset(train))
-    train_s = time.perf_counter() - start
     test_rows = test if mode == "frozen" or not args.finetune_test else test[: args.finetune_test]
     tdata = data.subset(test_rows)
+    hook = None
+    if mode == "finetune" and args.tune_layers > 0:
+        from cx_core.reviews.tune import first_tuned_layer
+
+        first = first_tuned_layer(model, args.tune_layers)
+        hook = curve_hook(name, model, tdata.texts, tdata.targets["sentiment"], first)
+    load_before, start = load_now(), time.perf_counter()
+    trainer.fit(model, data.subset(train), epoch_hook=hook)
+    train_s = time.perf_counter() - start
     start = time.perf_counter()
     proba = heads_proba(model, tdata.texts, tdata.deep)["sentiment"]
     out = sentiment_scores(name, tdata.targets["sentiment"], proba)
@@ -152,15 +207,31 @@ def train_variant(
         epochs=trainer.epochs,
         train_s=round(train_s, 1),
         predict_s=round(time.perf_counter() - start, 1),
+        threads=torch.get_num_threads(),
+        load_before=load_before,
+        load_after=load_now(),
     )
     if mode == "finetune":
-        out["max_length"] = args.finetune_length
+        out.update(
+            max_length=args.finetune_length,
+            tune_layers=args.tune_layers,
+            encoder_lr=args.finetune_lr,
+            epochs=trainer.epochs_,
+            best_epoch=getattr(trainer, "best_epoch_", None),
+            validation_texts=len(getattr(trainer, "val_rows_", [])),
+            cache_s=getattr(trainer, "cache_s_", None),
+            curve=trainer.history_,
+        )
+        if hook is not None:  # training seconds without the curve's test scoring
+            out["train_s"] = trainer.history_[-1]["seconds"]
     return out
 
 
 def run_dataset(name: str, args: argparse.Namespace, ws: Workspace, encoder: TextEncoder) -> dict:
     """Baselines, zero-shot and the requested variants on one dataset."""
-    texts, ratings, train, test, dupes = load_clothing() if name == "clothing" else load_sst2(args.sst2_train)
+    texts, ratings, train, test, dupes = (
+        load_clothing(args.clothing_train) if name == "clothing" else load_sst2(args.sst2_train)
+    )
     start = time.perf_counter()
     deep = embed_texts_cached(ws, encoder, texts)
     embed_s = time.perf_counter() - start
@@ -185,7 +256,7 @@ def run_dataset(name: str, args: argparse.Namespace, ws: Workspace, encoder: Tex
     }
     tr_texts, te_texts = [texts[i] for i in train], [texts[i] for i in test]
     for key, balanced in (("tfidf_lr", False), ("tfidf_lr_balanced_cv", True)):
-        start = time.perf_counter()
+        load_before, start = load_now(), time.perf_counter()
         proba, c = ev.baseline_proba(
             tr_texts, y[train], te_texts, len(labels_for(name)), balanced=balanced, tune_c=balanced
         )
@@ -193,6 +264,9 @@ def run_dataset(name: str, args: argparse.Namespace, ws: Workspace, encoder: Tex
             **sentiment_scores(name, y[test], proba),
             "C": c,
             "seconds": round(time.perf_counter() - start, 1),
+            "train_texts": int(len(train)),
+            "load_before": load_before,
+            "load_after": load_now(),
         }
         print(json.dumps({name: {key: out["results"][key]}}), file=sys.stderr, flush=True)
     for variant in args.variants:
@@ -215,10 +289,22 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--lexical-dim", type=int, default=32)
+    p.add_argument("--clothing-train", type=int, default=0, help="subsample clothing train (0 = all)")
     p.add_argument("--sst2-train", type=int, default=12000, help="subsample SST-2 train (0 = all 60k)")
-    p.add_argument("--finetune-texts", type=int, default=2000)
+    p.add_argument("--finetune-texts", type=int, default=0, help="cap training texts (0 = all)")
     p.add_argument("--finetune-length", type=int, default=128)
-    p.add_argument("--finetune-epochs", type=int, default=1)
+    p.add_argument("--finetune-epochs", type=int, default=4, help="at most (early stopping)")
+    p.add_argument(
+        "--tune-layers", type=int, default=1, help="top encoder blocks trained (0 = all, no cache)"
+    )
+    p.add_argument("--batch-tokens", type=int, default=2048)
+    p.add_argument("--finetune-lr", type=float, default=1e-4, help="learning rate of the tuned blocks")
+    p.add_argument(
+        "--finetune-budget",
+        type=float,
+        default=1200,
+        help="training seconds at most, counted as CPU seconds per thread (the time on idle cores)",
+    )
     p.add_argument("--finetune-test", type=int, default=0, help="cap test texts in finetune (0 = all)")
     args = p.parse_args()
     args.variants = [v for v in args.variants.split(",") if v]
@@ -227,13 +313,16 @@ def main() -> None:
     ensure_schema(ws)
     encoder = TextEncoder(threads=args.threads).load()
     out = {
-        "device": f"{cpu_model_name()} (CPU, {args.threads} torch thread(s))",
+        "device": f"{cpu_model_name()} (CPU, {args.threads} torch thread(s), {os.cpu_count()} cores)",
+        "load_start": load_now(),
+        "args": vars(args),
         "torch": torch.__version__,
         "encoder": encoder.identify(),
         "datasets": {},
     }
     for name in args.datasets.split(","):
         out["datasets"][name] = run_dataset(name, args, ws, encoder)
+    out["load_end"] = load_now()
     print(json.dumps(out, indent=2))
 
 

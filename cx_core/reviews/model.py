@@ -39,6 +39,16 @@ WEIGHTS_FILE = "heads.safetensors"
 _BIGRAM_PRIME = 1_000_003
 
 
+def pool_hidden(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str = "mean") -> torch.Tensor:
+    """Mean (over the mask) or CLS pooling of ``(batch, seq, dim)`` states, L2-normalised."""
+    if pooling == "cls":
+        pooled = hidden[:, 0]
+    else:
+        w = attention_mask.to(hidden.dtype).unsqueeze(-1)
+        pooled = (hidden * w).sum(1) / w.sum(1).clamp_min(1e-9)
+    return nn.functional.normalize(pooled, p=2, dim=1)
+
+
 class LexicalNgrams(nn.Module):
     """Per-token hashed n-gram embeddings, ``(batch, seq) -> (batch, seq, dim)``.
 
@@ -152,12 +162,7 @@ class ReviewModel(nn.Module):
     def deep_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """The encoder's pooled, L2-normalised sentence vector ``(batch, deep_dim)`` (float32)."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask)[0].float()
-        if self.pooling_ == "cls":
-            pooled = hidden[:, 0]
-        else:
-            w = attention_mask.to(hidden.dtype).unsqueeze(-1)
-            pooled = (hidden * w).sum(1) / w.sum(1).clamp_min(1e-9)
-        return nn.functional.normalize(pooled, p=2, dim=1)
+        return pool_hidden(hidden, attention_mask, self.pooling_)
 
     def lexical_mask(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """1.0 on real word pieces, 0.0 on padding and special tokens."""
@@ -214,16 +219,20 @@ class ReviewModel(nn.Module):
     def predict_texts(self, texts: Sequence[str], batch_size: int = 32) -> dict[str, np.ndarray]:
         """Head probabilities for raw texts, running the encoder (no cache)."""
         self.eval()
+        texts = list(texts)
+        order = np.argsort([-len(t or "") for t in texts], kind="stable")  # little padding per batch
         chunks: dict[str, list[np.ndarray]] = {h: [] for h in self.heads_}
         for lo in range(0, len(texts), batch_size):
-            ids, mask = self.tokenize(texts[lo : lo + batch_size])
+            ids, mask = self.tokenize([texts[i] for i in order[lo : lo + batch_size]])
             probs = self.probabilities(self.forward_logits(ids.to(self.device), mask.to(self.device)))
             for h, p in probs.items():
                 chunks[h].append(p)
-        return {
-            h: np.concatenate(v) if v else np.empty((0, len(self.heads_[h])), np.float32)
-            for h, v in chunks.items()
-        }
+        out = {}
+        for h, v in chunks.items():
+            proba = np.concatenate(v) if v else np.empty((0, len(self.heads_[h])), np.float32)
+            out[h] = np.empty_like(proba)
+            out[h][order] = proba
+        return out
 
     # -- saving ----------------------------------------------------------------------
     def config_dict(self) -> dict[str, Any]:

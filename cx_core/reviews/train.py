@@ -3,7 +3,10 @@
 ``ReviewTrainer`` follows scikit-learn habits: ``__init__`` stores settings,
 ``fit(model, data)`` trains and returns self with ``model_`` and ``history_``.
 Frozen mode feeds cached sentence embeddings to the heads (the encoder never
-runs); finetune mode runs the encoder with gradients on a capped subset.
+runs). Finetune mode trains the encoder's top ``tune_layers`` blocks on cached
+lower-layer states (:mod:`cx_core.reviews.tune`, early stopping on a slice of
+the training rows); ``tune_layers=0`` runs the whole encoder with gradients on a
+capped subset (the slow original finetune).
 """
 
 from __future__ import annotations
@@ -87,6 +90,7 @@ class _Losses:
 
     @classmethod
     def build(cls, model: ReviewModel, targets: dict[str, np.ndarray], balanced: bool) -> "_Losses":
+        """One loss per head that has targets (class-balanced when ``balanced``)."""
         fns: dict[str, nn.Module] = {}
         for head, labels in model.heads_.items():
             if head not in targets:
@@ -101,6 +105,7 @@ class _Losses:
         return cls(fns)
 
     def __call__(self, logits: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The weighted sum of the head losses on one batch."""
         total = torch.zeros(())
         for head, fn in self.fns.items():
             y = batch[head]
@@ -110,13 +115,34 @@ class _Losses:
         return total
 
 
+def loss_functions(model: ReviewModel, targets: dict[str, np.ndarray], balanced: bool) -> _Losses:
+    """The joint loss (a callable ``(logits, target_tensors) -> loss``) for ``targets``."""
+    return _Losses.build(model, targets, balanced)
+
+
+def target_tensors(data: TrainingSet, idx: np.ndarray) -> dict[str, torch.Tensor]:
+    """The targets of rows ``idx`` as tensors (long for classes, float for multi-label)."""
+    out = {}
+    for head, y in data.targets.items():
+        t = torch.as_tensor(y[idx])
+        out[head] = t.long() if y.ndim == 1 else t.float()
+    return out
+
+
 class ReviewTrainer:
     """Train a :class:`ReviewModel`'s heads jointly (see module docstring).
 
     ``mode`` "frozen" needs ``data.deep`` (cached embeddings of ``data.texts``);
     "finetune" trains the encoder too, on at most ``max_texts`` texts (0 = all)
-    cut to the model's ``max_length``. Small training sets get more epochs, up
-    to ``min_steps`` optimiser steps in all.
+    cut to the model's ``max_length``: its top ``tune_layers`` blocks on cached
+    lower-layer states, in batches of at most ``batch_tokens`` padded tokens and
+    ``batch_size`` texts, for at most ``epochs`` epochs, keeping the epoch that
+    scores best on a ``val_share`` slice (at most ``val_max`` rows) of the training
+    rows and stopping after ``patience`` epochs without gain or once training
+    (lower-layer pass included) took ``time_budget_s`` (0: no limit; ``budget_clock``
+    "wall", or "cpu": CPU seconds per thread, the time on idle cores) (``tune_layers=0``:
+    the whole encoder, no cache). Frozen mode: small training sets get more
+    epochs, up to ``min_steps`` optimiser steps in all.
     """
 
     def __init__(
@@ -132,6 +158,14 @@ class ReviewTrainer:
         max_texts: int = 0,
         min_steps: int = 0,
         seed: int = 0,
+        tune_layers: int = 0,
+        batch_tokens: int = 2048,
+        val_share: float = 0.1,
+        val_max: int = 2000,
+        min_train: int = 200,
+        patience: int = 1,
+        time_budget_s: float = 0.0,
+        budget_clock: str = "wall",
     ) -> None:
         self.mode = mode
         self.epochs = epochs
@@ -144,6 +178,14 @@ class ReviewTrainer:
         self.max_texts = max_texts
         self.min_steps = min_steps
         self.seed = seed
+        self.tune_layers = tune_layers
+        self.batch_tokens = batch_tokens
+        self.val_share = val_share
+        self.val_max = val_max
+        self.min_train = min_train
+        self.patience = patience
+        self.time_budget_s = time_budget_s
+        self.budget_clock = budget_clock
 
     def _check(self, model: ReviewModel, data: TrainingSet) -> None:
         if self.mode not in ("frozen", "finetune"):
@@ -157,7 +199,7 @@ class ReviewTrainer:
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be at least 1")
 
-    def _optimizers(self, model: ReviewModel, steps: int) -> list[tuple[torch.optim.Optimizer, Any]]:
+    def optimizers(self, model: ReviewModel, steps: int) -> list[tuple[torch.optim.Optimizer, Any]]:
         """SparseAdam for the n-gram tables, AdamW for the heads (and the encoder when fine-tuning),
         each with a short warm-up and a linear decay."""
         named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -177,18 +219,29 @@ class ReviewTrainer:
 
         return [(o, torch.optim.lr_scheduler.LambdaLR(o, schedule)) for o in opts]
 
-    def fit(self, model: ReviewModel, data: TrainingSet, progress: Progress | None = None) -> "ReviewTrainer":
-        """Train ``model`` in place on ``data``; returns self (``model_``, ``history_``)."""
+    def fit(
+        self,
+        model: ReviewModel,
+        data: TrainingSet,
+        progress: Progress | None = None,
+        epoch_hook: Any = None,
+    ) -> "ReviewTrainer":
+        """Train ``model`` in place on ``data``; returns self (``model_``, ``history_``).
+
+        ``epoch_hook(model, epoch) -> dict`` is called after each top-layer tuning epoch
+        (see :class:`cx_core.reviews.tune.TopLayerFit`)."""
         self._check(model, data)
         rng = np.random.default_rng(self.seed)
         torch.manual_seed(self.seed)
         if self.max_texts and len(data.texts) > self.max_texts:
             data = data.subset(np.sort(rng.choice(len(data.texts), self.max_texts, replace=False)))
+        if self.mode == "finetune" and self.tune_layers > 0:
+            return self._fit_top_layers(model, data, progress, epoch_hook)
         losses = _Losses.build(model, data.targets, self.balanced)
         n = len(data.texts)
         per_epoch = math.ceil(n / self.batch_size)
         epochs = max(self.epochs, math.ceil(self.min_steps / per_epoch))  # small data: more passes
-        optimizers = self._optimizers(model, per_epoch * epochs)
+        optimizers = self.optimizers(model, per_epoch * epochs)
         drop = nn.Dropout(self.dropout)
         history, start = [], time.perf_counter()
         model.train()
@@ -198,7 +251,7 @@ class ReviewTrainer:
             order, total = rng.permutation(n), 0.0
             for step, lo in enumerate(range(0, n, self.batch_size)):
                 idx = order[lo : lo + self.batch_size]
-                loss = losses(self._logits(model, data, idx, drop), self._targets(data, idx))
+                loss = losses(self._logits(model, data, idx, drop), target_tensors(data, idx))
                 for opt, _ in optimizers:
                     opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -220,6 +273,17 @@ class ReviewTrainer:
         self.model_, self.history_, self.n_train_, self.epochs_ = model, history, n, epochs
         return self
 
+    def _fit_top_layers(
+        self, model: ReviewModel, data: TrainingSet, progress: Progress | None, epoch_hook: Any
+    ) -> "ReviewTrainer":
+        from cx_core.reviews.tune import TopLayerFit
+
+        run = TopLayerFit(self).fit(model, data, progress, epoch_hook)
+        self.model_, self.history_, self.n_train_ = model, run.history_, run.n_train_
+        self.epochs_, self.best_epoch_ = len(run.history_), run.best_epoch_
+        self.val_rows_, self.cache_s_ = run.val_rows_, run.cache_s_
+        return self
+
     def _logits(
         self, model: ReviewModel, data: TrainingSet, idx: np.ndarray, drop: nn.Module
     ) -> dict[str, torch.Tensor]:
@@ -234,11 +298,3 @@ class ReviewTrainer:
             deep = drop(deep)
         lex = drop(model.lexical_features(ids, mask)) if model.lexical is not None else None
         return model.logits_from_features(deep, lex)
-
-    @staticmethod
-    def _targets(data: TrainingSet, idx: np.ndarray) -> dict[str, torch.Tensor]:
-        out = {}
-        for head, y in data.targets.items():
-            t = torch.as_tensor(y[idx])
-            out[head] = t.long() if y.ndim == 1 else t.float()
-        return out
