@@ -93,6 +93,23 @@ def missing_inputs(name: str) -> str | None:
     return STAGES[name].missing(StageContext(get_runner().ws, cached_config()))
 
 
+def missing_note(name: str, what: str) -> str | None:
+    """Why ``what`` (stage ``name``) cannot run, with what is loaded so far in counts, as one
+    Markdown-safe sentence for the page (None when its inputs exist)."""
+    from cx_core.ingest.datasets import summarize
+
+    why = missing_inputs(name)
+    if why is None:
+        return None
+    s = summarize(get_runner().ws)
+    nouns = {"customers": "customer rows", "orders": "order lines", "reviews": "reviews"}
+    have = ", ".join(f"{s[k].rows:,} {n}" for k, n in nouns.items() if s[k].rows) or "nothing yet"
+    return md(
+        f"{what} cannot run yet: {why[0].lower() + why[1:]}. Loaded so far: {have}. "
+        "Load what is missing on the Data page."
+    )
+
+
 def estimate_caption(name: str) -> str:
     """ "Last run took about 3 min" for a stage, from this machine's earlier jobs ("" without one)."""
     took = last_duration(get_runner().ws, name)

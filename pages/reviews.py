@@ -17,8 +17,8 @@ from cx_core.reviews.browse import (
 from cx_core.reviews.model import SENTIMENT_LABELS
 from cx_core.reviews.store import latest_model_dir
 from cx_core.store import runs
-from pages._run import embedding_estimate, run_stage, running_notice
-from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
+from pages._run import embedding_estimate, missing_note, run_stage, running_notice
+from pages._ui import get_config, get_workspace, how_computed, mask_pii_toggle, md, show_table, user_errors
 
 st.title("Reviews")
 running_notice("review_scores", "review_model")
@@ -36,6 +36,10 @@ def _score_button(label: str, primary: bool) -> None:
 
 
 run = runs.latest(ws, runs.StageName.REVIEW_SCORES)
+missing = missing_note("review_model", "Scoring reviews")
+if missing and run is None:  # no button without its inputs: say what is missing instead
+    st.info(missing)
+    st.stop()
 if run is None:
     st.info(
         "No review scores yet. **Score reviews** trains a model first when there is none, then "
@@ -52,9 +56,12 @@ cols = st.columns(1 + len(labels))
 cols[0].metric("Scored reviews", f"{sum(counts.values()):,}")
 for col, label in zip(cols[1:], labels):
     col.metric(label.capitalize(), f"{counts.get(label, 0):,}")
-st.caption(
+st.caption(f"Scored {run.finished_at:%Y-%m-%d %H:%M}.")
+how_computed(
+    "One review model reads each review and gives its sentiment (negative, neutral, positive and a "
+    "score from −1 to +1), a predicted star rating, the aspects it mentions and a complaint risk.",
     f"Run {md(run_id)} with model {md(run.config.get('model_id', '?'))}, sentiment method "
-    f"{md(run.config.get('sentiment_method', '?'))}, scored {run.finished_at:%Y-%m-%d %H:%M}."
+    f"{md(run.config.get('sentiment_method', '?'))}.",
 )
 new_reviews = unscored_reviews(ws, run_id)
 if new_reviews:
@@ -102,13 +109,4 @@ with user_errors():
         f"{len(df):,} reviews shown (most negative first, at most {f.limit:,}); "
         "click a column header to sort."
     )
-    st.dataframe(
-        df.drop(columns=["aspect_sentiment_json"]),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "score": st.column_config.NumberColumn(format="%.2f"),
-            "risk": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0),
-            "rating_pred": st.column_config.NumberColumn("predicted rating", format="%.1f"),
-        },
-    )
+    show_table(df, "reviews_table", width="stretch")

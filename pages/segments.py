@@ -9,6 +9,7 @@ import streamlit as st
 
 from cx_core.ingest.datasets import dataset_version
 from cx_core.ingest.pii import mask_text
+from cx_core.plots.format import fmt_value
 from cx_core.plots.segments import (
     aspect_heatmap_figure,
     aspect_timeline_figure,
@@ -20,8 +21,8 @@ from cx_core.plots.segments import (
 )
 from cx_core.segments.query import load_units, segment_aspects, segment_runs, segment_timeline
 from cx_core.segments.run import PRESETS, SegmentSettings, load_segment_info, make_encoder, run_settings
-from pages._run import run_stage, running_notice
-from pages._ui import get_config, get_workspace, mask_pii_toggle, md
+from pages._run import missing_inputs, run_stage, running_notice
+from pages._ui import currency, get_config, get_workspace, how_computed, mask_pii_toggle, md
 
 UNITS = ("auto", "customer", "review")
 STRATEGY = {
@@ -33,11 +34,19 @@ STRATEGY = {
 st.title("Segments")
 running_notice("segments", "profiles")
 st.caption(
+    "Customers are grouped by what they write and what they buy (or reviews are grouped by "
+    "what they say, when reviews carry no customer id); each segment is named by its "
+    "distinctive words, the aspects its reviews mention most and its buying habits."
+)
+HOW = (
     "Each customer (mean MiniLM embedding of their reviews + behaviour from orders), or each "
     "review when reviews carry no customer id, becomes a vector; vectors are reduced with a "
     "seeded UMAP and clustered with HDBSCAN; distinctive words (c-TF-IDF), dominant aspects "
-    "and behaviour traits name each segment."
+    "and behaviour traits name each segment. Units HDBSCAN cannot place in any dense group "
+    "are outliers (segment −1)."
 )
+#: above this outlier share the page offers the one-click fixes
+OUTLIER_FIX_AT = 0.30
 cfg = get_config()
 ws = get_workspace()
 
@@ -127,10 +136,12 @@ def _settings_form(base: SegmentSettings) -> None:
 
 
 def _fmt(v: object, kind: str = "num") -> str:
-    """A number for a card: percent, money or plain; an em dash when missing."""
+    """A number for a card: percent, money (with the currency) or plain; an em dash when missing."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "—"
-    return {"pct": f"{v:.0%}", "money": f"{v:,.0f}", "signed": f"{v:+.2f}"}.get(kind, f"{v:,}")
+    if kind == "money":
+        return fmt_value("clv", v, currency())
+    return {"pct": f"{v:.0%}", "signed": f"{v:+.2f}"}.get(kind, f"{v:,}")
 
 
 def _aspect_text(aspects: list[dict]) -> str:
@@ -141,11 +152,11 @@ def _card(row: pd.Series, mask: bool) -> None:
     with st.container(border=True):
         st.markdown(f"**{row.segment_id if row.segment_id >= 0 else '–'} · {md(row['name'])}**")
         c = st.columns(3)
-        c[0].metric("Size", f"{row['size']:,}", _fmt(row.share, "pct"), delta_color="off")
+        c[0].metric("Size", f"{row['size']:,} ({_fmt(row.share, 'pct')})")  # no delta chip: not a change
         c[1].metric("Revenue share", _fmt(row.revenue_share, "pct"))
-        c[2].metric("Mean CLV", _fmt(row.mean_clv, "money"))
+        c[2].metric("Avg lifetime value", _fmt(row.mean_clv, "money"))
         c = st.columns(3)
-        c[0].metric("Churn", _fmt(row.churn_rate, "pct"))
+        c[0].metric("Likely to churn", _fmt(row.churn_rate, "pct"))
         c[1].metric(
             "Sentiment",
             _fmt(row.mean_sentiment, "signed"),
@@ -181,8 +192,8 @@ def _compare(info: pd.DataFrame, noun: str) -> None:
             noun: rows["size"].map("{:,}".format),
             "share": rows["share"].map(lambda v: _fmt(v, "pct")),
             "revenue share": rows["revenue_share"].map(lambda v: _fmt(v, "pct")),
-            "mean CLV": rows["mean_clv"].map(lambda v: _fmt(v, "money")),
-            "churn": rows["churn_rate"].map(lambda v: _fmt(v, "pct")),
+            "avg lifetime value": rows["mean_clv"].map(lambda v: _fmt(v, "money")),
+            "likely to churn": rows["churn_rate"].map(lambda v: _fmt(v, "pct")),
             "sentiment": rows["mean_sentiment"].map(lambda v: _fmt(v, "signed")),
             "top aspects": rows["top_aspects"].map(lambda t: ", ".join(x["aspect"] for x in t[:4])),
             "traits": rows["traits"].map(lambda t: ", ".join(x["label"] for x in t)),
@@ -195,18 +206,50 @@ def _compare(info: pd.DataFrame, noun: str) -> None:
 
 def _outliers(run: pd.Series, settings: SegmentSettings) -> None:
     share = run.metrics.get("noise_share", 0.0)
+    noun = unit_noun(run.metrics.get("unit_kind"))
     if settings.assign_outliers:
         st.caption(
-            f"{share:.1%} of units were outliers and were assigned to their nearest "
-            "segment; they stay flagged (is_outlier) in exports."
+            f"{share:.1%} of {noun} fit no segment at first and were assigned to their nearest "
+            "segment; exports still flag them as outliers."
         )
+    elif share > OUTLIER_FIX_AT:
+        _outlier_fixes(run, settings, share, noun)
     elif share > 0:
         st.info(
-            f"{share:.1%} of units fit no segment (outliers, segment −1). They are kept "
+            f"{share:.1%} of {noun} fit no segment (outliers, segment −1). They are kept "
             "and exported as outliers unless you assign them."
         )
         if st.button("Assign outliers to nearest segment", key="seg_assign"):
             _run(settings.replace(assign_outliers=True))
+
+
+def smaller_min_size(current: int) -> int:
+    """The next smaller minimum segment size to offer: half, at least 2."""
+    return max(2, int(current) // 2)
+
+
+def _outlier_fixes(run: pd.Series, settings: SegmentSettings, share: float, noun: str) -> None:
+    """A large outlier share comes with the two one-click fixes, each saying what it does."""
+    size = int(run.config.get("min_segment_size") or settings.min_size or 0)
+    st.warning(
+        f"{share:.0%} of {noun} fit no segment, so most of the page describes a minority. "
+        "Two ways to fix it, each reruns the segmentation:"
+    )
+    c1, c2 = st.columns(2)
+    c1.caption(
+        f"Keeps the segments as they are and puts every outlier into the segment it is closest to "
+        f"(exports still flag them), so every one of your {noun} gets a segment."
+    )
+    if c1.button(f"Assign every {noun.rstrip('s')} to its nearest segment", key="seg_fix_assign"):
+        _run(settings.replace(assign_outliers=True))
+    if size >= 3:
+        smaller = smaller_min_size(size)
+        c2.caption(
+            f"Lets groups of {smaller:,} or more {noun} count as a segment (now {size:,}): more, "
+            "smaller segments, and fewer outliers."
+        )
+        if c2.button(f"Allow smaller segments (min size {size:,} → {smaller:,})", key="seg_fix_smaller"):
+            _run(settings.replace(min_size=smaller))
 
 
 def _trends(run_id: str, info: pd.DataFrame) -> None:
@@ -227,8 +270,14 @@ def _trends(run_id: str, info: pd.DataFrame) -> None:
 
 
 runs = segment_runs(ws)
-with st.expander("Settings and run", expanded=runs.empty):
-    _settings_form(SegmentSettings.from_config(cfg))
+missing = missing_inputs("segments")
+if missing:  # no button without its inputs: say what is missing instead
+    st.info(md(missing[0].upper() + missing[1:] + "."))
+else:
+    with st.expander("Settings and run", expanded=runs.empty):
+        _settings_form(SegmentSettings.from_config(cfg))
+if runs.empty and missing:
+    st.stop()
 if runs.empty:
     st.info(
         "No segments yet: press **Run segmentation** (about a minute on the demo store; "
@@ -246,16 +295,17 @@ run = runs.set_index("run_id").loc[run_id]
 settings = run_settings(run.config)
 if run.dataset_key != dataset_version(ws):
     st.warning("Data changed since this run: run the segmentation again to include it.")
-st.caption(
-    f"Run {run_id}: {md(STRATEGY.get(run.config.get('strategy'), ''))}. Preset "
-    f"{settings.preset}, seed {settings.seed}, minimum size "
-    f"{run.config.get('min_segment_size')}. Churn: "
-    f"{md(run.metrics.get('churn_source') or 'no orders')}."
+how_computed(
+    HOW,
+    f"Run {md(run_id)}: {md(STRATEGY.get(run.config.get('strategy'), ''))}. Preset "
+    f"{md(settings.preset)}, seed {settings.seed}, minimum size "
+    f"{md(run.config.get('min_segment_size'))}. Churn: "
+    f"{md(run.metrics.get('churn_source') or 'no orders')}.",
 )
 info = _info(run_id)
 m = run.metrics
 cols = st.columns(4)
-cols[0].metric("Units", f"{m.get('n', 0):,}", m.get("unit_kind", ""), delta_color="off")
+cols[0].metric(unit_noun(m.get("unit_kind")).capitalize(), f"{m.get('n', 0):,}")
 cols[1].metric("Segments", m.get("n_segments", 0))
 cols[2].metric("Outlier share", f"{m.get('noise_share', 0):.1%}")
 cols[3].metric("With review text", f"{m.get('text_coverage', 0):.0%}")

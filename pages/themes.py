@@ -6,20 +6,28 @@ import streamlit as st
 
 from cx_core.ingest.datasets import dataset_version
 from cx_core.ingest.pii import mask_text
+from cx_core.reviews.taxonomy import current_starter
 from cx_core.themes import run as th
 from pages._run import run_stage, running_notice
-from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
+from pages._ui import get_config, get_workspace, how_computed, mask_pii_toggle, md, show_table, user_errors
 
 MAX_CARDS = 30
 
 st.title("Themes")
 running_notice("themes")
 st.caption(
-    "Review texts are embedded with MiniLM, reduced with UMAP and clustered with HDBSCAN; "
-    "distinctive words (c-TF-IDF) name each theme. Themes most of whose reviews mention an "
-    "existing aspect's seed phrases are marked as covered; the others are candidates for "
-    "the aspect taxonomy."
+    "Topics your customers write about, found in the review text itself and named by their most "
+    "distinctive words. A theme most of whose reviews mention an aspect you already track is "
+    "marked as covered; the others are new: candidates for your aspect list."
 )
+HOW = (
+    "Review texts are embedded with MiniLM, reduced with UMAP and clustered with HDBSCAN; "
+    "distinctive words (c-TF-IDF) name each theme. A theme is covered by an aspect when most "
+    "of its reviews mention that aspect's seed phrases."
+)
+#: above this share of new themes the aspect list does not fit the reviews: say so
+MOSTLY_NEW = 0.5
+PROMOTE_TOP = 5
 cfg = get_config()
 ws = get_workspace()
 
@@ -65,9 +73,10 @@ def _summary(run_id: str, m: dict, data_key: str) -> None:
         help="Reviews HDBSCAN could not place in a theme; they stay flagged even "
         "when assigned to the nearest theme.",
     )
-    st.caption(
+    how_computed(
+        HOW,
         f"Run {md(run_id)} · {m.get('skipped_short', 0):,} reviews too short for a "
-        f"theme were left out · unassigned outliers {m.get('unassigned_share', 0):.0%}."
+        f"theme were left out · unassigned outliers {m.get('unassigned_share', 0):.0%}.",
     )
     if data_key != dataset_version(ws):
         st.warning("Data changed since these themes were found: run again to include it.")
@@ -76,12 +85,11 @@ def _summary(run_id: str, m: dict, data_key: str) -> None:
 def _table(themes) -> None:
     view = themes[["theme_id", "name", "size", "share", "covered_by", "promoted_as"]].copy()
     view.insert(2, "keywords", themes["keywords"].map(lambda k: ", ".join(k[:8])))
-    view["share"] = 100 * view["share"]
-    st.dataframe(
-        view,
-        hide_index=True,
-        column_config={"share": st.column_config.NumberColumn("share", format="%.1f%%")},
+    view["covered_by"] = view["covered_by"].fillna("new")
+    view = view.rename(
+        columns={"theme_id": "Theme", "covered_by": "Covered by aspect", "promoted_as": "Added as aspect"}
     )
+    show_table(view, "themes_table", text_first=False)
 
 
 def _cards(themes, mask: bool) -> None:
@@ -102,6 +110,42 @@ def _cards(themes, mask: bool) -> None:
             for rep in t.representatives:
                 text = mask_text(rep["text"]) if mask else rep["text"]
                 st.markdown("- " + md(text))
+
+
+def new_themes(themes):
+    """Themes not covered by the aspect list and not promoted yet, largest first."""
+    new = themes[(themes.theme_id >= 0) & themes.covered_by.isna() & themes.promoted_as.isna()]
+    return new.sort_values("size", ascending=False)
+
+
+def _mostly_new(run_id: str, themes) -> None:
+    """Most themes are not in the aspect list: say so and offer to promote them in one click."""
+    real = themes[themes.theme_id >= 0]
+    new = new_themes(themes)
+    if real.empty or len(new) / len(real) <= MOSTLY_NEW:
+        return
+    starter = current_starter(ws)
+    in_use = f"the **{md(starter)}** starter list" if starter else "your aspect list"
+    st.warning(
+        f"{len(new)} of {len(real)} themes are not covered by {in_use}: it may not fit these "
+        "reviews. Pick the starter list that fits them best on the **Model** page (it shows each "
+        "list's coverage of your reviews), or add the largest new themes as aspects here."
+    )
+    top = new.head(PROMOTE_TOP)
+    st.caption(
+        "Adds these themes to the aspect list, each with its keywords as seed phrases: "
+        + md(", ".join(top["name"].astype(str)))
+        + ". Retrain the review model afterwards so it scores them."
+    )
+    if st.button(f"Promote the {len(top)} largest new themes to aspects", key="themes_promote_top"):
+        added = []
+        with user_errors():
+            for t in top.itertuples():
+                added.append(th.promote_theme(ws, run_id, int(t.theme_id), th.suggest_aspect_name(t.name)))
+        if added:
+            st.session_state["themes_version"] = st.session_state.get("themes_version", 0) + 1
+            st.session_state["themes_flash"] = "Added aspects: " + md(", ".join(added)) + "."
+            st.rerun()
 
 
 def _promote(run_id: str, themes) -> None:
@@ -147,6 +191,7 @@ if "themes_flash" in st.session_state:
     st.success(st.session_state.pop("themes_flash"))
 _summary(run_id, run["metrics"], run["dataset_key"])
 themes = _themes(run_id, st.session_state.get("themes_version", 0))
+_mostly_new(run_id, themes)
 _table(themes)
 mask = mask_pii_toggle("themes_mask")
 _cards(themes, mask)

@@ -30,18 +30,21 @@ def test_score_filter_and_escape(tmp_path, monkeypatch, tiny_dir):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Scored reviews"] == "150"
     table = at.dataframe[0].value
-    assert len(table) == 150 and {"sentiment", "method", "score", "aspects", "risk"} <= set(table)
-    assert set(table["method"]) == {"supervised"}
-    assert table["text"].str.contains("<img", regex=False).any()  # shown as text in the grid
+    assert len(table) == 150 and list(table)[0] == "Review"  # what the customer wrote comes first
+    assert {"Sentiment", "Sentiment (−1 to +1)", "Aspects", "Complaint risk (%)"} <= set(table)
+    assert not {"Review id", "Dataset id", "Sentiment method"} & set(table)  # behind a toggle
+    assert table["Review"].str.contains("<img", regex=False).any()  # shown as text in the grid
+    at.toggle(key="reviews_table_ids").set_value(True).run()
+    assert set(at.dataframe[0].value["Sentiment method"]) == {"supervised"}
     assert any("none computed yet" in c.value for c in at.caption)  # no segments yet
     for el in [*at.markdown, *at.caption, *at.success, *at.warning, *at.error, *at.info]:
         assert "<img" not in el.value, el.value
     at.multiselect(key="rv_sentiment").set_value(["negative"]).run()
     neg = at.dataframe[0].value
-    assert set(neg["sentiment"]) <= {"negative"} and len(neg) < 150
+    assert set(neg["Sentiment"]) <= {"negative"} and len(neg) < 150
     at.multiselect(key="rv_sentiment").set_value([]).run()
     at.slider(key="rv_score").set_value((0.0, 1.0)).run()
-    assert (at.dataframe[0].value["score"] >= 0).all()
+    assert (at.dataframe[0].value["Sentiment (−1 to +1)"] >= 0).all()
 
 
 def test_reviews_page_says_data_changed(tmp_path, monkeypatch, cfg, ws):

@@ -50,7 +50,7 @@ def test_discover_show_and_promote(export_env, monkeypatch):  # noqa: F811
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Themes"] == "3" and metrics["New (not in taxonomy)"] == "1"
-    assert at.dataframe[0].value["size"].sum() == len(texts) + 1
+    assert at.dataframe[0].value["Size"].sum() == len(texts) + 1
     assert len(at.expander) >= 4  # the run form + one card per theme
     for text in rendered(at):
         assert not RAW_TAG.search(text), text
@@ -69,7 +69,7 @@ def test_discover_show_and_promote(export_env, monkeypatch):  # noqa: F811
     at.button(key="themes_promote").click().run()
     assert not at.exception, at.exception
     assert any("Added aspect" in s.value for s in at.success)
-    assert at.dataframe[0].value["promoted_as"].dropna().tolist() == ["eco"]
+    assert at.dataframe[0].value["Added as aspect"].replace("", None).dropna().tolist() == ["eco"]
     assert "eco" in load_taxonomy_of_app()
 
 
