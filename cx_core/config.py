@@ -137,6 +137,7 @@ class ExplainConfig:
     rel_tol: float = 0.05  # accepted |delta| / |logit gap|
     max_length: int = 256  # tokens of a review that are explained
     threads: int = 1  # torch threads while explaining (0: leave torch's setting)
+    segment_reviews: int = 40  # reviews per segment explained for the Segments page's word lists (0: off)
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,8 @@ SETTINGS_DOC: dict[str, str] = {
     "explain.rel_tol": "accepted |convergence delta| as a share of the explained logit's change",
     "explain.max_length": "tokens of a review that are explained (longer reviews are truncated)",
     "explain.threads": "torch CPU threads while explaining (0 = leave torch's setting)",
+    "explain.segment_reviews": "reviews per segment explained (integrated gradients) for the Segments page's "
+    "'why' word lists (0 = off)",
     "batch.retrain_growth": "batch run keeps the review model until the reviews grew by more than this "
     "share since it was trained (0 = retrain on any new review)",
     "batch.refit_share": "batch run extends the last segment and theme runs (places new units / new "

@@ -100,3 +100,16 @@ def segment_aspects(ws: Workspace, run_id: str, by_month: bool = False) -> pd.Da
     )
     df = ws.query_df(sql, {"run": run_id, "scores": scores, "by_month": by_month})
     return df if by_month else df.drop(columns="month")
+
+
+def review_sample(ws: Workspace, run_id: str, per_segment: int, seed: int = 42) -> pd.DataFrame:
+    """Up to ``per_segment`` reviews with text of each segment of a run (outliers left out), drawn
+    by a seeded hash so the same run and seed give the same sample: segment_id, review_id, text."""
+    kind, scores = _run_meta(ws, run_id)
+    sql = (
+        _seg_reviews_cte(kind) + "SELECT segment_id, review_id, text FROM sr "
+        "WHERE segment_id >= 0 AND length(trim(text)) > 0 "
+        "QUALIFY row_number() OVER (PARTITION BY segment_id "
+        "ORDER BY hash(review_id || $seed), review_id) <= $n ORDER BY segment_id, review_id"
+    )
+    return ws.query_df(sql, {"run": run_id, "scores": scores, "n": int(per_segment), "seed": str(seed)})

@@ -29,6 +29,7 @@ class StageName(str, Enum):
     REVIEW_SCORES = "review_scores"
     PROFILES = "profiles"
     SEGMENTS = "segments"
+    SEGMENT_REASONS = "segment_reasons"
     THEMES = "themes"
     RECOMMEND = "recommend"
 

@@ -140,6 +140,16 @@ TABLES: dict[str, str] = {
         review_id VARCHAR NOT NULL,
         theme_id INTEGER NOT NULL,
         is_outlier BOOLEAN NOT NULL""",
+    "segment_reasons": """
+        run_id VARCHAR NOT NULL,
+        segment_run VARCHAR NOT NULL,
+        segment_id INTEGER NOT NULL,
+        direction VARCHAR NOT NULL,
+        rank INTEGER NOT NULL,
+        word VARCHAR NOT NULL,
+        score DOUBLE NOT NULL,
+        reviews INTEGER NOT NULL,
+        sampled INTEGER NOT NULL""",
     "explanations": """
         model_id VARCHAR NOT NULL,
         text_hash VARCHAR NOT NULL,

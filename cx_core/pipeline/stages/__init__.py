@@ -8,7 +8,7 @@ from cx_core.pipeline.stages.export import ExportStage
 from cx_core.pipeline.stages.ingest import IngestStage
 from cx_core.pipeline.stages.recommend import RecommendStage
 from cx_core.pipeline.stages.reviews import ReviewModelStage, ReviewScoresStage
-from cx_core.pipeline.stages.segments import SegmentsStage
+from cx_core.pipeline.stages.segments import SegmentReasonsStage, SegmentsStage
 from cx_core.pipeline.stages.text import EmbedStage
 from cx_core.pipeline.stages.themes import ThemesStage
 
@@ -21,6 +21,7 @@ STAGES: dict[str, Stage] = {
         ReviewScoresStage(),
         ProfilesStage(),
         SegmentsStage(),
+        SegmentReasonsStage(),
         ThemesStage(),
         RecommendStage(),
         ExportStage(),

@@ -69,3 +69,50 @@ class SegmentsStage:
         return run_segmentation(
             ctx.ws, ctx.settings_for(self), progress, encoder=self._encoder(ctx), model=ctx.cfg.model
         )
+
+
+class SegmentReasonsStage:
+    """The words that pushed each segment's reviews towards negative or positive sentiment
+    (integrated gradients over a seeded sample per segment, summed), for the newest segment run."""
+
+    name = "segment_reasons"
+    needs = ("segments",)
+
+    def settings(self, cfg: Config) -> Any:
+        """:class:`~cx_core.segments.reasons.ReasonSettings` from the ``explain`` section."""
+        from cx_core.segments.reasons import ReasonSettings
+
+        return ReasonSettings.from_config(cfg)
+
+    def missing(self, ctx: StageContext) -> str | None:
+        """Needs reviews, a segment run and a non-zero sample size."""
+        if not ctx.settings_for(self).reviews_per_segment:
+            return "turned off (explain.segment_reviews = 0)"
+        if not ctx.count("reviews"):
+            return "no reviews loaded"
+        return None if self._segment_run(ctx) else "no segment run yet"
+
+    def fingerprint(self, ctx: StageContext) -> str:
+        """The newest segment run, the newest model and the settings."""
+        from cx_core.reviews.store import latest_model
+
+        model = latest_model(ctx.ws)
+        return fingerprint(
+            self._segment_run(ctx),
+            model["model_id"] if model else "zero-shot",
+            asdict(ctx.settings_for(self)),
+        )
+
+    def _segment_run(self, ctx: StageContext) -> str | None:
+        return ctx.settings_for(self).segment_run or runs.latest_id(ctx.ws, runs.StageName.SEGMENTS)
+
+    def run(self, ctx: StageContext, progress: Progress) -> StageResult:
+        """Explain the chosen (default: newest) segment run's sample and store the word lists."""
+        from cx_core.segments.reasons import compute_reasons, reason_model
+
+        segment_run = self._segment_run(ctx)
+        progress(0.0, "loading the review model")
+        model = reason_model(ctx.ws, ctx.cfg)
+        res = compute_reasons(ctx.ws, segment_run, model, ctx.settings_for(self), progress)
+        extra = {"reviews": res.reviews, "seconds_per_review": round(res.seconds_per_review, 3)}
+        return StageResult("done", run_id=res.run_id, extra=extra, output=res)

@@ -1,0 +1,102 @@
+"""The Segments page's "why" section: the words that pushed each segment's reviews towards
+negative or positive sentiment, next to its representative reviews with per-word highlighting."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+import streamlit as st
+
+from cx_core.explain.render import highlighted_text
+from cx_core.ingest.pii import mask_text
+from cx_core.ingest.pii_scrub import mask_generated
+from cx_core.pipeline.jobs import describe_eta
+from cx_core.segments.reasons import (
+    NEGATIVE,
+    POSITIVE,
+    ReasonSettings,
+    latest_reasons,
+    representative_explanation,
+    seconds_per_review,
+)
+from pages._run import run_stage
+from pages._ui import get_config, md
+
+#: a first guess of the cost of one review on a 2-core CPU before this machine measured one
+FIRST_GUESS_S = 1.0
+
+
+def _word_list(words: pd.DataFrame, direction: str, mask: bool) -> str:
+    rows = words[words["direction"] == direction].sort_values("rank")
+    shown = [f"**{md(mask_text(w) if mask else w)}** ({n})" for w, n in zip(rows["word"], rows["reviews"])]
+    return ", ".join(shown) or "—"
+
+
+def _estimate(ws, info: pd.DataFrame) -> str:
+    settings = ReasonSettings.from_config(get_config())
+    segments = int((info["segment_id"] >= 0).sum())
+    reps = int(info.loc[info["segment_id"] >= 0, "representatives"].map(len).sum())
+    reviews = segments * settings.reviews_per_segment + reps
+    per = seconds_per_review(ws)
+    eta = describe_eta(reviews * (per or FIRST_GUESS_S))
+    source = "measured on this machine" if per else "a first guess"
+    return f"up to {reviews:,} reviews, {eta} ({source})"
+
+
+def _segment_block(ws, meta: dict, row: pd.Series, words: pd.DataFrame, mask: bool) -> None:
+    mine = words[words["segment_id"] == row.segment_id]
+    sampled = int(mine["sampled"].max()) if len(mine) else 0
+    name = mask_generated(row["name"]) if mask else row["name"]
+    with st.expander(md(f"{row.segment_id} · {name}"), expanded=False):
+        c1, c2 = st.columns(2)
+        c1.markdown("Pushed towards **negative**: " + _word_list(mine, NEGATIVE, mask))
+        c2.markdown("Pushed towards **positive**: " + _word_list(mine, POSITIVE, mask))
+        st.caption(f"From {sampled:,} sampled reviews; (n) = reviews with the word.")
+        for rep in row.representatives:
+            expl = representative_explanation(ws, meta, str(rep.get("text", "")))
+            if expl is not None:
+                st.html(f'<div style="line-height:1.8">{highlighted_text(expl, mask_pii=mask)}</div>')
+
+
+def _run(run_id: str) -> None:
+    settings = replace(ReasonSettings.from_config(get_config()), segment_run=run_id)
+    if run_stage("segment_reasons", settings) is not None:
+        st.rerun()
+
+
+def reasons_section(ws, run_id: str, info: pd.DataFrame, mask: bool) -> None:
+    """Per segment: the words that pushed its reviews' sentiment, and its representative reviews
+    coloured word by word (red: towards negative, green: towards positive); a job button when
+    they were not computed for this run yet."""
+    st.subheader("Why each segment feels the way it does")
+    meta, words = latest_reasons(ws, run_id)
+    if meta is None:
+        st.info(
+            "Find the words that made each segment's reviews positive or negative: the review model "
+            f"explains a sample of every segment's reviews ({md(_estimate(ws, info))}). It runs in the "
+            "background; you can leave this page."
+        )
+        if st.button("Find the words behind each segment", key="seg_reasons_run"):
+            _run(run_id)
+        return
+    if str(meta.get("model_id", "")).startswith("zero-shot"):
+        st.warning(
+            "Rough: these words come from the untrained zero-shot sentiment model. Train the review "
+            "model on your ratings (Model page) and run this again for words you can rely on."
+        )
+    for _, row in info[info["segment_id"] >= 0].iterrows():
+        _segment_block(ws, meta, row, words, mask)
+    m = meta.get("metrics", {})
+    with st.expander("How this was computed"):
+        st.markdown(
+            "Integrated gradients (Captum) attribute the review model's *positive minus negative* "
+            "sentiment score to each word of a seeded sample of every segment's reviews; a word's "
+            "figure is its summed push divided by the sample size, and it must occur in at least two "
+            f"sampled reviews. {int(m.get('reviews', 0)):,} reviews took "
+            f"{float(m.get('seconds', 0)):,.0f} s ({float(m.get('seconds_per_review', 0)):.2f} s each) "
+            f"with model {md(str(meta.get('model_id', '')))}. Emails, phone numbers, long digit runs "
+            "and punctuation are never listed."
+        )
+    if st.button("Compute again", key="seg_reasons_again"):
+        _run(run_id)
