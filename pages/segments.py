@@ -22,6 +22,7 @@ from cx_core.plots.segments import (
 from cx_core.segments.query import load_units, segment_aspects, segment_runs, segment_timeline
 from cx_core.segments.run import PRESETS, SegmentSettings, load_segment_info, make_encoder, run_settings
 from pages._run import missing_inputs, run_stage, running_notice
+from pages._segment_reasons import reasons_section
 from pages._ui import currency, get_config, get_workspace, how_computed, mask_pii_toggle, md
 
 UNITS = ("auto", "customer", "review")
@@ -330,6 +331,7 @@ grid = st.columns(2)
 for i, (_, row) in enumerate(info.iterrows()):
     with grid[i % 2]:
         _card(row, mask)
+reasons_section(ws, run_id, info, mask)
 if len(info) > 1:
     _compare(info, unit_noun(m.get("unit_kind")))
 aspects = _aspects(run_id, False)
