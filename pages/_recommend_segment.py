@@ -19,7 +19,7 @@ from cx_core.segments.actions import (
 from cx_core.segments.query import segment_runs
 from cx_core.segments.run import load_segment_info
 from cx_core.store.db import Workspace
-from pages._ui import md, user_errors
+from pages._ui import md, show_table, user_errors
 
 
 def _rules_editor(ws: Workspace) -> list | None:
@@ -103,7 +103,7 @@ def _show_segment(ws: Workspace, run_id: str, row: pd.Series, seg: int) -> None:
     if mine.empty:
         st.info("No product has 3 or more buyers here and a lift above 1.")
     else:
-        st.dataframe(mine.round(3), hide_index=True)
+        show_table(mine, "nba_products", text_first=False)
     recs = segment_recommended_items(ws, run_id, seg)
     st.markdown(
         "**Most recommended to its members** (newest recommendation run, with the most frequent reason)"
@@ -111,4 +111,4 @@ def _show_segment(ws: Workspace, run_id: str, row: pd.Series, seg: int) -> None:
     if recs.empty:
         st.info("No recommendations for these members yet: compute them in *Customer* mode.")
     else:
-        st.dataframe(recs.round(3), hide_index=True)
+        show_table(recs, "nba_recs", text_first=False)

@@ -31,6 +31,7 @@ from pages._ui import (
     get_workspace,
     mask_pii_toggle,
     md,
+    show_table,
     user_errors,
 )
 
@@ -243,7 +244,9 @@ def _confirm_load(path: str, name: str, kind: str, mapping: dict, report, opts) 
                 )
             st.session_state.pop("_cx_pending", None)
             _forget_upload(path)
-            st.session_state["_cx_loaded"] = f"Loaded {done.rows_loaded:,} rows as dataset {done.dataset_id}."
+            st.session_state["_cx_loaded"] = (
+                f"Loaded {done.rows_loaded:,} rows from {md(name or 'the file')}."
+            )
             st.rerun()
 
 
@@ -289,14 +292,14 @@ def _browse_section() -> None:
                 st.rerun()
         return
     _demo_notice()
-    st.dataframe(datasets, hide_index=True)
+    show_table(datasets, "datasets_table", text_first=False)
     if allowed("delete"):
         _delete_control(datasets)
     mask = mask_pii_toggle("data_mask")
     tabs = st.tabs([k.capitalize() for k in KINDS])
     for tab, kind in zip(tabs, KINDS):
         with tab:
-            st.dataframe(sample_rows(ws, kind, cfg.ui.sample_rows, mask=mask), hide_index=True)
+            show_table(sample_rows(ws, kind, cfg.ui.sample_rows, mask=mask), f"sample_{kind}")
 
 
 def _demo_notice() -> None:
@@ -316,12 +319,16 @@ def _demo_notice() -> None:
 
 def _delete_control(datasets) -> None:
     with st.expander("Delete a dataset"):
-        target = st.selectbox("Dataset", datasets["dataset_id"].tolist(), key="del_target")
+        names = {
+            r.dataset_id: f"{r.source_name or 'unnamed'} ({r.kind}, {int(r.rows):,} rows)"
+            for r in datasets.itertuples()
+        }
+        target = st.selectbox("Dataset", list(names), format_func=names.get, key="del_target")
         sure = st.checkbox("Yes, delete it and its rows", key="del_sure")
         if st.button("Delete", disabled=not sure):
             with user_errors():
                 delete_dataset(ws, target, actor=current_actor())
-                st.success(f"Deleted {target}.")
+                st.success(f"Deleted {md(names[target])}.")
                 st.rerun()
 
 

@@ -10,16 +10,20 @@ from cx_core.explain.render import to_html, top_words_figure
 from cx_core.ingest.pii import mask_text
 from cx_core.store import runs
 from pages._run import progress_block, run_stage
-from pages._ui import get_config, get_workspace, mask_pii_toggle, md, user_errors
+from pages._ui import get_config, get_workspace, how_computed, mask_pii_toggle, md, user_errors
 
 PREDICTED = "(predicted label)"
 
 st.title("Explain")
 st.caption(
-    "Integrated gradients (Captum) attribute the model's **logit** for one label to the "
-    "words of a review: green words raised it, red words lowered it, and the words add up "
-    "to the logit's change from an empty review, up to the convergence delta shown. The "
-    "attention view shows where the encoder looked (attention rollout)."
+    "Which words made the model read a review the way it did: green words pushed it towards the "
+    "label, red words pushed it away. The second view shows which words the model paid most "
+    "attention to."
+)
+HOW = (
+    "Integrated gradients (Captum) attribute the model's logit for one label to the words of a "
+    "review: the words add up to the logit's change from an empty review, up to the convergence "
+    "delta. The attention view is attention rollout over the encoder's layers."
 )
 cfg = get_config()
 ws = get_workspace()
@@ -54,7 +58,7 @@ def _review_picker(run: tuple[str, str] | None, mask: bool):
         st.warning("No review matches that search.")
         return None
     shown = lambda t: mask_text(t) if mask else t
-    label = lambda i: f"{rows.at[i, 'review_id']} · {shown(str(rows.at[i, 'text']))[:90]}"
+    label = lambda i: shown(str(rows.at[i, "text"]))[:100]  # the text, not its id
     pick = st.selectbox(
         "Review" + (" (most negative first)" if run else ""),
         rows.index,
@@ -72,23 +76,23 @@ def _scores(run: tuple[str, str] | None, row) -> None:
         st.caption("This review has no stored scores yet (score reviews on the **Reviews** page).")
         return
     cols = st.columns(4)
-    cols[0].metric("Sentiment", str(stored["sentiment"]), help=f"Method: {stored['sentiment_method']}")
-    cols[1].metric("Sentiment score", f"{stored['sentiment_score']:+.2f}")
+    cols[0].metric("Sentiment", str(stored["sentiment"]))
+    cols[1].metric("Sentiment (−1 to +1)", f"{stored['sentiment_score']:+.2f}")
     rating = stored.get("rating_pred")
     no_rating = rating is None or rating != rating  # None or NaN
     cols[2].metric("Predicted rating", "—" if no_rating else f"{rating:.1f}")
-    cols[3].metric("Risk", f"{stored['risk']:.2f}" if stored.get("risk") is not None else "—")
+    cols[3].metric("Complaint risk", f"{stored['risk']:.0%}" if stored.get("risk") is not None else "—")
     found = stored.get("aspects")
     aspects = ", ".join(md(a) for a in (found if found is not None else []))
-    st.caption(f"Scored by model {md(run[1])}. Aspects: {aspects or 'none'}.")
+    st.caption(f"Aspects: {aspects or 'none'}.")
 
 
 def _show(result, mask: bool, what: str) -> None:
     expl = result.explanation
     st.html(to_html(expl, mask_pii=mask))
     st.plotly_chart(top_words_figure(expl, mask_pii=mask), width="stretch", key=f"fig_{what}")
-    origin = "from the cache" if result.hit else f"computed in {expl.seconds:.2f} s"
-    st.caption(f"{expl.n_tokens} tokens, {origin}.")
+    origin = "from the cache" if result.hit else f"computed in {expl.seconds:.1f} s"
+    st.caption(f"{expl.n_tokens} words and word pieces, {origin}.")
 
 
 scored = runs.latest(ws, runs.StageName.REVIEW_SCORES)
@@ -136,19 +140,22 @@ if not saved or saved[0] != state_key:
     st.stop()
 _, ig, att = saved
 expl = ig.explanation
-probs = ", ".join(f"{md(k)} {v:.2f}" for k, v in expl.outputs.items())
-st.subheader("Integrated gradients")
-st.markdown(f"Explaining **{md(expl.head)}: {md(expl.target)}** · model outputs: {probs}")
+probs = ", ".join(f"{md(k)} {v:.0%}" for k, v in expl.outputs.items())
+st.subheader("Words that decided it")
+st.markdown(f"Explaining **{md(expl.head)}: {md(expl.target)}** · the model's confidence: {probs}")
 if expl.relative_delta is not None and expl.relative_delta > cfg.explain.rel_tol:
-    st.warning(
-        f"The convergence delta is {expl.relative_delta:.0%} of the logit change even with "
-        f"{expl.n_steps} steps: read the colours as approximate."
+    st.warning("For this review the word colours are approximate: read them as a rough guide.")
+details = [f"Scored by model {md(run[1])}." if run else "", HOW]
+if expl.relative_delta is not None:
+    details.append(
+        f"Convergence delta: {expl.relative_delta:.0%} of the logit change ({expl.n_steps} steps)."
     )
 if abs(expl.outside_gap) > 1e-3:
-    st.caption(
+    details.append(
         f"{expl.outside_gap:+.3f} of the logit change reaches the head outside the "
         "attributed layers and is not split over words."
     )
+how_computed(*[d for d in details if d])
 _show(ig, mask, "ig")
-st.subheader("Attention")
+st.subheader("Where the model looked")
 _show(att, mask, "att")

@@ -12,8 +12,8 @@ from cx_core.recommend.text import is_anonymous, item_label, reviewer_label
 from cx_core.recommend.text_inputs import reviewer_reviews
 from cx_core.store import runs
 from pages import _recommend_segment
-from pages._run import run_stage, running_notice
-from pages._ui import get_workspace, md
+from pages._run import missing_note, run_stage, running_notice
+from pages._ui import get_workspace, how_computed, md, show_table
 
 st.title("Recommend")
 running_notice("recommend")
@@ -49,8 +49,14 @@ def _compute_form() -> None:
 
 
 run = runs.latest(ws, runs.StageName.RECOMMEND)
-with st.expander("Compute", expanded=run is None):
-    _compute_form()
+missing = missing_note("recommend", "Recommendations")
+if missing:  # no button without its inputs: say what is missing instead
+    st.info(missing)
+    if run is None:
+        st.stop()
+else:
+    with st.expander("Compute", expanded=run is None):
+        _compute_form()
 if run is None:
     st.info("No recommendations yet: press **Compute recommendations** (seconds).")
     st.stop()
@@ -59,8 +65,13 @@ run_id, metrics, data_key = run.run_id, run.metrics, run.dataset_key
 if data_key != dataset_version(ws):
     st.warning("Data changed since these recommendations were computed: recompute to include it.")
 st.caption(
-    f"Run {md(run_id)}: {metrics.get('customers', 0):,} customers, {metrics.get('items', 0):,} "
-    f"items, {metrics.get('seconds', 0)} s. Items a customer already bought are never recommended."
+    f"{metrics.get('customers', 0):,} customers, {metrics.get('items', 0):,} items. Items a customer "
+    "already bought are never recommended, and cancelled or returned purchases are not counted."
+)
+how_computed(
+    "Customers with orders: ALS (collaborative filtering) on who bought what; customers with reviews "
+    "only: items praised in reviews like theirs; everyone else: best sellers.",
+    f"Run {md(run_id)}, {metrics.get('seconds', 0)} s.",
 )
 customers = _customers(run_id)
 cid = st.selectbox("Customer", customers, key="recommend_pick", format_func=reviewer_label)
@@ -79,7 +90,7 @@ if cid:
     bought = pd.DataFrame() if is_anonymous(cid) else purchase_history(ws, cid)
     if not bought.empty:
         st.markdown("**What they bought**")
-        st.dataframe(bought, hide_index=True)
+        show_table(bought, "recommend_bought")
     else:
         st.markdown("**What they praised** (their reviews)")
         for rv in reviewer_reviews(ws, cid).itertuples():

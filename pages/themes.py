@@ -8,7 +8,7 @@ from cx_core.ingest.datasets import dataset_version
 from cx_core.ingest.pii import mask_text
 from cx_core.reviews.taxonomy import current_starter
 from cx_core.themes import run as th
-from pages._run import run_stage, running_notice
+from pages._run import missing_note, run_stage, running_notice
 from pages._ui import get_config, get_workspace, how_computed, mask_pii_toggle, md, show_table, user_errors
 
 MAX_CARDS = 30
@@ -173,8 +173,14 @@ def _promote(run_id: str, themes) -> None:
 
 
 runs = th.theme_runs(ws)
-with st.expander("Find themes", expanded=runs.empty):
-    _run_form()
+missing = missing_note("themes", "Theme discovery")
+if missing:  # no button without its inputs: say what is missing instead
+    st.info(missing)
+    if runs.empty:
+        st.stop()
+else:
+    with st.expander("Find themes", expanded=runs.empty):
+        _run_form()
 if runs.empty:
     st.info(
         "No themes yet: press **Discover themes** above (the first run "

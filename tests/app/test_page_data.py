@@ -24,9 +24,14 @@ def test_data_page_browse_and_mask(app_env):
     assert not at.exception, at.exception
     assert {m.label for m in at.metric} >= {"Customers", "Order lines", "Reviews"}
     customers = at.dataframe[-3].value
-    assert customers["email"].str.contains("•••").all()
+    assert customers["Email"].str.contains("•••").all()
+    assert not {"Dataset id", "Other columns (JSON)"} & set(customers)  # behind "Show ids and details"
+    shown = [d.value for d in at.dataframe]
+    assert all("None" not in d.astype(str).to_numpy().ravel().tolist() for d in shown)
+    orders = at.dataframe[-2].value
+    assert not orders["Customer"].str.endswith(".0").any()  # ids as text, never 17850.0
     at.toggle(key="data_mask").set_value(True).run()
-    assert not at.dataframe[-3].value["email"].str.contains("•••").any()
+    assert not at.dataframe[-3].value["Email"].str.contains("•••").any()
 
 
 def test_data_page_validate_and_load_hostile_file(app_env):

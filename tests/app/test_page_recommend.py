@@ -68,7 +68,7 @@ def test_recommend_page(app_env, monkeypatch):  # noqa: F811
     assert "*bold*" not in text and md_escape("*bold*") in text
     assert "a4" in lines[0]  # the co-purchased item comes first
     history = at.dataframe[0].value
-    assert isinstance(history, pd.DataFrame) and set(history["item"]) == {"a1", "a2", "a3", "b0"}
+    assert isinstance(history, pd.DataFrame) and set(history["Item code"]) == {"a1", "a2", "a3", "b0"}
 
 
 def _seed_reviews(tmp_path) -> None:
