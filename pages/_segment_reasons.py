@@ -21,7 +21,7 @@ from cx_core.segments.reasons import (
     seconds_per_review,
 )
 from pages._run import run_stage
-from pages._ui import get_config, md
+from pages._ui import get_config, how_computed, md
 
 #: a first guess of the cost of one review on a 2-core CPU before this machine measured one
 FIRST_GUESS_S = 1.0
@@ -88,15 +88,13 @@ def reasons_section(ws, run_id: str, info: pd.DataFrame, mask: bool) -> None:
     for _, row in info[info["segment_id"] >= 0].iterrows():
         _segment_block(ws, meta, row, words, mask)
     m = meta.get("metrics", {})
-    with st.expander("How this was computed"):
-        st.markdown(
-            "Integrated gradients (Captum) attribute the review model's *positive minus negative* "
-            "sentiment score to each word of a seeded sample of every segment's reviews; a word's "
-            "figure is its summed push divided by the sample size, and it must occur in at least two "
-            f"sampled reviews. {int(m.get('reviews', 0)):,} reviews took "
-            f"{float(m.get('seconds', 0)):,.0f} s ({float(m.get('seconds_per_review', 0)):.2f} s each) "
-            f"with model {md(str(meta.get('model_id', '')))}. Emails, phone numbers, long digit runs "
-            "and punctuation are never listed."
-        )
+    how_computed(
+        "Integrated gradients (Captum) attribute the review model's positive-minus-negative sentiment "
+        "score to each word of a seeded sample of every segment's reviews; a word's figure is its summed "
+        "push divided by the sample size, and it must occur in at least two sampled reviews. "
+        "Emails, phone numbers, long digit runs and punctuation are never listed.",
+        f"{int(m.get('reviews', 0)):,} reviews took {float(m.get('seconds', 0)):,.0f} s "
+        f"({float(m.get('seconds_per_review', 0)):.2f} s each) with model {md(str(meta.get('model_id', '')))}.",
+    )
     if st.button("Compute again", key="seg_reasons_again"):
         _run(run_id)
