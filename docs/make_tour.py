@@ -1,12 +1,16 @@
-"""Make the README tour: run the batch on the demo data, start the app, screenshot the main pages.
+"""Make the README tour from what a new user sees: the app's first start, then the main pages.
 
 Usage (from the project root; needs Debian ``chromium`` and Playwright, see ``tests/e2e``)::
 
-    python docs/make_tour.py            # fresh temp workspace, real MiniLM, writes docs/tour/*.jpg
-    python docs/make_tour.py --db PATH  # screenshot an existing workspace instead (no batch run)
+    python docs/make_tour.py              # fresh temp workspace, real MiniLM, writes docs/tour/*.jpg
+    python docs/make_tour.py --keep DIR   # the same, and keep the analysed workspace in DIR
+    python docs/make_tour.py --db PATH    # screenshot an existing workspace (no first start)
 
-Everything shown is computed by the app itself (``python -m cx_core run --demo``); nothing is
-staged by hand.  JPEG keeps the images small enough for the repository.
+The first run does exactly what README's two commands lead to: ``streamlit run app.py`` on a
+brand-new workspace, one browser tab on the Overview, which loads the demo store and starts the
+first-start analysis job (``ui.first_start_analysis``); the script waits, with the tab open, until
+that job has finished and the Overview shows "What to fix first", then saves each page. Nothing is
+staged by hand. JPEG keeps the images small enough for the repository.
 """
 
 from __future__ import annotations
@@ -33,8 +37,8 @@ SHOTS = [
         "explain",
         "explain",
         "Explain this review",
-        "Attention",
-        ":is(h2, h3):has-text('Integrated gradients')",
+        "Where the model looked",
+        ":is(h2, h3):has-text('Words that decided it')",
     ),
     ("customers", "customers", None, "Customers", None),
     ("segments", "segments", None, "Segments", '[data-testid="stPlotlyChart"]'),
@@ -45,9 +49,27 @@ CHARTS_DRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyCha
                        .every(e => e.querySelector('.main-svg'))"""
 
 
-def batch_run(env: dict[str, str]) -> None:
-    """Build the demo workspace headless with the real model (the same command the README gives)."""
-    subprocess.run([sys.executable, "-m", "cx_core", "run", "--demo"], cwd=ROOT, env=env, check=True)
+#: the first start on 2 busy cores: demo store load, then the whole analysis as one job
+FIRST_START_TIMEOUT_MS = 60 * 60_000
+
+
+def first_start(url: str) -> None:
+    """Open the Overview of a brand-new workspace as a new user would and keep the tab open until
+    the first-start analysis job has finished (no "Running jobs" in the sidebar) and the Overview
+    shows its results."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+        page = browser.new_page(viewport=VIEWPORT)
+        page.goto(url)
+        expect(page.get_by_text("Running jobs").first).to_be_visible(timeout=15 * 60_000)
+        print("first-start analysis running", flush=True)
+        expect(page.get_by_text("Running jobs")).to_have_count(0, timeout=FIRST_START_TIMEOUT_MS)
+        page.goto(url)
+        expect(page.get_by_role("heading", name="What to fix first").first).to_be_visible(timeout=300_000)
+        print("first-start analysis finished", flush=True)
+        browser.close()
 
 
 def _free_port() -> int:
@@ -120,12 +142,14 @@ def shoot(url: str, out: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Batch-run the demo (unless --db), start the app on it, write the screenshots."""
+    """First start on a fresh workspace (unless --db), then the screenshots."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--db", help="existing workspace to screenshot (default: build the demo in a temp dir)")
+    ap.add_argument("--db", help="existing workspace to screenshot (default: a first start in a temp dir)")
+    ap.add_argument("--keep", help="folder for the fresh workspace (kept afterwards; default: a temp dir)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "tour"))
     args = ap.parse_args(argv)
-    tmp = Path(tempfile.mkdtemp(prefix="cx_tour_"))
+    tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="cx_tour_"))
+    tmp.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CX_")}
     env.update(
         CX_DB_PATH=args.db or str(tmp / "workspace.duckdb"),
@@ -133,10 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         CX_INGEST_UPLOAD_DIR=str(tmp / "uploads"),
         PYTHONUNBUFFERED="1",
     )
-    if not args.db:
-        batch_run(env)
     proc, url = start_app(env, tmp / "streamlit.log")
     try:
+        if not args.db:
+            first_start(url)
         shoot(url, Path(args.out))
     finally:
         proc.terminate()
