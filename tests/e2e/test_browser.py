@@ -385,7 +385,7 @@ def test_upload_hostile_reviews_is_shown_literally_and_never_executed(page, app_
     _assert_nothing_executed(page)
     load.click()
 
-    done = page.get_by_test_id("stAlert").filter(has_text=re.compile(r"Loaded 3 rows as dataset"))
+    done = page.get_by_test_id("stAlert").filter(has_text=re.compile(r"Loaded 3 rows from"))
     expect(done).to_be_visible()
     dataset_id = re.search(r"dataset (ds_\w+)", done.inner_text()).group(1)
     _wait_idle(page)
