@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Mapping
@@ -35,7 +35,17 @@ from cx_core.ingest.messages import reader_message
 from cx_core.ingest.numbers import detect_style, parse_number_sql, parsed_examples
 from cx_core.ingest.options import LoadOptions
 from cx_core.ingest.plan import ReadPlan, column_kinds, stage_sql, text_fields
-from cx_core.ingest.readers import InputFileError, SourceFile, drop_utf8_copy, inspect_file, reader_sql
+from cx_core.ingest.readers import (
+    InputFileError,
+    SourceFile,
+    drop_head_of,
+    drop_utf8_copy,
+    inspect_file,
+    reader_sql,
+    sniff,
+    with_copy,
+    with_head,
+)
 from cx_core.ingest.transforms import detect_ts_format, ts_expr
 from cx_core.progress import Progress
 from cx_core.store.audit import record_audit
@@ -111,24 +121,35 @@ class _DryRun(Exception):
 
 def read_sample(ws: Workspace, src: SourceFile, n: int = 20_000) -> tuple[SourceFile, pd.DataFrame]:
     """The first ``n`` rows of the file (as DuckDB reads them); retries a CSV as Latin-1 when
-    UTF-8 decoding fails.  The column names are the sample's columns."""
+    UTF-8 decoding fails.  The column names are the sample's columns.
+
+    A CSV is sampled from its decoded head (:func:`cx_core.ingest.readers.with_head`), whose
+    dialect is sniffed once and kept on the returned file for the full read; the caller
+    deletes the head with :func:`cx_core.ingest.readers.drop_utf8_copy`.
+    """
     for attempt in range(2):
-        reader, params = reader_sql(src)
         try:
+            if src.fmt == "csv":
+                src = with_head(src, n)
+                with ws.cursor() as cur:
+                    src = sniff(cur, src)
+            reader, params = reader_sql(src, head=src.fmt == "csv")
             return src, ws.query_df(f"SELECT * FROM {reader} LIMIT ?", [*params, int(n)])
         except duckdb.Error as exc:
             msg = str(exc)
             if attempt == 0 and src.fmt == "csv" and src.encoding == "utf-8" and "unicode" in msg.lower():
-                src = SourceFile(**{**asdict(src), "encoding": "latin-1"})
+                src = replace(src, encoding="latin-1")
                 continue
+            drop_utf8_copy(src)
             raise InputFileError(_reader_message(src, msg)) from exc
     raise AssertionError("unreachable")
 
 
 def read_columns(ws: Workspace, src: SourceFile) -> tuple[SourceFile, list[str]]:
-    """The file's column names (see :func:`read_sample`)."""
+    """The file's column names (see :func:`read_sample`); no head file is left behind."""
     src, df = read_sample(ws, src, 1)
-    return src, [str(c) for c in df.columns]
+    drop_head_of(src)
+    return replace(src, head=None), [str(c) for c in df.columns]
 
 
 def _reader_message(src: SourceFile, msg: str) -> str:
@@ -177,7 +198,7 @@ def load_file(
     workspace changes.
     """
     (progress or (lambda f, m: None))(0.02, "Checking the file")
-    first = inspect_file(path, name, max_expanded_bytes)
+    first = inspect_file(path, name, max_expanded_bytes, defer_csv_expansion=True)
     try:
         return _validate_and_load(
             ws,
@@ -214,6 +235,25 @@ def _validate_and_load(
 
         first = with_sheet(first, opts.sheet)
     src, sample = read_sample(ws, first, sample_rows)
+    try:
+        return _check_and_load(ws, src, sample, kind, mapping, dry_run, replace_dataset, step, actor, opts)
+    finally:
+        drop_head_of(src)
+
+
+def _check_and_load(
+    ws: Workspace,
+    src: SourceFile,
+    sample: pd.DataFrame,
+    kind: str,
+    mapping: Mapping[str, str | None] | None,
+    dry_run: bool,
+    replace_dataset: str | None,
+    step: Progress,
+    actor: Actor,
+    opts: LoadOptions,
+) -> LoadReport:
+    """Check the mapping and formats on the sample, then read, check and load the whole file."""
     columns = [str(c) for c in sample.columns]
     mapping = dict(mapping) if mapping is not None else suggest_mapping(kind, columns, sample)
     problems = mapping_problems(kind, mapping, columns)
@@ -233,6 +273,9 @@ def _validate_and_load(
     step(0.1, "Detecting number and date formats")
     _detect_numbers(ws, kind, mapping, sample, plan, opts, report)
     plan.ts_formats = _detect_formats(ws, kind, mapping, sample, report)
+    step(0.12, "Reading the file")
+    src = with_copy(src)  # gzip / Windows-1252: decompressed or converted once, capped, scanned
+    plan.control_free = src.fmt == "csv" and src.control_free
     suffix = uuid.uuid4().hex[:12]
     reader, params = reader_sql(src, rejects_suffix=suffix if src.fmt == "csv" else None)
     try:
@@ -634,10 +677,6 @@ def peek_file(
         from cx_core.ingest.excel import with_sheet
 
         first = with_sheet(first, sheet)
-    src, columns = read_columns(ws, first)
-    reader, params = reader_sql(src)
-    try:
-        df = ws.query_df(f"SELECT * FROM {reader} LIMIT ?", [*params, int(n)])
-    except duckdb.Error as exc:
-        raise InputFileError(_reader_message(src, str(exc))) from exc
-    return src, columns, df.astype(str)
+    src, df = read_sample(ws, first, n)  # a CSV's head only: nothing is decompressed or converted
+    drop_head_of(src)
+    return replace(src, head=None), [str(c) for c in df.columns], df.astype(str)

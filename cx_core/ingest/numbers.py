@@ -56,39 +56,51 @@ def _sql_str(pattern: str) -> str:
     return "'" + pattern.replace("'", "''") + "'"
 
 
-def _clean(r: str) -> str:
-    return f"regexp_replace({r}, {_sql_str(_STRIP)}, '', 'g')"
+def _clean(r: str, also: str = "") -> str:
+    """``r`` without currency signs and spaces (and the characters in ``also``)."""
+    pattern = _STRIP[:-1] + also + "]" if also else _STRIP
+    return f"regexp_replace({r}, {_sql_str(pattern)}, '', 'g')"
 
 
-def raw_text(col: str, nested: bool = False) -> str:
-    """The source column as trimmed text (JSON text for nested values), NULL when blank."""
+def raw_text(col: str, nested: bool = False, pre: bool = False) -> str:
+    """The source column as trimmed text (JSON text for nested values), NULL when blank;
+    ``pre``: the column already holds that text."""
+    if pre:
+        return quote_ident(col)
     v = f"to_json({quote_ident(col)})::VARCHAR" if nested else f"CAST({quote_ident(col)} AS VARCHAR)"
     return f"NULLIF(trim({v}), '')"
 
 
-def parse_number_sql(col: str, decimal: str, native: bool = False, nested: bool = False) -> str:
+def parse_number_sql(
+    col: str, decimal: str, native: bool = False, nested: bool = False, pre: bool = False
+) -> str:
     """SQL that reads ``col`` as a DOUBLE written with a decimal ``point`` or ``comma``.
 
     Thousands separators must group by three (``1,234,567.5`` / ``1.234.567,5``); anything
     else (``2,55`` in a decimal-point column) gives NULL, counted as "could not be parsed"
     rather than read as 255.  NaN and infinity are kept so that they can be refused by name.
-    ``native`` columns (Parquet/JSON numbers) are cast directly.
+    ``native`` columns (Parquet/JSON numbers) are cast directly; ``pre``: the column already
+    holds trimmed text (see :func:`raw_text`).
     """
     if native:
         return f"TRY_CAST({quote_ident(col)} AS DOUBLE)"
-    r = raw_text(col, nested)
+    r = raw_text(col, nested, pre)
+    # The check and the value strip the text with different patterns on purpose: DuckDB
+    # computes an expression written twice once for every row, before COALESCE or CASE
+    # pick the rows that need it, and these fallbacks are needed by few rows.
     c = _clean(r)
     special = f"CASE WHEN NOT isfinite(TRY_CAST({r} AS DOUBLE)) THEN TRY_CAST({r} AS DOUBLE) END"
     if decimal == "comma":
+        value = f"replace({_clean(r, '.')}, ',', '.')"
         return (
             f"coalesce(CASE WHEN regexp_full_match({c}, {_sql_str(_COMMA_OK)}) THEN "
-            f"TRY_CAST(replace(replace({c}, '.', ''), ',', '.') AS DOUBLE) END, {special})"
+            f"TRY_CAST({value} AS DOUBLE) END, {special})"
         )
     if decimal != "point":
         raise ValueError(f"unknown decimal style {decimal!r}")
     return (
         f"coalesce(TRY_CAST({r} AS DOUBLE), CASE WHEN regexp_full_match({c}, "
-        f"{_sql_str(_POINT_OK)}) THEN TRY_CAST(replace({c}, ',', '') AS DOUBLE) END)"
+        f"{_sql_str(_POINT_OK)}) THEN TRY_CAST({_clean(r, ',')} AS DOUBLE) END)"
     )
 
 

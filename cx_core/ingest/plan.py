@@ -45,6 +45,7 @@ class ReadPlan:
     native: set[str] = field(default_factory=set)  # source columns already typed as numbers
     rest: list[str] = field(default_factory=list)  # unmapped source columns
     attrs: list[str] = field(default_factory=list)  # unmapped columns kept as attrs_json
+    control_free: bool = False  # the file has no control bytes but line breaks: skip those scans
 
 
 def column_kinds(types: Mapping[str, str]) -> tuple[set[str], set[str]]:
@@ -58,19 +59,44 @@ def column_kinds(types: Mapping[str, str]) -> tuple[set[str], set[str]]:
     return nested, native
 
 
-def _field_expr(spec, col: str, plan: ReadPlan) -> str:
-    nested = col in plan.nested
+def _field_expr(spec, col: str, plan: ReadPlan, trimmed: set[str]) -> str:
+    """The typed value of a field, from its source column as trimmed text (see
+    :func:`trimmed_columns`; a native number column is cast directly)."""
     if spec.vtype == "ts":
-        return ts_expr(col, plan.ts_formats[spec.name])
+        return ts_expr(col, plan.ts_formats[spec.name], pre=True)
     if spec.vtype == "num":
-        return parse_number_sql(
-            col, plan.decimals.get(spec.name, "point"), native=col in plan.native, nested=nested
-        )
+        native = col not in trimmed
+        return parse_number_sql(col, plan.decimals.get(spec.name, "point"), native=native, pre=not native)
     if spec.vtype == "label":
-        return label_expr(col)
+        return label_expr(col, pre=True)
     if spec.vtype == "id":
-        return id_expr(col, nested)
-    return raw(col, nested)  # control characters are removed in finish_sql, on flagged rows only
+        return id_expr(col, pre=True)
+    return raw(col, pre=True)  # control characters are removed in finish_sql, on flagged rows only
+
+
+def trimmed_columns(kind: str, mapping: Mapping[str, str | None], plan: ReadPlan) -> list[str]:
+    """The mapped source columns read as text: each is trimmed once per row (and nested JSON
+    turned into JSON text) before the typed expressions, which then use it several times;
+    a native number column mapped only to number fields is left as it is."""
+    cols: dict[str, None] = {}
+    for spec in fields_for(kind):
+        col = mapping.get(spec.name)
+        if col and not (spec.vtype == "num" and col in plan.native):
+            cols[col] = None
+    return list(cols)
+
+
+def _control_flag(name: str, cols: list[str], pattern: str, plan: ReadPlan) -> str:
+    """``name``: whether some of ``cols`` holds a control character.  A regular expression per
+    row, unless the file is control-free: then no text can hold one and an id only a line
+    break (a quoted multi-line field), which ``contains`` finds at memchr speed."""
+    quoted = [quote_ident(c) for c in cols]
+    if not plan.control_free:
+        return f"coalesce(regexp_matches(concat_ws('', {', '.join(quoted)}), '{pattern}'), false) AS {name}"
+    if pattern == TEXT_CONTROL:
+        return f"false AS {name}"
+    tests = " OR ".join(f"contains({q}, chr({b}))" for q in quoted for b in (10, 13))
+    return f"coalesce({tests}, false) AS {name}"
 
 
 def select_list(kind: str, mapping: Mapping[str, str | None], plan: ReadPlan) -> list[str]:
@@ -79,23 +105,22 @@ def select_list(kind: str, mapping: Mapping[str, str | None], plan: ReadPlan) ->
     characters) and ``_idctl`` (some id did).  One regular expression per row for all text
     fields and one for all ids: these scans are the costly part of a load."""
     exprs, texts, ids = [], [], []
+    trimmed = set(trimmed_columns(kind, mapping, plan))
     for spec in fields_for(kind):
         col = mapping.get(spec.name)
         if not col:
             exprs.append(f"NULL AS {spec.name}")
             continue
-        exprs.append(f"{_field_expr(spec, col, plan)} AS {spec.name}")
+        exprs.append(f"{_field_expr(spec, col, plan, trimmed)} AS {spec.name}")
         if spec.vtype in ("ts", "num"):
-            exprs.append(f"({raw(col)} IS NOT NULL) AS _has_{spec.name}")
+            exprs.append(f"({quote_ident(col)} IS NOT NULL) AS _has_{spec.name}")
         elif spec.vtype in ("str", "text"):
-            texts.append(raw(col, col in plan.nested))
+            texts.append(col)
         elif spec.vtype == "id":
-            ids.append(raw(col, col in plan.nested))
-    for name, parts, pattern in (("_ctl", texts, TEXT_CONTROL), ("_idctl", ids, ID_CONTROL)):
-        if parts:
-            exprs.append(
-                f"coalesce(regexp_matches(concat_ws('', {', '.join(parts)}), '{pattern}'), false) AS {name}"
-            )
+            ids.append(col)
+    for name, cols, pattern in (("_ctl", texts, TEXT_CONTROL), ("_idctl", ids, ID_CONTROL)):
+        if cols:
+            exprs.append(_control_flag(name, cols, pattern, plan))
     return exprs
 
 
@@ -106,6 +131,7 @@ def text_fields(kind: str, mapping: Mapping[str, str | None]) -> list[str]:
 
 def stage_sql(kind: str, mapping: Mapping[str, str | None], plan: ReadPlan, reader: str) -> str:
     """The SELECT over the file's reader that yields the staged rows."""
+    trimmed = trimmed_columns(kind, mapping, plan)
     cols = select_list(kind, mapping, plan)
     if plan.attrs:
         struct = ", ".join(
@@ -120,6 +146,9 @@ def stage_sql(kind: str, mapping: Mapping[str, str | None], plan: ReadPlan, read
         cols.append(f"to_json({{{struct}}})::VARCHAR AS attrs_json")
     if kind == "orders" and plan.rest:
         cols.append(f"hash({', '.join(quote_ident(c) for c in plan.rest)}) AS {REST_HASH}")
+    if trimmed:
+        pre = ", ".join(f"{raw(c, c in plan.nested)} AS {quote_ident(c)}" for c in trimmed)
+        reader = f"(SELECT * REPLACE ({pre}) FROM {reader})"
     return finish_sql(kind, mapping).format(stage=f"SELECT {', '.join(cols)} FROM {reader}")
 
 

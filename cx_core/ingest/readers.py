@@ -14,9 +14,17 @@ import gzip
 import hashlib
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from cx_core.ingest.csv_head import (
+    HEAD_MAX_BYTES,
+    CsvDialect,
+    drop_head,
+    has_control_bytes,
+    sniff_dialect,
+    write_head,
+)
 from cx_core.ingest.errors import InputFileError
 
 SNIFF_BYTES = 1 << 20
@@ -38,15 +46,26 @@ class SourceFile:
     sha256: str
     max_expanded: int = DEFAULT_MAX_EXPANDED  # bytes a decompressed stream or UTF-8 copy may reach
     sheet: str | None = None  # Excel: the sheet read (None: the first)
+    head: str | None = None  # CSV: the decoded head file the sample and the sniffer read
+    dialect: CsvDialect | None = None  # CSV: sniffed on the head, reused by the full read
+    copy: str | None = None  # CSV: the plain UTF-8 copy the full read reads (gzip, Windows-1252)
+    control_free: bool = False  # CSV: True when the file as read has no control bytes but CR/LF
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 22) -> str:
     """Streaming sha256 of a file (memory stays flat for any size)."""
-    h = hashlib.sha256()
+    return hash_and_scan(path, chunk)[0]
+
+
+def hash_and_scan(path: str | Path, chunk: int = 1 << 22) -> tuple[str, bool]:
+    """Streaming sha256 of a file and whether it is free of control bytes (other than line
+    breaks), in one pass."""
+    h, clean = hashlib.sha256(), True
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             h.update(block)
-    return h.hexdigest()
+            clean = clean and not has_control_bytes(block)
+    return h.hexdigest(), clean
 
 
 def _head(path: Path, compressed: bool) -> bytes:
@@ -126,12 +145,20 @@ def check_expanded_size(path: str | Path, name: str, limit: int, chunk: int = 1 
     return total
 
 
-def inspect_file(path: str | Path, name: str | None = None, max_expanded: int | None = None) -> SourceFile:
+def inspect_file(
+    path: str | Path,
+    name: str | None = None,
+    max_expanded: int | None = None,
+    *,
+    defer_csv_expansion: bool = False,
+) -> SourceFile:
     """Check that a file is there, non-empty and text-like, and guess format and encoding.
 
     A gzip file whose content is bigger than ``max_expanded`` bytes (default
-    ``DEFAULT_MAX_EXPANDED``) is refused.  Raises :class:`InputFileError` with a
-    message for the user when the file cannot be used.
+    ``DEFAULT_MAX_EXPANDED``) is refused; with ``defer_csv_expansion`` a gzip CSV is
+    measured later, while :func:`utf8_copy` decompresses it (the one pass a load makes,
+    stopped at the same cap before anything is written).  Raises :class:`InputFileError`
+    with a message for the user when the file cannot be used.
     """
     limit = int(max_expanded or DEFAULT_MAX_EXPANDED)
     p = Path(path)
@@ -159,51 +186,75 @@ def inspect_file(path: str | Path, name: str | None = None, max_expanded: int | 
             f"'{name}' looks like a binary file (or UTF-16 text), not CSV or JSON lines. "
             "Export it as UTF-8 CSV and try again."
         )
-    if compressed:
+    if compressed and not (defer_csv_expansion and fmt == "csv"):
         check_expanded_size(p, name, limit)
-    return SourceFile(str(p), name, fmt, _guess_encoding(head), compressed, size, file_sha256(p), limit)
-
-
-def _latin1_fallback(exc: UnicodeDecodeError) -> tuple[str, int]:
-    """Decode the 5 bytes Windows-1252 leaves undefined as their Latin-1 code points."""
-    return "".join(chr(b) for b in exc.object[exc.start : exc.end]), exc.end
-
-
-codecs.register_error("cx_latin1", _latin1_fallback)
+    sha, clean = hash_and_scan(p)
+    plain = fmt == "csv" and not compressed
+    return SourceFile(
+        str(p), name, fmt, _guess_encoding(head), compressed, size, sha, limit, control_free=plain and clean
+    )
 
 
 def utf8_copy(src: SourceFile, chunk: int = 1 << 22) -> str:
-    """Path of a UTF-8 copy of a non-UTF-8 CSV, decoded as Windows-1252 (a superset of Latin-1).
+    """Path of a plain UTF-8 copy of a gzip or non-UTF-8 CSV (Windows-1252, a superset of
+    Latin-1, is decoded).
 
     DuckDB reads only UTF-8, UTF-16 and strict Latin-1; a CSV saved by Excel on Windows
-    (curly quotes, the euro sign, dashes: bytes 0x80-0x9F) is none of them.  The copy is
-    streamed (memory stays flat), written 0600 in the temp folder, reused for the same content
-    until :func:`drop_utf8_copy` (every load ends with it), and refused with a message once
-    it passes ``src.max_expanded`` bytes.
+    (curly quotes, the euro sign, dashes: bytes 0x80-0x9F) is none of them.  A gzip file is
+    decompressed here once: the copy is what its size cap is measured on, and DuckDB reads a
+    plain file with all its threads (a gzip stream with one).  The copy is streamed (memory
+    stays flat), written 0600 in the temp folder, reused for the same content until
+    :func:`drop_utf8_copy` (every load ends with it), and refused with a message once it
+    passes ``src.max_expanded`` bytes.
     """
+    return _copy(src, chunk)[0]
+
+
+def with_copy(src: SourceFile, chunk: int = 1 << 22) -> SourceFile:
+    """``src`` with its plain UTF-8 copy made (see :func:`utf8_copy`) and ``control_free``
+    measured on it, in the same pass; ``src`` itself when it needs no copy."""
+    if not needs_copy(src):
+        return src
+    path, clean = _copy(src, chunk)
+    return replace(src, copy=path, control_free=bool(clean))
+
+
+def _copy(src: SourceFile, chunk: int) -> tuple[str, bool | None]:
+    """The copy's path and whether it is free of control bytes (None: an earlier copy reused)."""
     out = utf8_copy_path(src)
     if out.exists():
-        return str(out)
+        return str(out), None
     out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     drop_stale_copies(out.parent)
     opener = gzip.open if src.compressed else open
-    decoder = codecs.getincrementaldecoder("cp1252")(errors="cx_latin1")
+    decode = (
+        codecs.getincrementaldecoder("cp1252")(errors="cx_latin1").decode if src.encoding != "utf-8" else None
+    )
     fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".part")
     try:
-        with opener(src.path, "rb") as fin, os.fdopen(fd, "w", encoding="utf-8", newline="") as fout:
-            written = 0
+        with opener(src.path, "rb") as fin, os.fdopen(fd, "wb") as fout:
+            written, clean = 0, True
             while block := fin.read(chunk):
-                text = decoder.decode(block)
-                written += len(text.encode("utf-8"))
+                data = decode(block).encode("utf-8") if decode else block
+                written += len(data)
                 if written > src.max_expanded:
                     raise InputFileError(too_big_message(src.name, src.max_expanded))
-                fout.write(text)
-            fout.write(decoder.decode(b"", final=True))
+                clean = clean and not has_control_bytes(data)
+                fout.write(data)
+            if decode:
+                fout.write(decode(b"", final=True).encode("utf-8"))
         os.replace(tmp, out)
+    except (OSError, EOFError) as exc:
+        raise InputFileError(f"'{src.name}' could not be read and copied ({exc}).") from exc
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return str(out)
+    return str(out), clean
+
+
+def needs_copy(src: SourceFile) -> bool:
+    """Whether the full read of a CSV goes through :func:`utf8_copy` (gzip or not UTF-8)."""
+    return src.fmt == "csv" and (src.compressed or src.encoding != "utf-8")
 
 
 def utf8_copy_path(src: SourceFile) -> Path:
@@ -212,11 +263,35 @@ def utf8_copy_path(src: SourceFile) -> Path:
 
 
 def drop_utf8_copy(src: SourceFile) -> None:
-    """Delete the UTF-8 copy of ``src`` if there is one (after a load, successful or not)."""
+    """Delete the UTF-8 copy and the head file of ``src`` if there are (after a load,
+    successful or not)."""
     try:
         utf8_copy_path(src).unlink()
     except FileNotFoundError:
         pass
+    drop_head_of(src)
+
+
+def drop_head_of(src: SourceFile) -> None:
+    """Delete the head file of ``src`` (never the file itself, which a small file's head is)."""
+    if src.head and src.head != src.path:
+        drop_head(src.head)
+
+
+def with_head(src: SourceFile, rows: int) -> SourceFile:
+    """``src`` with its head written (see :mod:`cx_core.ingest.csv_head`); a small plain UTF-8
+    file is its own head.  Any previous head of ``src`` is deleted."""
+    drop_head_of(src)
+    cap = min(HEAD_MAX_BYTES, src.max_expanded + 1)
+    if not needs_copy(src) and src.size <= cap:
+        return replace(src, head=src.path, dialect=None)
+    head, _ = write_head(src.path, src.compressed, src.encoding, rows, utf8_copy_path(src).parent, cap)
+    return replace(src, head=head, dialect=None)
+
+
+def sniff(cur, src: SourceFile) -> SourceFile:
+    """``src`` with the dialect DuckDB sniffs on its head (call :func:`with_head` first)."""
+    return replace(src, dialect=sniff_dialect(cur, src.head, CSV_OPTIONS + ", ignore_errors=true"))
 
 
 def drop_stale_copies(folder: Path | None = None, max_age_s: float = 3_600) -> None:
@@ -233,12 +308,17 @@ def drop_stale_copies(folder: Path | None = None, max_age_s: float = 3_600) -> N
             pass  # another process removed or is writing it
 
 
-def reader_sql(src: SourceFile, rejects_suffix: str | None = None) -> tuple[str, list]:
+CSV_OPTIONS = "all_varchar=true, header=true, max_line_size=4194304"
+
+
+def reader_sql(src: SourceFile, rejects_suffix: str | None = None, head: bool = False) -> tuple[str, list]:
     """The DuckDB table-function call that reads the file, and its bound parameters.
 
     CSV is read as text (``all_varchar``) so that no value is lost to a wrong
     type guess; malformed lines go to a rejects table when ``rejects_suffix`` is
-    given (names are generated by us, never from user input).
+    given (names are generated by us, never from user input).  ``head``: read the
+    CSV's head file (see :func:`with_head`) instead of the whole file.  With a sniffed
+    ``src.dialect`` the reader does not sniff again.
     """
     if src.fmt == "parquet":
         return "read_parquet(?)", [src.path]
@@ -248,7 +328,10 @@ def reader_sql(src: SourceFile, rejects_suffix: str | None = None) -> tuple[str,
         return "read_parquet(?)", [sheet_copy(src.path, src.name, src.sha256, src.sheet)[0]]
     if src.fmt == "json":
         return "read_json(?, format='auto', maximum_object_size=67108864)", [src.path]
-    opts = "all_varchar=true, header=true, encoding=?, max_line_size=4194304"
+    opts, params = CSV_OPTIONS + ", encoding='utf-8'", []
+    if src.dialect:
+        more, params = src.dialect.options()
+        opts += ", " + more
     if rejects_suffix:
         if not rejects_suffix.isalnum():
             raise ValueError("rejects suffix must be alphanumeric")
@@ -258,6 +341,8 @@ def reader_sql(src: SourceFile, rejects_suffix: str | None = None) -> tuple[str,
         )
     else:  # same dialect detection as with store_rejects, without creating tables
         opts += ", ignore_errors=true"
-    if src.encoding != "utf-8":  # Windows-1252 / Latin-1: read a UTF-8 copy
-        return f"read_csv(?, {opts})", [utf8_copy(src), "utf-8"]
-    return f"read_csv(?, {opts})", [src.path, src.encoding]
+    if head:
+        path = src.head
+    else:  # gzip or Windows-1252 / Latin-1: read a plain UTF-8 copy
+        path = src.copy or (utf8_copy(src) if needs_copy(src) else src.path)
+    return f"read_csv(?, {opts})", [path, *params]

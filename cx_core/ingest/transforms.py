@@ -31,9 +31,12 @@ TS_FORMATS: tuple[str, ...] = (
 )
 
 
-def raw(col: str, nested: bool = False) -> str:
+def raw(col: str, nested: bool = False, pre: bool = False) -> str:
     """The source column as trimmed text, NULL when blank; ``nested`` (JSON objects or arrays)
-    as JSON text, never a Python-like repr."""
+    as JSON text, never a Python-like repr.  ``pre``: the column already holds that text (a
+    load trims each source column once, see :func:`cx_core.ingest.plan.stage_sql`)."""
+    if pre:
+        return quote_ident(col)
     v = f"to_json({quote_ident(col)})::VARCHAR" if nested else f"CAST({quote_ident(col)} AS VARCHAR)"
     return f"NULLIF(trim({v}), '')"
 
@@ -42,13 +45,16 @@ def raw(col: str, nested: bool = False) -> str:
 MISSING_IDS = ("nan", "none", "null", "nat", "<na>")
 
 
-def id_expr(col: str, nested: bool = False) -> str:
+def id_expr(col: str, nested: bool = False, pre: bool = False) -> str:
     """An identifier: trimmed text, with a float artefact such as '17850.0' turned into '17850';
-    NaN / None / NULL are missing (NULL), never the text 'nan'."""
-    r = raw(col, nested)
-    missing = ", ".join(f"'{m}'" for m in MISSING_IDS)
+    NaN / None / NULL are missing (NULL), never the text 'nan'.  ``pre``: see :func:`raw`."""
+    r = raw(col, nested, pre)
+    # an OR of equalities behind a length guard: DuckDB plans ``x IN (list)`` as a hash join,
+    # and lower() would copy every id; this costs one length test per value
+    sizes = sorted({len(m) for m in MISSING_IDS})
+    missing = " OR ".join(f"lower({r}) = '{m}'" for m in MISSING_IDS)
     return (
-        f"CASE WHEN lower({r}) IN ({missing}) THEN NULL "
+        f"CASE WHEN strlen({r}) BETWEEN {sizes[0]} AND {sizes[-1]} AND ({missing}) THEN NULL "
         f"WHEN ends_with({r}, '.0') THEN regexp_replace({r}, '^(-?[0-9]+)\\.0+$', '\\1') "
         f"ELSE {r} END"
     )
@@ -93,15 +99,16 @@ LABEL_WORDS: dict[str, str] = {
 }
 
 
-def label_expr(col: str) -> str:
+def label_expr(col: str, pre: bool = False) -> str:
     """A sentiment label normalised to ``negative`` / ``neutral`` / ``positive`` (else NULL).
 
     Words: positive/pos, negative/neg, neutral/neu (any case). Numbers follow the
     column's scale, read over the whole file: 0/1 (negative, positive), -1/0/1
     and -1/1 (negative, neutral, positive) and 0/1/2 (negative, neutral,
-    positive); a column with other numbers (such as 1-5 stars) gives NULL.
+    positive); a column with other numbers (such as 1-5 stars) gives NULL.  ``pre``: see
+    :func:`raw`.
     """
-    r = raw(col)
+    r = raw(col, pre=pre)
     word = f"lower({r})"
     n = f"TRY_CAST({r} AS DOUBLE)"
     lo, hi = f"min({n}) OVER ()", f"max({n}) OVER ()"
@@ -117,11 +124,11 @@ def label_expr(col: str) -> str:
     )
 
 
-def ts_expr(col: str, fmt: str) -> str:
-    """A timestamp parsed with one of :data:`TS_FORMATS`."""
+def ts_expr(col: str, fmt: str, pre: bool = False) -> str:
+    """A timestamp parsed with one of :data:`TS_FORMATS` (``pre``: see :func:`raw`)."""
     if fmt not in TS_FORMATS:
         raise ValueError(f"unknown timestamp format {fmt!r}")
-    r = raw(col)
+    r = raw(col, pre=pre)
     if fmt == "iso":
         return f"TRY_CAST({r} AS TIMESTAMP)"
     if fmt == "unix_s":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import tempfile
 import time
 
 import pytest
@@ -54,11 +55,14 @@ def test_stale_uploads_are_swept(tmp_path):
     assert drop_stale_uploads(tmp_path / "absent", 1) == 0
 
 
-def test_utf8_copy_is_deleted_after_every_load(ws, tmp_path):
+def test_utf8_copy_is_deleted_after_every_load(ws, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # a temp folder of its own
     p = tmp_path / "win.csv"
     p.write_bytes(CP1252.encode("cp1252"))
-    src, _, _ = peek_file(ws, p)
-    assert src.encoding == "latin-1" and utf8_copy_path(src).exists()
+    src, columns, _ = peek_file(ws, p)
+    # the preview reads a decoded head only: no full UTF-8 copy, no head file left behind
+    assert src.encoding == "latin-1" and "Review Text" in columns
+    assert not utf8_copy_path(src).exists() and not list(utf8_copy_path(src).parent.glob("*.head.csv"))
     rep = load_file(ws, p, "reviews", dry_run=True)
     assert rep.rows_loaded == 2 and not utf8_copy_path(src).exists()
     assert load_file(ws, p, "reviews").rows_loaded == 2
@@ -67,6 +71,7 @@ def test_utf8_copy_is_deleted_after_every_load(ws, tmp_path):
     with pytest.raises(Exception):
         load_file(ws, p, "reviews", {"text": "no such column"})
     assert not utf8_copy_path(src).exists()
+    assert not list(utf8_copy_path(src).parent.glob("*.head.csv"))
 
 
 def test_gzip_bomb_is_refused_before_anything_is_written(ws, tmp_path):
