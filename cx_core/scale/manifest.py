@@ -9,6 +9,14 @@ from typing import Any
 MANIFEST = "manifest.json"
 SHARDS = "shards"
 FORMAT = "cx-scale-embed-score/1"
+PROFILES_FORMAT = "cx-scale-profiles/1"
+SEGMENTS_FORMAT = "cx-scale-segments/1"
+#: what each run format brings into the workspace (the Data page shows it)
+FORMATS = {
+    FORMAT: "review vectors (+ review scores)",
+    PROFILES_FORMAT: "customer profiles",
+    SEGMENTS_FORMAT: "customer segments",
+}
 
 
 def shard_dir(out_dir: str | Path) -> Path:
@@ -57,6 +65,14 @@ def read_manifest(out_dir: str | Path) -> dict[str, Any]:
             f"No finished scale run in {out_dir}: {MANIFEST} is missing (the run failed or is still writing)."
         )
     manifest = json.loads(path.read_text(encoding="utf-8"))
-    if manifest.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a scale embed/score manifest (format {manifest.get('format')!r}).")
+    if manifest.get("format") not in FORMATS:
+        raise ValueError(f"{path} is not a scale run manifest (format {manifest.get('format')!r}).")
     return manifest
+
+
+def count_rows(out_dir: str | Path) -> dict[str, int]:
+    """Rows and shards of a run (from the Parquet footers only)."""
+    import pyarrow.parquet as pq
+
+    files = shard_files(out_dir)
+    return {"rows": sum(pq.ParquetFile(f).metadata.num_rows for f in files), "shards": len(files)}

@@ -27,6 +27,10 @@ from cx_core.scale.manifest import FORMAT, count_shards, shard_dir, write_manife
 #: rows per block and per actor call; the encoder packs them into token-budget model calls
 BATCH_ROWS = 1024
 STATS_DIR = "_workers"
+#: a block whose task died (worker process killed, node lost) is run again, up to this many times
+TASK_RETRIES = {"max_retries": 3}
+#: an actor that died is restarted and its pending batches retried, up to this many times
+ACTOR_RETRIES = {"max_restarts": 3, "max_task_retries": 3}
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,7 @@ def run_embed_score(settings: ScaleSettings, progress: Progress = no_progress) -
             compute=ray.data.ActorPoolStrategy(size=plan.workers),
             num_cpus=plan.num_cpus,
             num_gpus=plan.num_gpus or None,
+            **ACTOR_RETRIES,
         )
         ds.write_parquet(str(shard_dir(out)))
         seconds = time.perf_counter() - t0

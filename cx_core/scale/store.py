@@ -31,6 +31,9 @@ class ImportResult:
     """What an import brought in."""
 
     scale_run_id: str
+    kind: str = "embed"  # embed | profiles | segments
+    run_id: str | None = None  # the profiles or segments run it became
+    rows: int = 0  # customer profiles or segmented units
     vectors_new: int = 0
     vectors_cached: int = 0
     scores_run_id: str | None = None
@@ -75,7 +78,10 @@ def imported_as(ws: Workspace, scale_run_id: str) -> str | None:
 
 def import_run(ws: Workspace, out_dir: str | Path, progress: Progress = no_progress) -> ImportResult:
     """Load a finished scale run (``out_dir`` with ``manifest.json`` and ``shards/``) into the
-    workspace in one transaction. A run whose scores were already imported is refused."""
+    workspace in one transaction: embed runs as vectors (+ a scoring run), profiles and segments
+    runs as runs of those stages (:mod:`cx_core.scale.imports`). A run imported before is refused."""
+    from cx_core.scale.imports import import_profiles, import_segments, kind_of
+
     start = time.perf_counter()
     manifest = read_manifest(out_dir)
     files = [str(f) for f in shard_files(out_dir)]
@@ -85,6 +91,11 @@ def import_run(ws: Workspace, out_dir: str | Path, progress: Progress = no_progr
             f"{out_dir} holds {len(files)} shards, its manifest says {counts['shards']}: "
             "the folder is incomplete."
         )
+    kind = kind_of(manifest)
+    if kind != "embed":
+        load = import_profiles if kind == "profiles" else import_segments
+        run_id, rows = load(ws, out_dir, manifest, progress)
+        return ImportResult(manifest["run_id"], kind, run_id, rows)
     info = manifest.get("review_model")
     earlier = imported_as(ws, manifest["run_id"]) if info else None
     if earlier:

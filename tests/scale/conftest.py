@@ -59,6 +59,17 @@ def save_tiny_review_model(root: Path) -> str:
 
 
 @pytest.fixture(scope="module")
+def ray_local():
+    """A local Ray with 2 CPUs and no dashboard, shared by a module's tests, shut down after it."""
+    ray = pytest.importorskip("ray")
+    from cx_core.scale.run import connect
+
+    assert connect(None, 2)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
 def scale_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A module-wide folder with the tiny encoder and review model written once."""
     root = tmp_path_factory.mktemp("scale")
@@ -103,3 +114,27 @@ def write_run_without_ray(rows: pd.DataFrame, out: Path, root: Path, dataset_id:
     }
     write_manifest(out, manifest)
     return manifest
+
+
+def order_rows(customers: int = 160, seed: int = 3) -> pd.DataFrame:
+    """Order lines of ``customers`` customers over about two years (repeat buyers, returns, some
+    churners), sorted by customer id so the in-process customer order is the sorted one."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2024-01-01")
+    rows = []
+    for c in range(customers):
+        first = int(rng.integers(0, 500))
+        stop = first + int(rng.integers(0, 730 - first)) if rng.random() < 0.6 else 729
+        rate = float(rng.uniform(0.005, 0.06))
+        day, k = first, 0
+        while day <= stop:
+            for line in range(int(rng.integers(1, 3))):
+                amount = round(float(rng.gamma(2.0, 20.0)), 2)
+                is_return = bool(rng.random() < 0.05 and k > 0)
+                ts = start + pd.Timedelta(days=day, hours=int(rng.integers(8, 20)))
+                rows.append((f"c{c:04d}", f"o{c:04d}-{k}", ts, -amount if is_return else amount, is_return))
+            k += 1
+            day += max(1, int(rng.exponential(1 / rate)))
+    return pd.DataFrame(rows, columns=["customer_id", "order_id", "ts", "amount", "is_return"])

@@ -16,17 +16,6 @@ ROWS = 150
 
 
 @pytest.fixture(scope="module")
-def ray_local():
-    """A local Ray with 2 CPUs and no dashboard, shut down after the module."""
-    ray = pytest.importorskip("ray")
-    from cx_core.scale.run import connect
-
-    assert connect(None, 2)
-    yield ray
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def ray_run(ray_local, scale_root):
     """One embed + score run over 3 Parquet files on 2 CPU actors."""
     from cx_core.scale.run import ScaleSettings, run_embed_score
