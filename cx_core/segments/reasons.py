@@ -9,7 +9,8 @@ page), a negative score towards *negative* (red). Per segment, word scores are s
 reviews and divided by the sample size (the average push per review), so a
 word ranks high when it is strong, frequent, or both; a word must occur in at
 least ``min_reviews`` sampled reviews. Punctuation, HTML entities, special
-tokens, emails, phone numbers and 5+ digit runs never enter the lists.
+tokens, English function words (negations kept), emails, phone numbers and 5+
+digit runs never enter the lists.
 
 The representatives' explanations are stored in the ``explanations`` cache
 (their per-word highlighting on the Segments page); the word lists in
@@ -19,6 +20,7 @@ measured seconds per review, which the page uses to estimate the next run.
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections import defaultdict
@@ -43,6 +45,16 @@ from cx_core.store.db import Workspace
 HEAD = "sentiment"
 TARGET, AGAINST = "positive", "negative"
 NEGATIVE, POSITIVE = "negative", "positive"  # the two directions of a word list
+#: negations carry sentiment, so they stay listed although they are stop words
+NEGATIONS = frozenset({"not", "no", "nor", "never", "nothing", "none", "cannot", "without"})
+
+
+@functools.lru_cache(maxsize=1)
+def stop_words() -> frozenset[str]:
+    """English function words left out of the lists ("the", "was", "to"), negations kept."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) - NEGATIONS
 
 
 @dataclass(frozen=True)
@@ -92,14 +104,16 @@ def _pii_spans(text: str) -> list[tuple[int, int]]:
 
 
 def review_words(expl: Explanation) -> dict[str, float]:
-    """Lower-cased content words of one explanation with their summed scores (PII left out)."""
+    """Lower-cased content words of one explanation with their summed scores (function words other
+    than negations, and personal data, left out)."""
     spans = _pii_spans(expl.text)
+    stop = stop_words()
     out: dict[str, float] = defaultdict(float)
     for w in content_words(expl.text, expl.words):
         if w.score is None or any(a < w.end and w.start < b for a, b in spans):
             continue
         word = w.text.lower()
-        if len(word) > 1 and not word.isdigit() and not is_pii_word(word):
+        if len(word) > 1 and not word.isdigit() and word not in stop and not is_pii_word(word):
             out[word] += float(w.score)
     return out
 

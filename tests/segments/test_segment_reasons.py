@@ -64,6 +64,8 @@ def test_personal_data_and_punctuation_never_become_reasons():
     for piece in ("07700", "900123", "ann", "smith", "example", "@"):
         assert piece not in joined
     assert "zipper" in words
+    kept = review_words(_expl("the zipper was not good", {"the": -5.0, "was": -5.0, "not": -2.0}))
+    assert set(kept) == {"zipper", "not", "good"}  # function words out, negations kept
 
 
 @pytest.fixture(scope="module")
