@@ -150,9 +150,26 @@ def shared_workspace() -> Workspace:
     return _open_workspace(cached_config().db.path)
 
 
+CURRENCIES = ("", "£", "$", "€", "¥", "CHF ", "kr ")
+
+
 def currency() -> str:
-    """The currency symbol shown on money ("" = none; setting ``ui.currency``)."""
-    return get_config().ui.currency
+    """The currency symbol shown on money: this session's choice on the Data page, else the
+    ``ui.currency`` setting ("" = none)."""
+    return st.session_state.get("_cx_currency", get_config().ui.currency)
+
+
+def currency_picker() -> None:
+    """Choose the currency symbol shown on money for this session (exports keep plain numbers)."""
+    options = list(dict.fromkeys([currency(), *CURRENCIES]))
+    st.session_state["_cx_currency"] = st.selectbox(
+        "Currency shown on revenue and lifetime value",
+        options,
+        index=0,
+        format_func=lambda c: c.strip() or "none",
+        key="currency_pick",
+        help="For this session; set ui.currency (CX_UI_CURRENCY) to change the default.",
+    )
 
 
 def how_computed(*paragraphs: str) -> None:

@@ -26,6 +26,7 @@ from pages._run import progress_block
 from pages._ui import (
     allowed,
     audit_workspace,
+    currency_picker,
     current_actor,
     get_config,
     get_workspace,
@@ -282,6 +283,7 @@ def _kpis() -> None:
 def _browse_section() -> None:
     st.subheader("Loaded data")
     _kpis()
+    currency_picker()
     datasets = list_datasets(ws)
     if datasets.empty:
         st.info("Nothing loaded yet.")

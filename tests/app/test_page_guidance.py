@@ -208,3 +208,13 @@ def test_several_sources_with_disjoint_dates(disjoint, monkeypatch):
     assert "2013-06-15" in metrics["Reviews"].proto.help  # the reviews' own dates
     assert any(w.value.startswith("0 of") for w in at.warning)  # reviewers match no order customer
     assert "each source within its own dates" in _text(at)
+
+
+def test_currency_chosen_on_screen_shows_on_money(export_env):  # noqa: F811
+    _orders(export_env, n=80)
+    export_env.close()
+    at = _page("pages/data.py")
+    at.selectbox(key="currency_pick").set_value("€").run()
+    at.switch_page("pages/overview.py").run()
+    assert not at.exception, at.exception
+    assert {m.label: m.value for m in at.metric}["Revenue"].startswith("€")
