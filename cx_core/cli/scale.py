@@ -1,5 +1,7 @@
 """Scale-out commands for ``python -m cx_core``: ``scale embed`` (embed + score on Ray, Parquet in
-and out) and ``import-run`` (load a finished run into the workspace in one transaction)."""
+and out), ``scale profile`` (customer profiles over customer partitions), ``scale segment`` (fit on a
+seeded sample, place the rest) and ``import-run`` (load a finished run into the workspace in one
+transaction)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,62 @@ from cx_core.store.db import Workspace
 
 
 def cmd_scale(ws: Workspace, args: Any, cfg: Any) -> int:
-    """Run embed (+ score with --review-model) over the input files on Ray; prints the manifest."""
+    """Run one ``scale`` sub-command; prints the run's manifest."""
+    run = {"embed": scale_embed, "profile": scale_profile, "segment": scale_segment}[args.scale_command]
+    manifest = run(ws, args, cfg)
+    print(json.dumps(manifest, indent=2, default=str))
+    return 0
+
+
+def scale_profile(ws: Workspace, args: Any, cfg: Any) -> dict[str, Any]:
+    """Customer profiles of the order lines on Ray (the ``customers`` config section's churn options)."""
+    from cx_core.customers.profiles import ProfileSettings
+    from cx_core.scale.profiles_run import ProfileScaleSettings, run_profiles
+
+    profile = ProfileSettings.from_config(
+        cfg.customers,
+        horizon_weeks=args.horizon_weeks,
+        annual_discount_rate=args.discount_rate,
+        cutoff=args.cutoff,
+    )
+    settings = ProfileScaleSettings(
+        inputs=tuple(args.input),
+        out_dir=args.out,
+        profile=profile,
+        mapping=parse_map(args.map),
+        address=args.address,
+        num_cpus=args.num_cpus,
+        workers=args.workers,
+        partitions=args.partitions,
+    )
+    return run_profiles(settings, _progress)
+
+
+def scale_segment(ws: Workspace, args: Any, cfg: Any) -> dict[str, Any]:
+    """Segments of the units on Ray: fit on a seeded sample, place the rest."""
+    from cx_core.scale.segments_run import SegmentScaleSettings, run_segments
+    from cx_core.segments.run import SegmentSettings
+
+    seg = SegmentSettings.from_config(cfg).replace(unit="customer")
+    if args.preset:
+        seg = seg.replace(preset=args.preset)
+    if args.seed is not None:
+        seg = seg.replace(seed=args.seed)
+    settings = SegmentScaleSettings(
+        inputs=tuple(args.input),
+        out_dir=args.out,
+        segments=seg,
+        id_column=args.id_column,
+        features=tuple(f for f in (args.features or "").split(",") if f),
+        sample=args.sample,
+        address=args.address,
+        num_cpus=args.num_cpus,
+    )
+    return run_segments(settings, _progress)
+
+
+def scale_embed(ws: Workspace, args: Any, cfg: Any) -> dict[str, Any]:
+    """Run embed (+ score with --review-model) over the input files on Ray."""
     from cx_core.scale.run import ScaleSettings, run_embed_score
     from cx_core.scale.store import export_known
 
@@ -39,9 +96,7 @@ def cmd_scale(ws: Workspace, args: Any, cfg: Any) -> int:
         workers=args.workers,
         batch_rows=args.batch_rows,
     )
-    manifest = run_embed_score(settings, _progress)
-    print(json.dumps(manifest, indent=2, default=str))
-    return 0
+    return run_embed_score(settings, _progress)
 
 
 def cmd_import_run(ws: Workspace, args: Any, cfg: Any) -> int:
@@ -53,6 +108,9 @@ def cmd_import_run(ws: Workspace, args: Any, cfg: Any) -> int:
         json.dumps(
             {
                 "scale_run_id": res.scale_run_id,
+                "kind": res.kind,
+                "run_id": res.run_id,
+                "rows": res.rows,
                 "vectors_new": res.vectors_new,
                 "vectors_cached": res.vectors_cached,
                 "scores_run_id": res.scores_run_id,
@@ -67,8 +125,8 @@ def cmd_import_run(ws: Workspace, args: Any, cfg: Any) -> int:
 
 
 def register(subparsers: Any) -> dict[str, Callable[..., int]]:
-    """Add ``scale embed`` and ``import-run``; returns their handlers."""
-    s = subparsers.add_parser("scale", help="run embed + score on a Ray cluster (Parquet in and out)")
+    """Add ``scale embed|profile|segment`` and ``import-run``; returns their handlers."""
+    s = subparsers.add_parser("scale", help="run the heavy stages on a Ray cluster (Parquet in and out)")
     what = s.add_subparsers(dest="scale_command", required=True)
     e = what.add_parser("embed", help="embed (and with --review-model score) review rows on Ray")
     e.add_argument(
@@ -99,6 +157,49 @@ def register(subparsers: Any) -> dict[str, Callable[..., int]]:
     e.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
     e.add_argument("--workers", type=int, help="actors (default: one per GPU, else one per CPU)")
     e.add_argument("--batch-rows", type=int, default=1024, help="rows per actor call (default 1024)")
+    add_profile_parser(what)
+    add_segment_parser(what)
     i = subparsers.add_parser("import-run", help="load a finished scale run into the workspace")
     i.add_argument("dir", help="the run's --out folder (manifest.json + shards/)")
     return {"scale": cmd_scale, "import-run": cmd_import_run}
+
+
+def _cluster_args(p: Any, what: str) -> None:
+    """--input, --out, --address and --num-cpus of a scale sub-command."""
+    p.add_argument(
+        "--input", action="append", required=True, metavar="GLOB", help=f"{what} (repeatable; globs)"
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="new folder for shards/ and manifest.json")
+    p.add_argument("--address", help="Ray cluster: auto or ray://host:10001 (default: a local Ray here)")
+    p.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
+
+
+def add_profile_parser(what: Any) -> None:
+    """``scale profile``: customer profiles over customer partitions."""
+    p = what.add_parser("profile", help="customer profiles (RFM, BG/NBD, Gamma-Gamma, churn) on Ray")
+    _cluster_args(p, "Parquet or CSV files of order lines")
+    p.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="column of customer_id, order_id, ts, amount or is_return (default: same name, or the suggestion)",
+    )
+    p.add_argument("--horizon-weeks", type=int, default=52)
+    p.add_argument("--discount-rate", type=float, default=0.10, help="yearly")
+    p.add_argument("--cutoff", help="last day to use (default: last order day)")
+    p.add_argument("--workers", type=int, help="scoring actors (default: one per CPU)")
+    p.add_argument("--partitions", type=int, help="customer partitions (default: 4 per CPU)")
+
+
+def add_segment_parser(what: Any) -> None:
+    """``scale segment``: fit on a seeded sample, place every other unit."""
+    p = what.add_parser("segment", help="customer segments on Ray: fit on a sample, place the rest")
+    _cluster_args(p, "Parquet or CSV files of units (e.g. a scale profile run's shards)")
+    p.add_argument("--id-column", default="customer_id", help="the unit id column (default customer_id)")
+    p.add_argument("--features", help="comma-separated behaviour columns (default: the profile ones present)")
+    p.add_argument("--sample", type=int, default=200_000, help="most units fitted (default 200000)")
+    p.add_argument(
+        "--preset", choices=("fast", "default"), help="segment pipeline (default: segments.preset)"
+    )
+    p.add_argument("--seed", type=int, help="sample and pipeline seed (default: segments.seed)")
