@@ -21,6 +21,9 @@ from cx_core.ingest.uploads import (
     upload_refusal,
 )
 from cx_core.insight.export_files import audit_csv
+from cx_core.scale.imports import check_run_dir, import_message, run_summary
+from cx_core.scale.manifest import read_manifest
+from cx_core.scale.store import import_run
 from cx_core.store.audit import audit_log
 from pages._run import progress_block
 from pages._ui import (
@@ -251,6 +254,29 @@ def _confirm_load(path: str, name: str, kind: str, mapping: dict, report, opts) 
             st.rerun()
 
 
+def _import_run_section() -> None:
+    """Administrators (everyone in single-user local mode), where server paths are allowed: load a
+    finished cluster run (``python -m cx_core scale ...``) from a folder inside ingest.allowed_dirs."""
+    if not allowed("manage_users") or not server_paths_enabled(cfg.ingest.allowed_dirs):
+        return
+    with st.expander("Import a cluster run", icon=":material/hub:"):
+        st.caption(
+            "A folder written by `python -m cx_core scale embed|profile|segment` (its manifest.json "
+            "and shards/), inside the folders your administrator allowed. It is loaded in one step."
+        )
+        raw = st.text_input("Run folder on the server", key="scale_run_dir", placeholder="runs/2026-12-01")
+        if not raw.strip():
+            return
+        with user_errors():
+            folder = check_run_dir(raw, cfg.ingest.allowed_dirs)
+            manifest = read_manifest(folder)
+            st.markdown("\n".join(f"- {md(line)}" for line in run_summary(manifest)))
+            if st.button("Import", key="scale_import", type="primary"):
+                with progress_block("Importing") as progress:
+                    res = import_run(ws, folder, progress)
+                st.success(md(import_message(res)))
+
+
 def _forget_upload(path: str) -> None:
     """Delete a loaded upload's saved copy; the uploader keeps showing it as loaded."""
     for key, value in list(st.session_state.items()):
@@ -361,6 +387,7 @@ def _audit_table() -> None:
 
 audit_box = _audit_section()
 _load_section()
+_import_run_section()
 st.divider()
 _browse_section()
 if audit_box is not None:

@@ -108,3 +108,63 @@ def kind_of(manifest: dict[str, Any]) -> str:
     from cx_core.scale.manifest import FORMAT, PROFILES_FORMAT
 
     return {FORMAT: "embed", PROFILES_FORMAT: "profiles", SEGMENTS_FORMAT: "segments"}[manifest["format"]]
+
+
+def check_run_dir(raw: str, allowed_dirs: str) -> Path:
+    """The run folder a user typed (the folder, or its ``manifest.json``), resolved, when its
+    manifest and every shard are readable files inside ``ingest.allowed_dirs``; else
+    :class:`~cx_core.ingest.server_paths.ServerPathRefused` with the one message typed file paths get."""
+    from cx_core.ingest.server_paths import ServerPathRefused, check_server_path
+    from cx_core.scale.manifest import MANIFEST
+
+    text = (raw or "").strip()
+    if not text:
+        raise ServerPathRefused()
+    target = text if Path(text).name == MANIFEST else str(Path(text) / MANIFEST)
+    folder = check_server_path(target, allowed_dirs).parent
+    extra = [folder / SEGMENT_INFO] if (folder / SEGMENT_INFO).exists() else []
+    for f in [*shard_files(folder), *extra]:
+        check_server_path(str(f), allowed_dirs)  # a shard linked out of the allowed folders
+    return folder
+
+
+def run_summary(manifest: dict[str, Any]) -> list[str]:
+    """Plain lines describing a finished run (what the Data page shows before an import)."""
+    from cx_core.scale.manifest import FORMATS
+
+    counts = manifest.get("counts", {})
+    lines = [
+        f"{FORMATS[manifest['format']].capitalize()} · run {manifest['run_id']}",
+        f"{counts.get('rows', 0):,} rows in {counts.get('shards', 0)} shards · finished "
+        f"{manifest.get('finished', '?')} · {manifest.get('seconds', '?')} s on Ray "
+        f"{manifest.get('ray_version', '?')}",
+    ]
+    kind = kind_of(manifest)
+    if kind == "embed":
+        model = (manifest.get("review_model") or {}).get("model_id")
+        lines.append(
+            f"{counts.get('encoded', 0):,} texts embedded, {counts.get('scored', 0):,} reviews scored"
+            + (f" with review model {model}" if model else "")
+        )
+    elif kind == "profiles":
+        m = manifest.get("metrics", {})
+        lines.append(
+            f"{m.get('customers', 0):,} customers, orders {m.get('window_start')} .. {m.get('window_end')}"
+        )
+    else:
+        sample = manifest.get("config", {}).get("sample", {})
+        lines.append(
+            f"{manifest.get('metrics', {}).get('n_segments', 0)} segments, fitted on {sample.get('units', 0):,} "
+            f"of {sample.get('of', 0):,} units (the rest placed)"
+        )
+    return lines
+
+
+def import_message(res: Any) -> str:
+    """One line saying what an import brought in (:class:`~cx_core.scale.store.ImportResult`)."""
+    if res.kind == "profiles":
+        return f"Imported {res.rows:,} customer profiles (run {res.run_id}); the Customers page shows them."
+    if res.kind == "segments":
+        return f"Imported {res.rows:,} segmented customers (run {res.run_id}); the Segments page shows them."
+    scores = f" and {res.scores:,} review scores (run {res.scores_run_id})" if res.scores_run_id else ""
+    return f"Imported {res.vectors_new:,} new review vectors{scores}."
