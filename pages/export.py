@@ -22,6 +22,7 @@ from pages._ui import (
     current_actor,
     get_config,
     get_workspace,
+    how_computed,
     mask_pii_toggle,
     md,
     user_errors,
@@ -97,9 +98,13 @@ with user_errors():
     cols[1].metric("Outliers (flagged)", f"{int(frame['is_outlier'].sum()):,}")
     cols[2].metric("Segments", f"{frame.loc[frame.segment_id >= 0, 'segment_id'].nunique():,}")
     methods = sorted({str(m) for m in frame["churn_method"].dropna()})
-    kinds = {"1 − P(alive)" if m == BGNBD_METHOD else "churn model" for m in methods}
+    kinds = {"buying pattern" if m == BGNBD_METHOD else "churn model" for m in methods}
     cols[3].metric("Churn from", " + ".join(sorted(kinds)) or "no profiles")
-    st.caption("Churn probability: " + md("; ".join(methods) or "no profile run yet"))
+    how_computed(
+        "Churn probability: " + md("; ".join(methods) or "no profile run yet") + ". 'Buying pattern' "
+        "is 1 − P(alive) of the BG/NBD model; 'churn model' a classifier trained on earlier cutoffs."
+    )
+    st.caption("Preview: the first rows exactly as the file holds them (column names and precision).")
     st.dataframe(frame.head(cfg.ui.sample_rows), hide_index=True)
     data = _file(run_id, fmt, mask, segments, state_key(ws), bool(safe) and fmt != "parquet")
     st.download_button(

@@ -47,7 +47,7 @@ def test_export_page_masks_and_offers_download(export_env):
     at = open_export()
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Rows"] == "5" and metrics["Outliers (flagged)"] == "2"
-    assert metrics["Churn from"] == "1 − P(alive)"
+    assert metrics["Churn from"] == "buying pattern"
     preview = at.dataframe[0].value
     assert preview["email"].dropna().str.contains("•••").all()
     assert set(preview["segment_name"]) >= {FORMULA, XSS}  # data cells, shown as text
