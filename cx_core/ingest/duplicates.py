@@ -68,6 +68,15 @@ def dedupe_key(kind: str, mapping: Mapping[str, str | None], has_rest: bool) -> 
     return None
 
 
+KEY_HASH = "_key"  # the staged rows' hash of a multi-column duplicate key (see key_hash_sql)
+
+
+def key_hash_sql(key: tuple[str, ...] | None) -> str:
+    """``, hash(...) AS _key`` for the staging SELECT when ``key`` has several columns (computed
+    once while the file is read, not again per duplicate query); empty otherwise."""
+    return f", hash({', '.join(key)}) AS {KEY_HASH}" if key and len(key) > 1 else ""
+
+
 def in_file_duplicates(
     cur, key: tuple[str, ...], row_no: str, money: str | None, max_examples: int = 10
 ) -> tuple[int, float, list[str]]:
@@ -75,13 +84,14 @@ def in_file_duplicates(
     (0 when None) and the first row numbers.  Their rowids are kept in the temp table
     ``_cx_dups`` (the insert leaves them out with an anti-join)."""
     cols = ", ".join(key)
+    h = KEY_HASH if key_hash_sql(key) else f"hash({cols})"
     cur.execute("DROP TABLE IF EXISTS _cx_dups")
     # a hash aggregate finds the (few) candidate groups; the exact window runs on those rows only
     cur.execute(
-        f"CREATE TEMP TABLE _cx_dups AS WITH cand AS (SELECT hash({cols}) AS h FROM _cx_stage "
+        f"CREATE TEMP TABLE _cx_dups AS WITH cand AS (SELECT {h} AS h FROM _cx_stage "
         f"WHERE _reject IS NULL GROUP BY 1 HAVING count(*) > 1) "
         f"SELECT rowid AS rid, {money or 0} AS money, {row_no} AS r FROM _cx_stage "
-        f"WHERE _reject IS NULL AND hash({cols}) IN (SELECT h FROM cand) "
+        f"WHERE _reject IS NULL AND {h} IN (SELECT h FROM cand) "
         f"QUALIFY row_number() OVER (PARTITION BY {cols} ORDER BY rowid) > 1"
     )
     n, total, rows = cur.execute(

@@ -26,6 +26,7 @@ from cx_core.ingest.duplicates import (
     ORDER_KEY,
     dedupe_key,
     in_file_duplicates,
+    key_hash_sql,
     order_policy,
     repeated_review_texts,
 )
@@ -423,7 +424,7 @@ def _load_in_transaction(
     try:
         cur.execute(
             f"CREATE TEMP TABLE _cx_stage AS SELECT *, {reason_case(kind, mapping, opts)} "
-            f"AS _reject FROM ({stage})",
+            f"AS _reject{key_hash_sql(dedupe_key(kind, mapping, bool(plan.rest)))} FROM ({stage})",
             params,
         )
     finally:
