@@ -17,6 +17,7 @@ from pages._ui import (
     allowed,
     audit,
     currency,
+    get_config,
     get_workspace,
     how_computed,
     mask_pii_toggle,
@@ -46,7 +47,7 @@ def _activity(version: str):
 
 @st.cache_data(show_spinner=False)
 def _alerts(version: str) -> list:
-    return what_changed(ws)
+    return what_changed(ws, mask_pii=get_config().ui.mask_pii)  # segment/aspect names masked
 
 
 def _what_changed() -> None:

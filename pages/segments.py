@@ -9,6 +9,7 @@ import streamlit as st
 
 from cx_core.ingest.datasets import dataset_version
 from cx_core.ingest.pii import mask_text
+from cx_core.ingest.pii_scrub import mask_generated_frame
 from cx_core.plots.format import fmt_value
 from cx_core.plots.segments import (
     aspect_heatmap_figure,
@@ -316,6 +317,7 @@ mask = mask_pii_toggle("segments_mask")
 units = _units(run_id)
 if mask:
     units = units.assign(snippet=units["snippet"].map(lambda t: mask_text(t) if t else t))
+info, units = (mask_generated_frame(info), mask_generated_frame(units)) if mask else (info, units)
 st.plotly_chart(segment_map_figure(units, m.get("unit_kind")), width="stretch")
 c1, c2 = st.columns(2)
 c1.plotly_chart(size_value_figure(info, m.get("unit_kind")), width="stretch")

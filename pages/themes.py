@@ -6,6 +6,7 @@ import streamlit as st
 
 from cx_core.ingest.datasets import dataset_version
 from cx_core.ingest.pii import mask_text
+from cx_core.ingest.pii_scrub import mask_generated_frame
 from cx_core.reviews.taxonomy import current_starter
 from cx_core.themes import run as th
 from pages._run import missing_note, run_stage, running_notice
@@ -197,8 +198,9 @@ if "themes_flash" in st.session_state:
     st.success(st.session_state.pop("themes_flash"))
 _summary(run_id, run["metrics"], run["dataset_key"])
 themes = _themes(run_id, st.session_state.get("themes_version", 0))
+mask = mask_pii_toggle("themes_mask")
+themes = mask_generated_frame(themes) if mask else themes  # names of old runs may hold emails
 _mostly_new(run_id, themes)
 _table(themes)
-mask = mask_pii_toggle("themes_mask")
 _cards(themes, mask)
 _promote(run_id, themes)

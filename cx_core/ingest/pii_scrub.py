@@ -13,6 +13,10 @@ it (``"example, 07700 & 07700 900123"``).  Two layers stop that:
   holding 5+ digits as well.
 * :func:`mask_generated` masks what slipped through anyway in a generated
   string, and :func:`is_pii_word` tells a keyword to drop (defence in depth).
+  :func:`mask_name` is the one masker every generated name, keyword list, alert and
+  report line goes through when masking is on (pages, report, alerts, export), also for
+  names stored by runs made before scrubbing existed; :func:`mask_generated_frame`
+  applies it to a table's name and keyword columns.
 
 The column and free-text masking for display lives in :mod:`cx_core.ingest.pii`.
 """
@@ -22,7 +26,9 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from cx_core.ingest.pii import mask_value
+import pandas as pd
+
+from cx_core.ingest.pii import mask_text, mask_value
 
 #: an email address, also without a top-level domain or with a space around the ``@``
 EMAILISH_RE = re.compile(r"[\w.%+\-]+ ?@ ?[\w\-]+(?:\.[\w\-]+)*", re.UNICODE)
@@ -68,3 +74,35 @@ def mask_generated(text: object) -> object:
 def is_pii_word(word: str) -> bool:
     """True when a keyword holds (part of) an email address, a phone number or a 5+ digit run."""
     return "@" in word or mask_generated(word) != word or re.search(r"\d{5}", word) is not None
+
+
+def mask_name(text: object) -> object:
+    """A generated name, keyword or label with every piece of personal data masked: emails and
+    5+ digit groups (:func:`mask_generated`, no digit kept), then whatever the on-screen masker
+    still finds (:func:`cx_core.ingest.pii.mask_text`).  Non-strings pass unchanged."""
+    if not isinstance(text, str):
+        return text
+    return mask_text(mask_generated(text))
+
+
+def _mask_cell(value: object) -> object:
+    if isinstance(value, str):
+        return mask_name(value)
+    if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
+        items = value.tolist() if hasattr(value, "tolist") else list(value)
+        return [mask_name(v) for v in items] if isinstance(items, list) else value
+    return value
+
+
+#: columns of segment / theme tables that hold generated text (names, keyword lists)
+GENERATED_TEXT_COLUMNS = ("name", "keywords", "segment_name", "label", "suggested_name")
+
+
+def mask_generated_frame(df: pd.DataFrame, columns: Iterable[str] = GENERATED_TEXT_COLUMNS) -> pd.DataFrame:
+    """A copy of ``df`` whose generated-text ``columns`` (strings or lists of strings) went
+    through :func:`mask_name`; other columns are untouched."""
+    out = df.copy()
+    for col in columns:
+        if col in out.columns:
+            out[col] = out[col].map(_mask_cell)
+    return out

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
+
+#: renders a segment or aspect name inside an alert (``str``, or a masker)
+Namer = Callable[[str], str]
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ import pandas as pd
 
 from cx_core.customers.profiles import STAGE as PROFILES_STAGE
 from cx_core.customers.text_profile import SCORES_STAGE
-from cx_core.insight.alert import Alert
+from cx_core.ingest.pii_scrub import mask_name
+from cx_core.insight.alert import Alert, Namer
 from cx_core.insight.drivers import load_aspect_reviews, mention_indicators
 from cx_core.insight.overview import PERIOD_DAYS, Periods, periods
 from cx_core.insight.segment_changes import segment_run_alerts
@@ -54,8 +55,9 @@ def _windows(ts: pd.Series, p: Periods) -> tuple[pd.Series, pd.Series]:
     return prev.fillna(False), cur.fillna(False)
 
 
-def aspect_alerts(ws: Workspace, p: Periods) -> list[Alert]:
-    """Candidate alerts: aspects whose negative share of mentions changed (newest scoring run)."""
+def aspect_alerts(ws: Workspace, p: Periods, name: Namer = str) -> list[Alert]:
+    """Candidate alerts: aspects whose negative share of mentions changed (newest scoring run);
+    ``name`` renders an aspect's name (e.g. masked)."""
     run = latest_id(ws, SCORES_STAGE)
     if run is None or p.anchor is None:
         return []
@@ -71,11 +73,11 @@ def aspect_alerts(ws: Workspace, p: Periods) -> list[Alert]:
         if res is None or res[0] == res[1]:
             continue
         before, after, pv = res
-        worse = after > before
+        worse, a = after > before, name(str(a))
         out.append(
             Alert(
                 "aspect_worse" if worse else "aspect_better",
-                str(a),
+                a,
                 f"Complaints about '{a}' {'rose' if worse else 'fell'}: {after:.0%} of its mentions were "
                 f"negative in the last {p.days} days vs {before:.0%} in the {p.days} days before.",
                 before,
@@ -112,8 +114,9 @@ def _segment_activity(ws: Workspace, run: str, unit_kind: str, p: Periods) -> pd
     )
 
 
-def segment_alerts(ws: Workspace, p: Periods) -> list[Alert]:
-    """Candidate alerts: segments of the newest segment run whose share of the active units moved."""
+def segment_alerts(ws: Workspace, p: Periods, name: Namer = str) -> list[Alert]:
+    """Candidate alerts: segments of the newest segment run whose share of the active units moved;
+    ``name`` renders a segment's name (e.g. masked)."""
     run = latest_id(ws, SEGMENTS_STAGE)
     if run is None or p.anchor is None:
         return []
@@ -128,12 +131,12 @@ def segment_alerts(ws: Workspace, p: Periods) -> list[Alert]:
             continue
         before, after, pv = res
         grew = after > before
-        name = row.name if isinstance(row.name, str) and row.name else f"Segment {row.segment_id}"
+        label = name(row.name) if isinstance(row.name, str) and row.name else f"Segment {row.segment_id}"
         out.append(
             Alert(
                 "segment_grew" if grew else "segment_shrank",
-                name,
-                f"Segment '{name}' {'grew' if grew else 'shrank'}: it holds {after:.0%} of the {what} in "
+                label,
+                f"Segment '{label}' {'grew' if grew else 'shrank'}: it holds {after:.0%} of the {what} in "
                 f"the last {p.days} days ({int(row.n_cur)} of {tot_cur}) vs {before:.0%} in the {p.days} "
                 f"days before ({int(row.n_prev)} of {tot_prev}). 'Grew' means a larger "
                 "share of the active units, not a refit of the segments.",
@@ -164,14 +167,21 @@ def control_fdr(candidates: list[Alert], fdr: bool = True) -> list[Alert]:
     return out
 
 
-def what_changed(ws: Workspace, days: int = PERIOD_DAYS, fdr: bool = True) -> list[Alert]:
+def what_changed(
+    ws: Workspace, days: int = PERIOD_DAYS, fdr: bool = True, mask_pii: bool = False
+) -> list[Alert]:
     """Significant changes (BH-controlled) between the last ``days`` days and the ``days`` before
     and between the two newest segment runs; tested ones most certain first, structural ones last.
 
-    Empty when nothing is loaded, nothing is scored/segmented, or nothing changed significantly.
+    With ``mask_pii`` every segment and aspect name in a subject or message went through
+    :func:`cx_core.ingest.pii_scrub.mask_name` (the masker of generated names), so a name stored
+    with an email or phone number in it never shows.  Empty when nothing is loaded, nothing is
+    scored/segmented, or nothing changed significantly.
     """
     p = periods(ws, days)
-    alerts = control_fdr(aspect_alerts(ws, p) + segment_alerts(ws, p) + segment_run_alerts(ws), fdr)
+    name: Namer = (lambda n: str(mask_name(n))) if mask_pii else str
+    found = aspect_alerts(ws, p, name) + segment_alerts(ws, p, name) + segment_run_alerts(ws, name)
+    alerts = control_fdr(found, fdr)
     return sorted(
         alerts,
         key=lambda a: (math.isnan(a.p_value), 0.0 if math.isnan(a.p_value) else a.p_value, a.kind, a.subject),

@@ -15,7 +15,7 @@ with a leading ``'`` (every text column with ``spreadsheet_safe``); Excel stores
 strings as text cells; floats are rounded in CSV and Excel, full precision in
 Parquet, whose metadata (key ``cx_insight``) records the run and the masking.
 With masking on, generated text (segment names, aspects) is masked as well
-(:func:`cx_core.ingest.pii_scrub.mask_generated`).
+(:func:`cx_core.ingest.pii_scrub.mask_name`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import pandas as pd
 
 from cx_core.auth.roles import LOCAL_ACTOR, Actor
 from cx_core.ingest.pii import mask_text, mask_value
-from cx_core.ingest.pii_scrub import mask_generated
+from cx_core.ingest.pii_scrub import mask_name
 from cx_core.insight.export_files import FORMATS, MIME, neutralise_formulas, to_bytes
 from cx_core.segments.query import segment_runs
 from cx_core.store.audit import record_event
@@ -227,7 +227,7 @@ def mask_frame_pii(df: pd.DataFrame) -> pd.DataFrame:
         out["review_text"] = out["review_text"].map(mask_text)
     for col in GENERATED_COLUMNS:
         if col in out.columns:
-            out[col] = out[col].map(mask_generated)
+            out[col] = out[col].map(mask_name)
     return out
 
 

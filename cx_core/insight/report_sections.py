@@ -5,7 +5,7 @@ Every user string (review texts, segment and aspect names, column values) goes t
 :func:`cx_core.safe.html_escape`; with ``mask_pii`` emails and phone numbers inside them
 are masked first (:func:`cx_core.ingest.pii.mask_text`), and generated text (segment
 names, keywords, aspects, traits) also loses emails and 5+ digit groups
-(:func:`cx_core.ingest.pii_scrub.mask_generated`). A section whose data is missing says so.
+(:func:`cx_core.ingest.pii_scrub.mask_name`). A section whose data is missing says so.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from cx_core.ingest.pii import mask_text
-from cx_core.ingest.pii_scrub import mask_generated
+from cx_core.ingest.pii_scrub import mask_name
 from cx_core.insight.drivers import aspect_drivers
 from cx_core.insight.overview import KPI_FORMATS, PERIOD_DAYS, format_kpi, overview_kpis
 from cx_core.plots.charts import drivers_figure
@@ -50,7 +50,7 @@ def generated_text(value: object, mask_pii: bool) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     text = str(value)
-    return html_escape(str(mask_generated(mask_text(text))) if mask_pii else text)
+    return html_escape(str(mask_name(text)) if mask_pii else text)
 
 
 def is_number(value: Any) -> bool:
@@ -191,9 +191,7 @@ def segments_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml, cur
     info = load_segment_info(ws, run["run_id"])
     if info.empty:
         return missing("The newest segment run has no segments.")
-    named = info.assign(
-        name=[str(mask_generated(mask_text(str(n)))) if mask_pii else str(n) for n in info["name"]]
-    )
+    named = info.assign(name=[str(mask_name(str(n))) if mask_pii else str(n) for n in info["name"]])
     m = run["metrics"]
     head = (
         f'<p class="note">Run {html_escape(run["run_id"])}: {fmt_number(m.get("n"), "{:,.0f}")} '
@@ -254,7 +252,7 @@ def changes_section(ws: Workspace, mask_pii: bool, figure_html: FigureHtml, curr
     from cx_core.insight.alerts import what_changed
     from cx_core.insight.trends import monthly_trends
 
-    alerts = what_changed(ws)
+    alerts = what_changed(ws, mask_pii=mask_pii)  # names in the messages masked like names
     items = "".join(f"<li>{user_text(a.message, mask_pii)}</li>" for a in alerts)
     body = (
         f"<ul>{items}</ul>"

@@ -26,7 +26,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from cx_core.insight.alert import Alert
+from cx_core.insight.alert import Alert, Namer
 from cx_core.insight.stats import two_proportion_p
 from cx_core.segments.query import segment_runs
 from cx_core.store.db import Workspace
@@ -245,9 +245,9 @@ def _size_alert(
     )
 
 
-def segment_run_alerts(ws: Workspace) -> list[Alert]:
+def segment_run_alerts(ws: Workspace, name: Namer = str) -> list[Alert]:
     """Candidate alerts comparing the newest segment run with the previous one of the same unit kind
-    (empty with fewer than two such runs)."""
+    (empty with fewer than two such runs); ``name`` renders each stored name (e.g. masked)."""
     pair = run_pair(ws)
     if pair is None:
         return []
@@ -256,6 +256,8 @@ def segment_run_alerts(ws: Workspace) -> list[Alert]:
     names = []
     for run in (prev_run, new_run):
         df = ws.query_df("SELECT segment_id, name FROM segment_info WHERE run_id = ?", [run])
-        names.append(dict(zip(df["segment_id"].astype(int), df["name"])))
+        names.append(
+            {int(k): name(v) if isinstance(v, str) else v for k, v in zip(df["segment_id"], df["name"])}
+        )
     unit = "customers" if kind == "customer" else "reviews"
     return change_alerts(overlap, prev, new, (names[0], names[1]), (n_prev, n_new), unit)
