@@ -123,7 +123,7 @@ if key == loader.ZERO_SHOT:
         if done is not None:
             st.success(f"Trained model {md(done.result_run_id)}: pick it above.")
 c1, c2 = st.columns(2)
-head = c1.selectbox("Head", list(model.heads_), key="explain_head")
+head = c1.selectbox("What to explain", list(model.heads_), key="explain_head")
 label = c2.selectbox("Label to explain", [PREDICTED, *model.heads_[head]], key="explain_label")
 state_key = (model.model_id_, row["dataset_id"], row["review_id"], head, label)
 if st.button("Explain this review", type="primary"):
