@@ -137,7 +137,7 @@ class ExplainConfig:
     rel_tol: float = 0.05  # accepted |delta| / |logit gap|
     max_length: int = 256  # tokens of a review that are explained
     threads: int = 1  # torch threads while explaining (0: leave torch's setting)
-    segment_reviews: int = 40  # reviews per segment explained for the Segments page's word lists (0: off)
+    segment_reviews: int = 25  # reviews per segment explained for the Segments page's word lists (0: off)
 
 
 @dataclass(frozen=True)

@@ -90,8 +90,9 @@ def test_offered_as_a_job_then_shown_escaped(tmp_path, monkeypatch):
     ws.close()
     at = _page(monkeypatch, tmp_path)
     assert any(s.value == "Why each segment feels the way it does" for s in at.subheader)
-    offer = [i.value for i in at.info if "Find the words" in i.value]
-    assert offer and "reviews" in offer[0] and "first guess" in offer[0]
+    assert [i for i in at.info if "Find the words" in i.value]
+    sizes = at.selectbox(key="seg_reasons_run_size").options
+    assert len(sizes) >= 4 and all("reviews" in o and "first guess" in o for o in sizes)
     assert any(b.label == "Find the words behind each segment" for b in at.button)
 
     ws = Workspace.open(load_config(env={}, db__path=str(tmp_path / "ws.duckdb")).db)
