@@ -95,7 +95,7 @@ def _mask_cell(value: object) -> object:
 
 
 #: columns of segment / theme tables that hold generated text (names, keyword lists)
-GENERATED_TEXT_COLUMNS = ("name", "keywords", "segment_name", "label", "suggested_name")
+GENERATED_TEXT_COLUMNS = ("name", "keywords", "segment", "segment_name", "label", "suggested_name")
 
 
 def mask_generated_frame(df: pd.DataFrame, columns: Iterable[str] = GENERATED_TEXT_COLUMNS) -> pd.DataFrame:
