@@ -160,3 +160,25 @@ def test_cdnow_fixed_width_master_file_gets_a_plain_message(ws):
 
     with pytest.raises(MappingError, match="delimiter"):
         load_file(ws, shared("cdnow/CDNOW_master.txt"), "orders")
+
+
+def test_sst2_train_sentences_match_pandas(ws):
+    path = shared("sst2/train.tsv")
+    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=3)
+    rep = load_file(ws, path, "reviews", {"text": "sentence", "label": "label"})
+    text = df["sentence"].str.strip()
+    assert rep.rows_loaded == (text != "").sum()
+    assert ws.scalar("SELECT sum(length(text)) FROM reviews") == text.str.len().sum()
+    assert ws.scalar("SELECT count(*) FROM reviews WHERE label = 'positive'") == (df["label"] == "1").sum()
+
+
+def test_cdnow_summary_with_transactions_matches_pandas(ws):
+    path = shared("cdnow/cdnow_customers_summary_with_transactions.csv")
+    df = pd.read_csv(path)
+    rep = load_file(ws, path, "customers", {"customer_id": "ID"})
+    assert rep.rows_loaded == df["ID"].nunique()
+    for col in ("x", "t_x", "zbar"):
+        got = ws.scalar(
+            f"SELECT sum(CAST(json_extract_string(attrs_json, '$.{col}') AS DOUBLE)) FROM customers"
+        )
+        assert got == pytest.approx(df[col].sum(), rel=1e-12)
