@@ -109,7 +109,7 @@ def test_viewer_cannot_load_delete_or_reveal(team):
     assert any("loading data needs the analyst role" in i.value for i in at.info)
     assert not [t for t in at.toggle if t.label == "Show personal data"]
     assert not [e for e in at.expander if e.label.startswith(("Delete", "Audit"))]
-    assert at.dataframe[-3].value["email"].str.contains("•••").all()
+    assert at.dataframe[-3].value["Email"].str.contains("•••").all()
     at.switch_page("pages/overview.py").run()
     assert not [b for b in at.button if b.label == "Build report"]
 
@@ -124,7 +124,7 @@ def test_admin_reveal_is_audited_and_analyst_cannot_reveal(team):
     at.switch_page("pages/data.py").run()
     assert [e for e in at.expander if e.label.startswith("Delete")]
     at.toggle(key="data_mask").set_value(True).run()
-    assert not at.dataframe[-3].value["email"].str.contains("•••").any()
+    assert not at.dataframe[-3].value["Email"].str.contains("•••").any()
     at.run()  # a rerun does not log the same reveal twice
     reveals = [a for a in _audit(team) if a[2] == "reveal"]
     assert [(a[0], a[1], json.loads(a[3])) for a in reveals] == [("ada", "admin", {"where": "data_mask"})]
