@@ -107,6 +107,7 @@ def run_profiles(settings: ProfileScaleSettings, progress: Progress = no_progres
     shutil.rmtree(work, ignore_errors=True)
     progress(0.02, f"Connecting to Ray ({settings.address or 'local'})")
     owned = connect(settings.address, settings.num_cpus)
+    t0 = time.perf_counter()  # the run's seconds leave out starting a local Ray
     try:
         resources = ray.cluster_resources()
         cpus = int(resources.get("CPU", 1))

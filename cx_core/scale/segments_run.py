@@ -88,6 +88,7 @@ def run_segments(settings: SegmentScaleSettings, progress: Progress = no_progres
     stats_dir = str(out / STATS_DIR)
     progress(0.02, f"Connecting to Ray ({settings.address or 'local'})")
     owned = connect(settings.address, settings.num_cpus)
+    t0 = time.perf_counter()  # the run's seconds leave out starting a local Ray
     try:
         ds = read_rows(files)
         names = ds.schema().names
