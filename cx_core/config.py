@@ -121,9 +121,12 @@ class ReviewsConfig:
     sentiment_source: str = "auto"  # auto | label (the sentiment label field) | rating
     test_share: float = 0.2
     seed: int = 42
-    finetune_max_texts: int = 2000
+    finetune_max_texts: int = 0  # 0: every training review
     finetune_max_length: int = 128
-    finetune_epochs: int = 1
+    finetune_epochs: int = 3  # at most: the best epoch on a slice of the training reviews is kept
+    finetune_layers: int = 1  # top encoder blocks trained on cached lower-layer states; 0: all, no cache
+    finetune_lr: float = 1e-4
+    finetune_minutes: float = 20.0  # training stops after this long (0: no limit)
 
 
 @dataclass(frozen=True)
@@ -249,7 +252,11 @@ SETTINGS_DOC: dict[str, str] = {
     "reviews.seed": "seed of the split and the training",
     "reviews.finetune_max_texts": "finetune mode trains on at most this many reviews (0 = all)",
     "reviews.finetune_max_length": "finetune mode cuts texts to this many tokens",
-    "reviews.finetune_epochs": "training epochs in finetune mode",
+    "reviews.finetune_epochs": "training epochs in finetune mode (at most: early stopping keeps the best)",
+    "reviews.finetune_layers": "finetune mode trains this many top encoder blocks on cached lower-layer "
+    "states (0 = the whole encoder, slow)",
+    "reviews.finetune_lr": "learning rate of the fine-tuned encoder blocks",
+    "reviews.finetune_minutes": "finetune training stops after this many minutes (0 = no limit)",
     "explain.n_steps": "integrated-gradients points of the first pass (a multiple of segments)",
     "explain.segments": "equal path segments the points are spread over (composite quadrature)",
     "explain.max_steps": "segments are doubled while |delta| is too large, up to this many points",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cx_core.ingest.datasets import count_rows, dataset_labels
+from cx_core.reviews.modes import MODES, describe_seconds, estimate_modes, mode_results, winner
 from cx_core.reviews.report import (
     confusion_frame,
     data_notes,
@@ -38,18 +39,56 @@ ws = get_workspace()
 cfg = get_config()
 
 
+def _mode_estimates() -> dict[str, float | None]:
+    """Seconds each training mode should take here (measured rates; None: not measured yet)."""
+    from cx_core.text.embeddings import make_encoder
+    from cx_core.text.speed import estimate
+
+    try:
+        speed = estimate(ws, make_encoder(cfg.model).identify())
+    except (OSError, ValueError):
+        return {m: None for m in MODES}
+    return estimate_modes(ws, cfg.reviews, count_rows(ws, "reviews"), speed.seconds, speed.rate)
+
+
+def _mode_table(est: dict[str, float | None], results: dict, win: str | None) -> None:
+    st.dataframe(
+        [
+            {
+                "mode": m,
+                "estimated time here": describe_seconds(est.get(m)),
+                "last macro-F1": f"{results[m].macro_f1:.3f}" if m in results and results[m].macro_f1 else "",
+                "won on this data": "✓" if m == win else "",
+            }
+            for m in MODES
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+
+
 def _train_form() -> None:
     labels = {"all reviews": "all reviews", **dataset_labels(ws, "reviews")}
+    est, results = _mode_estimates(), mode_results(ws)
+    win = winner(results)
+    st.markdown(
+        "**Modes**: *frozen* trains the heads on cached MiniLM embeddings; *finetune* also trains "
+        f"the encoder's top {cfg.reviews.finetune_layers} block(s) on states of the lower blocks "
+        f"computed once (at most {cfg.reviews.finetune_epochs} epochs, "
+        f"{cfg.reviews.finetune_minutes:g} min), keeping the epoch that scores best on a slice of "
+        "the training reviews. "
+        + ("The mode that scored best here is preselected." if win else "Train both to compare them.")
+    )
+    _mode_table(est, results, win)
     with st.form("train_model"):
         c1, c2 = st.columns(2)
-        modes = ["frozen", "finetune"]
+        modes = list(MODES)
         mode = c1.selectbox(
             "Mode",
             modes,
-            index=modes.index(cfg.reviews.mode),
-            help="frozen: heads on cached MiniLM embeddings (fast, the default); "
-            f"finetune: the encoder is trained too, on at most "
-            f"{cfg.reviews.finetune_max_texts:,} reviews (slow on CPU)",
+            index=modes.index(win or cfg.reviews.mode),
+            format_func=lambda m: f"{m} ({describe_seconds(est.get(m))})",
+            key="train_mode",
         )
         dataset = c2.selectbox("Reviews", list(labels), format_func=labels.__getitem__)
         st.caption(

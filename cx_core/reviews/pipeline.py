@@ -12,6 +12,7 @@ zero-shot. Mostly non-English texts are flagged (:mod:`cx_core.reviews.language`
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -211,9 +212,12 @@ def _trainer(cfg: Config, mode: str) -> ReviewTrainer:
         return ReviewTrainer(
             mode=mode,
             epochs=r.finetune_epochs,
-            batch_size=min(r.batch_size, 16),
+            batch_size=r.batch_size if r.finetune_layers else min(r.batch_size, 16),
             max_texts=r.finetune_max_texts,
             seed=r.seed,
+            tune_layers=r.finetune_layers,
+            encoder_lr=r.finetune_lr,
+            time_budget_s=r.finetune_minutes * 60,
         )
     return ReviewTrainer(
         mode=mode, epochs=r.epochs, batch_size=r.batch_size, min_steps=r.min_steps, seed=r.seed
@@ -334,7 +338,9 @@ def train_review_model(
         vecs = embed_texts_cached(ws, encoder, prompt_texts())
         install_zero_shot_sentiment(model, prototypes(split_prompt_vectors(vecs)))
         data.targets.pop("sentiment")
+    train_start = time.perf_counter()
     trainer = _trainer(cfg, mode).fit(model, data.subset(train), _frac(progress, 0.5, 0.9, "Training"))
+    train_s = round(time.perf_counter() - train_start, 1)
     if method == ZERO_SHOT:
         data.targets["sentiment"] = y
     if progress:
@@ -345,6 +351,10 @@ def train_review_model(
         mode=mode,
         device=str(model.device),
         n_train_used=trainer.n_train_,
+        train_s=train_s,
+        train_texts=int(len(train)),
+        threads=torch.get_num_threads(),
+        best_epoch=getattr(trainer, "best_epoch_", None),
         sentiment_source=design.source,
         sentiment_labels=design.labels,
         duplicates_removed=int(dupes.sum()),

@@ -14,18 +14,16 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
 from cx_core.progress import Progress
+from cx_core.reviews.losses import loss_functions, target_tensors
 from cx_core.reviews.model import ReviewModel, pool_hidden
 from cx_core.text.encoder import pad_rows, plan_batches
-
-if TYPE_CHECKING:  # pragma: no cover
-    from cx_core.reviews.train import ReviewTrainer, TrainingSet
 
 #: padded tokens per batch of the one-off lower-layer pass
 LOWER_BATCH_TOKENS = 4096
@@ -209,13 +207,13 @@ class _Clock:
 class TopLayerFit:
     """One top-layer tuning run of a :class:`ReviewTrainer` (the trainer holds the settings)."""
 
-    def __init__(self, trainer: "ReviewTrainer") -> None:
+    def __init__(self, trainer: Any) -> None:
         self.trainer = trainer
 
     def fit(
         self,
         model: ReviewModel,
-        data: "TrainingSet",
+        data: Any,
         progress: Progress | None = None,
         epoch_hook: EpochHook | None = None,
     ) -> "TopLayerFit":
@@ -257,8 +255,6 @@ class TopLayerFit:
                 p.requires_grad_(True)
 
     def _train(self, model, data, cache, fit_rows, val, rng, progress, epoch_hook) -> None:
-        from cx_core.reviews.train import loss_functions, target_tensors
-
         t = self.trainer
         losses = loss_functions(model, data.subset(fit_rows).targets, t.balanced)
         lengths = cache.lengths[fit_rows]
@@ -314,7 +310,7 @@ class TopLayerFit:
         model.eval()
         self.history_ = history
 
-    def validate(self, model: ReviewModel, data: "TrainingSet", cache: LayerCache, val: np.ndarray) -> float:
+    def validate(self, model: ReviewModel, data: Any, cache: LayerCache, val: np.ndarray) -> float:
         """Sentiment macro-F1 on the validation slice of the training rows (cached states)."""
         proba = cached_proba(model, cache, val, self.trainer.batch_tokens * 2)["sentiment"]
         return sentiment_score(data.targets["sentiment"][val], proba)
