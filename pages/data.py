@@ -259,7 +259,8 @@ def _import_run_section() -> None:
     finished cluster run (``python -m cx_core scale ...``) from a folder inside ingest.allowed_dirs."""
     if not allowed("manage_users") or not server_paths_enabled(cfg.ingest.allowed_dirs):
         return
-    with st.expander("Import a cluster run", icon=":material/hub:"):
+    typed = bool(st.session_state.get("scale_run_dir"))  # stay open over the reruns a path causes
+    with st.expander("Import a cluster run", icon=":material/hub:", expanded=typed):
         st.caption(
             "A folder written by `python -m cx_core scale embed|profile|segment` (its manifest.json "
             "and shards/), inside the folders your administrator allowed. It is loaded in one step."
