@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from cx_core.ingest.pii_scrub import mask_name
 from cx_core.insight.export import (
     BGNBD_METHOD,
     FORMATS,
@@ -58,7 +59,10 @@ def _pick_run() -> str | None:
 
 def _pick_segments(run_id: str) -> tuple[int, ...] | None:
     choices = segment_choices(ws, run_id)
-    names = {int(r.segment_id): f"{r.segment_id}: {r.name} ({r.size:,})" for r in choices.itertuples()}
+    # generated names never show personal data here (the picker comes before the mask switch)
+    names = {
+        int(r.segment_id): f"{r.segment_id}: {mask_name(r.name)} ({r.size:,})" for r in choices.itertuples()
+    }
     picked = st.multiselect(
         "Segments (empty = all, outliers included)", list(names), format_func=names.get, key="export_segments"
     )
