@@ -84,7 +84,8 @@ def register(subparsers: Any) -> dict[str, Callable[..., int]]:
         "--mode",
         choices=("frozen", "finetune"),
         default=None,
-        help="frozen: heads on cached embeddings (default, fast); finetune: encoder too",
+        help="frozen: heads on cached embeddings (default, fast); finetune: also the top encoder "
+        "block(s), trained on cached lower-layer states (reviews.finetune_layers)",
     )
     t.add_argument("--dataset", help="train on one dataset id (default: every review)")
     e = subparsers.add_parser("evaluate", help="print held-out metrics of a review model (ours vs baseline)")
