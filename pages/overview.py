@@ -60,7 +60,7 @@ def _what_changed() -> None:
             f"last {PERIOD_DAYS} days vs the {PERIOD_DAYS} days before, newest vs previous segment run."
         )
     else:
-        st.markdown("\n".join(f"- {md(a.message)}" for a in alerts))
+        st.markdown("\n".join(f"- {md(a.headline)}" for a in alerts))
     how_computed(
         "Each change is tested (two-proportion z-test, p); q is the Benjamini-Hochberg false-discovery "
         "rate over every change tested, and only q <= 0.05 is shown. New, vanished, split and merged "

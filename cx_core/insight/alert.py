@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Callable
 
 #: renders a segment or aspect name inside an alert (``str``, or a masker)
 Namer = Callable[[str], str]
+#: the test statistics appended to a tested alert's message
+TEST_SUFFIX = re.compile(r" \(p = [^()]*\)$")
 
 
 @dataclass(frozen=True)
@@ -25,3 +28,8 @@ class Alert:
     after: float
     p_value: float
     q_value: float = math.nan
+
+    @property
+    def headline(self) -> str:
+        """The message without its test statistics ("(p = …, FDR q = …)"), for marketer pages."""
+        return TEST_SUFFIX.sub("", self.message)
