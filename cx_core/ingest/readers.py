@@ -26,6 +26,7 @@ from cx_core.ingest.csv_head import (
     write_head,
 )
 from cx_core.ingest.errors import InputFileError
+from cx_core.ingest.gunzip import gunzip_blocks
 
 SNIFF_BYTES = 1 << 20
 #: default cap on a file's decompressed size and on its UTF-8 copy (setting ingest.max_expanded_gb)
@@ -226,15 +227,14 @@ def _copy(src: SourceFile, chunk: int) -> tuple[str, bool | None]:
         return str(out), None
     out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     drop_stale_copies(out.parent)
-    opener = gzip.open if src.compressed else open
     decode = (
         codecs.getincrementaldecoder("cp1252")(errors="cx_latin1").decode if src.encoding != "utf-8" else None
     )
     fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".part")
     try:
-        with opener(src.path, "rb") as fin, os.fdopen(fd, "wb") as fout:
+        with open(src.path, "rb") as fin, os.fdopen(fd, "wb") as fout:
             written, clean = 0, True
-            while block := fin.read(chunk):
+            for block in gunzip_blocks(fin, chunk) if src.compressed else iter(lambda: fin.read(chunk), b""):
                 data = decode(block).encode("utf-8") if decode else block
                 written += len(data)
                 if written > src.max_expanded:
