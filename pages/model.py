@@ -26,7 +26,7 @@ from cx_core.reviews.taxonomy import (
     taxonomy_frame,
 )
 from pages._run import embedding_estimate, run_stage, running_notice
-from pages._ui import get_config, get_workspace, md
+from pages._ui import get_config, get_workspace, how_computed, md
 
 st.title("Model")
 running_notice("review_model")
@@ -109,12 +109,14 @@ def _evaluation(found: dict) -> None:
     m = found["metrics"]
     st.subheader("Held-out evaluation")
     st.caption(
+        f"Trained on {m.get('n_train', 0):,} reviews and checked on {m.get('n_test', 0):,} other reviews "
+        "it never saw, next to a simple word-count model trained on the same reviews."
+    )
+    how_computed(
         f"Model {md(found['model_id'])}: {md(m.get('mode', ''))} mode, sentiment "
-        f"{md(m.get('sentiment_method', ''))}; trained on {m.get('n_train', 0):,} reviews, "
-        f"evaluated on {m.get('n_test', 0):,} held-out reviews next to the baseline trained on "
-        "the same split (TF-IDF word 1-2 grams + logistic regression, balanced class "
-        "weights, C chosen by cross-validation). Aspects and risk are compared with their "
-        "weak labels."
+        f"{md(m.get('sentiment_method', ''))}. The baseline is TF-IDF word 1-2 grams + logistic regression "
+        "with balanced class weights and C chosen by cross-validation, on the same split; exact-duplicate "
+        "texts are removed before the split. Aspects and risk are compared with their weak labels."
     )
     if language_warning(m):
         st.warning(md(language_warning(m)))
