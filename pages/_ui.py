@@ -8,6 +8,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
+import pandas as pd
 import streamlit as st
 
 from cx_core.auth.guarded import ReadOnlyWorkspace
@@ -21,6 +22,26 @@ from cx_core.store.audit import record_event
 from cx_core.store.db import Workspace, WorkspaceError
 
 USER_ERRORS = (InputFileError, MappingError, WorkspaceError, ValueError)
+
+
+def enter_through_app() -> None:
+    """Leave Streamlit's old "pages directory" mode and rerun through app.py's navigation.
+
+    Until app.py has called ``st.navigation`` once, Streamlit treats ``pages/`` as a pages directory:
+    when a new server's first request is a page URL (a bookmark to /data), that page runs without
+    app.py and the sidebar lists every file in ``pages/`` (helpers such as ``_run.py`` included),
+    for every session, until somebody opens the root URL. Switching the flag off and rerunning lets
+    app.py resolve the same URL through its own page list (the login gate and the jobs sidebar with
+    it). Called when this module is first imported, i.e. in the process's first script run.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+enter_through_app()
 
 
 @st.cache_resource(show_spinner=False)
@@ -187,9 +208,11 @@ def show_table(df, key: str, text_first: bool = True, **kwargs) -> None:
         show = st.toggle(
             "Show ids and details", key=f"{key}_ids", help="Dataset, review and run ids, methods, raw JSON."
         )
-    st.dataframe(
-        readable_frame(df, currency(), show_ids=show, text_first=text_first),
-        hide_index=True,
-        key=key,
-        **kwargs,
-    )
+    frame = readable_frame(df, currency(), show_ids=show, text_first=text_first)
+    counts = {
+        c: st.column_config.NumberColumn(format="localized")  # 22,641, not 22641
+        for c in frame.columns
+        if pd.api.types.is_integer_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    }
+    config = {**counts, **kwargs.pop("column_config", {})}
+    st.dataframe(frame, hide_index=True, key=key, column_config=config or None, **kwargs)

@@ -89,8 +89,9 @@ def test_unguarded_server_beyond_loopback_serves_nothing(browser, tmp_path):
     settings["CX_AUTH_ASSUME_REMOTE"] = "true"
     with serve(tmp_path, "127.0.0.1", settings) as url, new_page(browser, "unguarded") as page:
         page.goto(url + "/data", wait_until="domcontentloaded")  # the server's very first request
-        _idle(page)  # Streamlit runs pages/data.py without app.py here: the page's own check stops it
-        expect(page.get_by_test_id("stApp")).to_be_visible()
+        _idle(page)  # Streamlit would run pages/data.py without app.py: it reruns through app.py
+        expect(_heading(page, "Login is not set up")).to_be_visible()  # app.py's gate answered
+        expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)  # not the pages/ file list
         for test_id in ("stDataFrame", "stMetric", "stFileUploader", "stRadio"):
             expect(page.get_by_test_id(test_id)).to_have_count(0)
         page.goto(url + "/", wait_until="domcontentloaded")
