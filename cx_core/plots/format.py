@@ -66,6 +66,7 @@ COLUMNS: dict[str, Column] = {
     "segment": Column("Segment name", "text"),
     # orders and value
     "ts": Column("Date", "date"),
+    "signup_ts": Column("Signed up", "date"),
     "date": Column("Date", "date"),
     "quantity": Column("Quantity", "count"),
     "amount": Column("Amount", "money", 2),
@@ -256,7 +257,7 @@ def _shown(s: pd.Series, col: Column) -> pd.Series:
         return s.map(_list_text)
     if col.kind == "flag":
         return s.map(lambda v: "" if missing(v) else ("yes" if bool(v) else ""))
-    if col.kind == "date":
+    if col.kind == "date" or pd.api.types.is_datetime64_any_dtype(s):
         ts = pd.to_datetime(s, errors="coerce")
         return ts.dt.strftime("%Y-%m-%d").fillna("")
     if col.kind == "text" or s.dtype == object and not pd.api.types.is_numeric_dtype(s.dropna()):

@@ -81,3 +81,19 @@ def test_readable_frame_keeps_numbers_sortable():
     assert out["Orders"].tolist() == [3, 12]
     assert out["Days since last order"].tolist() == [1, 50]
     assert pd.api.types.is_integer_dtype(out["Orders"])
+
+
+def test_timestamps_show_as_dates_never_as_integers():
+    import pandas as pd
+
+    from cx_core.plots.format import readable_frame
+
+    df = pd.DataFrame(
+        {
+            "signup_ts": pd.to_datetime(["2023-05-09", None]),
+            "loaded_at": pd.to_datetime(["2024-01-02 10:00", None]),
+        }
+    )
+    out = readable_frame(df)
+    assert out["Signed up"].tolist() == ["2023-05-09", ""]
+    assert out.iloc[0, 1] == "2024-01-02" and out.iloc[1, 1] == ""
