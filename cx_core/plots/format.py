@@ -260,7 +260,8 @@ def _shown(s: pd.Series, col: Column) -> pd.Series:
     if col.kind == "date" or pd.api.types.is_datetime64_any_dtype(s):
         ts = pd.to_datetime(s, errors="coerce")
         return ts.dt.strftime("%Y-%m-%d").fillna("")
-    if col.kind == "text" or s.dtype == object and not pd.api.types.is_numeric_dtype(s.dropna()):
+    textual = s.dtype == object or pd.api.types.is_string_dtype(s)
+    if col.kind == "text" or textual and not pd.api.types.is_numeric_dtype(s.dropna()):
         return s.map(lambda v: "" if missing(v) else str(v))
     if pd.api.types.is_bool_dtype(s):
         return s.map(lambda v: "yes" if v else "")

@@ -97,3 +97,15 @@ def test_timestamps_show_as_dates_never_as_integers():
     out = readable_frame(df)
     assert out["Signed up"].tolist() == ["2023-05-09", ""]
     assert out.iloc[0, 1] == "2024-01-02" and out.iloc[1, 1] == ""
+
+
+def test_string_columns_keep_their_text_and_show_blanks():
+    import pandas as pd
+
+    from cx_core.plots.format import readable_frame
+
+    df = pd.DataFrame(
+        {"country": pd.Series([None, "UK"], dtype="string"), "city": pd.Series([None, None], dtype="string")}
+    )
+    out = readable_frame(df)
+    assert out["Country"].tolist() == ["", "UK"] and out["City"].tolist() == ["", ""]
