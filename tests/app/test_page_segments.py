@@ -67,14 +67,14 @@ def test_run_show_compare_and_assign_outliers(tmp_path, monkeypatch):
     at.button[0].click().run()  # the form's "Run segmentation"
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Units"] == f"{DEMO_CUSTOMERS:,}"
+    assert metrics["Customers"] == f"{DEMO_CUSTOMERS:,}"  # the unit in plain words
     assert int(metrics["Segments"]) >= 4
     assert len(at.get("plotly_chart")) >= 4  # map, size/value, CLV vs churn, trends
     cards = [m.value for m in at.markdown if m.value.startswith("**")]
     assert len(cards) >= int(metrics["Segments"])
     assert sum(m.value.startswith(">") for m in at.markdown) >= 3 * int(metrics["Segments"])
     compare = at.dataframe[-1].value
-    assert list(compare.columns) == ["A", "B"] and "churn" in compare.index
+    assert list(compare.columns) == ["A", "B"] and "likely to churn" in compare.index
     at.selectbox(key="seg_cmp_b").set_value(2).run()
     assert not at.exception, at.exception
     assign = [b for b in at.button if b.label.startswith("Assign outliers")]

@@ -239,7 +239,7 @@ def test_full_journey_upload_analyse_every_page_export(page, app_server):
     page.goto(app_server["url"] + "/", wait_until="domcontentloaded")
     _upload_and_load(page)
     _run_analysis(page)
-    units, segments = _metric_value(page, "Units"), _metric_value(page, "Segments")
+    units, segments = _metric_value(page, "Customers"), _metric_value(page, "Segments")
     assert units > 0 and segments > 0
 
     for name in NAV_PAGES:

@@ -229,7 +229,7 @@ def test_segment_mode_page_escapes(app_env, monkeypatch):  # noqa: F811
     assert "rule: " + md_escape("Valuable, at risk, delivery complaints") in text
     assert XSS not in text and md_escape(XSS) in text and "*bold*" not in text
     products = at.dataframe[-1].value  # [0] is the rule editor
-    assert list(products["item"]) == ["x"]
+    assert list(products["Item code"]) == ["x"]  # plain column labels (cx_core/plots/format.py)
     # a bad edit is refused with a plain message, nothing stored
     at.button(key="nba_save").click().run()
     assert not at.exception, at.exception
