@@ -8,16 +8,14 @@ from datetime import datetime
 
 import pandas as pd
 import streamlit as st
-import torch
 from streamlit.testing.v1 import AppTest
 
 from cx_core.config import load_config
-from cx_core.explain.reference import EncoderHeadModel, tiny_bert
 from cx_core.ingest.load import load_file
 from cx_core.segments.reasons import ReasonSettings, compute_reasons
 from cx_core.store.db import Workspace
-from cx_core.text.encoder import default_model_dir
 from tests.conftest import ROOT
+from tests.explain_fixtures import tiny_sentiment_model
 
 XSS = "<img src=x onerror=alert(1)>"
 TEXTS = {
@@ -58,21 +56,6 @@ def _workspace(root) -> tuple[Workspace, str]:
     return ws, run_id
 
 
-def _tiny_model():
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(default_model_dir(), local_files_only=True)
-    torch.manual_seed(0)
-    return EncoderHeadModel(
-        tiny_bert(tok),
-        tok,
-        {"sentiment": ["negative", "neutral", "positive"]},
-        {"sentiment": "multiclass"},
-        64,
-        8,
-    )
-
-
 def _page(monkeypatch, root) -> AppTest:
     monkeypatch.setenv("CX_DB_PATH", str(root / "ws.duckdb"))
     monkeypatch.setenv("CX_DEMO_DIR", str(root / "demo"))
@@ -97,7 +80,7 @@ def test_offered_as_a_job_then_shown_escaped(tmp_path, monkeypatch):
 
     ws = Workspace.open(load_config(env={}, db__path=str(tmp_path / "ws.duckdb")).db)
     compute_reasons(
-        ws, run_id, _tiny_model(), ReasonSettings(reviews_per_segment=5, n_steps=4, min_reviews=1)
+        ws, run_id, tiny_sentiment_model(), ReasonSettings(reviews_per_segment=5, n_steps=4, min_reviews=1)
     )
     ws.close()
     at = _page(monkeypatch, tmp_path)

@@ -4,12 +4,10 @@ the same attributions as the one-review path, and a contrast of two labels their
 from __future__ import annotations
 
 import pytest
-import torch
 
 from cx_core.explain.batch import BatchSettings, explain_batch
 from cx_core.explain.integrated import ExplainError, explain_review
-from cx_core.explain.reference import EncoderHeadModel, tiny_bert
-from cx_core.text.encoder import default_model_dir
+from tests.explain_fixtures import tiny_sentiment_model
 
 TEXTS = [
     "The fabric felt cheap and the zipper broke.",
@@ -21,19 +19,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def model():
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(default_model_dir(), local_files_only=True)
-    torch.manual_seed(0)
-    return EncoderHeadModel(
-        tiny_bert(tok),
-        tok,
-        {"sentiment": ["negative", "neutral", "positive"]},
-        {"sentiment": "multiclass"},
-        max_length=64,
-        lexical_dim=8,
-        seed=1,
-    )
+    return tiny_sentiment_model(seed=1)
 
 
 def _scores(expl) -> list[float]:
@@ -48,7 +34,15 @@ def test_batched_equals_one_review_at_a_time(model):
         if not text:
             continue
         one = explain_review(
-            model, text, "sentiment", "negative", n_steps=8, segments=1, max_steps=8, rel_tol=1e9, max_length=64
+            model,
+            text,
+            "sentiment",
+            "negative",
+            n_steps=8,
+            segments=1,
+            max_steps=8,
+            rel_tol=1e9,
+            max_length=64,
         )
         assert [w.text for w in got.words] == [w.text for w in one.words]
         assert _scores(got) == pytest.approx(_scores(one), abs=1e-5)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-import torch
 
 from cx_core.explain.integrated import Explanation
-from cx_core.explain.reference import EncoderHeadModel, tiny_bert
 from cx_core.explain.words import Word
 from cx_core.ingest.load import load_file
 from cx_core.pipeline.stage import StageContext
@@ -22,8 +20,8 @@ from cx_core.segments.reasons import (
     seconds_per_review,
 )
 from cx_core.segments.run import SegmentSettings, load_segment_info, run_segmentation
-from cx_core.text.encoder import default_model_dir
 from tests.conftest import shared
+from tests.explain_fixtures import tiny_sentiment_model
 from tests.segment_helpers import BowEncoder
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -90,19 +88,7 @@ def segmented(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny_model():
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(default_model_dir(), local_files_only=True)
-    torch.manual_seed(0)
-    return EncoderHeadModel(
-        tiny_bert(tok),
-        tok,
-        {"sentiment": ["negative", "neutral", "positive"]},
-        {"sentiment": "multiclass"},
-        max_length=64,
-        lexical_dim=8,
-        seed=1,
-    )
+    return tiny_sentiment_model(seed=1)
 
 
 def test_reasons_are_computed_stored_and_read_back(segmented, tiny_model):
