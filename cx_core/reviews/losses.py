@@ -76,3 +76,14 @@ def target_tensors(data: Any, idx: np.ndarray) -> dict[str, torch.Tensor]:
         t = torch.as_tensor(y[idx])
         out[head] = t.long() if y.ndim == 1 else t.float()
     return out
+
+
+def optimizer_step(optimizers: list[tuple[torch.optim.Optimizer, Any]], loss: torch.Tensor) -> None:
+    """One training step: clear the gradients, back-propagate ``loss``, step every optimizer and
+    its learning-rate schedule."""
+    for opt, _ in optimizers:
+        opt.zero_grad(set_to_none=True)
+    loss.backward()
+    for opt, sched in optimizers:
+        opt.step()
+        sched.step()

@@ -24,6 +24,7 @@ from cx_core.progress import Progress
 from cx_core.reviews.losses import (
     balanced_weights,  # noqa: F401  (re-exported: older imports)
     loss_functions,
+    optimizer_step,
     target_tensors,
 )
 from cx_core.reviews.model import ReviewModel
@@ -192,12 +193,7 @@ class ReviewTrainer:
             for step, lo in enumerate(range(0, n, self.batch_size)):
                 idx = order[lo : lo + self.batch_size]
                 loss = losses(self._logits(model, data, idx, drop), target_tensors(data, idx))
-                for opt, _ in optimizers:
-                    opt.zero_grad(set_to_none=True)
-                loss.backward()
-                for opt, sched in optimizers:
-                    opt.step()
-                    sched.step()
+                optimizer_step(optimizers, loss)
                 total += loss.item() * len(idx)
                 if progress is not None:
                     done = (epoch * per_epoch + step + 1) / (per_epoch * epochs)

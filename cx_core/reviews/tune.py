@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from cx_core.progress import Progress
-from cx_core.reviews.losses import loss_functions, target_tensors
+from cx_core.reviews.losses import loss_functions, optimizer_step, target_tensors
 from cx_core.reviews.model import ReviewModel, pool_hidden
 from cx_core.text.encoder import pad_rows, plan_batches
 
@@ -273,12 +273,7 @@ class TopLayerFit:
                 deep = drop(top_features(model, hidden, mask, cache.first)) if model.use_deep else None
                 lex = drop(model.lexical_features(ids, mask)) if model.lexical is not None else None
                 loss = losses(model.logits_from_features(deep, lex), target_tensors(data, rows))
-                for opt, _ in optimizers:
-                    opt.zero_grad(set_to_none=True)
-                loss.backward()
-                for opt, sched in optimizers:
-                    opt.step()
-                    sched.step()
+                optimizer_step(optimizers, loss)
                 total += loss.item() * len(rows)
                 over = bool(t.time_budget_s) and clock.budget() > t.time_budget_s
                 if progress is not None:
