@@ -58,9 +58,10 @@ def save_tiny_review_model(root: Path) -> str:
     return str(out)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ray_local():
-    """A local Ray with 2 CPUs and no dashboard, shared by a module's tests, shut down after it."""
+    """A local Ray with 2 CPUs and no dashboard, started once for every Ray test (each start costs
+    tens of seconds on 2 cores) and shut down at the end of the session."""
     ray = pytest.importorskip("ray")
     from cx_core.scale.run import connect
 
