@@ -185,9 +185,7 @@ def _upload_and_load(page) -> None:
     report = page.get_by_test_id("stAlert").filter(has_text="rows read from")
     expect(report).to_contain_text(f"{UPLOAD_ROWS} rows read from 'my_feedback.csv' as reviews.")
     page.get_by_role("button", name=f"Load {UPLOAD_ROWS} rows", exact=True).click()
-    expect(
-        page.get_by_test_id("stAlert").filter(has_text=f"Loaded {UPLOAD_ROWS} rows from")
-    ).to_be_visible()
+    expect(page.get_by_test_id("stAlert").filter(has_text=f"Loaded {UPLOAD_ROWS} rows from")).to_be_visible()
     _wait_done(page)
     assert _metric_value(page, "Reviews") == before + UPLOAD_ROWS
 
