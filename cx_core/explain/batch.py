@@ -26,6 +26,7 @@ from cx_core.explain.integrated import (
     LayerTap,
     eval_mode,
     head_outputs,
+    model_device,
     torch_threads,
 )
 from cx_core.explain.words import merge_pieces
@@ -83,10 +84,7 @@ def _encode(model: Any, texts: Sequence[str], max_length: int) -> _Batch:
         raise ExplainError("The model's tokenizer has no [PAD] token for the baseline.")
     special = enc["special_tokens_mask"].bool()
     ids = enc["input_ids"]
-    try:
-        device = next(model.parameters()).device
-    except (AttributeError, StopIteration):
-        device = torch.device("cpu")
+    device = model_device(model)
     base = torch.where(special, ids, torch.full_like(ids, int(pad)))
     return _Batch(
         ids.to(device),

@@ -170,7 +170,7 @@ def encode_review(model: Any, text: str, max_length: int) -> Encoded:
     seen_until = max(e for (s, e), sp in zip(offsets, special) if not sp)
     rest = text[seen_until : seen_until + 2000]
     truncated = bool(rest.strip()) and bool(tok(rest, add_special_tokens=False)["input_ids"])
-    device = _model_device(model)
+    device = model_device(model)
     tensor = torch.tensor([ids], dtype=torch.long, device=device)
     return Encoded(
         tensor,
@@ -183,7 +183,8 @@ def encode_review(model: Any, text: str, max_length: int) -> Encoded:
     )
 
 
-def _model_device(model: Any) -> torch.device:
+def model_device(model: Any) -> torch.device:
+    """The device of the model's weights (CPU for a model without parameters)."""
     try:
         return next(model.parameters()).device
     except (AttributeError, StopIteration):

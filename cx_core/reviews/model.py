@@ -227,12 +227,7 @@ class ReviewModel(nn.Module):
             probs = self.probabilities(self.forward_logits(ids.to(self.device), mask.to(self.device)))
             for h, p in probs.items():
                 chunks[h].append(p)
-        out = {}
-        for h, v in chunks.items():
-            proba = np.concatenate(v) if v else np.empty((0, len(self.heads_[h])), np.float32)
-            out[h] = np.empty_like(proba)
-            out[h][order] = proba
-        return out
+        return in_input_order(chunks, order, self.heads_)
 
     # -- saving ----------------------------------------------------------------------
     def config_dict(self) -> dict[str, Any]:
@@ -278,6 +273,19 @@ class ReviewModel(nn.Module):
         if metrics is not None:
             (out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         return out
+
+
+def in_input_order(
+    chunks: dict[str, list[np.ndarray]], order: np.ndarray, heads: dict[str, list[str]]
+) -> dict[str, np.ndarray]:
+    """Per-head probability chunks computed in ``order`` (e.g. sorted by length) put back into the
+    input order: row ``order[i]`` of the result is the ``i``-th computed row."""
+    out = {}
+    for h, parts in chunks.items():
+        proba = np.concatenate(parts) if parts else np.zeros((0, len(heads[h])), np.float32)
+        out[h] = np.empty_like(proba)
+        out[h][order] = proba
+    return out
 
 
 def sentiment_columns(labels: Sequence[str]) -> tuple[int, int | None, int]:

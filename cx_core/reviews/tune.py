@@ -22,7 +22,7 @@ from torch import nn
 
 from cx_core.progress import Progress
 from cx_core.reviews.losses import loss_functions, optimizer_step, target_tensors
-from cx_core.reviews.model import ReviewModel, pool_hidden
+from cx_core.reviews.model import ReviewModel, in_input_order, pool_hidden
 from cx_core.text.encoder import pad_rows, plan_batches
 
 #: padded tokens per batch of the one-off lower-layer pass
@@ -326,9 +326,4 @@ def cached_proba(model: ReviewModel, cache: LayerCache, rows: np.ndarray, budget
             parts[h].append(p)
         done.append(b)
     where = np.concatenate(done) if done else np.zeros(0, np.int64)
-    out = {}
-    for h, chunks in parts.items():
-        proba = np.concatenate(chunks) if chunks else np.zeros((0, len(model.heads_[h])), np.float32)
-        out[h] = np.empty_like(proba)
-        out[h][where] = proba
-    return out
+    return in_input_order(parts, where, model.heads_)
