@@ -3,6 +3,7 @@ negative or positive sentiment, next to its representative reviews with per-word
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pandas as pd
@@ -20,7 +21,7 @@ from cx_core.segments.reasons import (
     seconds_per_review,
 )
 from pages._run import run_stage
-from pages._ui import get_config, how_computed, md
+from pages._ui import get_config, get_workspace, how_computed, md
 
 #: a first guess of the cost of one review on a 2-core CPU before this machine measured one
 FIRST_GUESS_S = 1.0
@@ -35,12 +36,11 @@ def _word_list(words: pd.DataFrame, direction: str, mask: bool) -> str:
 SAMPLE_SIZES = (25, 50, 100, 200)
 
 
-def _estimate(ws, info: pd.DataFrame, per_segment: int) -> str:
+def _estimate(info: pd.DataFrame, per_segment: int, per: float | None) -> str:
     """ "up to 430 reviews, about 4 min (measured on this machine)" for one sample size."""
     segments = int((info["segment_id"] >= 0).sum())
     reps = int(info.loc[info["segment_id"] >= 0, "representatives"].map(len).sum())
     reviews = segments * per_segment + reps
-    per = seconds_per_review(ws)
     eta = describe_eta(reviews * (per or FIRST_GUESS_S))
     source = "measured on this machine" if per else "a first guess"
     return f"up to {reviews:,} reviews, {eta} ({source})"
@@ -50,12 +50,13 @@ def _start(ws, run_id: str, info: pd.DataFrame, label: str, key: str) -> None:
     """A sample-size choice with the estimated time of each, and the button that starts the job."""
     default = ReasonSettings.from_config(get_config()).reviews_per_segment
     sizes = sorted({default, *SAMPLE_SIZES} - {0})
+    per_review = seconds_per_review(ws)  # one query, not one per option
     c1, c2 = st.columns([2, 1])
     per = c1.selectbox(
         "Reviews per segment",
         sizes,
         index=sizes.index(default) if default in sizes else 0,
-        format_func=lambda n: f"{n} — {_estimate(ws, info, n)}",
+        format_func=lambda n: f"{n} — {_estimate(info, n, per_review)}",
         key=f"{key}_size",
         help="More reviews give steadier word lists and take proportionally longer.",
     )
@@ -65,6 +66,14 @@ def _start(ws, run_id: str, info: pd.DataFrame, label: str, key: str) -> None:
         )
         if run_stage("segment_reasons", settings) is not None:
             st.rerun()
+
+
+@st.cache_data(show_spinner=False, max_entries=2000)
+def _explained(reasons_run: str, model_id: str, settings_json: str, text: str):
+    """A representative's stored explanation; a reasons run never changes, so its id keys the cache
+    and reruns of the page do not query again."""
+    meta = {"model_id": model_id, "settings": json.loads(settings_json)}
+    return representative_explanation(get_workspace(), meta, text)
 
 
 def _segment_block(ws, meta: dict, row: pd.Series, words: pd.DataFrame, mask: bool) -> None:
@@ -77,7 +86,8 @@ def _segment_block(ws, meta: dict, row: pd.Series, words: pd.DataFrame, mask: bo
         c2.markdown("Pushed towards **positive**: " + _word_list(mine, POSITIVE, mask))
         st.caption(f"From {sampled:,} sampled reviews; (n) = reviews with the word.")
         for rep in row.representatives:
-            expl = representative_explanation(ws, meta, str(rep.get("text", "")))
+            settings = json.dumps(meta.get("settings") or {}, sort_keys=True)
+            expl = _explained(meta["run_id"], str(meta.get("model_id")), settings, str(rep.get("text", "")))
             if expl is not None:
                 st.html(f'<div style="line-height:1.8">{highlighted_text(expl, mask_pii=mask)}</div>')
 
