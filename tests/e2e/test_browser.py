@@ -241,6 +241,29 @@ def _wait_idle(page) -> None:
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
 
 
+def _upload(page, name: str, data: bytes, mime: str = "text/csv") -> None:
+    """Put one file into the page's st.file_uploader and wait until its chip shows.
+
+    A rerun started just before (a selectbox change) can re-mount the uploader and drop a file set
+    on the old input, so the upload is tried again (up to three times) while no chip appears.
+    """
+    from playwright.sync_api import expect
+
+    _wait_idle(page)
+    chip = page.get_by_test_id("stFileChip")  # long names are shortened on the chip
+    for attempt in range(3):
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+            files=[{"name": name, "mimeType": mime, "buffer": data}]
+        )
+        try:
+            expect(chip).to_have_count(1, timeout=15_000)
+            return
+        except AssertionError:
+            if attempt == 2:
+                raise
+            _wait_idle(page)
+
+
 def _metric_value(page, label: str) -> int:
     metric = page.get_by_test_id("stMetric").filter(
         has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
@@ -348,9 +371,7 @@ def test_upload_hostile_reviews_is_shown_literally_and_never_executed(page, app_
 
     _pick(page, "What does the file hold?", "Reviews")
     expect(page.get_by_role("radio", name="Upload a file")).to_be_checked()
-    page.get_by_test_id("stFileUploaderDropzone").get_by_test_id(
-        "stFileUploaderDropzoneInput"
-    ).set_input_files(files=[{"name": UPLOAD_NAME, "mimeType": "text/csv", "buffer": _hostile_csv()}])
+    _upload(page, UPLOAD_NAME, _hostile_csv())
 
     # preview: the hostile header and values are plain cell text
     preview = _grid(page, "review_text")

@@ -25,6 +25,7 @@ from tests.e2e.test_browser import (
     _metric_value,
     _open_listbox,
     _require_browser,
+    _upload,
     _wait_idle,
     browser,  # noqa: F401  (a fixture)
     page,  # noqa: F401  (a fixture)
@@ -168,9 +169,7 @@ def _upload_and_load(page) -> None:
     box = page.get_by_role("combobox", name="What does the file hold?", exact=True)
     _open_listbox(page, box).get_by_role("option", name="Reviews", exact=True).click()
     expect(box).to_have_value("Reviews")
-    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
-        files=[{"name": "my_feedback.csv", "mimeType": "text/csv", "buffer": _reviews_csv()}]
-    )
+    _upload(page, "my_feedback.csv", _reviews_csv())
     form = page.get_by_test_id("stForm")
     expect(form.get_by_role("combobox", name="Review text *")).to_have_value("comment")
     expect(form.get_by_role("combobox", name="Customer id")).to_have_value("— not in this file —")
