@@ -191,7 +191,7 @@ how_computed(
     "Stars gained if fixed = share of reviews with a negative mention × −(least-squares effect of "
     "that mention on the rating, all aspects together). Churn risk saved: the same with the "
     "reviewers' churn probability. Trend 'worse'/'better' only when a two-proportion z-test on the "
-    f"negative share (last {PERIOD_DAYS} days vs the {PERIOD_DAYS} before) gives a "
+    f"negative share (last {PERIOD_DAYS} days up to the newest review vs the {PERIOD_DAYS} before) gives a "
     "Benjamini-Hochberg q <= 0.05 over all aspects ('Show ids and details' above the table "
     "shows p, q and the effects).",
     "Monthly changes: negative share (two-proportion z-test), sentiment and churn risk (Welch "

@@ -119,3 +119,22 @@ def planted(ws: Workspace, n: int = 400, seed: int = 0) -> None:
     add_reviews(ws, ts, ratings, customers, scores)
     churn = {c: (0.8 if a.get("delivery", 0) < -0.25 else 0.2) for c, a in zip(customers, scores)}
     add_profiles(ws, churn, {c: 10.0 for c in customers})
+
+
+def later_order(ws: Workspace, days_after: int = 200) -> None:
+    """One order line ``days_after`` days after :data:`ANCHOR` (orders that run on past the reviews)."""
+    insert(
+        ws,
+        "orders",
+        pd.DataFrame(
+            {
+                "dataset_id": ["late"],
+                "line_no": [1],
+                "order_id": ["late-1"],
+                "customer_id": ["late"],
+                "ts": [ANCHOR + timedelta(days=days_after)],
+                "amount": [10.0],
+                "is_return": [False],
+            }
+        ),
+    )

@@ -28,7 +28,7 @@ from cx_core.customers.text_profile import SCORES_STAGE
 from cx_core.ingest.pii_scrub import mask_name
 from cx_core.insight.alert import Alert, Namer
 from cx_core.insight.drivers import load_aspect_reviews, mention_indicators
-from cx_core.insight.overview import PERIOD_DAYS, Periods, periods
+from cx_core.insight.overview import PERIOD_DAYS, Periods, periods, source_periods
 from cx_core.insight.segment_changes import segment_run_alerts
 from cx_core.insight.stats import ALPHA, fdr_q, two_proportion_p
 from cx_core.store.db import Workspace
@@ -180,7 +180,8 @@ def what_changed(
     """
     p = periods(ws, days)
     name: Namer = (lambda n: str(mask_name(n))) if mask_pii else str
-    found = aspect_alerts(ws, p, name) + segment_alerts(ws, p, name) + segment_run_alerts(ws, name)
+    reviews = source_periods(ws, days)["reviews"]  # aspects come from reviews: their own dates
+    found = aspect_alerts(ws, reviews, name) + segment_alerts(ws, p, name) + segment_run_alerts(ws, name)
     alerts = control_fdr(found, fdr)
     return sorted(
         alerts,

@@ -22,7 +22,7 @@ import pandas as pd
 
 from cx_core.customers.profiles import STAGE as PROFILES_STAGE
 from cx_core.customers.text_profile import COMPLAINT_BELOW, PRAISE_ABOVE, SCORES_STAGE
-from cx_core.insight.overview import PERIOD_DAYS, periods
+from cx_core.insight.overview import PERIOD_DAYS, source_periods
 from cx_core.insight.stats import ALPHA, fdr_q, two_proportion_p
 from cx_core.store.db import Workspace
 from cx_core.store.runs import latest_id
@@ -183,10 +183,11 @@ def drivers_from_frame(
 def aspect_drivers(ws: Workspace, days: int = PERIOD_DAYS) -> pd.DataFrame:
     """Per aspect: impact on rating and churn risk, volume and trend, ranked "what to fix first".
 
-    Empty when no review-scoring run exists yet.
+    Empty when no review-scoring run exists yet.  The trend windows end at the newest review
+    (not the newest order): orders running on past the reviews must not empty the recent window.
     """
     run = latest_id(ws, SCORES_STAGE)
     if run is None:
         return pd.DataFrame(columns=list(DRIVER_COLUMNS))
     frame = load_aspect_reviews(ws, run, latest_id(ws, PROFILES_STAGE))
-    return drivers_from_frame(frame, periods(ws, days).anchor, days)
+    return drivers_from_frame(frame, source_periods(ws, days)["reviews"].anchor, days)

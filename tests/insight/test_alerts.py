@@ -9,7 +9,7 @@ import pandas as pd
 
 from cx_core.insight.alert import Alert
 from cx_core.insight.alerts import MIN_COUNT, what_changed
-from tests.drivers_fixtures import ANCHOR, add_reviews, add_run, insert, planted
+from tests.drivers_fixtures import ANCHOR, add_reviews, add_run, insert, later_order, planted
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -27,6 +27,13 @@ def test_planted_aspect_jump_is_flagged(ws):
     assert a.kind == "aspect_worse" and a.p_value < 1e-6
     assert 0.1 < a.before < 0.3 and 0.5 < a.after < 0.7
     assert "delivery" in a.message and "rose" in a.message
+
+
+def test_aspect_alerts_use_the_reviews_own_dates(ws):
+    planted(ws)
+    later_order(ws)  # orders end 200 days after the newest review
+    by = {a.subject: a for a in what_changed(ws) if a.kind.startswith("aspect")}
+    assert by["delivery"].kind == "aspect_worse" and by["delivery"].p_value < 1e-6
 
 
 def test_noise_is_not_flagged(ws):

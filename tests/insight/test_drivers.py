@@ -13,7 +13,7 @@ from cx_core.insight.overview import overview_kpis
 from cx_core.insight.stats import two_proportion_p
 from cx_core.insight.trends import monthly_trends
 from cx_core.plots.charts import drivers_figure, trends_figure
-from tests.drivers_fixtures import ANCHOR, add_profiles, add_reviews, insert, planted
+from tests.drivers_fixtures import ANCHOR, add_profiles, add_reviews, insert, later_order, planted
 
 
 def _tiny() -> pd.DataFrame:
@@ -68,6 +68,13 @@ def test_planted_aspect_ranks_first(ws):
     assert trends["reviews"].sum() == 400 and trends["churn_risk"].notna().all()
     names = [t["name"] for t in trends_figure(trends).to_dict()["data"]]
     assert names == ["Aspect mentions", "Negative mentions", "Mean sentiment", "Churn risk"]
+
+
+def test_trend_windows_end_at_the_newest_review_not_the_newest_order(ws):
+    planted(ws)
+    later_order(ws)  # orders run on 200 days past the reviews: the review trend must not vanish
+    top = aspect_drivers(ws).set_index("aspect").loc["delivery"]
+    assert top["trend"] == "worse" and top["negative_share_recent"] > 0.5
 
 
 def test_kpis_with_period_deltas(ws):
