@@ -129,6 +129,7 @@ class GatheredHistory(OrderHistory):
         self.plan = plan
         self.first_day, self.last_day = plan.first_day, plan.last_day
         self._k = {day: k for k, day in enumerate(plan.churn_days)}
+        self._memo = {}  # features() memoises per cutoff as OrderHistory does (each is a BG/NBD fit)
 
     @property
     def span_days(self) -> int:
@@ -157,10 +158,11 @@ class GatheredHistory(OrderHistory):
         block = block[block[prefix + "active"] == 1]
         return block.rename(columns=lambda c: c[len(prefix) :])
 
-    def features(
-        self, cutoff_day: int, horizon_days: int, bgnbd: bool = True, signals: pd.DataFrame | None = None
+    def _features(
+        self, cutoff_day: int, horizon_days: int, bgnbd: bool, signals: pd.DataFrame | None
     ) -> pd.DataFrame:
-        """Behaviour (+ BG/NBD) features of every customer active by the cutoff."""
+        """Behaviour (+ BG/NBD) features of every customer active by the cutoff (uncached; the
+        inherited ``features`` memoises them: evaluation and the final fit share cutoffs)."""
         if signals is not None:
             raise ValueError("review text signals are not used by a scale profile run")
         block = self._block(int(cutoff_day))
