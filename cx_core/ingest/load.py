@@ -37,6 +37,7 @@ from cx_core.ingest.numbers import detect_style, parse_number_sql, parsed_exampl
 from cx_core.ingest.options import LoadOptions
 from cx_core.ingest.plan import ReadPlan, column_kinds, stage_sql, text_fields
 from cx_core.ingest.readers import (
+    BackgroundCopy,
     InputFileError,
     SourceFile,
     drop_head_of,
@@ -44,7 +45,6 @@ from cx_core.ingest.readers import (
     inspect_file,
     reader_sql,
     sniff,
-    with_copy,
     with_head,
 )
 from cx_core.ingest.transforms import detect_ts_format, ts_expr
@@ -235,11 +235,17 @@ def _validate_and_load(
         from cx_core.ingest.excel import with_sheet
 
         first = with_sheet(first, opts.sheet)
-    src, sample = read_sample(ws, first, sample_rows)
+    copying = BackgroundCopy(first)  # gzip / Windows-1252: inflated while the head is checked
     try:
-        return _check_and_load(ws, src, sample, kind, mapping, dry_run, replace_dataset, step, actor, opts)
+        src, sample = read_sample(ws, first, sample_rows)
+        try:
+            return _check_and_load(
+                ws, src, sample, kind, mapping, dry_run, replace_dataset, step, actor, opts, copying
+            )
+        finally:
+            drop_head_of(src)
     finally:
-        drop_head_of(src)
+        copying.close()
 
 
 def _check_and_load(
@@ -253,8 +259,10 @@ def _check_and_load(
     step: Progress,
     actor: Actor,
     opts: LoadOptions,
+    copying: BackgroundCopy,
 ) -> LoadReport:
-    """Check the mapping and formats on the sample, then read, check and load the whole file."""
+    """Check the mapping and formats on the sample, then read, check and load the whole file
+    (its plain copy, when it needs one, comes from ``copying``)."""
     columns = [str(c) for c in sample.columns]
     mapping = dict(mapping) if mapping is not None else suggest_mapping(kind, columns, sample)
     problems = mapping_problems(kind, mapping, columns)
@@ -270,12 +278,13 @@ def _check_and_load(
         rest=list(report.ignored_columns), attrs=report.ignored_columns if kind == "customers" else []
     )
     plan.nested, plan.native = column_kinds(_column_types(ws, src)) if src.fmt != "csv" else (set(), set())
+    plan.all_text = src.fmt == "csv"  # read with all_varchar
     _check_content(kind, mapping, sample, plan, report)
     step(0.1, "Detecting number and date formats")
     _detect_numbers(ws, kind, mapping, sample, plan, opts, report)
     plan.ts_formats = _detect_formats(ws, kind, mapping, sample, report)
     step(0.12, "Reading the file")
-    src = with_copy(src)  # gzip / Windows-1252: decompressed or converted once, capped, scanned
+    src = copying.result(src)  # gzip / Windows-1252: decompressed or converted once, capped, scanned
     plan.control_free = src.fmt == "csv" and src.control_free
     suffix = uuid.uuid4().hex[:12]
     reader, params = reader_sql(src, rejects_suffix=suffix if src.fmt == "csv" else None)

@@ -15,7 +15,7 @@ from cx_core.ingest.checks import ID_CONTROL
 from cx_core.ingest.duplicates import REST_HASH
 from cx_core.ingest.mapping import fields_for
 from cx_core.ingest.numbers import parse_number_sql
-from cx_core.ingest.transforms import TEXT_CONTROL, id_expr, label_expr, raw, ts_expr
+from cx_core.ingest.transforms import TEXT_CONTROL, id_expr, label_expr, raw, ts_expr, written_sql
 from cx_core.store.sql import quote_ident
 
 NUMERIC_TYPES = (
@@ -46,6 +46,7 @@ class ReadPlan:
     rest: list[str] = field(default_factory=list)  # unmapped source columns
     attrs: list[str] = field(default_factory=list)  # unmapped columns kept as attrs_json
     control_free: bool = False  # the file has no control bytes but line breaks: skip those scans
+    all_text: bool = False  # every source column is read as text (a CSV): see trimmed_columns
 
 
 def column_kinds(types: Mapping[str, str]) -> tuple[set[str], set[str]]:
@@ -65,7 +66,7 @@ def _field_expr(spec, col: str, plan: ReadPlan, trimmed: set[str]) -> str:
     if spec.vtype == "ts":
         return ts_expr(col, plan.ts_formats[spec.name], pre=True)
     if spec.vtype == "num":
-        native = col not in trimmed
+        native = col in plan.native and col not in trimmed
         return parse_number_sql(col, plan.decimals.get(spec.name, "point"), native=native, pre=not native)
     if spec.vtype == "label":
         return label_expr(col, pre=True)
@@ -76,13 +77,17 @@ def _field_expr(spec, col: str, plan: ReadPlan, trimmed: set[str]) -> str:
 
 def trimmed_columns(kind: str, mapping: Mapping[str, str | None], plan: ReadPlan) -> list[str]:
     """The mapped source columns read as text: each is trimmed once per row (and nested JSON
-    turned into JSON text) before the typed expressions, which then use it several times;
-    a native number column mapped only to number fields is left as it is."""
+    turned into JSON text) before the typed expressions, which then use it several times.
+    Left as they are: a native number column mapped only to number fields, and in a CSV a
+    column mapped only to number and date fields (their parsers skip spaces themselves)."""
     cols: dict[str, None] = {}
     for spec in fields_for(kind):
         col = mapping.get(spec.name)
-        if col and not (spec.vtype == "num" and col in plan.native):
-            cols[col] = None
+        if not col or (spec.vtype == "num" and col in plan.native):
+            continue
+        if plan.all_text and spec.vtype in ("num", "ts"):
+            continue
+        cols[col] = None
     return list(cols)
 
 
@@ -113,7 +118,9 @@ def select_list(kind: str, mapping: Mapping[str, str | None], plan: ReadPlan) ->
             continue
         exprs.append(f"{_field_expr(spec, col, plan, trimmed)} AS {spec.name}")
         if spec.vtype in ("ts", "num"):
-            exprs.append(f"({quote_ident(col)} IS NOT NULL) AS _has_{spec.name}")
+            untrimmed_text = plan.all_text and col not in trimmed
+            written = written_sql(col) if untrimmed_text else f"({quote_ident(col)} IS NOT NULL)"
+            exprs.append(f"{written} AS _has_{spec.name}")
         elif spec.vtype in ("str", "text"):
             texts.append(col)
         elif spec.vtype == "id":

@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import os
 import tempfile
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -220,8 +221,13 @@ def with_copy(src: SourceFile, chunk: int = 1 << 22) -> SourceFile:
     return replace(src, copy=path, control_free=bool(clean))
 
 
-def _copy(src: SourceFile, chunk: int) -> tuple[str, bool | None]:
-    """The copy's path and whether it is free of control bytes (None: an earlier copy reused)."""
+class _Stopped(Exception):
+    """The copy was no longer wanted (see :class:`BackgroundCopy`)."""
+
+
+def _copy(src: SourceFile, chunk: int, stop: threading.Event | None = None) -> tuple[str, bool | None]:
+    """The copy's path and whether it is free of control bytes (None: an earlier copy reused).
+    ``stop``: give up (and leave nothing behind) once it is set."""
     out = utf8_copy_path(src)
     if out.exists():
         return str(out), None
@@ -235,6 +241,8 @@ def _copy(src: SourceFile, chunk: int) -> tuple[str, bool | None]:
         with open(src.path, "rb") as fin, os.fdopen(fd, "wb") as fout:
             written, clean = 0, True
             for block in gunzip_blocks(fin, chunk) if src.compressed else iter(lambda: fin.read(chunk), b""):
+                if stop is not None and stop.is_set():
+                    raise _Stopped
                 data = decode(block).encode("utf-8") if decode else block
                 written += len(data)
                 if written > src.max_expanded:
@@ -250,6 +258,52 @@ def _copy(src: SourceFile, chunk: int) -> tuple[str, bool | None]:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return str(out), clean
+
+
+class BackgroundCopy:
+    """The plain UTF-8 copy of a CSV (see :func:`utf8_copy`), made on a worker thread while the
+    load checks the mapping and formats on the head: inflating and scanning release the GIL,
+    so the two overlap on two cores.  :meth:`result` waits for it; :meth:`close` (always call
+    it) stops an unfinished copy and waits until its partial file is gone."""
+
+    def __init__(self, src: SourceFile, chunk: int = 1 << 22) -> None:
+        self.src, self.chunk = src, chunk
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._out: tuple[str, bool | None] | None = None
+        self._error: BaseException | None = None
+        if needs_copy(src):
+            self._thread = threading.Thread(target=self._run, name="cx-utf8-copy", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._out = _copy(self.src, self.chunk, self._stop)
+        except _Stopped:
+            pass
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def result(self, src: SourceFile) -> SourceFile:
+        """``src`` with its copy made and ``control_free`` measured (as :func:`with_copy`).  When
+        the sample changed how ``src`` is decoded, the early copy is dropped and made again."""
+        if not needs_copy(src):
+            return src
+        if self._thread is None or src.encoding != self.src.encoding:
+            self.close()
+            utf8_copy_path(src).unlink(missing_ok=True)
+            return with_copy(src, self.chunk)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        path, clean = self._out  # type: ignore[misc]
+        return replace(src, copy=path, control_free=bool(clean))
+
+    def close(self) -> None:
+        """Stop the copy if it is still running and wait for its thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def needs_copy(src: SourceFile) -> bool:

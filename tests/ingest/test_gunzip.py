@@ -5,12 +5,26 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import zlib
 
 import pytest
 
+from cx_core.ingest import gunzip
 from cx_core.ingest.gunzip import gunzip_blocks
 
 DATA = os.urandom(50_000).hex().encode() + b"\n" + b"a,b\n1,2\n" * 20_000
+
+
+@pytest.fixture(autouse=True, params=["isal", "zlib"])
+def inflater(request, monkeypatch):
+    """Every test runs with ISA-L's inflater (the default) and with plain zlib (the fallback)."""
+    if request.param == "zlib":
+        monkeypatch.setattr(gunzip, "INFLATE", zlib)
+    return request.param
+
+
+def test_isal_is_the_default_inflater(inflater):
+    assert gunzip.INFLATE.__name__ == {"isal": "isal.isal_zlib", "zlib": "zlib"}[inflater]
 
 
 def _read(raw: bytes, chunk: int = 1 << 22, read_size: int = 1 << 20) -> bytes:

@@ -501,3 +501,33 @@ def test_cli_decimal_flag(ws, cfg, tmp_path, capsys):
     assert main(["--db", cfg.db.path, "load", str(p), "--kind", "orders", *maps, "--decimal", ","]) == 0
     out = capsys.readouterr().out
     assert "`1,234` → 1.234" in out
+
+
+def test_spaces_around_numbers_and_dates_are_read_and_blank_cells_count_as_missing(ws, tmp_path):
+    """Number and date columns of a CSV are parsed without a trim pass (their parsers skip
+    spaces): padded values read as written, and a cell of spaces is missing, not unparsable."""
+    p = tmp_path / "padded.csv"
+    p.write_text(
+        "order,customer,date,qty,price\n"
+        "A1, c1 ,  2024-01-02 10:00 , 2 ,  2.50\n"
+        "A2,c2,2024-01-03,   ,3\n"
+        "A3,c3,2024-01-04,x1,3\n"
+    )
+    rep = load_file(
+        ws,
+        p,
+        "orders",
+        {
+            "order_id": "order",
+            "customer_id": "customer",
+            "ts": "date",
+            "quantity": "qty",
+            "unit_price": "price",
+        },
+    )
+    rows = ws.execute(
+        "SELECT order_id, customer_id, ts::VARCHAR, quantity, unit_price FROM orders ORDER BY 1"
+    )
+    assert rows == [("A1", "c1", "2024-01-02 10:00:00", 2.0, 2.5)]
+    assert rep.rejected == {"amount missing or not a number": 2}
+    assert rep.notes["values of 'qty' that could not be parsed"] == 1  # x1, not the blank cell
