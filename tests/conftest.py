@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 
 # The same numbers on every test machine: OpenBLAS and numba pick SIMD kernels by CPU (AVX-512 on
-# the Intel boxes, AVX2 on the AMD ones), and the tiny clustering fixtures (themes, demo segments)
-# came out differently on the two (outliers absorbed, ARI 0.63). Both are pinned to the AVX2
-# (Haswell) path, which every machine here has, before numpy or numba load.
+# the Intel boxes, AVX2 on the AMD ones). The themes tests no longer depend on it (their outlier
+# checks use leaf selection, which leaves outliers on every kernel set), but the demo-segments test
+# does: on the 800-customer demo, bargain_hunters and new_customers merge into one segment in
+# 6-9 of 30 seeds on any kernel set (ARI ~0.63 instead of ~0.78), and seed 42 lands in the merged
+# mode on AVX-512. Until the demo groups or the segment selection are made more separable
+# (cx_core/ingest/demo.py, cx_core/segments/fit.py), both are pinned to the AVX2 (Haswell) path,
+# which every machine here has, before numpy or numba load.
 os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
 os.environ.setdefault("NUMBA_CPU_NAME", "haswell")
 

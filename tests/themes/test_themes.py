@@ -85,7 +85,7 @@ def planted_corpus(n_per_topic: int = 70, n_noise: int = 0, seed: int = 0, dim: 
             v = centres[k] + 0.25 * rng.normal(size=dim)
             texts.append(text), truth.append(k)
             vecs[text] = v / np.linalg.norm(v)
-    tiny = rng.normal(size=dim)  # a group too small to be a theme: HDBSCAN outliers
+    tiny = rng.normal(size=dim)  # off-topic reviews, too few to be a theme (see WITH_OUTLIERS)
     for i in range(n_noise):
         text = f"noise {i}: something else entirely here"
         v = tiny + 0.25 * rng.normal(size=dim)
@@ -104,6 +104,14 @@ def labels_by_text(ws, run_id: str) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------- planted themes
+
+# Settings that always leave HDBSCAN outliers on the planted corpus: "leaf" selection keeps the
+# finest themes, so every review that drops out of a topic before it splits into sub-themes is an
+# outlier (36-120 of 217 here, on AVX-512, AVX2 and generic kernels alike). With the default "eom"
+# the topics are separate components of the kNN graph, and whether the small off-topic group comes
+# out as -1 or joins a theme depends only on where UMAP's SGD happens to place the components, which
+# the CPU's SIMD kernels change (it joined a theme in every seed tried on AVX-512).
+WITH_OUTLIERS = {"selection": "leaf"}
 
 
 @pytest.fixture
@@ -144,7 +152,11 @@ def test_planted_topics_become_themes(planted):
     metrics = theme_runs(ws).iloc[0]["metrics"]
     assert metrics["skipped_short"] == 2 and metrics["n_reviews"] == len(texts) - 2
     assert metrics["n_themes"] == 3 and metrics["n_new_themes"] == 1
-    assert 0 < metrics["outlier_share"] < 0.2
+    # only off-topic reviews may be left out, and whether they are is the layout's call (see
+    # WITH_OUTLIERS; the outlier tests below make sure there are some)
+    left_out = {t for t, theme in got.items() if theme == -1}
+    assert left_out <= set(np.array(texts)[truth == -1])
+    assert metrics["outlier_share"] == pytest.approx(len(left_out) / metrics["n_reviews"])
     assert XSS in got or any(XSS in t for t in got)  # stored literally, escaped only when shown
 
 
@@ -161,13 +173,18 @@ def test_same_data_and_settings_same_themes_and_ids(planted):
 
 def test_outliers_reported_then_assigned_but_flagged(planted):
     ws, texts, truth, enc = planted
-    keep = discover_themes(ws, ThemeSettings(seed=3), encoder=enc)
-    assign = discover_themes(ws, ThemeSettings(seed=3, assign_outliers=True), encoder=enc)
+    keep = discover_themes(ws, ThemeSettings(seed=3, **WITH_OUTLIERS), encoder=enc)
+    assign = discover_themes(ws, ThemeSettings(seed=3, assign_outliers=True, **WITH_OUTLIERS), encoder=enc)
     t_keep, t_assign = load_themes(ws, keep), load_themes(ws, assign)
     assert (t_keep.theme_id == -1).any() and not (t_assign.theme_id == -1).any()
-    rows = ws.query_df("SELECT theme_id, is_outlier FROM review_themes WHERE run_id = ?", [assign])
+    sql = "SELECT review_id, theme_id, is_outlier FROM review_themes WHERE run_id = ? ORDER BY review_id"
+    before, rows = ws.query_df(sql, [keep]), ws.query_df(sql, [assign])
     n_out = int(t_keep.loc[t_keep.theme_id == -1, "size"].iloc[0])
+    assert (before["is_outlier"] == (before["theme_id"] == -1)).all()
     assert rows["is_outlier"].sum() == n_out and (rows["theme_id"] >= 0).all()
+    assert (rows["is_outlier"] == before["is_outlier"]).all()  # the same reviews, still flagged
+    kept = ~before["is_outlier"]
+    assert (rows.loc[kept, "theme_id"] == before.loc[kept, "theme_id"]).all()  # members stay put
     assert t_assign["outlier_members"].sum() == n_out
     assert t_assign["size"].sum() == t_keep["size"].sum()
     m = theme_runs(ws).set_index("run_id")["metrics"]
@@ -188,8 +205,10 @@ def test_promote_theme_to_taxonomy(planted):
     assert load_themes(ws, run_id).set_index("theme_id").loc[eco.theme_id, "promoted_as"] == name
     with pytest.raises(ValueError, match="already has"):
         promote_theme(ws, run_id, int(eco.theme_id), name="sustainability")
+    with_outliers = discover_themes(ws, ThemeSettings(seed=3, **WITH_OUTLIERS), encoder=enc)
+    assert (load_themes(ws, with_outliers).theme_id == -1).any()
     with pytest.raises(ValueError, match="Outliers"):
-        promote_theme(ws, run_id, -1)
+        promote_theme(ws, with_outliers, -1)
     with pytest.raises(ValueError, match="No theme 99"):
         promote_theme(ws, run_id, 99)
     with pytest.raises(TaxonomyError):
