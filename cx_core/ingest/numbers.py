@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cx_core.ingest.transforms import raw
 from cx_core.store.sql import quote_ident
 
 DECIMALS = ("auto", "point", "comma")
@@ -62,15 +63,6 @@ def _clean(r: str, also: str = "") -> str:
     return f"regexp_replace({r}, {_sql_str(pattern)}, '', 'g')"
 
 
-def raw_text(col: str, nested: bool = False, pre: bool = False) -> str:
-    """The source column as trimmed text (JSON text for nested values), NULL when blank;
-    ``pre``: the column already holds that text."""
-    if pre:
-        return quote_ident(col)
-    v = f"to_json({quote_ident(col)})::VARCHAR" if nested else f"CAST({quote_ident(col)} AS VARCHAR)"
-    return f"NULLIF(trim({v}), '')"
-
-
 def parse_number_sql(
     col: str, decimal: str, native: bool = False, nested: bool = False, pre: bool = False
 ) -> str:
@@ -80,11 +72,11 @@ def parse_number_sql(
     else (``2,55`` in a decimal-point column) gives NULL, counted as "could not be parsed"
     rather than read as 255.  NaN and infinity are kept so that they can be refused by name.
     ``native`` columns (Parquet/JSON numbers) are cast directly; ``pre``: the column already
-    holds trimmed text (see :func:`raw_text`).
+    holds trimmed text (see :func:`cx_core.ingest.transforms.raw`).
     """
     if native:
         return f"TRY_CAST({quote_ident(col)} AS DOUBLE)"
-    r = raw_text(col, nested, pre)
+    r = raw(col, nested, pre)
     # The check and the value strip the text with different patterns on purpose: DuckDB
     # computes an expression written twice once for every row, before COALESCE or CASE
     # pick the rows that need it, and these fallbacks are needed by few rows.
@@ -109,12 +101,12 @@ def detect_style(cur, table: str, col: str, choice: str = "auto") -> NumberStyle
     ``choice`` when it is 'point' or 'comma'."""
     if choice in ("point", "comma"):
         return NumberStyle(col, choice, "chosen")
-    c = _clean(raw_text(col))
+    c = _clean(raw(col))
     comma, point, either, ex = cur.execute(
         f"SELECT count(*) FILTER (WHERE regexp_full_match({c}, {_sql_str(_COMMA_SAYS)})), "
         f"count(*) FILTER (WHERE regexp_full_match({c}, {_sql_str(_POINT_SAYS)})), "
         f"count(*) FILTER (WHERE regexp_full_match({c}, {_sql_str(_EITHER)})), "
-        f"list(DISTINCT {raw_text(col)}) FILTER (WHERE regexp_full_match({c}, {_sql_str(_EITHER)}))[1:3] "
+        f"list(DISTINCT {raw(col)}) FILTER (WHERE regexp_full_match({c}, {_sql_str(_EITHER)}))[1:3] "
         f"FROM {quote_ident(table)}"
     ).fetchone()
     if comma and point:
@@ -154,7 +146,7 @@ def format_number(x: float | None) -> str:
 def parsed_examples(cur, table: str, col: str, expr: str, n: int = 3) -> list[str]:
     """Up to ``n`` distinct sample values of ``col`` with what ``expr`` makes of them, preferring
     values with a separator: "`1.234,50` → 1234.5"."""
-    r = raw_text(col)
+    r = raw(col)
     rows = cur.execute(
         f"SELECT v, p FROM (SELECT DISTINCT {r} AS v, {expr} AS p, "
         f"regexp_matches({r}, '[.,]') AS sep FROM {quote_ident(table)} WHERE {r} IS NOT NULL) "
