@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-# The same numbers on every test machine: OpenBLAS and numba pick SIMD kernels by CPU (AVX-512 on
-# the Intel boxes, AVX2 on the AMD ones). The themes tests no longer depend on it (their outlier
-# checks use leaf selection, which leaves outliers on every kernel set), but the demo-segments test
-# does: on the 800-customer demo, bargain_hunters and new_customers merge into one segment in
-# 6-9 of 30 seeds on any kernel set (ARI ~0.63 instead of ~0.78), and seed 42 lands in the merged
-# mode on AVX-512. Until the demo groups or the segment selection are made more separable
-# (cx_core/ingest/demo.py, cx_core/segments/fit.py), both are pinned to the AVX2 (Haswell) path,
-# which every machine here has, before numpy or numba load.
-os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
-os.environ.setdefault("NUMBA_CPU_NAME", "haswell")
+import pytest
 
-from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
-
-from cx_core.config import Config, load_config  # noqa: E402
-from cx_core.store.db import Workspace  # noqa: E402
+from cx_core.config import Config, load_config
+from cx_core.store.db import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("CX_SHARED_DATA", ROOT.parent / "shared" / "data"))

@@ -87,7 +87,7 @@ def test_demo_groups_come_out_as_segments(demo_run):
     print(
         f"\ndemo seed {DEMO_SEED}, {DEMO_CUSTOMERS} customers: ARI all {ari_all:.3f}, reviewers {ari_rev:.3f}"
     )
-    assert ari_all >= 0.7 and ari_rev >= 0.75  # measured 0.780 / 0.828
+    assert ari_all >= 0.7 and ari_rev >= 0.75  # measured 0.793 / 0.824 (AVX-512), 0.761 / 0.785 (AVX2)
 
 
 @pytest.mark.slow
