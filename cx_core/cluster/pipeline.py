@@ -334,7 +334,8 @@ def fast_neighbours(n_rows: int) -> int:
     Fewer neighbours only pay at scale (15 instead of 10 costs 10-27 % more time at 10k-25k
     rows, about 2 s).  On small stores 10 leaves adjacent groups joined by a few bridge points:
     on the 800-customer demo, ``bargain_hunters`` and ``new_customers`` came out as one segment
-    in 8 of 30 seeds with 10 neighbours and in 1 of 30 with 15 (ARI 0.72 -> 0.77 on average).
+    in 8 of 30 seeds with 10 neighbours and in 1-2 of 30 with 15 (AVX-512, AVX2 and generic
+    kernels; ARI 0.72 -> 0.77 on average; ``bench/segment.py --pipeline-seeds 30``).
     """
     return 15 if n_rows <= FAST_FULL_NEIGHBOURS_ROWS else 10
 

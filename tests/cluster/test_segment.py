@@ -100,6 +100,17 @@ def test_fast_preset_with_texts_names_segments():
     assert all(len(v) == 3 for v in pipe.representative_docs_.values())
 
 
+def test_fast_preset_keeps_umaps_15_neighbours_on_small_stores_and_shares_one_graph():
+    """10 neighbours only where they pay (above 25k rows); the 2-D map reads the same graph."""
+    assert fast_pipeline(800).reducer.n_neighbors == 15
+    assert fast_pipeline(25_000).reducer.n_neighbors == 15
+    assert fast_pipeline(25_001).reducer.n_neighbors == 10
+    X, _ = blobs(sizes=(120, 80), seed=4)
+    pipe = fast_pipeline(X.shape[0], seed=1, representation=False).fit(X)
+    assert pipe.knn_graph_.n_neighbors == 15
+    assert pipe.map_reducer_.precomputed_knn is pipe.knn_graph_
+
+
 def test_pipeline_with_kmeans_and_null_stages():
     X, y = blobs(sizes=(150, 100, 80), dim=20, seed=2)
     pipe = SegmentPipeline(
