@@ -46,7 +46,7 @@ def _target(func: ast.expr, names: dict[str, Any]) -> tuple[str, Any] | None:
         return None
     obj, text = names[func.id], func.id
     for attr in reversed(parts):
-        if inspect.isclass(obj) is False and not inspect.ismodule(obj):
+        if not (inspect.isclass(obj) or inspect.ismodule(obj)):
             return None  # an attribute of an instance or function result: not checked
         assert hasattr(obj, attr), f"{text}.{attr} does not exist"
         obj, text = getattr(obj, attr), f"{text}.{attr}"
